@@ -1,0 +1,82 @@
+"""Daena engine: the async core behind the console, the CLI and the HTTP API.
+
+Importing this package has no side effects (no settings, directories or connections) and
+never loads Textual.
+"""
+
+from __future__ import annotations
+
+from engine.approvals import ApprovalRequest, Grant
+from engine.audit import AuditEntry, AuditFilter, AuditRecord, VerifyReport
+from engine.engine import Engine, ToolInfo
+from engine.errors import (
+    ApprovalError,
+    ConfigError,
+    ConfinementError,
+    EngineError,
+    InputError,
+    NodeError,
+    NotFoundError,
+    PolicyError,
+    StorageError,
+    ToolFailure,
+)
+from engine.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    AuditAppended,
+    ConfigChanged,
+    Event,
+    EventBus,
+    GrantIssued,
+    NodeChanged,
+    NodeHealthChanged,
+    RunFinished,
+    TaskChanged,
+)
+from engine.policy import ExecutionConfig
+from engine.runs import RunRequest, RunResult, RunStatus
+from engine.settings import Settings, describe_settings, load_settings
+from engine.tools.spec import Risk, ToolContext, ToolSpec
+
+__all__ = [
+    "ApprovalDecided",
+    "ApprovalError",
+    "ApprovalRequest",
+    "ApprovalRequested",
+    "AuditAppended",
+    "AuditEntry",
+    "AuditFilter",
+    "AuditRecord",
+    "ConfigChanged",
+    "ConfigError",
+    "ConfinementError",
+    "Engine",
+    "EngineError",
+    "Event",
+    "EventBus",
+    "ExecutionConfig",
+    "Grant",
+    "GrantIssued",
+    "InputError",
+    "NodeChanged",
+    "NodeError",
+    "NodeHealthChanged",
+    "NotFoundError",
+    "PolicyError",
+    "Risk",
+    "RunFinished",
+    "RunRequest",
+    "RunResult",
+    "RunStatus",
+    "Settings",
+    "StorageError",
+    "TaskChanged",
+    "ToolContext",
+    "ToolFailure",
+    "ToolInfo",
+    "ToolSpec",
+    "VerifyReport",
+    "describe_settings",
+    "load_settings",
+]

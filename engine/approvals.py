@@ -1,0 +1,325 @@
+"""Grants and approval requests (SPEC §5).
+
+A grant is a short-lived permission to run one tool, bound to the exact canonical arguments
+unless explicitly minted tool-scoped; it is consumed by a single conditional UPDATE, so two
+concurrent runs can never both use it. An approval request is a stored run waiting for an
+operator; it is decided exactly once by a conditional UPDATE, and expired requests fail
+closed whether or not the sweep has marked them yet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from engine.audit import AuditEntry, AuditLog
+from engine.errors import ApprovalError, InputError, NotFoundError
+from engine.events import ApprovalDecided, ApprovalRequested, GrantIssued
+from engine.storage.database import Database, Transaction, dumps
+
+GRANT_TTL_SEC = 300.0
+REQUEST_TTL_SEC = 30 * 60.0
+
+
+def args_hash(tool: str, args: dict[str, Any]) -> str:
+    """sha256 of canonical JSON of tool name, arguments and node."""
+    payload = {"tool": tool, "args": args, "node": args.get("node")}
+    return hashlib.sha256(dumps(payload).encode("utf-8")).hexdigest()
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_urlsafe(12)}"
+
+
+@dataclass(frozen=True)
+class Grant:
+    id: str
+    tool: str
+    args_hash: str | None
+    created_at: float
+    expires_at: float
+    created_by: str
+    used_at: float | None
+
+    @property
+    def tool_scoped(self) -> bool:
+        return self.args_hash is None
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    id: str
+    tool: str
+    args: dict[str, Any]
+    args_hash: str
+    requester: str
+    reason: str
+    task_id: str | None
+    created_at: float
+    expires_at: float
+    status: str
+    decided_by: str | None
+    decided_at: float | None
+    decision_reason: str | None
+    run_status: str | None
+    run_audit_id: int | None
+    trace_id: str | None
+
+    def seconds_left(self, now: float | None = None) -> float:
+        return max(0.0, self.expires_at - (now if now is not None else time.time()))
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == "pending" and self.expires_at > time.time()
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> ApprovalRequest:
+        data = dict(row)
+        data["args"] = json.loads(data["args"])
+        return cls(**data)
+
+
+class Approvals:
+    """Store for grants and approval requests."""
+
+    def __init__(self, db: Database, audit: AuditLog) -> None:
+        self._db = db
+        self._audit = audit
+
+    # -- grants ---------------------------------------------------------------------------
+
+    async def issue_grant(
+        self,
+        tool: str,
+        canonical_args: dict[str, Any] | None,
+        operator: str,
+        *,
+        ttl_sec: float = GRANT_TTL_SEC,
+    ) -> Grant:
+        """Mint a grant; `canonical_args=None` means tool-scoped (explicit only)."""
+        if ttl_sec <= 0 or ttl_sec > 24 * 3600:
+            raise InputError("ttl_sec: must be between 0 and 86400 seconds")
+        now = time.time()
+        grant = Grant(
+            id=new_id("grant"),
+            tool=tool,
+            args_hash=None if canonical_args is None else args_hash(tool, canonical_args),
+            created_at=now,
+            expires_at=now + ttl_sec,
+            created_by=operator,
+            used_at=None,
+        )
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO grants (id, tool, args_hash, created_at, expires_at, created_by) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (grant.id, tool, grant.args_hash, now, grant.expires_at, operator),
+            )
+            await self._audit.append(
+                tx,
+                AuditEntry(
+                    actor=operator,
+                    action="grant",
+                    tool=tool,
+                    status="ok",
+                    args=canonical_args if canonical_args is not None else {"scope": "tool"},
+                    approval_id=grant.id,
+                    result_summary=f"expires in {int(ttl_sec)} s",
+                ),
+            )
+            await tx.emit(GrantIssued(grant.id, tool, operator))
+        return grant
+
+    async def consume_grant(
+        self, tx: Transaction, grant_id: str, tool: str, canonical_args: dict[str, Any], trace_id: str
+    ) -> None:
+        """Use a grant exactly once, inside the run's transaction, or raise why not."""
+        now = time.time()
+        digest = args_hash(tool, canonical_args)
+        cursor = await tx.execute(
+            "UPDATE grants SET used_at = ?, used_trace_id = ? WHERE id = ? AND used_at IS NULL "
+            "AND expires_at > ? AND tool = ? AND (args_hash IS NULL OR args_hash = ?)",
+            (now, trace_id, grant_id, now, tool, digest),
+        )
+        if cursor.rowcount == 1:
+            return
+        row = await tx.fetchone("SELECT tool, args_hash, expires_at, used_at FROM grants WHERE id = ?", (grant_id,))
+        if row is None:
+            raise ApprovalError(f"approval_id: no grant {grant_id!r}")
+        if row["used_at"] is not None:
+            raise ApprovalError(f"approval_id: grant {grant_id} was already used")
+        if row["expires_at"] <= now:
+            raise ApprovalError(f"approval_id: grant {grant_id} has expired")
+        if row["tool"] != tool:
+            raise ApprovalError(f"approval_id: grant {grant_id} is for tool {row['tool']!r}, not {tool!r}")
+        raise ApprovalError(f"approval_id: grant {grant_id} was given for other arguments")
+
+    # -- requests -------------------------------------------------------------------------
+
+    async def create_request(
+        self,
+        tx: Transaction,
+        *,
+        tool: str,
+        canonical_args: dict[str, Any],
+        requester: str,
+        reason: str,
+        task_id: str | None,
+        trace_id: str,
+        ttl_sec: float = REQUEST_TTL_SEC,
+    ) -> ApprovalRequest:
+        now = time.time()
+        request = ApprovalRequest(
+            id=new_id("req"),
+            tool=tool,
+            args=canonical_args,
+            args_hash=args_hash(tool, canonical_args),
+            requester=requester,
+            reason=reason,
+            task_id=task_id,
+            created_at=now,
+            expires_at=now + ttl_sec,
+            status="pending",
+            decided_by=None,
+            decided_at=None,
+            decision_reason=None,
+            run_status=None,
+            run_audit_id=None,
+            trace_id=trace_id,
+        )
+        await tx.execute(
+            "INSERT INTO approval_requests (id, tool, args, args_hash, requester, reason, task_id,"
+            " created_at, expires_at, status, trace_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                request.id,
+                tool,
+                dumps(canonical_args),
+                request.args_hash,
+                requester,
+                reason,
+                task_id,
+                now,
+                request.expires_at,
+                "pending",
+                trace_id,
+            ),
+        )
+        await tx.emit(ApprovalRequested(request.id, tool, requester, request.expires_at))
+        return request
+
+    async def get(self, request_id: str) -> ApprovalRequest:
+        row = await self._db.fetchone("SELECT * FROM approval_requests WHERE id = ?", (request_id,))
+        if row is None:
+            raise NotFoundError(f"id: no approval request {request_id!r}")
+        return ApprovalRequest.from_row(row)
+
+    async def list(self, status: str | None = "pending", limit: int = 500) -> list[ApprovalRequest]:
+        """Pending requests soonest-expiring first; other statuses newest first."""
+        if status == "pending":
+            rows = await self._db.fetchall(
+                "SELECT * FROM approval_requests WHERE status = 'pending' AND expires_at > ? "
+                "ORDER BY expires_at LIMIT ?",
+                (time.time(), limit),
+            )
+        elif status:
+            rows = await self._db.fetchall(
+                "SELECT * FROM approval_requests WHERE status = ? ORDER BY created_at DESC LIMIT ?",
+                (status, limit),
+            )
+        else:
+            rows = await self._db.fetchall(
+                "SELECT * FROM approval_requests ORDER BY created_at DESC LIMIT ?", (limit,)
+            )
+        return [ApprovalRequest.from_row(r) for r in rows]
+
+    async def pending_count(self) -> int:
+        row = await self._db.fetchone(
+            "SELECT COUNT(*) FROM approval_requests WHERE status = 'pending' AND expires_at > ?",
+            (time.time(),),
+        )
+        return int(row[0]) if row else 0
+
+    async def decide(
+        self, tx: Transaction, request_id: str, decision: str, operator: str, reason: str
+    ) -> ApprovalRequest:
+        """Move a pending, unexpired request to `approved` or `denied` exactly once."""
+        now = time.time()
+        row = await tx.fetchone("SELECT * FROM approval_requests WHERE id = ?", (request_id,))
+        if row is None:
+            raise NotFoundError(f"id: no approval request {request_id!r}")
+        request = ApprovalRequest.from_row(row)
+        if request.requester == operator:
+            raise ApprovalError(
+                f"operator: {operator} made request {request_id} and cannot decide it"
+            )
+        cursor = await tx.execute(
+            "UPDATE approval_requests SET status = ?, decided_by = ?, decided_at = ?, "
+            "decision_reason = ? WHERE id = ? AND status = 'pending' AND expires_at > ?",
+            (decision, operator, now, reason, request_id, now),
+        )
+        if cursor.rowcount != 1:
+            if request.status != "pending":
+                raise ApprovalError(f"id: request {request_id} was already {request.status}")
+            raise ApprovalError(f"id: request {request_id} has expired; it can no longer be decided")
+        await self._audit.append(
+            tx,
+            AuditEntry(
+                actor=operator,
+                action=f"approval_{decision}",
+                tool=request.tool,
+                status=decision,
+                args=request.args,
+                result_summary=reason or None,
+                approval_id=request_id,
+                trace_id=request.trace_id,
+                task_id=request.task_id,
+            ),
+        )
+        await tx.emit(ApprovalDecided(request_id, request.tool, decision, operator))
+        return await self._reload(tx, request_id)
+
+    async def record_run(self, tx: Transaction, request_id: str, run_status: str, audit_id: int) -> None:
+        await tx.execute(
+            "UPDATE approval_requests SET run_status = ?, run_audit_id = ? WHERE id = ?",
+            (run_status, audit_id, request_id),
+        )
+
+    async def sweep_expired(self) -> int:
+        """Mark pending requests past their expiry as expired (audited); returns how many."""
+        now = time.time()
+        async with self._db.transaction() as tx:
+            rows = await tx.fetchall(
+                "SELECT * FROM approval_requests WHERE status = 'pending' AND expires_at <= ?",
+                (now,),
+            )
+            for row in rows:
+                request = ApprovalRequest.from_row(row)
+                await tx.execute(
+                    "UPDATE approval_requests SET status = 'expired', decided_at = ?, "
+                    "decided_by = 'system', decision_reason = 'expired' WHERE id = ?",
+                    (now, request.id),
+                )
+                await self._audit.append(
+                    tx,
+                    AuditEntry(
+                        actor="system",
+                        action="approval_expired",
+                        tool=request.tool,
+                        status="expired",
+                        approval_id=request.id,
+                        trace_id=request.trace_id,
+                        task_id=request.task_id,
+                    ),
+                )
+                await tx.emit(ApprovalDecided(request.id, request.tool, "expired", "system"))
+        return len(rows)
+
+    async def _reload(self, tx: Transaction, request_id: str) -> ApprovalRequest:
+        row = await tx.fetchone("SELECT * FROM approval_requests WHERE id = ?", (request_id,))
+        assert row is not None
+        return ApprovalRequest.from_row(row)

@@ -1,0 +1,325 @@
+"""The audit log (SPEC §6): every attempt and decision, redacted, hash-chained, exportable.
+
+Each record stores the hash of the one before it; `verify()` recomputes the chain and names
+the first record that does not match, so any edit, deletion or reordering is found.
+Records are appended inside the caller's transaction, so the chain is serialised across
+processes by SQLite's write lock.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from engine.events import AuditAppended
+from engine.storage.database import Database, Transaction, dumps
+
+GENESIS = "0" * 64
+REDACTED = "***"
+SUMMARY_CAP = 4000
+SECRET_KEY = re.compile(
+    r"(?i)(token|secret|passw|api[_-]?key|authorization|credential|private[_-]?key|cookie)"
+)
+_COLUMNS = (
+    "id, ts, actor, action, tool, args, status, error, duration_ms, result_summary,"
+    " trace_id, task_id, approval_id, prev_hash, hash"
+)
+
+
+class Redactor:
+    """Removes values of secret-named keys and every occurrence of configured secrets."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def add(self, secret: str) -> None:
+        if len(secret) >= 4 and secret not in self._secrets:
+            self._secrets = sorted([*self._secrets, secret], key=len, reverse=True)
+
+    def text(self, value: str) -> str:
+        for secret in self._secrets:
+            value = value.replace(secret, REDACTED)
+        return value
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                key: REDACTED
+                if SECRET_KEY.search(str(key)) and value[key] not in (None, "")
+                else self(value[key])
+                for key in value
+            }
+        if isinstance(value, list | tuple):
+            return [self(v) for v in value]
+        if isinstance(value, str):
+            return self.text(value)
+        return value
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """What a caller records; the log adds id, time, redaction and the chain."""
+
+    actor: str
+    action: str
+    status: str
+    tool: str | None = None
+    args: Any = None
+    error: str | None = None
+    duration_ms: float | None = None
+    result_summary: str | None = None
+    trace_id: str | None = None
+    task_id: str | None = None
+    approval_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    id: int
+    ts: float
+    actor: str
+    action: str
+    tool: str | None
+    args: str | None
+    status: str
+    error: str | None
+    duration_ms: float | None
+    result_summary: str | None
+    trace_id: str | None
+    task_id: str | None
+    approval_id: str | None
+    prev_hash: str
+    hash: str
+
+    @property
+    def time_iso(self) -> str:
+        return datetime.fromtimestamp(self.ts, UTC).isoformat(timespec="milliseconds")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["time"] = self.time_iso
+        data["args"] = json.loads(self.args) if self.args else None
+        return data
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> AuditRecord:
+        return cls(*row)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    tool: str | None = None
+    status: str | None = None
+    text: str | None = None
+    since: float | None = None
+    until: float | None = None
+    actor: str | None = None
+    action: str | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column in ("tool", "status", "actor", "action"):
+            value = getattr(self, column)
+            if value:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if self.since is not None:
+            clauses.append("ts >= ?")
+            params.append(self.since)
+        if self.until is not None:
+            clauses.append("ts < ?")
+            params.append(self.until)
+        if self.text:
+            like = "%" + self.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            clauses.append(
+                "(COALESCE(args,'') || ' ' || COALESCE(error,'') || ' ' || "
+                "COALESCE(result_summary,'') || ' ' || COALESCE(tool,'') || ' ' || actor || "
+                "' ' || COALESCE(trace_id,'')) LIKE ? ESCAPE '\\'"
+            )
+            params.append(like)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    ok: bool
+    checked: int
+    first_broken_id: int | None = None
+    problem: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def record_hash(prev_hash: str, fields: list[Any]) -> str:
+    return hashlib.sha256((prev_hash + "\n" + dumps(fields)).encode("utf-8")).hexdigest()
+
+
+def _hashed_fields(record_id: int, ts: float, values: dict[str, Any]) -> list[Any]:
+    return [
+        record_id,
+        ts,
+        values["actor"],
+        values["action"],
+        values["tool"],
+        values["args"],
+        values["status"],
+        values["error"],
+        values["duration_ms"],
+        values["result_summary"],
+        values["trace_id"],
+        values["task_id"],
+        values["approval_id"],
+    ]
+
+
+class AuditLog:
+    """Append, page, verify and export audit records."""
+
+    def __init__(self, db: Database, redactor: Redactor) -> None:
+        self._db = db
+        self.redact = redactor
+
+    def _values(self, entry: AuditEntry) -> dict[str, Any]:
+        summary = entry.result_summary
+        if summary is not None:
+            summary = self.redact.text(summary)[:SUMMARY_CAP]
+        return {
+            "actor": entry.actor,
+            "action": entry.action,
+            "tool": entry.tool,
+            "args": None if entry.args is None else dumps(self.redact(entry.args)),
+            "status": entry.status,
+            "error": None if entry.error is None else self.redact.text(entry.error),
+            "duration_ms": None if entry.duration_ms is None else round(entry.duration_ms, 3),
+            "result_summary": summary,
+            "trace_id": entry.trace_id,
+            "task_id": entry.task_id,
+            "approval_id": entry.approval_id,
+        }
+
+    async def append(self, tx: Transaction, entry: AuditEntry) -> int:
+        """Add one record inside `tx`; returns its id."""
+        values = self._values(entry)
+        last = await tx.fetchone("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+        record_id = (int(last[0]) + 1) if last else 1
+        prev_hash = str(last[1]) if last else GENESIS
+        ts = time.time()
+        digest = record_hash(prev_hash, _hashed_fields(record_id, ts, values))
+        await tx.execute(
+            f"INSERT INTO audit ({_COLUMNS}) VALUES ({','.join('?' * 15)})",
+            (record_id, ts, *values.values(), prev_hash, digest),
+        )
+        await tx.emit(AuditAppended(record_id, entry.action, entry.tool, entry.status))
+        return record_id
+
+    async def record(self, entry: AuditEntry) -> int:
+        """Append in a transaction of its own."""
+        async with self._db.transaction() as tx:
+            return await self.append(tx, entry)
+
+    async def get(self, record_id: int) -> AuditRecord | None:
+        row = await self._db.fetchone(f"SELECT {_COLUMNS} FROM audit WHERE id = ?", (record_id,))
+        return AuditRecord.from_row(row) if row else None
+
+    async def page(
+        self, filters: AuditFilter | None = None, *, before_id: int | None = None, limit: int = 100
+    ) -> list[AuditRecord]:
+        """Newest first, `limit` records older than `before_id` (keyset paging: O(limit))."""
+        where, params = (filters or AuditFilter()).where()
+        if before_id is not None:
+            where += (" AND " if where else " WHERE ") + "id < ?"
+            params.append(before_id)
+        rows = await self._db.fetchall(
+            f"SELECT {_COLUMNS} FROM audit{where} ORDER BY id DESC LIMIT ?", (*params, limit)
+        )
+        return [AuditRecord.from_row(r) for r in rows]
+
+    async def after(self, after_id: int, limit: int = 500) -> list[AuditRecord]:
+        """Records newer than `after_id`, oldest first (live tail)."""
+        rows = await self._db.fetchall(
+            f"SELECT {_COLUMNS} FROM audit WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+        )
+        return [AuditRecord.from_row(r) for r in rows]
+
+    async def count(self, filters: AuditFilter | None = None) -> int:
+        where, params = (filters or AuditFilter()).where()
+        row = await self._db.fetchone(f"SELECT COUNT(*) FROM audit{where}", params)
+        return int(row[0]) if row else 0
+
+    async def iterate(
+        self, filters: AuditFilter | None = None, batch: int = 5000
+    ) -> AsyncIterator[AuditRecord]:
+        """Every matching record, oldest first, in bounded batches."""
+        where, params = (filters or AuditFilter()).where()
+        last = 0
+        while True:
+            clause = where + (" AND " if where else " WHERE ") + "id > ?"
+            rows = await self._db.fetchall(
+                f"SELECT {_COLUMNS} FROM audit{clause} ORDER BY id LIMIT ?",
+                (*params, last, batch),
+            )
+            if not rows:
+                return
+            for row in rows:
+                yield AuditRecord.from_row(row)
+            last = int(rows[-1][0])
+
+    async def verify(self) -> VerifyReport:
+        """Recompute the chain; report the first record whose hash or link is wrong."""
+        expected_prev: str | None = None
+        checked = 0
+        async for rec in self.iterate():
+            values = {k: getattr(rec, k) for k in _VALUE_FIELDS}
+            if expected_prev is None:
+                expected_prev = rec.prev_hash if rec.id != 1 else GENESIS
+            if rec.prev_hash != expected_prev:
+                return VerifyReport(
+                    False, checked, rec.id, f"record {rec.id} does not link to the record before it"
+                )
+            if record_hash(rec.prev_hash, _hashed_fields(rec.id, rec.ts, values)) != rec.hash:
+                return VerifyReport(False, checked, rec.id, f"record {rec.id} was modified")
+            expected_prev = rec.hash
+            checked += 1
+        return VerifyReport(True, checked)
+
+    async def export(self, out: IO[str], fmt: str, filters: AuditFilter | None = None) -> int:
+        """Write matching records as JSON lines (`jsonl`) or CSV; returns the count."""
+        count = 0
+        writer = None
+        async for rec in self.iterate(filters):
+            data = rec.to_dict()
+            if fmt == "jsonl":
+                out.write(json.dumps(data, ensure_ascii=False) + "\n")
+            else:
+                if writer is None:
+                    writer = csv.DictWriter(out, fieldnames=list(data))
+                    writer.writeheader()
+                data["args"] = rec.args or ""
+                writer.writerow(data)
+            count += 1
+        if writer is None and fmt == "csv":
+            csv.writer(out).writerow(["id", "time", "actor", "action", "tool", "status"])
+        return count
+
+
+_VALUE_FIELDS = (
+    "actor",
+    "action",
+    "tool",
+    "args",
+    "status",
+    "error",
+    "duration_ms",
+    "result_summary",
+    "trace_id",
+    "task_id",
+    "approval_id",
+)

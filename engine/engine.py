@@ -1,0 +1,242 @@
+"""The Engine facade: one object owning the database, registry, policy, approvals, audit,
+HTTP client and event bus. Every front end (console, CLI, HTTP API, scripts) uses it.
+
+    async with Engine.open(load_settings()) as eng:
+        result = await eng.run(RunRequest(tool="git_status"))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from engine.approvals import ApprovalRequest, Approvals, Grant
+from engine.audit import AuditEntry, AuditLog, Redactor
+from engine.errors import ConfigError, EngineError, InputError
+from engine.events import Event, EventBus
+from engine.policy import ExecutionConfig, PolicyStore, load_seed
+from engine.runs import Executor, RunRequest, RunResult, RunStatus, canonical_args
+from engine.settings import Settings
+from engine.storage.database import Database
+from engine.tools.registry import ToolRegistry
+from engine.tools.spec import Risk, ToolContext
+
+WATCH_INTERVAL_SEC = 0.2
+EVENT_RETENTION_SEC = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class ToolInfo:
+    """A tool as front ends list it."""
+
+    name: str
+    description: str
+    risk: Risk
+    enabled: bool
+    schema: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "risk": str(self.risk),
+            "enabled": self.enabled,
+            "schema": self.schema,
+        }
+
+
+class Engine:
+    """Use `Engine.open(settings)`; the constructor only wires parts together."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        registry: ToolRegistry,
+        http: httpx.AsyncClient,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.bus = db.bus
+        self.registry = registry
+        self.http = http
+        self.workspace = settings.execution_workspace_root.resolve()
+        self.redactor = Redactor(settings.secret_values())
+        self.audit = AuditLog(db, self.redactor)
+        self.policy = PolicyStore(db, self.audit, registry.names())
+        self.approvals = Approvals(db, self.audit)
+        self.executor = Executor(
+            db,
+            registry,
+            self.policy,
+            self.approvals,
+            self.audit,
+            self._tool_context,
+            forced_lockdown=settings.security_lockdown_mode,
+        )
+        self.operator = settings.daena_operator
+        self._watcher: asyncio.Task[None] | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        settings: Settings,
+        *,
+        registry: ToolRegistry | None = None,
+        watch: bool = False,
+        seed: dict[str, Any] | None = None,
+    ) -> AsyncIterator[Engine]:
+        """Open the database, seed and sweep; with `watch`, follow other processes' events."""
+        workspace = settings.execution_workspace_root
+        if not workspace.is_dir():
+            raise ConfigError(f"EXECUTION_WORKSPACE_ROOT: {workspace} is not a directory")
+        db = await Database.open(settings.daena_db_path, EventBus())
+        http = httpx.AsyncClient(follow_redirects=False, timeout=settings.automation_request_timeout_sec)
+        engine = cls(settings, db, registry or ToolRegistry.default(), http)
+        try:
+            await engine.policy.ensure_seeded(load_seed() if seed is None else seed, engine.operator)
+            await engine.approvals.sweep_expired()
+            if watch:
+                await engine.start_watching()
+            yield engine
+        finally:
+            await engine.stop_watching()
+            await http.aclose()
+            await db.close()
+
+    def _tool_context(self, trace_id: str) -> ToolContext:
+        return ToolContext(
+            settings=self.settings, workspace=self.workspace, http=self.http, trace_id=trace_id
+        )
+
+    # -- tools and runs -------------------------------------------------------------------
+
+    async def list_tools(self) -> list[ToolInfo]:
+        config = await self.policy.current()
+        return [
+            ToolInfo(
+                spec.name,
+                spec.description,
+                spec.risk,
+                config.enabled(spec.name, spec.default_enabled),
+                spec.json_schema(),
+            )
+            for spec in self.registry.all()
+        ]
+
+    async def run(self, request: RunRequest | str, args: dict[str, Any] | None = None, **kw: Any) -> RunResult:
+        """Run a tool through policy, approvals and audit. Never raises for tool failures."""
+        if isinstance(request, str):
+            request = RunRequest(tool=request, args=args or {}, **kw)
+        return await self.executor.run(request)
+
+    async def set_tool_enabled(self, name: str, enabled: bool, operator: str | None = None) -> ExecutionConfig:
+        self.registry.get(name)
+        return await self.policy.update({"tool_enabled": {name: enabled}}, operator or self.operator)
+
+    async def config(self) -> ExecutionConfig:
+        return await self.policy.current()
+
+    async def update_config(self, changes: dict[str, Any], operator: str | None = None) -> ExecutionConfig:
+        return await self.policy.update(changes, operator or self.operator)
+
+    async def lockdown(self) -> tuple[bool, str]:
+        """(on?, why) — the environment switch wins over the stored config."""
+        if self.settings.security_lockdown_mode:
+            return True, "SECURITY_LOCKDOWN_MODE"
+        return (await self.policy.current()).lockdown, "config"
+
+    # -- approvals ------------------------------------------------------------------------
+
+    async def grant(
+        self,
+        tool: str,
+        args: dict[str, Any] | None = None,
+        *,
+        tool_scoped: bool = False,
+        operator: str | None = None,
+        ttl_sec: float = 300.0,
+    ) -> Grant:
+        """Mint a single-use grant for `tool` with exactly `args` (or any args if tool_scoped)."""
+        spec = self.registry.get(tool)
+        if tool_scoped and args:
+            raise InputError("args: a tool-scoped grant takes no arguments")
+        canonical = None if tool_scoped else canonical_args(spec, args or {})[1]
+        return await self.approvals.issue_grant(tool, canonical, operator or self.operator, ttl_sec=ttl_sec)
+
+    async def pending_approvals(self) -> list[ApprovalRequest]:
+        return await self.approvals.list("pending")
+
+    async def approve(self, request_id: str, operator: str | None = None, reason: str = "") -> RunResult:
+        """Approve a pending request and run it once, exactly as stored."""
+        operator = operator or self.operator
+        request = await self.approvals.get(request_id)
+        run_request = RunRequest(
+            tool=request.tool,
+            args=request.args,
+            dry_run=False,
+            requester=request.requester,
+            reason=request.reason,
+            task_id=request.task_id,
+        )
+        if request.status == "pending" and request.expires_at > time.time():
+            await self.executor.preflight(run_request)  # refuse now rather than approve in vain
+        async with self.db.transaction() as tx:
+            decided = await self.approvals.decide(tx, request_id, "approved", operator, reason)
+        return await self.executor.run(run_request, approved=decided)
+
+    async def deny(self, request_id: str, reason: str, operator: str | None = None) -> ApprovalRequest:
+        reason = reason.strip()
+        if not reason:
+            raise InputError("reason: a denial needs a reason")
+        async with self.db.transaction() as tx:
+            return await self.approvals.decide(tx, request_id, "denied", operator or self.operator, reason)
+
+    # -- events ---------------------------------------------------------------------------
+
+    async def start_watching(self) -> None:
+        """Publish events written by other processes on this engine's bus."""
+        if self._watcher is None:
+            start = await self.db.last_event_id()
+            self._watcher = asyncio.create_task(self._watch(start), name="daena-event-watcher")
+
+    async def stop_watching(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
+
+    async def _watch(self, last_id: int) -> None:
+        while True:
+            try:
+                rows = await self.db.events_after(last_id)
+            except EngineError:
+                rows = []
+            for row in rows:
+                last_id = int(row["id"])
+                if row["origin"] == self.db.origin:
+                    continue
+                event = Event.from_row(row["kind"], json.loads(row["payload"]))
+                if event is not None:
+                    self.bus.publish(event)
+            if len(rows) < 500:
+                await asyncio.sleep(WATCH_INTERVAL_SEC)
+
+    async def record(self, entry: AuditEntry) -> int:
+        """Append an audit record in its own transaction (for front ends' own actions)."""
+        return await self.audit.record(entry)
+
+
+__all__ = ["Engine", "RunRequest", "RunResult", "RunStatus", "ToolInfo"]

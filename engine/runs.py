@@ -1,0 +1,321 @@
+"""The run pipeline: policy decision, approval, execution and audit of one tool call.
+
+Decision order (SPEC §5): lockdown → unknown tool → disabled → invalid arguments →
+allowlist/confinement check → dry run → needs approval (grant or request) → run.
+Every outcome, refusals included, is audited exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from engine.approvals import ApprovalRequest, Approvals
+from engine.audit import SUMMARY_CAP, AuditEntry, AuditLog
+from engine.errors import EngineError, InputError, PolicyError
+from engine.events import RunFinished
+from engine.policy import ExecutionConfig, PolicyStore
+from engine.storage.database import Database, dumps
+from engine.tools.registry import ToolRegistry
+from engine.tools.spec import Risk, ToolContext, ToolSpec
+
+
+class RunStatus(StrEnum):
+    OK = "ok"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    REFUSED = "refused"
+    DRY_RUN = "dry_run"
+    PENDING_APPROVAL = "pending_approval"
+
+
+class RunRequest(BaseModel):
+    """One request to run a tool, from any front end or agent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tool: str = Field(min_length=1)
+    args: dict[str, Any] = Field(default_factory=dict)
+    dry_run: bool | None = None
+    approval_id: str | None = None
+    requester: str = "operator"
+    reason: str = ""
+    task_id: str | None = None
+
+
+class RunResult(BaseModel):
+    status: RunStatus
+    tool: str
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    audit_id: int | None = None
+    trace_id: str
+    approval_request_id: str | None = None
+    dry_run: bool = False
+    duration_ms: float = 0.0
+    truncated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (RunStatus.OK, RunStatus.DRY_RUN)
+
+    @property
+    def exit_code(self) -> int:
+        """CLI convention: 0 ok, 1 tool error, 3 refused or needs approval."""
+        if self.ok:
+            return 0
+        if self.status in (RunStatus.REFUSED, RunStatus.PENDING_APPROVAL):
+            return 3
+        return 1
+
+
+def canonical_args(spec: ToolSpec, args: dict[str, Any]) -> tuple[BaseModel, dict[str, Any]]:
+    """Validate arguments; the canonical form (defaults filled) is what grants bind to."""
+    try:
+        model = spec.args_model.model_validate(args)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "args"
+        raise InputError(f"args.{where}: {first['msg']}") from err
+    return model, model.model_dump(mode="json")
+
+
+def cap_result(result: dict[str, Any], cap: int) -> tuple[dict[str, Any], bool]:
+    """Keep a result under `cap` characters of JSON by cutting its longest strings."""
+    if len(dumps(result)) <= cap:
+        return result, bool(result.get("truncated"))
+    limit = max(cap // 4, 256)
+
+    def cut(value: Any) -> Any:
+        if isinstance(value, str) and len(value) > limit:
+            return value[:limit] + f"\n… [truncated {len(value) - limit} characters]"
+        if isinstance(value, dict):
+            return {k: cut(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [cut(v) for v in value]
+        return value
+
+    smaller = cut(result)
+    if len(dumps(smaller)) > cap:
+        smaller = {"preview": dumps(result)[:cap]}
+    smaller["truncated"] = True
+    return smaller, True
+
+
+def summarise(result: dict[str, Any] | None) -> str | None:
+    return None if result is None else dumps(result)[:SUMMARY_CAP]
+
+
+class Executor:
+    """Runs requests through policy, approvals and audit."""
+
+    def __init__(
+        self,
+        db: Database,
+        registry: ToolRegistry,
+        policy: PolicyStore,
+        approvals: Approvals,
+        audit: AuditLog,
+        context: Callable[[str], ToolContext],
+        forced_lockdown: bool = False,
+    ) -> None:
+        self._db = db
+        self._registry = registry
+        self._policy = policy
+        self._approvals = approvals
+        self._audit = audit
+        self._context = context
+        self._forced_lockdown = forced_lockdown
+
+    async def run(self, req: RunRequest, *, approved: ApprovalRequest | None = None) -> RunResult:
+        trace_id = approved.trace_id if approved and approved.trace_id else uuid.uuid4().hex[:16]
+        config = await self._policy.current()
+        try:
+            spec, model, canonical = self._admit(req, config, trace_id)
+        except EngineError as err:
+            return await self._finish(req, trace_id, RunStatus.REFUSED, error=err.message, args=req.args)
+        dry_run = config.dry_run_default if req.dry_run is None else req.dry_run
+        ctx = self._context(trace_id)
+        if dry_run:
+            return await self._execute(req, spec, model, canonical, ctx, trace_id, dry_run=True)
+        needs_approval = (
+            approved is None
+            and spec.risk.rank >= Risk.MEDIUM.rank
+            and config.approval_mode == "require_approval"
+            and config.require_approval_for_risky
+        )
+        if needs_approval and req.approval_id is None:
+            return await self._request_approval(req, canonical, trace_id)
+        grant_id = req.approval_id if needs_approval else None
+        return await self._execute(
+            req, spec, model, canonical, ctx, trace_id, grant_id=grant_id, approved=approved
+        )
+
+    def _admit(
+        self, req: RunRequest, config: ExecutionConfig, trace_id: str
+    ) -> tuple[ToolSpec, BaseModel, dict[str, Any]]:
+        if config.lockdown or self._forced_lockdown:
+            raise PolicyError("lockdown: every execution is refused while lockdown is on")
+        spec = self._registry.get(req.tool)
+        if not config.enabled(spec.name, spec.default_enabled):
+            raise PolicyError(f"tool: {spec.name} is disabled")
+        model, canonical = canonical_args(spec, req.args)
+        if spec.check is not None:
+            spec.check(self._context(trace_id), model)
+        return spec, model, canonical
+
+    async def preflight(self, req: RunRequest) -> None:
+        """Raise the refusal a run would meet now, without recording or running anything."""
+        self._admit(req, await self._policy.current(), "preflight")
+
+    async def _request_approval(
+        self, req: RunRequest, canonical: dict[str, Any], trace_id: str
+    ) -> RunResult:
+        async with self._db.transaction() as tx:
+            request = await self._approvals.create_request(
+                tx,
+                tool=req.tool,
+                canonical_args=canonical,
+                requester=req.requester,
+                reason=req.reason,
+                task_id=req.task_id,
+                trace_id=trace_id,
+            )
+            audit_id = await self._audit.append(
+                tx,
+                AuditEntry(
+                    actor=req.requester,
+                    action="run",
+                    tool=req.tool,
+                    args=canonical,
+                    status=RunStatus.PENDING_APPROVAL,
+                    error="needs approval",
+                    trace_id=trace_id,
+                    task_id=req.task_id,
+                    approval_id=request.id,
+                ),
+            )
+        return RunResult(
+            status=RunStatus.PENDING_APPROVAL,
+            tool=req.tool,
+            error=f"needs approval: request {request.id} is waiting in the inbox",
+            audit_id=audit_id,
+            trace_id=trace_id,
+            approval_request_id=request.id,
+        )
+
+    async def _execute(
+        self,
+        req: RunRequest,
+        spec: ToolSpec,
+        model: BaseModel,
+        canonical: dict[str, Any],
+        ctx: ToolContext,
+        trace_id: str,
+        *,
+        dry_run: bool = False,
+        grant_id: str | None = None,
+        approved: ApprovalRequest | None = None,
+    ) -> RunResult:
+        if grant_id is not None:
+            try:
+                async with self._db.transaction() as tx:
+                    await self._approvals.consume_grant(tx, grant_id, spec.name, canonical, trace_id)
+            except EngineError as err:
+                return await self._finish(
+                    req, trace_id, RunStatus.REFUSED, error=err.message, args=canonical, approval_id=grant_id
+                )
+        started = time.perf_counter()
+        result: dict[str, Any] | None = None
+        error: str | None = None
+        status = RunStatus.DRY_RUN if dry_run else RunStatus.OK
+        try:
+            if dry_run:
+                fn = spec.dry_run or _echo_dry_run
+                result = await asyncio.wait_for(fn(ctx, model), spec.timeout_for(model))
+            else:
+                result = await asyncio.wait_for(spec.run(ctx, model), spec.timeout_for(model))
+        except TimeoutError:
+            status, error = RunStatus.TIMEOUT, f"timed out after {spec.timeout_for(model):g} s"
+        except EngineError as err:
+            status, error = RunStatus.ERROR, err.message
+            result = getattr(err, "result", None)
+            if isinstance(result, dict) and result.get("timed_out"):
+                status = RunStatus.TIMEOUT
+        except Exception as err:  # a tool bug must not take the engine down
+            status, error = RunStatus.ERROR, f"internal error in {spec.name}: {type(err).__name__}: {err}"
+        truncated = False
+        if result is not None:
+            result, truncated = cap_result(result, spec.output_cap)
+        duration = (time.perf_counter() - started) * 1000
+        approval_id = approved.id if approved else grant_id
+        return await self._finish(
+            req,
+            trace_id,
+            status,
+            error=error,
+            args=canonical,
+            result=result,
+            duration_ms=duration,
+            dry_run=dry_run,
+            truncated=truncated,
+            approval_id=approval_id,
+            approved=approved,
+        )
+
+    async def _finish(
+        self,
+        req: RunRequest,
+        trace_id: str,
+        status: RunStatus,
+        *,
+        error: str | None = None,
+        args: Any = None,
+        result: dict[str, Any] | None = None,
+        duration_ms: float = 0.0,
+        dry_run: bool = False,
+        truncated: bool = False,
+        approval_id: str | None = None,
+        approved: ApprovalRequest | None = None,
+    ) -> RunResult:
+        async with self._db.transaction() as tx:
+            audit_id = await self._audit.append(
+                tx,
+                AuditEntry(
+                    actor=req.requester,
+                    action="dry_run" if dry_run else "run",
+                    tool=req.tool,
+                    args=args,
+                    status=status,
+                    error=error,
+                    duration_ms=duration_ms,
+                    result_summary=summarise(result),
+                    trace_id=trace_id,
+                    task_id=req.task_id,
+                    approval_id=approval_id,
+                ),
+            )
+            if approved is not None:
+                await self._approvals.record_run(tx, approved.id, status, audit_id)
+            await tx.emit(RunFinished(audit_id, req.tool, status, trace_id, dry_run))
+        return RunResult(
+            status=status,
+            tool=req.tool,
+            result=result,
+            error=error,
+            audit_id=audit_id,
+            trace_id=trace_id,
+            dry_run=dry_run,
+            duration_ms=round(duration_ms, 3),
+            truncated=truncated,
+        )
+
+
+async def _echo_dry_run(ctx: ToolContext, args: BaseModel) -> dict[str, Any]:
+    return {"would_run": True, "args": args.model_dump(mode="json")}

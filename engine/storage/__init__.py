@@ -1,0 +1,1 @@
+"""SQLite storage: one aiosqlite connection per engine, WAL, numbered migrations."""

@@ -1,0 +1,176 @@
+"""The engine's database: one long-lived aiosqlite connection, WAL, explicit transactions.
+
+Writes go through `transaction()`, which takes SQLite's write lock up front
+(`BEGIN IMMEDIATE`, so a busy database waits on `busy_timeout` instead of failing with
+"database is locked" mid-transaction) and an asyncio lock (so coroutines sharing the one
+connection never interleave their statements). Events emitted inside a transaction are
+stored with it and published on the local bus only after it commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from engine.errors import StorageError
+from engine.events import Event, EventBus
+from engine.storage.migrations import MIGRATIONS
+
+BUSY_TIMEOUT_MS = 30_000
+Params = tuple[Any, ...] | dict[str, Any]
+
+
+def dumps(value: Any) -> str:
+    """Canonical JSON: sorted keys, no spaces, so equal values hash equally."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class Transaction:
+    """Statements of one write transaction, plus the events it emits."""
+
+    def __init__(self, conn: aiosqlite.Connection, origin: str) -> None:
+        self._conn = conn
+        self._origin = origin
+        self.events: list[Event] = []
+
+    async def execute(self, sql: str, params: Params = ()) -> aiosqlite.Cursor:
+        return await self._conn.execute(sql, params)
+
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        async with self._conn.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        async with self._conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def emit(self, *events: Event) -> None:
+        await self._conn.executemany(
+            "INSERT INTO events (ts, origin, kind, payload) VALUES (?, ?, ?, ?)",
+            [(time.time(), self._origin, e.kind, dumps(e.payload())) for e in events],
+        )
+        self.events.extend(events)
+
+
+class Database:
+    """Owns the connection; hands out transactions and read helpers."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path, bus: EventBus) -> None:
+        self._conn = conn
+        self.path = path
+        self.bus = bus
+        self.origin = uuid.uuid4().hex
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path, bus: EventBus) -> Database:
+        path = path.expanduser()
+        try:
+            if str(path) != ":memory:":
+                path.parent.mkdir(parents=True, exist_ok=True)
+            conn = await aiosqlite.connect(str(path), isolation_level=None)
+        except (OSError, sqlite3.Error) as err:
+            raise StorageError(f"DAENA_DB_PATH: cannot open database {path}: {err}") from err
+        conn.row_factory = sqlite3.Row
+        db = cls(conn, path, bus)
+        try:
+            await db._configure()
+            await db._migrate()
+        except sqlite3.Error as err:
+            await conn.close()
+            raise StorageError(f"DAENA_DB_PATH: database {path} is not usable: {err}") from err
+        return db
+
+    async def _configure(self) -> None:
+        await self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await self._conn.execute("PRAGMA journal_mode = WAL")
+        await self._conn.execute("PRAGMA synchronous = NORMAL")
+        await self._conn.execute("PRAGMA foreign_keys = ON")
+
+    async def user_version(self) -> int:
+        row = await self.fetchone("PRAGMA user_version")
+        return int(row[0]) if row else 0
+
+    async def _migrate(self) -> None:
+        for number, script in enumerate(MIGRATIONS, start=1):
+            if await self.user_version() >= number:
+                continue
+            try:
+                await self._conn.executescript(
+                    f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+                )
+            except sqlite3.OperationalError:
+                # Another process may have migrated while we waited for the lock.
+                if self._conn.in_transaction:
+                    await self._conn.execute("ROLLBACK")
+                if await self.user_version() < number:
+                    raise
+        if await self.user_version() > len(MIGRATIONS):
+            raise StorageError(
+                f"DAENA_DB_PATH: database {self.path} was created by a newer Daena "
+                f"(schema {await self.user_version()}, this version knows {len(MIGRATIONS)})"
+            )
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """One write transaction; events are published after it commits."""
+        async with self._lock:
+            tx = Transaction(self._conn, self.origin)
+            try:
+                await self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as err:
+                raise StorageError(f"cannot start a write on {self.path}: {err}") from err
+            try:
+                yield tx
+                await self._conn.execute("COMMIT")
+            except BaseException as err:
+                if self._conn.in_transaction:
+                    try:
+                        await self._conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                if isinstance(err, sqlite3.Error):
+                    raise StorageError(f"write to {self.path} failed: {err}") from err
+                raise
+        for event in tx.events:
+            self.bus.publish(event)
+
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        try:
+            async with self._conn.execute(sql, params) as cursor:
+                return await cursor.fetchone()
+        except sqlite3.Error as err:
+            raise StorageError(f"read from {self.path} failed: {err}") from err
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        try:
+            async with self._conn.execute(sql, params) as cursor:
+                return list(await cursor.fetchall())
+        except sqlite3.Error as err:
+            raise StorageError(f"read from {self.path} failed: {err}") from err
+
+    async def events_after(self, last_id: int, limit: int = 500) -> list[sqlite3.Row]:
+        return await self.fetchall(
+            "SELECT id, origin, kind, payload FROM events WHERE id > ? ORDER BY id LIMIT ?",
+            (last_id, limit),
+        )
+
+    async def last_event_id(self) -> int:
+        row = await self.fetchone("SELECT COALESCE(MAX(id), 0) FROM events")
+        return int(row[0]) if row else 0
+
+
+def placeholders(values: Iterable[Any]) -> str:
+    return ",".join("?" for _ in values)

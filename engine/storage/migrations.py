@@ -1,0 +1,75 @@
+"""Numbered schema migrations, tracked with `PRAGMA user_version`.
+
+Append new steps; never edit a released one. Each step runs in one transaction.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: events, execution config, grants, approval requests, audit log
+    """
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts REAL NOT NULL,
+        origin TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL
+    );
+    CREATE TABLE exec_config (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        doc TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        updated_by TEXT NOT NULL
+    );
+    CREATE TABLE grants (
+        id TEXT PRIMARY KEY,
+        tool TEXT NOT NULL,
+        args_hash TEXT,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        created_by TEXT NOT NULL,
+        used_at REAL,
+        used_trace_id TEXT
+    );
+    CREATE TABLE approval_requests (
+        id TEXT PRIMARY KEY,
+        tool TEXT NOT NULL,
+        args TEXT NOT NULL,
+        args_hash TEXT NOT NULL,
+        requester TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        task_id TEXT,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        status TEXT NOT NULL
+            CHECK (status IN ('pending', 'approved', 'denied', 'expired')),
+        decided_by TEXT,
+        decided_at REAL,
+        decision_reason TEXT,
+        run_status TEXT,
+        run_audit_id INTEGER,
+        trace_id TEXT
+    );
+    CREATE INDEX approval_requests_by_status ON approval_requests (status, expires_at);
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts REAL NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        tool TEXT,
+        args TEXT,
+        status TEXT NOT NULL,
+        error TEXT,
+        duration_ms REAL,
+        result_summary TEXT,
+        trace_id TEXT,
+        task_id TEXT,
+        approval_id TEXT,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX audit_by_tool ON audit (tool, id);
+    CREATE INDEX audit_by_status ON audit (status, id);
+    CREATE INDEX audit_by_ts ON audit (ts);
+    """,
+]

@@ -1,0 +1,1 @@
+"""Tool declarations, the registry and the executor."""

@@ -1,0 +1,13 @@
+"""The built-in tools, in catalogue order. Each module declares its ToolSpecs."""
+
+from __future__ import annotations
+
+from engine.tools.builtin import filesystem, git
+from engine.tools.spec import ToolSpec
+
+
+def builtin_tools() -> list[ToolSpec]:
+    return [
+        *git.TOOLS,
+        *filesystem.TOOLS,
+    ]

@@ -1,0 +1,155 @@
+"""`git_status` and `git_diff` through pygit2: no `git` subprocess, always the workspace repo."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pygit2
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.errors import ToolFailure
+from engine.safety.paths import relative_to_workspace, resolve_in_workspace
+from engine.tools.spec import NoArgs, Risk, ToolContext, ToolSpec
+
+_INDEX_CODES = (
+    (pygit2.GIT_STATUS_INDEX_NEW, "A"),
+    (pygit2.GIT_STATUS_INDEX_MODIFIED, "M"),
+    (pygit2.GIT_STATUS_INDEX_DELETED, "D"),
+    (pygit2.GIT_STATUS_INDEX_RENAMED, "R"),
+    (pygit2.GIT_STATUS_INDEX_TYPECHANGE, "T"),
+)
+_WORKTREE_CODES = (
+    (pygit2.GIT_STATUS_WT_MODIFIED, "M"),
+    (pygit2.GIT_STATUS_WT_DELETED, "D"),
+    (pygit2.GIT_STATUS_WT_RENAMED, "R"),
+    (pygit2.GIT_STATUS_WT_TYPECHANGE, "T"),
+)
+
+
+def open_repo(workspace: Path) -> pygit2.Repository:
+    """The workspace's own repository (never one discovered further up)."""
+    try:
+        return pygit2.Repository(str(workspace))
+    except (pygit2.GitError, KeyError) as err:
+        raise ToolFailure(f"workspace: {workspace} is not a git repository") from err
+
+
+def short_code(flags: int) -> str:
+    """Two-letter code as `git status --short` prints it."""
+    if flags & pygit2.GIT_STATUS_CONFLICTED:
+        return "UU"
+    if flags & pygit2.GIT_STATUS_WT_NEW and not any(flags & f for f, _ in _INDEX_CODES):
+        return "??"
+    x = next((code for flag, code in _INDEX_CODES if flags & flag), " ")
+    y = next((code for flag, code in _WORKTREE_CODES if flags & flag), " ")
+    return x + y
+
+
+def branch_name(repo: pygit2.Repository) -> str:
+    if repo.head_is_detached:
+        return f"(detached at {str(repo.head.target)[:7]})"
+    if repo.head_is_unborn:
+        target = repo.references["HEAD"].target
+        return str(target).removeprefix("refs/heads/")
+    return repo.head.shorthand
+
+
+def status_entries(path: str, flags: int) -> list[dict[str, str]]:
+    """One entry per line `git status --short` prints (a file removed from the index but
+    still on disk is both `D ` and `??`)."""
+    if flags in (pygit2.GIT_STATUS_CURRENT, pygit2.GIT_STATUS_IGNORED):
+        return []
+    code = short_code(flags)
+    entries = [{"path": path, "status": code}]
+    if code[0] == "D" and flags & pygit2.GIT_STATUS_WT_NEW:
+        entries.append({"path": path, "status": "??"})
+    return entries
+
+
+def status(workspace: Path) -> dict[str, Any]:
+    repo = open_repo(workspace)
+    entries = [
+        entry
+        for path, flags in sorted(repo.status().items())
+        for entry in status_entries(path, flags)
+    ]
+    entries.sort(key=lambda e: (e["status"] == "??", e["path"]))
+    short = "\n".join(f"{e['status']} {e['path']}" for e in entries)
+    return {"branch": branch_name(repo), "files": entries, "short": short, "clean": not entries}
+
+
+class DiffArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    staged: bool = Field(False, description="Diff the index against HEAD instead of the work tree")
+    paths: list[str] = Field(default_factory=list, description="Limit to these paths")
+
+
+def _wanted(path: str, prefixes: list[str]) -> bool:
+    return not prefixes or any(
+        p == "." or path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes
+    )
+
+
+def diff(workspace: Path, staged: bool, prefixes: list[str]) -> dict[str, Any]:
+    repo = open_repo(workspace)
+    if staged:
+        head = None if repo.head_is_unborn else repo.head.peel(pygit2.Tree)
+        tree = head if head is not None else repo[repo.TreeBuilder().write()]
+        result = repo.index.diff_to_tree(tree)
+    else:
+        result = repo.index.diff_to_workdir()
+    texts: list[str] = []
+    files: list[dict[str, Any]] = []
+    for patch in result:
+        if patch is None:
+            continue
+        path = patch.delta.new_file.path or patch.delta.old_file.path
+        if not _wanted(path, prefixes):
+            continue
+        _, added, removed = patch.line_stats
+        files.append({"path": path, "added": added, "removed": removed})
+        texts.append(patch.text or "")
+    return {"patch": "".join(texts), "files": files, "staged": staged}
+
+
+async def _status(ctx: ToolContext, args: NoArgs) -> dict[str, Any]:
+    return await asyncio.to_thread(status, ctx.workspace)
+
+
+def _check_diff(ctx: ToolContext, args: DiffArgs) -> None:
+    for raw in args.paths:
+        resolve_in_workspace(ctx.workspace, raw, field="paths")
+
+
+async def _diff(ctx: ToolContext, args: DiffArgs) -> dict[str, Any]:
+    prefixes = [
+        relative_to_workspace(ctx.workspace, resolve_in_workspace(ctx.workspace, p, field="paths"))
+        for p in args.paths
+    ]
+    return await asyncio.to_thread(diff, ctx.workspace, args.staged, prefixes)
+
+
+GIT_STATUS = ToolSpec(
+    name="git_status",
+    description="Branch and changed files of the workspace repository.",
+    risk=Risk.LOW,
+    args_model=NoArgs,
+    run=_status,
+    timeout_sec=60,
+)
+
+GIT_DIFF = ToolSpec(
+    name="git_diff",
+    description="Unified diff of the work tree (or the index with staged) and per-file counts.",
+    risk=Risk.LOW,
+    args_model=DiffArgs,
+    run=_diff,
+    check=_check_diff,
+    timeout_sec=60,
+    output_cap=2_000_000,
+)
+
+TOOLS = [GIT_STATUS, GIT_DIFF]
