@@ -249,6 +249,10 @@ class AuditLog:
         )
         return [AuditRecord.from_row(r) for r in rows]
 
+    async def last_id(self) -> int:
+        row = await self._db.fetchone("SELECT COALESCE(MAX(id), 0) FROM audit")
+        return int(row[0]) if row else 0
+
     async def count(self, filters: AuditFilter | None = None) -> int:
         where, params = (filters or AuditFilter()).where()
         row = await self._db.fetchone(f"SELECT COUNT(*) FROM audit{where}", params)

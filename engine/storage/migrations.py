@@ -72,4 +72,25 @@ MIGRATIONS: list[str] = [
     CREATE INDEX audit_by_status ON audit (status, id);
     CREATE INDEX audit_by_ts ON audit (ts);
     """,
+    # 2: node registry (SPEC §8)
+    """
+    CREATE TABLE nodes (
+        name TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        token TEXT,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        status TEXT NOT NULL DEFAULT 'unknown',
+        latency_ms REAL,
+        last_seen REAL,
+        last_checked REAL,
+        message TEXT,
+        version TEXT,
+        platform TEXT,
+        hostname TEXT,
+        workspace_root TEXT,
+        tools TEXT
+    );
+    """,
 ]

@@ -1,0 +1,5 @@
+"""`python -m daena_tui` behaves like `daena`."""
+
+from daena_tui.cli import entry
+
+entry()

@@ -1,0 +1,119 @@
+"""`daena config` (execution policy) and `daena doctor` (effective settings and health)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+from daena_tui.cli_support import Cli, table
+from engine import ConfigError, EngineError, describe_settings
+from engine.policy import parse_value
+
+
+def register(sub: Any) -> None:
+    config = sub.add_parser("config", help="execution policy: approval mode, budgets, toggles")
+    actions = config.add_subparsers(dest="action", metavar="ACTION")
+    config.set_defaults(handler=show_config)
+    actions.add_parser("show", help="the current policy").set_defaults(handler=show_config)
+    set_ = actions.add_parser("set", help="change one value (validated; nothing stored if invalid)")
+    set_.add_argument("key")
+    set_.add_argument("value")
+    set_.set_defaults(handler=set_config)
+    export = actions.add_parser("export", help="write the policy as JSON")
+    export.add_argument("--output", "-o", metavar="FILE")
+    export.set_defaults(handler=export_config)
+    imp = actions.add_parser("import", help="replace the policy from a JSON file")
+    imp.add_argument("file")
+    imp.set_defaults(handler=import_config)
+
+    doctor = sub.add_parser("doctor", help="every effective setting, its source, and checks")
+    doctor.set_defaults(handler=doctor_report)
+
+
+async def show_config(args: argparse.Namespace, cli: Cli) -> int:
+    eng = await cli.engine()
+    config = await eng.config()
+    on, why = await eng.lockdown()
+    data = config.export()
+
+    def text() -> str:
+        rows = [(k, json.dumps(v)) for k, v in data.items() if k != "tool_enabled"]
+        if on and why != "config":
+            rows.append(("lockdown (effective)", f"true, forced by {why}"))
+        tools = ", ".join(f"{k}={'on' if v else 'off'}" for k, v in data["tool_enabled"].items())
+        return table(rows, ["KEY", "VALUE"]) + f"\n\ntool_enabled: {tools}"
+
+    cli.emit(data, text)
+    return 0
+
+
+async def set_config(args: argparse.Namespace, cli: Cli) -> int:
+    value = parse_value(args.key, args.value)
+    eng = await cli.engine()
+    config = await eng.update_config({args.key: value})
+    cli.emit(config.export(), f"{args.key} = {json.dumps(config.export().get(args.key, value))}")
+    return 0
+
+
+async def export_config(args: argparse.Namespace, cli: Cli) -> int:
+    eng = await cli.engine()
+    text = json.dumps((await eng.config()).export(), indent=2) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        sys.stderr.write(f"policy written to {args.output}\n")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+async def import_config(args: argparse.Namespace, cli: Cli) -> int:
+    path = Path(args.file)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"file: cannot read {path}: {err.strerror or err}") from err
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"file: {path} is not valid JSON ({err.msg}, line {err.lineno})") from err
+    if not isinstance(document, dict):
+        raise ConfigError(f"file: {path} must hold a JSON object")
+    eng = await cli.engine()
+    config = await eng.policy.replace(document, eng.operator)
+    cli.emit(config.export(), f"policy imported from {path}")
+    return 0
+
+
+async def doctor_report(args: argparse.Namespace, cli: Cli) -> int:
+    rows = describe_settings(cli.settings, args.env_file if Path(args.env_file).is_file() else None)
+    checks: list[tuple[str, str]] = [("python", platform.python_version())]
+    problems = 0
+    try:
+        eng = await cli.engine()
+        checks.append(("database", f"ok, schema {await eng.db.user_version()} ({eng.db.path})"))
+        checks.append(("tools", f"{len(eng.registry.all())} registered"))
+        for error in eng.registry.plugin_errors:
+            checks.append(("plugin", f"FAILED {error}"))
+            problems += 1
+        report = await eng.audit.verify()
+        checks.append(
+            ("audit chain", f"ok ({report.checked} records)" if report.ok else f"BROKEN at {report.first_broken_id}")
+        )
+        problems += 0 if report.ok else 1
+        on, why = await eng.lockdown()
+        checks.append(("lockdown", f"ON ({why})" if on else "off"))
+        checks.append(("pending approvals", str(await eng.approvals.pending_count())))
+    except EngineError as err:
+        checks.append(("engine", f"FAILED {err.message}"))
+        problems += 1
+    data = {
+        "settings": [{"name": n, "value": v, "source": s} for n, v, s in rows],
+        "checks": dict(checks),
+    }
+    cli.emit(
+        data,
+        lambda: table(rows, ["SETTING", "VALUE", "SOURCE"]) + "\n\n" + table(checks, ["CHECK", "RESULT"]),
+    )
+    return 1 if problems else 0

@@ -1,0 +1,129 @@
+"""`daena logs` and `daena audit verify|export`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from daena_tui.cli_support import Cli, table, when
+from engine import AuditFilter, AuditRecord, InputError
+
+FOLLOW_INTERVAL_SEC = 0.5
+
+
+def register(sub: Any) -> None:
+    logs = sub.add_parser("logs", help="the audit log, newest first")
+    _filters(logs)
+    logs.add_argument("--limit", type=int, default=50, help="how many records (default 50)")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new records")
+    logs.set_defaults(handler=show_logs)
+
+    audit = sub.add_parser("audit", help="verify or export the audit log")
+    actions = audit.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("verify", help="check the hash chain").set_defaults(handler=verify)
+    export = actions.add_parser("export", help="export records as JSON lines or CSV")
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    export.add_argument("--output", "-o", metavar="FILE", help="default: standard output")
+    _filters(export)
+    export.set_defaults(handler=export_log)
+
+
+def _filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tool")
+    p.add_argument("--status", help="ok, error, timeout, refused, dry_run, pending_approval, ...")
+    p.add_argument("--text", help="substring of arguments, error, result, actor or trace id")
+    p.add_argument("--since", help="ISO time or an age such as 15m, 2h, 7d")
+    p.add_argument("--actor")
+
+
+def parse_since(raw: str | None) -> float | None:
+    if not raw:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if raw[-1:] in units and raw[:-1].isdigit():
+        delta = timedelta(seconds=int(raw[:-1]) * units[raw[-1]])
+        return (datetime.now(UTC) - delta).timestamp()
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InputError(f"--since: {raw!r} is neither an ISO time nor an age like 2h") from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    return moment.timestamp()
+
+
+def filters_from(args: argparse.Namespace) -> AuditFilter:
+    return AuditFilter(
+        tool=args.tool, status=args.status, text=args.text, since=parse_since(args.since), actor=args.actor
+    )
+
+
+def row(r: AuditRecord) -> tuple[Any, ...]:
+    detail = r.error or r.result_summary or ""
+    detail = detail.replace("\n", " ")
+    return (r.id, when(r.ts), r.actor, r.action, r.tool or "", r.status, detail[:70])
+
+
+HEADERS = ["ID", "TIME", "ACTOR", "ACTION", "TOOL", "STATUS", "DETAIL"]
+
+
+async def show_logs(args: argparse.Namespace, cli: Cli) -> int:
+    if args.limit < 1 or args.limit > 100_000:
+        raise InputError("--limit: must be between 1 and 100000")
+    eng = await cli.engine()
+    filters = filters_from(args)
+    records = await eng.audit.page(filters, limit=args.limit)
+    cli.emit([r.to_dict() for r in records], lambda: table([row(r) for r in records], HEADERS))
+    if not args.follow:
+        return 0
+    last_id = await eng.audit.last_id()
+    with contextlib.suppress(asyncio.CancelledError):
+        while True:
+            await asyncio.sleep(FOLLOW_INTERVAL_SEC)
+            for r in await eng.audit.after(last_id):
+                last_id = r.id
+                if _matches(r, filters):
+                    cli.emit(r.to_dict(), "  ".join(str(c) for c in row(r)))
+                    cli.out.flush()
+    return 0
+
+
+def _matches(r: AuditRecord, f: AuditFilter) -> bool:
+    if f.tool and r.tool != f.tool or f.status and r.status != f.status:
+        return False
+    if f.actor and r.actor != f.actor:
+        return False
+    haystack = " ".join(str(x) for x in (r.args, r.error, r.result_summary, r.tool, r.actor, r.trace_id))
+    return not f.text or f.text in haystack
+
+
+async def verify(args: argparse.Namespace, cli: Cli) -> int:
+    eng = await cli.engine()
+    report = await eng.audit.verify()
+    if report.ok:
+        cli.emit(report.__dict__, f"audit chain ok: {report.checked} records verified")
+        return 0
+    cli.emit(
+        report.__dict__,
+        f"audit chain BROKEN at record {report.first_broken_id}: {report.problem} "
+        f"({report.checked} records before it verified)",
+    )
+    return 1
+
+
+async def export_log(args: argparse.Namespace, cli: Cli) -> int:
+    eng = await cli.engine()
+    filters = filters_from(args)
+    if args.output:
+        path = Path(args.output)
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            count = await eng.audit.export(handle, args.format, filters)
+        sys.stderr.write(f"exported {count} records to {path}\n")
+    else:
+        await eng.audit.export(sys.stdout, args.format, filters)
+    return 0
