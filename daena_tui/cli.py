@@ -11,7 +11,7 @@ from types import ModuleType
 from typing import Any
 
 from daena_tui import __version__, cli_approvals, cli_config, cli_logs, cli_tools
-from daena_tui.cli_support import EXIT_USAGE, Cli, exit_code_for, fail
+from daena_tui.cli_support import EXIT_USAGE, Cli, Handler, exit_code_for, fail
 from engine import EngineError, Settings, load_settings
 
 COMMAND_MODULES: list[ModuleType] = [cli_tools, cli_approvals, cli_logs, cli_config]
@@ -33,8 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"daena {__version__}")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--db", metavar="PATH", help="database file (DAENA_DB_PATH)")
-    parser.add_argument("--workspace", metavar="DIR", help="workspace root (EXECUTION_WORKSPACE_ROOT)")
-    parser.add_argument("--env-file", metavar="PATH", default=".env", help="dotenv file (default .env)")
+    parser.add_argument(
+        "--workspace", metavar="DIR", help="workspace root (EXECUTION_WORKSPACE_ROOT)"
+    )
+    parser.add_argument(
+        "--env-file", metavar="PATH", default=".env", help="dotenv file (default .env)"
+    )
     parser.add_argument("--operator", help="name recorded on decisions (DAENA_OPERATOR)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in COMMAND_MODULES:
@@ -56,9 +60,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     cli = Cli(settings, json_output=args.json)
+    handler: Handler = args.handler
     try:
-        code: int = await args.handler(args, cli)
-        return code
+        return await handler(args, cli)
     finally:
         await cli.close()
 

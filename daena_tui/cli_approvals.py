@@ -54,21 +54,23 @@ async def list_requests(args: argparse.Namespace, cli: Cli) -> int:
     now = time.time()
     cli.emit(
         [request_dict(r) for r in requests],
-        lambda: table(
-            [
-                (
-                    r.id,
-                    r.tool,
-                    r.requester,
-                    duration(r.seconds_left(now)) if r.status == "pending" else r.status,
-                    _short(r.args),
-                )
-                for r in requests
-            ],
-            ["ID", "TOOL", "REQUESTER", "LEFT" if status == "pending" else "STATUS", "ARGS"],
-        )
-        if requests
-        else f"no {args.status if status else ''} approval requests".replace("  ", " "),
+        lambda: (
+            table(
+                [
+                    (
+                        r.id,
+                        r.tool,
+                        r.requester,
+                        duration(r.seconds_left(now)) if r.status == "pending" else r.status,
+                        _short(r.args),
+                    )
+                    for r in requests
+                ],
+                ["ID", "TOOL", "REQUESTER", "LEFT" if status == "pending" else "STATUS", "ARGS"],
+            )
+            if requests
+            else f"no {args.status if status else ''} approval requests".replace("  ", " ")
+        ),
     )
     return 0
 
@@ -93,7 +95,9 @@ async def show_request(args: argparse.Namespace, cli: Cli) -> int:
             + (f" ({duration(r.seconds_left())} left)" if r.status == "pending" else ""),
         ]
         if r.decided_by:
-            lines.append(f"decided   {r.decided_by} at {when(r.decided_at)}: {r.decision_reason or ''}")
+            lines.append(
+                f"decided   {r.decided_by} at {when(r.decided_at)}: {r.decision_reason or ''}"
+            )
         lines.append("arguments:")
         for key, value in r.args.items():
             shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
@@ -131,7 +135,8 @@ async def grant_tool(args: argparse.Namespace, cli: Cli) -> int:
     scope = "any arguments" if grant.tool_scoped else "exactly these arguments"
     cli.emit(
         dict(grant.__dict__),
-        f"grant {grant.id} for {grant.tool} ({scope}), single use, expires {when(grant.expires_at)}\n"
+        f"grant {grant.id} for {grant.tool} ({scope}), single use, "
+        f"expires {when(grant.expires_at)}\n"
         f"use it: daena run {grant.tool} --approval {grant.id} ...",
     )
     return 0

@@ -99,7 +99,12 @@ async def doctor_report(args: argparse.Namespace, cli: Cli) -> int:
             problems += 1
         report = await eng.audit.verify()
         checks.append(
-            ("audit chain", f"ok ({report.checked} records)" if report.ok else f"BROKEN at {report.first_broken_id}")
+            (
+                "audit chain",
+                f"ok ({report.checked} records)"
+                if report.ok
+                else f"BROKEN at {report.first_broken_id}",
+            )
         )
         problems += 0 if report.ok else 1
         on, why = await eng.lockdown()
@@ -114,6 +119,10 @@ async def doctor_report(args: argparse.Namespace, cli: Cli) -> int:
     }
     cli.emit(
         data,
-        lambda: table(rows, ["SETTING", "VALUE", "SOURCE"]) + "\n\n" + table(checks, ["CHECK", "RESULT"]),
+        lambda: (
+            table(rows, ["SETTING", "VALUE", "SOURCE"])
+            + "\n\n"
+            + table(checks, ["CHECK", "RESULT"])
+        ),
     )
     return 1 if problems else 0

@@ -59,7 +59,11 @@ def parse_since(raw: str | None) -> float | None:
 
 def filters_from(args: argparse.Namespace) -> AuditFilter:
     return AuditFilter(
-        tool=args.tool, status=args.status, text=args.text, since=parse_since(args.since), actor=args.actor
+        tool=args.tool,
+        status=args.status,
+        text=args.text,
+        since=parse_since(args.since),
+        actor=args.actor,
     )
 
 
@@ -94,11 +98,13 @@ async def show_logs(args: argparse.Namespace, cli: Cli) -> int:
 
 
 def _matches(r: AuditRecord, f: AuditFilter) -> bool:
-    if f.tool and r.tool != f.tool or f.status and r.status != f.status:
+    if (f.tool and r.tool != f.tool) or (f.status and r.status != f.status):
         return False
     if f.actor and r.actor != f.actor:
         return False
-    haystack = " ".join(str(x) for x in (r.args, r.error, r.result_summary, r.tool, r.actor, r.trace_id))
+    haystack = " ".join(
+        str(x) for x in (r.args, r.error, r.result_summary, r.tool, r.actor, r.trace_id)
+    )
     return not f.text or f.text in haystack
 
 

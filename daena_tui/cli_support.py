@@ -42,10 +42,10 @@ def exit_code_for(err: EngineError) -> int:
 class Cli:
     """Per-invocation state: settings, output mode, and a lazily opened engine."""
 
-    def __init__(self, settings: Settings, *, json_output: bool, out: TextIO = sys.stdout) -> None:
+    def __init__(self, settings: Settings, *, json_output: bool, out: TextIO | None = None) -> None:
         self.settings = settings
         self.json = json_output
-        self.out = out
+        self.out = out or sys.stdout
         self._stack = AsyncExitStack()
         self._engine: Engine | None = None
 
@@ -82,7 +82,9 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
     """Plain aligned columns (readable over SSH and in logs)."""
     cells = [[str(h) for h in headers], *[["" if c is None else str(c) for c in r] for r in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 

@@ -63,8 +63,10 @@ async def show_tool(args: argparse.Namespace, cli: Cli) -> int:
         return 2
     cli.emit(
         info.to_dict(),
-        lambda: f"{info.name} ({info.risk}, {'enabled' if info.enabled else 'disabled'})\n"
-        f"{info.description}\n\n{json.dumps(info.schema, indent=2)}",
+        lambda: (
+            f"{info.name} ({info.risk}, {'enabled' if info.enabled else 'disabled'})\n"
+            f"{info.description}\n\n{json.dumps(info.schema, indent=2)}"
+        ),
     )
     return 0
 

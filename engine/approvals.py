@@ -136,7 +136,12 @@ class Approvals:
         return grant
 
     async def consume_grant(
-        self, tx: Transaction, grant_id: str, tool: str, canonical_args: dict[str, Any], trace_id: str
+        self,
+        tx: Transaction,
+        grant_id: str,
+        tool: str,
+        canonical_args: dict[str, Any],
+        trace_id: str,
     ) -> None:
         """Use a grant exactly once, inside the run's transaction, or raise why not."""
         now = time.time()
@@ -148,7 +153,9 @@ class Approvals:
         )
         if cursor.rowcount == 1:
             return
-        row = await tx.fetchone("SELECT tool, args_hash, expires_at, used_at FROM grants WHERE id = ?", (grant_id,))
+        row = await tx.fetchone(
+            "SELECT tool, args_hash, expires_at, used_at FROM grants WHERE id = ?", (grant_id,)
+        )
         if row is None:
             raise ApprovalError(f"approval_id: no grant {grant_id!r}")
         if row["used_at"] is not None:
@@ -156,7 +163,9 @@ class Approvals:
         if row["expires_at"] <= now:
             raise ApprovalError(f"approval_id: grant {grant_id} has expired")
         if row["tool"] != tool:
-            raise ApprovalError(f"approval_id: grant {grant_id} is for tool {row['tool']!r}, not {tool!r}")
+            raise ApprovalError(
+                f"approval_id: grant {grant_id} is for tool {row['tool']!r}, not {tool!r}"
+            )
         raise ApprovalError(f"approval_id: grant {grant_id} was given for other arguments")
 
     # -- requests -------------------------------------------------------------------------
@@ -265,7 +274,9 @@ class Approvals:
         if cursor.rowcount != 1:
             if request.status != "pending":
                 raise ApprovalError(f"id: request {request_id} was already {request.status}")
-            raise ApprovalError(f"id: request {request_id} has expired; it can no longer be decided")
+            raise ApprovalError(
+                f"id: request {request_id} has expired; it can no longer be decided"
+            )
         await self._audit.append(
             tx,
             AuditEntry(
@@ -283,7 +294,9 @@ class Approvals:
         await tx.emit(ApprovalDecided(request_id, request.tool, decision, operator))
         return await self._reload(tx, request_id)
 
-    async def record_run(self, tx: Transaction, request_id: str, run_status: str, audit_id: int) -> None:
+    async def record_run(
+        self, tx: Transaction, request_id: str, run_status: str, audit_id: int
+    ) -> None:
         await tx.execute(
             "UPDATE approval_requests SET run_status = ?, run_audit_id = ? WHERE id = ?",
             (run_status, audit_id, request_id),

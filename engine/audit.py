@@ -139,7 +139,9 @@ class AuditFilter:
             clauses.append("ts < ?")
             params.append(self.until)
         if self.text:
-            like = "%" + self.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            like = (
+                "%" + self.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            )
             clauses.append(
                 "(COALESCE(args,'') || ' ' || COALESCE(error,'') || ' ' || "
                 "COALESCE(result_summary,'') || ' ' || COALESCE(tool,'') || ' ' || actor || "
@@ -255,7 +257,7 @@ class AuditLog:
 
     async def count(self, filters: AuditFilter | None = None) -> int:
         where, params = (filters or AuditFilter()).where()
-        row = await self._db.fetchone(f"SELECT COUNT(*) FROM audit{where}", params)
+        row = await self._db.fetchone(f"SELECT COUNT(*) FROM audit{where}", tuple(params))
         return int(row[0]) if row else 0
 
     async def iterate(

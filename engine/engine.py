@@ -102,10 +102,14 @@ class Engine:
         if not workspace.is_dir():
             raise ConfigError(f"EXECUTION_WORKSPACE_ROOT: {workspace} is not a directory")
         db = await Database.open(settings.daena_db_path, EventBus())
-        http = httpx.AsyncClient(follow_redirects=False, timeout=settings.automation_request_timeout_sec)
+        http = httpx.AsyncClient(
+            follow_redirects=False, timeout=settings.automation_request_timeout_sec
+        )
         engine = cls(settings, db, registry or ToolRegistry.default(), http)
         try:
-            await engine.policy.ensure_seeded(load_seed() if seed is None else seed, engine.operator)
+            await engine.policy.ensure_seeded(
+                load_seed() if seed is None else seed, engine.operator
+            )
             await engine.approvals.sweep_expired()
             if watch:
                 await engine.start_watching()
@@ -135,20 +139,28 @@ class Engine:
             for spec in self.registry.all()
         ]
 
-    async def run(self, request: RunRequest | str, args: dict[str, Any] | None = None, **kw: Any) -> RunResult:
+    async def run(
+        self, request: RunRequest | str, args: dict[str, Any] | None = None, **kw: Any
+    ) -> RunResult:
         """Run a tool through policy, approvals and audit. Never raises for tool failures."""
         if isinstance(request, str):
             request = RunRequest(tool=request, args=args or {}, **kw)
         return await self.executor.run(request)
 
-    async def set_tool_enabled(self, name: str, enabled: bool, operator: str | None = None) -> ExecutionConfig:
+    async def set_tool_enabled(
+        self, name: str, enabled: bool, operator: str | None = None
+    ) -> ExecutionConfig:
         self.registry.get(name)
-        return await self.policy.update({"tool_enabled": {name: enabled}}, operator or self.operator)
+        return await self.policy.update(
+            {"tool_enabled": {name: enabled}}, operator or self.operator
+        )
 
     async def config(self) -> ExecutionConfig:
         return await self.policy.current()
 
-    async def update_config(self, changes: dict[str, Any], operator: str | None = None) -> ExecutionConfig:
+    async def update_config(
+        self, changes: dict[str, Any], operator: str | None = None
+    ) -> ExecutionConfig:
         return await self.policy.update(changes, operator or self.operator)
 
     async def lockdown(self) -> tuple[bool, str]:
@@ -173,12 +185,16 @@ class Engine:
         if tool_scoped and args:
             raise InputError("args: a tool-scoped grant takes no arguments")
         canonical = None if tool_scoped else canonical_args(spec, args or {})[1]
-        return await self.approvals.issue_grant(tool, canonical, operator or self.operator, ttl_sec=ttl_sec)
+        return await self.approvals.issue_grant(
+            tool, canonical, operator or self.operator, ttl_sec=ttl_sec
+        )
 
     async def pending_approvals(self) -> list[ApprovalRequest]:
         return await self.approvals.list("pending")
 
-    async def approve(self, request_id: str, operator: str | None = None, reason: str = "") -> RunResult:
+    async def approve(
+        self, request_id: str, operator: str | None = None, reason: str = ""
+    ) -> RunResult:
         """Approve a pending request and run it once, exactly as stored."""
         operator = operator or self.operator
         request = await self.approvals.get(request_id)
@@ -196,12 +212,16 @@ class Engine:
             decided = await self.approvals.decide(tx, request_id, "approved", operator, reason)
         return await self.executor.run(run_request, approved=decided)
 
-    async def deny(self, request_id: str, reason: str, operator: str | None = None) -> ApprovalRequest:
+    async def deny(
+        self, request_id: str, reason: str, operator: str | None = None
+    ) -> ApprovalRequest:
         reason = reason.strip()
         if not reason:
             raise InputError("reason: a denial needs a reason")
         async with self.db.transaction() as tx:
-            return await self.approvals.decide(tx, request_id, "denied", operator or self.operator, reason)
+            return await self.approvals.decide(
+                tx, request_id, "denied", operator or self.operator, reason
+            )
 
     # -- events ---------------------------------------------------------------------------
 

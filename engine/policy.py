@@ -23,6 +23,16 @@ SEED_FILE = Path(__file__).resolve().parent.parent / "config" / "execution_layer
 BUDGET_KEYS = ("max_steps_per_run", "max_retries_per_tool")
 
 
+def flatten_budget(data: Any) -> Any:
+    """Accept the original `{"budget": {...}}` shape."""
+    if isinstance(data, dict) and isinstance(data.get("budget"), dict):
+        data = dict(data)
+        budget = data.pop("budget")
+        for key, value in budget.items():
+            data.setdefault(key, value)
+    return data
+
+
 class ExecutionConfig(BaseModel):
     """Tool toggles, approval mode and budgets."""
 
@@ -38,14 +48,8 @@ class ExecutionConfig(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _flatten_budget(cls, data: Any) -> Any:
-        """Accept the original `{"budget": {...}}` shape."""
-        if isinstance(data, dict) and isinstance(data.get("budget"), dict):
-            data = dict(data)
-            budget = data.pop("budget")
-            for key, value in budget.items():
-                data.setdefault(key, value)
-        return data
+    def _accept_budget(cls, data: Any) -> Any:
+        return flatten_budget(data)
 
     def enabled(self, tool: str, default: bool) -> bool:
         return self.tool_enabled.get(tool, default)
@@ -54,7 +58,9 @@ class ExecutionConfig(BaseModel):
         return self.model_dump()
 
 
-def validate_config(data: Any, known_tools: set[str] | None = None, *, source: str = "") -> ExecutionConfig:
+def validate_config(
+    data: Any, known_tools: set[str] | None = None, *, source: str = ""
+) -> ExecutionConfig:
     """Validate a whole config document; errors name the field and the rule."""
     prefix = f"{source}: " if source else ""
     try:
@@ -116,7 +122,8 @@ class PolicyStore:
                 (dumps(config.export()), time.time(), operator),
             )
             await self._audit.append(
-                tx, AuditEntry(actor=operator, action="config_seed", status="ok", args=config.export())
+                tx,
+                AuditEntry(actor=operator, action="config_seed", status="ok", args=config.export()),
             )
 
     async def current(self) -> ExecutionConfig:
@@ -133,14 +140,16 @@ class PolicyStore:
             row = await tx.fetchone("SELECT doc FROM exec_config WHERE id = 1")
             before = json.loads(row[0]) if row else ExecutionConfig().export()
             merged = dict(before)
-            changes = ExecutionConfig._flatten_budget(dict(changes))
+            changes = flatten_budget(dict(changes))
             for key, value in changes.items():
                 if key == "tool_enabled" and isinstance(value, dict):
                     merged["tool_enabled"] = {**before.get("tool_enabled", {}), **value}
                 else:
                     merged[key] = value
             config = validate_config(merged)
-            unknown = sorted(set(changes.get("tool_enabled") or {}) - self._known)
+            # Names already stored (e.g. a plugin not installed here) may be re-imported.
+            known = self._known | set(before.get("tool_enabled", {}))
+            unknown = sorted(set(changes.get("tool_enabled") or {}) - known)
             if unknown:
                 raise ConfigError(f"tool_enabled: unknown tool {unknown[0]!r}")
             await tx.execute(
@@ -158,5 +167,5 @@ class PolicyStore:
 
     async def replace(self, document: dict[str, Any], operator: str) -> ExecutionConfig:
         """Import a whole document (validated first; nothing stored if invalid)."""
-        config = validate_config(document, self._known, source="import")
+        config = validate_config(document, source="import")
         return await self.update(config.export(), operator)

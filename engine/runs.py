@@ -139,7 +139,9 @@ class Executor:
         try:
             spec, model, canonical = self._admit(req, config, trace_id)
         except EngineError as err:
-            return await self._finish(req, trace_id, RunStatus.REFUSED, error=err.message, args=req.args)
+            return await self._finish(
+                req, trace_id, RunStatus.REFUSED, error=err.message, args=req.args
+            )
         dry_run = config.dry_run_default if req.dry_run is None else req.dry_run
         ctx = self._context(trace_id)
         if dry_run:
@@ -226,10 +228,17 @@ class Executor:
         if grant_id is not None:
             try:
                 async with self._db.transaction() as tx:
-                    await self._approvals.consume_grant(tx, grant_id, spec.name, canonical, trace_id)
+                    await self._approvals.consume_grant(
+                        tx, grant_id, spec.name, canonical, trace_id
+                    )
             except EngineError as err:
                 return await self._finish(
-                    req, trace_id, RunStatus.REFUSED, error=err.message, args=canonical, approval_id=grant_id
+                    req,
+                    trace_id,
+                    RunStatus.REFUSED,
+                    error=err.message,
+                    args=canonical,
+                    approval_id=grant_id,
                 )
         started = time.perf_counter()
         result: dict[str, Any] | None = None
@@ -249,7 +258,10 @@ class Executor:
             if isinstance(result, dict) and result.get("timed_out"):
                 status = RunStatus.TIMEOUT
         except Exception as err:  # a tool bug must not take the engine down
-            status, error = RunStatus.ERROR, f"internal error in {spec.name}: {type(err).__name__}: {err}"
+            status, error = (
+                RunStatus.ERROR,
+                f"internal error in {spec.name}: {type(err).__name__}: {err}",
+            )
         truncated = False
         if result is not None:
             result, truncated = cap_result(result, spec.output_cap)

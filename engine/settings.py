@@ -87,7 +87,8 @@ class _ConfigFileSource(PydanticBaseSettingsSource):
 
     def _path(self) -> Path | None:
         for source in self._higher:
-            found = source().get("daena_config_file")
+            values = source()
+            found = values.get("DAENA_CONFIG_FILE") or values.get("daena_config_file")
             if found:
                 return Path(str(found)).expanduser()
         return None
@@ -96,7 +97,10 @@ class _ConfigFileSource(PydanticBaseSettingsSource):
         path = self._path()
         if path is None:
             return {}
-        return read_config_file(path, self.settings_cls)
+        return {
+            env_name(name): value
+            for name, value in read_config_file(path, self.settings_cls).items()
+        }
 
 
 def read_config_file(path: Path, settings_cls: type[BaseSettings]) -> dict[str, Any]:
@@ -235,9 +239,17 @@ def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Set
         raise ConfigError(f"{name}: {first['msg']}") from err
 
 
-def describe_settings(settings: Settings, env_file: str | Path | None = ".env") -> list[tuple[str, str, str]]:
+def describe_settings(
+    settings: Settings, env_file: str | Path | None = ".env"
+) -> list[tuple[str, str, str]]:
     """(env name, shown value, source) for every setting; secrets only as set/unset."""
-    dotenv = {k: v for k, v in (dotenv_values(env_file) if env_file and Path(env_file).is_file() else {}).items() if v}
+    dotenv = {
+        k: v
+        for k, v in (
+            dotenv_values(env_file) if env_file and Path(env_file).is_file() else {}
+        ).items()
+        if v
+    }
     file_values: dict[str, Any] = {}
     if settings.daena_config_file is not None and settings.daena_config_file.is_file():
         file_values = read_config_file(settings.daena_config_file, Settings)

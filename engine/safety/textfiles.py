@@ -33,7 +33,9 @@ def read_text(path: Path, max_bytes: int = DEFAULT_READ_CAP, *, shown: str = "")
         raise InputError(f"path: {shown} is not a regular file")
     size = path.stat().st_size
     if size > max_bytes:
-        raise InputError(f"path: {shown} is {size} bytes, over the {max_bytes}-byte cap (max_bytes)")
+        raise InputError(
+            f"path: {shown} is {size} bytes, over the {max_bytes}-byte cap (max_bytes)"
+        )
     if is_binary(path):
         raise InputError(f"path: {shown} is a binary file; only text files can be read")
     data = path.read_bytes()
@@ -46,7 +48,9 @@ class WriteOutcome:
     created: bool
 
 
-def write_text_atomic(path: Path, content: str, *, create_dirs: bool = False, shown: str = "") -> WriteOutcome:
+def write_text_atomic(
+    path: Path, content: str, *, create_dirs: bool = False, shown: str = ""
+) -> WriteOutcome:
     """Write text atomically: temp file in the same directory, fsync, then rename."""
     shown = shown or str(path)
     if "\x00" in content:

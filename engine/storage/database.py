@@ -10,6 +10,7 @@ stored with it and published on the local bus only after it commits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import time
@@ -73,7 +74,7 @@ class Database:
 
     @classmethod
     async def open(cls, path: Path, bus: EventBus) -> Database:
-        path = path.expanduser()
+        path = path.expanduser()  # noqa: ASYNC240 (no I/O; start-up)
         try:
             if str(path) != ":memory:":
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -137,10 +138,8 @@ class Database:
                 await self._conn.execute("COMMIT")
             except BaseException as err:
                 if self._conn.in_transaction:
-                    try:
+                    with contextlib.suppress(sqlite3.Error):
                         await self._conn.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        pass
                 if isinstance(err, sqlite3.Error):
                     raise StorageError(f"write to {self.path} failed: {err}") from err
                 raise

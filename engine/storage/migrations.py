@@ -93,4 +93,64 @@ MIGRATIONS: list[str] = [
         tools TEXT
     );
     """,
+    # 3: tasks, their steps and artifacts (SPEC §7)
+    """
+    CREATE TABLE tasks (
+        id TEXT PRIMARY KEY,
+        goal TEXT NOT NULL,
+        source TEXT NOT NULL,
+        variables TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'waiting_approval',
+            'completed', 'failed', 'budget_exhausted', 'cancelled', 'interrupted')),
+        reason TEXT,
+        max_steps INTEGER NOT NULL,
+        max_retries INTEGER NOT NULL,
+        max_seconds REAL,
+        elapsed_sec REAL NOT NULL DEFAULT 0,
+        created_by TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        run_started_at REAL,
+        owner TEXT,
+        owner_pid INTEGER,
+        owner_host TEXT,
+        heartbeat_at REAL
+    );
+    CREATE INDEX tasks_by_status ON tasks (status, updated_at);
+    CREATE TABLE task_steps (
+        task_id TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        tool TEXT NOT NULL,
+        args TEXT NOT NULL,
+        title TEXT NOT NULL DEFAULT '',
+        dry_run INTEGER NOT NULL DEFAULT 0,
+        retry_on_failure INTEGER NOT NULL DEFAULT 0,
+        max_retries INTEGER NOT NULL DEFAULT 0,
+        continue_on_failure INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'waiting_approval',
+            'succeeded', 'failed', 'interrupted', 'skipped')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        run_status TEXT,
+        result_summary TEXT,
+        error TEXT,
+        started_at REAL,
+        finished_at REAL,
+        approval_request_id TEXT,
+        audit_id INTEGER,
+        audit_mark INTEGER,
+        PRIMARY KEY (task_id, idx)
+    );
+    CREATE TABLE task_artifacts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        task_id TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+        step_idx INTEGER,
+        kind TEXT NOT NULL,
+        content TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX task_artifacts_by_task ON task_artifacts (task_id, id);
+    CREATE INDEX audit_by_task ON audit (task_id, id);
+    """,
 ]

@@ -1,4 +1,4 @@
-"""`filesystem_read` and `filesystem_write`: confined to the workspace, text only (SPEC §4.1, §4.2)."""
+"""`filesystem_read` and `filesystem_write`: confined, text only (SPEC §4.1, §4.2)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,232 @@
+"""SPEC §10: the `daena` command line, its output and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from daena_tui.cli import main
+
+
+class Daena:
+    """Runs `daena` in-process against one workspace and database."""
+
+    def __init__(self, workspace: Path, db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self.base = ["--db", str(db), "--workspace", str(workspace), "--operator", "op@test"]
+        self.capsys = capsys
+
+    def __call__(self, *args: str) -> tuple[int, str, str]:
+        code = main([*self.base, *args])
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    def json(self, *args: str) -> tuple[int, object]:
+        code, out, _ = self("--json", *args)
+        return code, json.loads(out)
+
+
+@pytest.fixture
+def daena(workspace: Path, db_path: Path, capsys: pytest.CaptureFixture[str]) -> Daena:
+    return Daena(workspace, db_path, capsys)
+
+
+def audit_count(daena: Daena) -> int:
+    code, records = daena.json("logs", "--limit", "100000")
+    assert code == 0 and isinstance(records, list)
+    return len(records)
+
+
+def test_tools_list_and_toggle(daena: Daena) -> None:
+    code, out, _ = daena("tools")
+    assert code == 0 and "git_status" in out and "filesystem_write" in out
+    assert daena("tools", "enable", "filesystem_write")[0] == 0
+    _, tools = daena.json("tools", "list")
+    assert isinstance(tools, list)
+    assert {t["name"]: t["enabled"] for t in tools}["filesystem_write"] is True
+
+
+def test_run_ok_refused_and_exit_codes(daena: Daena, workspace: Path) -> None:
+    code, out, _ = daena("run", "git_status")
+    assert code == 0 and "git_status: ok" in out
+    code, result = daena.json("run", "filesystem_read", "--arg", "path=README.md")
+    assert code == 0 and isinstance(result, dict) and result["result"]["content"] == "hello\n"
+    code, out, _ = daena("run", "filesystem_read", "--arg", "path=../../etc/passwd")
+    assert code == 3 and "outside the workspace" in out
+    code, out, _ = daena("run", "filesystem_read", "--arg", "path=missing.txt")
+    assert code == 1 and "does not exist" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["config", "set", "approval_mode", "bogus"], "approval_mode"),
+        (["config", "set", "max_steps_per_run", "-1"], "max_steps_per_run"),
+        (["config", "set", "no_such_key", "1"], "no_such_key"),
+        (["config", "set", "max_retries_per_tool", "lots"], "max_retries_per_tool"),
+        (["tools", "enable", "no_such_tool"], "tool"),
+        (["run", "no_such_tool"], "tool"),
+        (["run", "filesystem_read", "--args", "{not json"], "--args"),
+        (["run", "filesystem_read", "--args", "[1]"], "--args"),
+        (["run", "filesystem_read", "--arg", "novalue"], "--arg"),
+        (["approvals", "grant", "filesystem_write", "--args", '{"path": 3}'], "args.path"),
+        (["approvals", "approve", "req_missing"], "req_missing"),
+        (["logs", "--since", "yesterdayish"], "--since"),
+        (["logs", "--limit", "0"], "--limit"),
+        (["run"], "tool"),
+        (["frobnicate"], "frobnicate"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_nothing_stored(
+    daena: Daena, argv: list[str], needle: str
+) -> None:
+    before = audit_count(daena)
+    config_before = daena.json("config", "show")[1]
+    with (
+        pytest.raises(SystemExit)
+        if argv[0] in ("run", "frobnicate") and len(argv) == 1
+        else _nullcontext()
+    ):
+        code, out, err = daena(*argv)
+        assert code == 2, (out, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and needle in lines[0] and "Traceback" not in err
+    assert audit_count(daena) == before
+    assert daena.json("config", "show")[1] == config_before
+
+
+class _nullcontext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return False
+
+
+def test_usage_errors_exit_2_with_one_line(workspace: Path, db_path: Path) -> None:
+    for argv in (["run"], ["frobnicate"], ["approvals", "deny", "x"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "daena_tui", "--db", str(db_path), *argv],
+            capture_output=True,
+            text=True,
+            cwd=workspace,
+            stdin=subprocess.DEVNULL,
+        )
+        assert proc.returncode == 2
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_approval_flow_from_the_cli(daena: Daena, workspace: Path) -> None:
+    daena("tools", "enable", "filesystem_write")
+    code, result = daena.json(
+        "run",
+        "filesystem_write",
+        "--arg",
+        "path=a.txt",
+        "--arg",
+        "content=42",
+        "--requester",
+        "agent",
+    )
+    assert code == 3 and isinstance(result, dict)
+    req = result["approval_request_id"]
+    code, pending = daena.json("approvals", "list")
+    assert code == 0 and isinstance(pending, list) and pending[0]["id"] == req
+    assert pending[0]["args"] == {"path": "a.txt", "content": "42", "create_dirs": False}
+    code, out, _ = daena("approvals", "show", req)
+    assert "content:" in out and "42" in out
+    code, out, _ = daena("approvals", "approve", req)
+    assert code == 0 and "approved" in out
+    assert (workspace / "a.txt").read_text() == "42"
+    code, out, err = daena("approvals", "approve", req)
+    assert code == 3 and "already approved" in err
+    code, out, _ = daena("logs", "--tool", "filesystem_write", "--status", "ok")
+    assert "op@test" not in out or "agent" in out
+
+
+def test_grant_then_run_then_replay(daena: Daena) -> None:
+    daena("tools", "enable", "filesystem_write")
+    code, grant = daena.json(
+        "approvals", "grant", "filesystem_write", "--arg", "path=g.txt", "--arg", "content=x"
+    )
+    assert code == 0 and isinstance(grant, dict)
+    args = [
+        "run",
+        "filesystem_write",
+        "--arg",
+        "path=g.txt",
+        "--arg",
+        "content=x",
+        "--approval",
+        grant["id"],
+    ]
+    assert daena(*args)[0] == 0
+    code, out, _ = daena(*args)
+    assert code == 3 and "already used" in out
+
+
+def test_deny_needs_reason_and_records_it(daena: Daena) -> None:
+    daena("tools", "enable", "filesystem_write")
+    _, result = daena.json(
+        "run",
+        "filesystem_write",
+        "--arg",
+        "path=d.txt",
+        "--arg",
+        "content=x",
+        "--requester",
+        "agent",
+    )
+    assert isinstance(result, dict)
+    code, out, _ = daena(
+        "approvals", "deny", result["approval_request_id"], "--reason", "no thanks"
+    )
+    assert code == 0 and "no thanks" in out
+    _, records = daena.json("logs", "--status", "denied")
+    assert isinstance(records, list) and records[0]["actor"] == "op@test"
+
+
+def test_audit_verify_and_export(daena: Daena, tmp_path: Path) -> None:
+    daena("run", "git_status")
+    code, out, _ = daena("audit", "verify")
+    assert code == 0 and "audit chain ok" in out
+    target = tmp_path / "audit.csv"
+    code, _, err = daena("audit", "export", "--format", "csv", "-o", str(target))
+    assert code == 0 and "exported" in err
+    assert target.read_text().startswith("id,")
+
+
+def test_audit_verify_reports_tampering(daena: Daena, db_path: Path) -> None:
+    import sqlite3
+
+    daena("run", "git_status")
+    daena("run", "git_status")
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE audit SET actor = 'mallory' WHERE id = 2")
+    code, out, _ = daena("audit", "verify")
+    assert code == 1 and "BROKEN at record 2" in out
+
+
+def test_config_export_import_round_trip(daena: Daena, tmp_path: Path) -> None:
+    exported = tmp_path / "policy.json"
+    daena("config", "set", "max_steps_per_run", "9")
+    assert daena("config", "export", "-o", str(exported))[0] == 0
+    daena("config", "set", "max_steps_per_run", "3")
+    assert daena("config", "import", str(exported))[0] == 0
+    assert daena.json("config", "show")[1]["max_steps_per_run"] == 9  # type: ignore[index]
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"approval_mode": "sometimes"}')
+    code, _, err = daena("config", "import", str(bad))
+    assert code == 2 and "approval_mode" in err
+    assert daena.json("config", "show")[1]["max_steps_per_run"] == 9  # type: ignore[index]
+
+
+def test_doctor_shows_sources_never_secrets(daena: Daena, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXECUTION_TOKEN", "hunter2-very-secret")
+    code, out, _ = daena("doctor")
+    assert code == 0
+    assert "EXECUTION_TOKEN" in out and "hunter2" not in out
+    assert "derived from MODELS_ROOT" in out and "audit chain" in out

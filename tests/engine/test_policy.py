@@ -1,0 +1,118 @@
+"""SPEC §5: config validation and the decision order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine import ConfigError, Engine, Settings
+from engine.policy import validate_config
+from tests.conftest import make_settings
+
+
+async def test_seeded_from_config_file(eng: Engine) -> None:
+    config = await eng.config()
+    assert config.approval_mode == "require_approval"
+    assert config.max_steps_per_run == 20
+    assert config.tool_enabled["filesystem_write"] is False
+    seed = [r for r in await eng.audit.page() if r.action == "config_seed"]
+    assert len(seed) == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"approval_mode": "yolo"}, "approval_mode"),
+        ({"max_steps_per_run": -1}, "max_steps_per_run"),
+        ({"max_steps_per_run": 0}, "max_steps_per_run"),
+        ({"max_retries_per_tool": -2}, "max_retries_per_tool"),
+        ({"max_retries_per_tool": 10_000}, "max_retries_per_tool"),
+        ({"lockdown": "maybe"}, "lockdown"),
+        ({"tool_enabled": {"no_such_tool": True}}, "tool_enabled"),
+        ({"surprise": 1}, "surprise"),
+        ({"budget": {"max_steps_per_run": -5}}, "max_steps_per_run"),
+    ],
+)
+async def test_invalid_changes_rejected_and_nothing_stored(
+    eng: Engine, changes: dict[str, object], field: str
+) -> None:
+    before = await eng.config()
+    audit_before = await eng.audit.count()
+    with pytest.raises(ConfigError) as info:
+        await eng.update_config(changes)
+    assert field in info.value.message
+    assert await eng.config() == before
+    assert await eng.audit.count() == audit_before
+
+
+async def test_change_is_audited_with_operator_and_announced(eng: Engine) -> None:
+    with eng.bus.subscription() as events:
+        await eng.update_config({"budget": {"max_steps_per_run": 5}}, operator="alice")
+        event = await events.get()
+    assert (await eng.config()).max_steps_per_run == 5
+    record = (await eng.audit.page(limit=1))[0]
+    assert (record.action, record.actor) == ("config_change", "alice")
+    assert type(event).__name__ in {"AuditAppended", "ConfigChanged"}
+
+
+def test_original_nested_budget_shape_is_accepted() -> None:
+    config = validate_config({"approval_mode": "auto", "budget": {"max_steps_per_run": 3}})
+    assert config.max_steps_per_run == 3
+
+
+async def test_decision_order(eng: Engine) -> None:
+    """lockdown → unknown → disabled → invalid args → allowlist → dry run → approval → run."""
+    await eng.update_config({"lockdown": True})
+    assert "lockdown" in ((await eng.run("no_such_tool")).error or "")
+    await eng.update_config({"lockdown": False})
+    unknown = await eng.run("no_such_tool")
+    assert unknown.status == "refused" and "unknown tool" in (unknown.error or "")
+    disabled = await eng.run("filesystem_write", {"path": 1})
+    assert disabled.status == "refused" and "disabled" in (disabled.error or "")
+    await eng.set_tool_enabled("filesystem_write", True)
+    invalid = await eng.run("filesystem_write", {"path": "../x", "content": 1})
+    assert invalid.status == "refused" and "args.content" in (invalid.error or "")
+    escape = await eng.run("filesystem_write", {"path": "../x", "content": "x"})
+    assert escape.status == "refused" and "outside" in (escape.error or "")
+    dry = await eng.run("filesystem_write", {"path": "x.txt", "content": "x"}, dry_run=True)
+    assert dry.status == "dry_run" and dry.approval_request_id is None
+    risky = await eng.run("filesystem_write", {"path": "x.txt", "content": "x"})
+    assert risky.status == "pending_approval" and risky.approval_request_id
+    low = await eng.run("git_status")
+    assert low.status == "ok"
+    await eng.update_config({"approval_mode": "auto"})
+    runs = await eng.run("filesystem_write", {"path": "x.txt", "content": "x"})
+    assert runs.status == "ok"
+
+
+async def test_require_approval_for_risky_switch(eng: Engine) -> None:
+    await eng.update_config(
+        {"require_approval_for_risky": False, "tool_enabled": {"filesystem_write": True}}
+    )
+    assert (await eng.run("filesystem_write", {"path": "y.txt", "content": "y"})).status == "ok"
+
+
+async def test_dry_run_default(eng: Engine, workspace: Path) -> None:
+    await eng.update_config({"dry_run_default": True, "approval_mode": "auto"})
+    await eng.set_tool_enabled("filesystem_write", True)
+    result = await eng.run("filesystem_write", {"path": "z.txt", "content": "z"})
+    assert result.status == "dry_run" and not (workspace / "z.txt").exists()
+    forced = await eng.run("filesystem_write", {"path": "z.txt", "content": "z"}, dry_run=False)
+    assert forced.status == "ok" and (workspace / "z.txt").exists()
+
+
+async def test_lockdown_from_environment_cannot_be_lifted(workspace: Path, db_path: Path) -> None:
+    settings: Settings = make_settings(workspace, db_path, SECURITY_LOCKDOWN_MODE="true")
+    async with Engine.open(settings) as eng:
+        await eng.update_config({"lockdown": False})
+        assert await eng.lockdown() == (True, "SECURITY_LOCKDOWN_MODE")
+        result = await eng.run("git_status")
+        assert result.status == "refused" and "lockdown" in (result.error or "")
+
+
+async def test_config_persists_across_restarts(settings: Settings) -> None:
+    async with Engine.open(settings) as eng:
+        await eng.update_config({"max_retries_per_tool": 7})
+    async with Engine.open(settings) as eng:
+        assert (await eng.config()).max_retries_per_tool == 7
