@@ -22,6 +22,7 @@ from engine.approvals import ApprovalRequest, Approvals, Grant
 from engine.audit import AuditEntry, AuditLog, Redactor
 from engine.errors import ConfigError, EngineError, InputError
 from engine.events import Event, EventBus
+from engine.nodes import NodeClient, NodeRegistry
 from engine.policy import ExecutionConfig, PolicyStore, load_seed
 from engine.runs import Executor, RunRequest, RunResult, RunStatus, canonical_args
 from engine.settings import Settings
@@ -73,6 +74,7 @@ class Engine:
         self.audit = AuditLog(db, self.redactor)
         self.policy = PolicyStore(db, self.audit, registry.names())
         self.approvals = Approvals(db, self.audit)
+        self.nodes = NodeRegistry(db, self.audit, NodeClient(http))
         self.executor = Executor(
             db,
             registry,
@@ -83,7 +85,7 @@ class Engine:
             forced_lockdown=settings.security_lockdown_mode,
         )
         self.operator = settings.daena_operator
-        self._watcher: asyncio.Task[None] | None = None
+        self._background: list[asyncio.Task[None]] = []
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -95,9 +97,14 @@ class Engine:
         *,
         registry: ToolRegistry | None = None,
         watch: bool = False,
+        probe_nodes_every: float | None = None,
         seed: dict[str, Any] | None = None,
     ) -> AsyncIterator[Engine]:
-        """Open the database, seed and sweep; with `watch`, follow other processes' events."""
+        """Open the database, seed and sweep.
+
+        With `watch`, events written by other processes are published on this engine's bus;
+        with `probe_nodes_every`, enabled nodes are health-checked at that interval.
+        """
         workspace = settings.execution_workspace_root
         if not workspace.is_dir():
             raise ConfigError(f"EXECUTION_WORKSPACE_ROOT: {workspace} is not a directory")
@@ -111,17 +118,31 @@ class Engine:
                 load_seed() if seed is None else seed, engine.operator
             )
             await engine.approvals.sweep_expired()
+            token = settings.windows_node_token
+            await engine.nodes.ensure_seeded(
+                settings.windows_node_url,
+                token.get_secret_value() if token else None,
+                engine.operator,
+            )
+            for secret in await engine.nodes.learn_tokens():
+                engine.redactor.add(secret)
             if watch:
                 await engine.start_watching()
+            if probe_nodes_every:
+                engine._spawn(engine._probe_loop(probe_nodes_every), "daena-node-probe")
             yield engine
         finally:
-            await engine.stop_watching()
+            await engine.stop_background()
             await http.aclose()
             await db.close()
 
     def _tool_context(self, trace_id: str) -> ToolContext:
         return ToolContext(
-            settings=self.settings, workspace=self.workspace, http=self.http, trace_id=trace_id
+            settings=self.settings,
+            workspace=self.workspace,
+            http=self.http,
+            nodes=self.nodes,
+            trace_id=trace_id,
         )
 
     # -- tools and runs -------------------------------------------------------------------
@@ -227,16 +248,26 @@ class Engine:
 
     async def start_watching(self) -> None:
         """Publish events written by other processes on this engine's bus."""
-        if self._watcher is None:
+        if not any(t.get_name() == "daena-event-watcher" for t in self._background):
             start = await self.db.last_event_id()
-            self._watcher = asyncio.create_task(self._watch(start), name="daena-event-watcher")
+            self._spawn(self._watch(start), "daena-event-watcher")
 
-    async def stop_watching(self) -> None:
-        if self._watcher is not None:
-            self._watcher.cancel()
+    def _spawn(self, coro: Any, name: str) -> None:
+        self._background.append(asyncio.create_task(coro, name=name))
+
+    async def stop_background(self) -> None:
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
-            self._watcher = None
+                await task
+        self._background.clear()
+
+    async def _probe_loop(self, interval: float) -> None:
+        while True:
+            with contextlib.suppress(EngineError):
+                await self.nodes.probe_all()
+            await asyncio.sleep(interval)
 
     async def _watch(self, last_id: int) -> None:
         while True:

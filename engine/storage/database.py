@@ -86,8 +86,10 @@ class Database:
         try:
             await db._configure()
             await db._migrate()
-        except sqlite3.Error as err:
+        except (sqlite3.Error, StorageError) as err:
             await conn.close()
+            if isinstance(err, StorageError):
+                raise
             raise StorageError(f"DAENA_DB_PATH: database {path} is not usable: {err}") from err
         return db
 

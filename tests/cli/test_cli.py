@@ -230,3 +230,28 @@ def test_doctor_shows_sources_never_secrets(daena: Daena, monkeypatch: pytest.Mo
     assert code == 0
     assert "EXECUTION_TOKEN" in out and "hunter2" not in out
     assert "derived from MODELS_ROOT" in out and "audit chain" in out
+
+
+def test_nodes_commands(daena: Daena) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    code, out, _ = daena(
+        "nodes", "add", "lab", f"http://127.0.0.1:{port}", "--token", "abc-token-1"
+    )
+    assert code == 0 and "added" in out
+    code, nodes = daena.json("nodes", "list")
+    assert isinstance(nodes, list)
+    lab = next(n for n in nodes if n["name"] == "lab")
+    assert lab["token"] == "set" and "abc-token-1" not in json.dumps(nodes)
+    code, out, _ = daena("nodes", "health", "lab")
+    assert code == 1 and "unreachable" in out
+    code, _, err = daena("nodes", "add", "bad name", "http://x")
+    assert code == 2 and err.startswith("daena: Invalid input: name:")
+    code, _, err = daena("nodes", "remove", "lab")
+    assert code == 2 and "--yes" in err
+    assert daena("nodes", "remove", "lab", "--yes")[0] == 0
+    code, _, err = daena("nodes", "health", "lab")
+    assert code == 2 and "no node named 'lab'" in err

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.tools.builtin import filesystem, git
+from engine.tools.builtin import filesystem, git, patch, sandbox, shell, web, windows_node
 from engine.tools.spec import ToolSpec
 
 
@@ -10,4 +10,9 @@ def builtin_tools() -> list[ToolSpec]:
     return [
         *git.TOOLS,
         *filesystem.TOOLS,
+        *patch.TOOLS,
+        *shell.TOOLS,
+        *web.TOOLS,
+        *sandbox.TOOLS,
+        *windows_node.TOOLS,
     ]

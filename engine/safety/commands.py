@@ -1,0 +1,376 @@
+"""Commands without a shell (SPEC §4.3), shared by `shell_exec`, `sandbox_worker_run` and
+the node server's `safe_shell_exec`.
+
+The original product prefix-matched a string and handed it to a shell, so `git status; id`
+ran. Here a command is split into argv, every shell metacharacter is refused *before*
+anything is spawned (even though no shell ever sees the argv, refusing keeps the rule easy to
+state and audit), the allowlist compares argv prefixes, and the child runs with
+`create_subprocess_exec`, a scrubbed environment, a timeout that kills the whole process
+group, and capped output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.errors import InputError, PolicyError, ToolFailure
+
+MAX_COMMAND_CHARS = 4096
+DEFAULT_OUTPUT_CAP = 200_000
+# Characters a shell would interpret: chaining, pipes, substitution, redirection, grouping,
+# globbing, brace expansion and escapes. Quotes are allowed (shlex handles them).
+_METACHARACTERS = {
+    ";": "command chaining",
+    "&": "background/chaining",
+    "|": "pipes",
+    "$": "variable/command substitution",
+    "`": "command substitution",
+    "<": "redirection",
+    ">": "redirection",
+    "(": "subshells",
+    ")": "subshells",
+    "*": "globs",
+    "?": "globs",
+    "[": "globs",
+    "]": "globs",
+    "{": "brace expansion",
+    "}": "brace expansion",
+    "\\": "backslash escapes",
+}
+# Options that would let an allowlisted git prefix write files, read outside the repository
+# or run configured programs (`git diff --output=/anywhere`, `git diff --no-index /etc/x`,
+# external diff/textconv drivers, the pager of grep).
+_GIT_DENIED_OPTIONS = (
+    "--output",
+    "--ext-diff",
+    "--textconv",
+    "--open-files-in-pager",
+    "-O",
+    "--exec",
+    "--upload-pack",
+    "--receive-pack",
+    "--config-env",
+    "--no-index",
+)
+# Variables a child may inherit. Everything else (tokens, API keys, cloud credentials) stays
+# behind: the original "sandbox" passed the full environment and printed tokens.
+_ENV_ALLOW = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TMPDIR",
+        "TEMP",
+        "TMP",
+        "SYSTEMROOT",
+        "SYSTEMDRIVE",
+        "WINDIR",
+        "PATHEXT",
+        "USERPROFILE",
+        "APPDATA",
+        "LOCALAPPDATA",
+        "VIRTUAL_ENV",
+        "PYTHONIOENCODING",
+    }
+)
+_KILL_GRACE_SEC = 2.0
+
+
+class CommandFailed(ToolFailure):
+    """A command ran but failed (non-zero exit or timeout); `result` is its CommandResult dict.
+
+    The executor records status `error` (or `timeout` when `result["timed_out"]`) together
+    with the result, so the operator still sees stdout/stderr of a failed run.
+    """
+
+    def __init__(self, message: str, result: dict[str, Any], *, title: str | None = None) -> None:
+        super().__init__(message, title=title)
+        self.result = result
+
+    @property
+    def timed_out(self) -> bool:
+        return bool(self.result.get("timed_out"))
+
+
+def _describe(char: str) -> str:
+    names = {"\n": "newline", "\r": "carriage return", "\t": "tab", "\x00": "NUL"}
+    return names.get(char, f"U+{ord(char):04X}")
+
+
+def _check_token_chars(text: str, field: str) -> None:
+    for char in text:
+        if not (" " <= char <= "~"):
+            raise PolicyError(
+                f"{field}: character {_describe(char)} is not allowed "
+                "(commands may contain printable ASCII only)"
+            )
+        rule = _METACHARACTERS.get(char)
+        if rule is not None:
+            raise PolicyError(f"{field}: shell metacharacter {char!r} is not allowed ({rule})")
+
+
+def _check_argv(argv: list[str], field: str) -> list[str]:
+    if not argv or not argv[0]:
+        raise InputError(f"{field}: must not be empty")
+    for token in argv:
+        if token.startswith("~"):
+            raise PolicyError(
+                f"{field}: '~' at the start of an argument is not allowed (home expansion)"
+            )
+    return argv
+
+
+def split_command(command: str | Sequence[str], *, field: str = "command") -> list[str]:
+    """Split a command into argv, refusing anything a shell would interpret.
+
+    A string is split with POSIX `shlex`; a list is taken as argv. Both are checked the same
+    way: printable ASCII only, no metacharacters, no leading `~`. Refusals are
+    `PolicyError`; empty, over-long or badly quoted input is `InputError`.
+    """
+    if isinstance(command, str):
+        if len(command) > MAX_COMMAND_CHARS:
+            raise InputError(
+                f"{field}: is {len(command)} characters, over the {MAX_COMMAND_CHARS} limit"
+            )
+        if not command.strip():
+            raise InputError(f"{field}: must not be empty")
+        _check_token_chars(command, field)
+        try:
+            argv = shlex.split(command, posix=True)
+        except ValueError as err:
+            raise InputError(f"{field}: cannot be split into arguments ({err})") from err
+        return _check_argv(argv, field)
+    if not isinstance(command, Sequence) or not all(isinstance(a, str) for a in command):
+        raise InputError(f"{field}: must be a string or a list of strings")
+    argv = list(command)
+    if sum(len(a) + 1 for a in argv) > MAX_COMMAND_CHARS:
+        raise InputError(f"{field}: is over the {MAX_COMMAND_CHARS}-character limit")
+    for token in argv:
+        _check_token_chars(token, field)
+    return _check_argv(argv, field)
+
+
+def match_allowlist(argv: list[str], allowlist: Sequence[str], *, field: str = "command") -> str:
+    """Return the allowlist entry whose argv is a prefix of `argv`, or raise PolicyError.
+
+    Prefixes compare whole arguments: `git status` allows `git status --short` but not
+    `git statusx`, `gitk` or `git -c x status`. For git, options that write files or run
+    configured programs are refused even after an allowed prefix.
+    """
+    match: str | None = None
+    for entry in allowlist:
+        try:
+            prefix = shlex.split(entry, posix=True)
+        except ValueError:
+            continue  # a malformed entry allows nothing
+        if prefix and argv[: len(prefix)] == prefix:
+            match = entry
+            break
+    if match is None:
+        shown = shlex.join(argv)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        allowed = ", ".join(allowlist) or "nothing"
+        raise PolicyError(
+            f"{field}: {shown!r} is not in the allowlist (allowed prefixes: {allowed})"
+        )
+    if Path(argv[0]).name in ("git", "git.exe"):
+        for arg in argv[1:]:
+            option = _denied_git_option(arg)
+            if option is not None:
+                raise PolicyError(
+                    f"{field}: git option {option!r} is not allowed "
+                    "(it writes files, reads outside the repository or runs programs)"
+                )
+    return match
+
+
+def _denied_git_option(arg: str) -> str | None:
+    """The denied option `arg` spells, including git's unique-prefix abbreviations
+    (`--no-ind` for `--no-index`) and stuck short values (`-Oless`)."""
+    if arg.startswith("--"):
+        name = arg[2:].split("=", 1)[0]
+        for option in _GIT_DENIED_OPTIONS:
+            full = option[2:] if option.startswith("--") else None
+            if full is None or not name:
+                continue
+            if name == full or (len(name) >= 4 and name != "text" and full.startswith(name)):
+                return option
+        return None
+    for option in _GIT_DENIED_OPTIONS:
+        if not option.startswith("--") and arg.startswith(option):
+            return option
+    return None
+
+
+def scrubbed_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """An environment for children: allow-listed variables only, plus `GIT_TERMINAL_PROMPT=0`
+    so git never waits for a password on a terminal nobody watches."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name.upper() in _ENV_ALLOW or name.upper().startswith("LC_")
+    }
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    if extra:
+        env.update(extra)
+    return env
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command did: the argv actually run, its output (capped) and how it ended."""
+
+    argv: list[str]
+    returncode: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool
+    truncated: bool
+    duration_ms: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Capped:
+    """Collects a stream up to `cap` bytes and keeps reading (discarding) past it, so a
+    chatty child never blocks on a full pipe."""
+
+    cap: int
+    data: bytearray = field(default_factory=bytearray)
+    truncated: bool = False
+
+    async def drain(self, stream: asyncio.StreamReader | None) -> None:
+        if stream is None:
+            return
+        while chunk := await stream.read(65536):
+            room = self.cap - len(self.data)
+            if room > 0:
+                self.data += chunk[:room]
+            if len(chunk) > max(room, 0):
+                self.truncated = True
+
+    def text(self) -> str:
+        return bytes(self.data).decode("utf-8", errors="replace")
+
+
+async def _kill_tree(proc: asyncio.subprocess.Process) -> None:
+    """Kill the child's whole process group (POSIX) or tree (Windows, via taskkill)."""
+    if sys.platform == "win32":
+        with contextlib.suppress(OSError):
+            killer = await asyncio.create_subprocess_exec(
+                "taskkill",
+                "/F",
+                "/T",
+                "/PID",
+                str(proc.pid),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(killer.wait(), 10)
+        with contextlib.suppress(ProcessLookupError, OSError):
+            proc.kill()
+        return
+    # start_new_session made the child a group leader: pgid == pid. The group outlives the
+    # child while grandchildren remain, which is exactly what must die.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _spawn_options() -> dict[str, Any]:
+    if sys.platform == "win32":
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
+
+
+async def run_argv(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    timeout_sec: float,
+    output_cap: int = DEFAULT_OUTPUT_CAP,
+    env: dict[str, str] | None = None,
+) -> CommandResult:
+    """Run argv (never through a shell) and return what happened.
+
+    stdin is closed; the child gets its own session so a timeout (or cancellation of the
+    caller) kills the whole tree; output is capped per stream; a grandchild holding the
+    pipes open cannot make this hang. `env=None` means `scrubbed_env()`.
+    """
+    args = list(argv)
+    if not args:
+        raise InputError("command: must not be empty")
+    started = time.perf_counter()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *args,
+            cwd=cwd,
+            env=scrubbed_env() if env is None else env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            **_spawn_options(),
+        )
+    except FileNotFoundError as err:
+        if err.filename is not None and str(err.filename) == str(cwd):
+            raise ToolFailure(f"cwd: {cwd} does not exist") from err
+        raise ToolFailure(f"command: program {args[0]!r} not found") from err
+    except PermissionError as err:
+        raise ToolFailure(f"command: program {args[0]!r} is not executable") from err
+    except OSError as err:
+        raise ToolFailure(f"command: cannot start {args[0]!r}: {err.strerror or err}") from err
+
+    out, err_ = _Capped(output_cap), _Capped(output_cap)
+    tasks = {
+        asyncio.create_task(out.drain(proc.stdout)),
+        asyncio.create_task(err_.drain(proc.stderr)),
+        asyncio.create_task(proc.wait()),
+    }
+    timed_out = False
+    try:
+        _, pending = await asyncio.wait(tasks, timeout=timeout_sec)
+        if pending:
+            timed_out = True
+            await _kill_tree(proc)
+            _, pending = await asyncio.wait(pending, timeout=_KILL_GRACE_SEC)
+    finally:
+        # Also reached when the caller is cancelled: never leave the tree or readers behind.
+        # On POSIX the group is killed even after a normal exit: no stray background
+        # process outlives the tool. On Windows only a live tree needs taskkill.
+        if sys.platform != "win32" or proc.returncode is None:
+            await _kill_tree(proc)
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        transport = getattr(proc, "_transport", None)
+        if transport is not None:
+            transport.close()  # release pipes a detached grandchild may still hold
+    return CommandResult(
+        argv=args,
+        returncode=proc.returncode,
+        stdout=out.text(),
+        stderr=err_.text(),
+        timed_out=timed_out,
+        truncated=out.truncated or err_.truncated,
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+    )

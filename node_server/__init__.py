@@ -1,0 +1,9 @@
+"""The Daena node: a small HTTP server running three safe tools in its workspace (SPEC §8).
+
+Start it with `daena-node`, `python -m node_server` or the scripts in `scripts/`. Importing
+this package starts nothing; `node_server.app.create_app(settings)` builds the app.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,107 @@
+"""The node's three tools, built on the engine's safety rules (one implementation, §4.1-§4.3).
+
+Each tool takes the validated protocol args model and returns a JSON-able dict, or raises an
+`EngineError` that the app turns into an `ErrorBody` with the right status. Blocking file
+work runs in a thread; commands run as async subprocesses, so the server keeps answering
+health checks while a command runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from engine.protocol import (
+    FILE_READ_WORKSPACE,
+    FILE_WRITE_WORKSPACE,
+    SAFE_SHELL_EXEC,
+    FileReadArgs,
+    FileReadResult,
+    FileWriteArgs,
+    FileWriteResult,
+    SafeShellExecArgs,
+)
+from engine.safety.commands import (
+    CommandFailed,
+    match_allowlist,
+    run_argv,
+    scrubbed_env,
+    split_command,
+)
+from engine.safety.paths import relative_to_workspace, resolve_in_workspace
+from engine.safety.textfiles import read_text, write_text_atomic
+
+
+@dataclass(frozen=True)
+class ToolEnv:
+    """What the node's tools may use: the workspace, the allowlist and the output cap."""
+
+    workspace: Path
+    shell_allowlist: tuple[str, ...]
+    output_cap: int
+
+
+async def safe_shell_exec(env: ToolEnv, args: SafeShellExecArgs) -> dict[str, Any]:
+    """Run an allowlisted command in the workspace: no shell, scrubbed env, killed on timeout.
+
+    A command that exits non-zero still answers 200 (its returncode is the result); a
+    timeout raises `CommandFailed` carrying the partial output (the app answers 504).
+    """
+    argv = split_command(args.command, field="command")
+    match_allowlist(argv, env.shell_allowlist, field="command")
+    result = await run_argv(
+        argv,
+        cwd=env.workspace,
+        timeout_sec=args.timeout_sec,
+        output_cap=env.output_cap,
+        env=scrubbed_env(),
+    )
+    data = result.to_dict()
+    if result.timed_out:
+        raise CommandFailed(
+            f"command: {argv[0]!r} did not finish within timeout_sec={args.timeout_sec:g} "
+            "and was killed",
+            data,
+        )
+    return data
+
+
+def _read(env: ToolEnv, args: FileReadArgs) -> dict[str, Any]:
+    path = resolve_in_workspace(env.workspace, args.path, field="path")
+    shown = relative_to_workspace(env.workspace, path)
+    content, size = read_text(path, args.max_bytes, shown=shown)
+    return FileReadResult(path=shown, content=content, size=size).model_dump()
+
+
+def _write(env: ToolEnv, args: FileWriteArgs) -> dict[str, Any]:
+    # `.git` is off limits for writes: a hook written there would run code on the next commit.
+    path = resolve_in_workspace(env.workspace, args.path, field="path", allow_git_dir=False)
+    shown = relative_to_workspace(env.workspace, path)
+    outcome = write_text_atomic(path, args.content, create_dirs=args.create_dirs, shown=shown)
+    return FileWriteResult(
+        path=shown, bytes_written=outcome.bytes_written, created=outcome.created
+    ).model_dump()
+
+
+async def file_read_workspace(env: ToolEnv, args: FileReadArgs) -> dict[str, Any]:
+    """Read a text file inside the workspace (text only, capped)."""
+    return await asyncio.to_thread(_read, env, args)
+
+
+async def file_write_workspace(env: ToolEnv, args: FileWriteArgs) -> dict[str, Any]:
+    """Write a text file inside the workspace atomically."""
+    return await asyncio.to_thread(_write, env, args)
+
+
+ToolFn = Callable[[ToolEnv, Any], Awaitable[dict[str, Any]]]
+
+TOOLS: dict[str, tuple[type[BaseModel], ToolFn]] = {
+    SAFE_SHELL_EXEC: (SafeShellExecArgs, safe_shell_exec),
+    FILE_READ_WORKSPACE: (FileReadArgs, file_read_workspace),
+    FILE_WRITE_WORKSPACE: (FileWriteArgs, file_write_workspace),
+}

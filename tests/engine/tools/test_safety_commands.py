@@ -1,0 +1,277 @@
+"""engine.safety.commands: splitting, allowlist prefixes, scrubbed environment, run_argv."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.errors import InputError, PolicyError, ToolFailure
+from engine.safety.commands import (
+    CommandFailed,
+    CommandResult,
+    match_allowlist,
+    run_argv,
+    scrubbed_env,
+    split_command,
+)
+
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX process groups")
+
+SPAWN_GRANDCHILD = """
+import subprocess, sys, time
+from pathlib import Path
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+Path(sys.argv[1]).write_text(str(child.pid))
+print("spawned", flush=True)
+if sys.argv[2] == "stay":
+    time.sleep(120)
+"""
+
+
+def alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie waiting for a reaper counts as dead)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
+
+
+async def wait_until_dead(pid: int, limit: float = 10.0) -> bool:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+# --- split_command --------------------------------------------------------------------------
+
+
+def test_split_string_and_list() -> None:
+    assert split_command("git status --short") == ["git", "status", "--short"]
+    assert split_command("git log -n 3 'HEAD~1'") == ["git", "log", "-n", "3", "HEAD~1"]
+    assert split_command(["git", "commit", "-m", "a message"]) == [
+        "git",
+        "commit",
+        "-m",
+        "a message",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("command", "error", "words"),
+    [
+        ("git status; id", PolicyError, "';' is not allowed"),
+        ("git status | id", PolicyError, "'|'"),
+        ("echo $(id)", PolicyError, "'$'"),
+        ("git status\nid", PolicyError, "newline"),
+        ("git status\uff1bid", PolicyError, "U+FF1B"),
+        ("~/x", PolicyError, "'~'"),
+        ("", InputError, "must not be empty"),
+        ("'unterminated", InputError, "cannot be split"),
+        ("x" * 5000, InputError, "over the 4096"),
+    ],
+)
+def test_split_refusals_name_field_and_rule(
+    command: str, error: type[Exception], words: str
+) -> None:
+    with pytest.raises(error) as refused:
+        split_command(command, field="cmd")
+    assert str(refused.value).startswith("cmd: ")
+    assert words in str(refused.value)
+
+
+def test_tilde_inside_an_argument_is_fine() -> None:
+    assert split_command("git log HEAD~2") == ["git", "log", "HEAD~2"]
+
+
+def test_list_elements_are_checked_too() -> None:
+    with pytest.raises(PolicyError):
+        split_command(["git", "status", "a;b"])
+    with pytest.raises(InputError):
+        split_command(["git", 3])  # type: ignore[list-item]
+
+
+# --- match_allowlist ------------------------------------------------------------------------
+
+ALLOW = ["git status", "git diff", "python -m pytest", "pip --version"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "entry"),
+    [
+        (["git", "status"], "git status"),
+        (["git", "status", "--short"], "git status"),
+        (["python", "-m", "pytest", "-q", "tests"], "python -m pytest"),
+        (["pip", "--version"], "pip --version"),
+    ],
+)
+def test_allowlist_prefix_matches(argv: list[str], entry: str) -> None:
+    assert match_allowlist(argv, ALLOW) == entry
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["gitk"],
+        ["git", "statusx"],
+        ["git", "-c", "x=y", "status"],
+        ["git"],
+        ["python", "-c", "import os"],
+        ["python", "-m", "pip", "install", "x"],
+        ["python", "-m", "pytestx"],
+        ["python", "-mpytest"],
+        ["pip", "--version2"],
+        ["/usr/bin/git", "status"],
+        ["env", "git", "status"],
+    ],
+)
+def test_allowlist_misses(argv: list[str]) -> None:
+    with pytest.raises(PolicyError) as refused:
+        match_allowlist(argv, ALLOW)
+    assert "is not in the allowlist" in str(refused.value)
+    assert str(refused.value).startswith("command: ")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["git", "diff", "--output=/tmp/x"],
+        ["git", "diff", "--output", "x"],
+        ["git", "diff", "--ext-diff"],
+        ["git", "diff", "--no-index", "/etc/passwd", "/dev/null"],
+        ["git", "status", "--textconv"],
+        ["git", "diff", "--no-ind", "/etc/passwd", "/dev/null"],
+        ["git", "diff", "--outp=x"],
+        ["git", "diff", "-Oless"],
+    ],
+)
+def test_git_options_that_write_or_run_programs_are_refused(argv: list[str]) -> None:
+    with pytest.raises(PolicyError, match="git option"):
+        match_allowlist(argv, ALLOW)
+
+
+def test_safe_git_options_still_pass() -> None:
+    argv = ["git", "diff", "--text", "--no-ext-diff", "--no-textconv", "--stat", "--", "a.txt"]
+    assert match_allowlist(argv, ALLOW) == "git diff"
+
+
+def test_empty_allowlist_allows_nothing() -> None:
+    with pytest.raises(PolicyError, match="allowed prefixes: nothing"):
+        match_allowlist(["git", "status"], [])
+
+
+# --- scrubbed_env ---------------------------------------------------------------------------
+
+
+def test_scrubbed_env_keeps_basics_and_drops_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXECUTION_TOKEN", "sekrit-123")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws")
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    env = scrubbed_env({"EXTRA": "1"})
+    assert env["PATH"] == "/usr/bin:/bin"
+    assert env["LC_ALL"] == "C.UTF-8"
+    assert env["GIT_TERMINAL_PROMPT"] == "0"
+    assert env["EXTRA"] == "1"
+    for name in ("EXECUTION_TOKEN", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY"):
+        assert name not in env
+    assert "sekrit-123" not in env.values()
+
+
+# --- run_argv -------------------------------------------------------------------------------
+
+
+async def test_run_argv_returns_output_and_code(tmp_path: Path) -> None:
+    result = await run_argv(
+        [
+            sys.executable,
+            "-c",
+            "import sys; print('out'); print('err', file=sys.stderr); sys.exit(3)",
+        ],
+        cwd=tmp_path,
+        timeout_sec=20,
+    )
+    assert isinstance(result, CommandResult)
+    assert (result.returncode, result.stdout, result.stderr) == (3, "out\n", "err\n")
+    assert not result.timed_out and not result.truncated
+    assert result.to_dict()["argv"][0] == sys.executable
+
+
+async def test_run_argv_caps_output_without_blocking_the_child(tmp_path: Path) -> None:
+    script = "import sys; sys.stdout.write('x' * 5_000_000); sys.stderr.write('é' * 10)"
+    result = await run_argv(
+        [sys.executable, "-c", script], cwd=tmp_path, timeout_sec=20, output_cap=1000
+    )
+    assert result.returncode == 0 and not result.timed_out
+    assert result.truncated
+    assert result.stdout == "x" * 1000
+    assert result.stderr == "é" * 10
+
+
+async def test_run_argv_decodes_invalid_utf8_with_replacement(tmp_path: Path) -> None:
+    script = "import sys; sys.stdout.buffer.write(b'ok\\xff')"
+    result = await run_argv([sys.executable, "-c", script], cwd=tmp_path, timeout_sec=20)
+    assert result.stdout == "ok\ufffd"
+
+
+async def test_missing_program_is_a_tool_failure(tmp_path: Path) -> None:
+    with pytest.raises(ToolFailure, match="program 'no-such-program-xyz' not found"):
+        await run_argv(["no-such-program-xyz"], cwd=tmp_path, timeout_sec=5)
+
+
+async def test_missing_cwd_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ToolFailure, match=r"cwd: .* does not exist"):
+        await run_argv(["git", "--version"], cwd=tmp_path / "gone", timeout_sec=5)
+
+
+@posix_only
+@pytest.mark.parametrize("mode", ["stay", "exit"])
+async def test_timeout_kills_the_whole_tree(tmp_path: Path, mode: str) -> None:
+    """`stay`: the child sleeps. `exit`: the child exits at once but its grandchild keeps the
+    pipes open — neither may hang, and the grandchild must die either way."""
+    (tmp_path / "spawn.py").write_text(SPAWN_GRANDCHILD)
+    started = time.monotonic()
+    result = await run_argv(
+        [sys.executable, "spawn.py", "gc.pid", mode], cwd=tmp_path, timeout_sec=1.5
+    )
+    assert time.monotonic() - started < 20  # did not hang
+    assert result.timed_out
+    assert result.stdout == "spawned\n"
+    grandchild = int((tmp_path / "gc.pid").read_text())
+    assert await wait_until_dead(grandchild)
+
+
+@posix_only
+async def test_cancelling_the_caller_kills_the_tree(tmp_path: Path) -> None:
+    (tmp_path / "spawn.py").write_text(SPAWN_GRANDCHILD)
+    task = asyncio.create_task(
+        run_argv([sys.executable, "spawn.py", "gc.pid", "stay"], cwd=tmp_path, timeout_sec=60)
+    )
+    pid_file = tmp_path / "gc.pid"
+    deadline = time.monotonic() + 20
+    while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await wait_until_dead(int(pid_file.read_text()))
+
+
+def test_command_failed_carries_the_result() -> None:
+    result = CommandResult(["x"], None, "", "", True, False, 1.0).to_dict()
+    failure = CommandFailed("command: 'x' timed out", result)
+    assert isinstance(failure, ToolFailure)
+    assert failure.result is result and failure.timed_out
