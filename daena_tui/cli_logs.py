@@ -31,6 +31,10 @@ def register(sub: Any) -> None:
     export.add_argument("--output", "-o", metavar="FILE", help="default: standard output")
     _filters(export)
     export.set_defaults(handler=export_log)
+    prune = actions.add_parser("prune", help="delete records older than an age (retention)")
+    prune.add_argument("--older-than", required=True, metavar="AGE", help="e.g. 90d, 12h")
+    prune.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    prune.set_defaults(handler=prune_log)
 
 
 def _filters(p: argparse.ArgumentParser) -> None:
@@ -132,4 +136,27 @@ async def export_log(args: argparse.Namespace, cli: Cli) -> int:
         sys.stderr.write(f"exported {count} records to {path}\n")
     else:
         await eng.audit.export(sys.stdout, args.format, filters)
+    return 0
+
+
+async def prune_log(args: argparse.Namespace, cli: Cli) -> int:
+    raw = args.older_than
+    if raw[-1:] not in ("s", "m", "h", "d") or not raw[:-1].isdigit():
+        raise InputError(f"--older-than: {raw!r} must be an age such as 90d or 12h")
+    cutoff = parse_since(raw)
+    assert cutoff is not None
+    eng = await cli.engine()
+    doomed = await eng.audit.count(AuditFilter(until=cutoff))
+    if not doomed:
+        cli.emit({"deleted": 0}, "nothing to prune")
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise InputError("--yes: pruning the audit log needs --yes when not run interactively")
+        prompt = f"Delete {doomed} audit records older than {when(cutoff)}? [y/N] "
+        if (await asyncio.to_thread(input, prompt)).strip().lower() not in ("y", "yes"):
+            cli.line("kept")
+            return 0
+    deleted = await eng.audit.prune(cutoff, eng.operator)
+    cli.emit({"deleted": deleted}, f"deleted {deleted} audit records; the chain still verifies")
     return 0

@@ -285,7 +285,11 @@ class AuditLog:
         async for rec in self.iterate():
             values = {k: getattr(rec, k) for k in _VALUE_FIELDS}
             if expected_prev is None:
-                expected_prev = rec.prev_hash if rec.id != 1 else GENESIS
+                expected_prev = GENESIS if rec.id == 1 else await self._anchor(rec.id)
+                if expected_prev is None:
+                    return VerifyReport(
+                        False, 0, rec.id, f"records before {rec.id} are missing (no prune recorded)"
+                    )
             if rec.prev_hash != expected_prev:
                 return VerifyReport(
                     False, checked, rec.id, f"record {rec.id} does not link to the record before it"
@@ -295,6 +299,46 @@ class AuditLog:
             expected_prev = rec.hash
             checked += 1
         return VerifyReport(True, checked)
+
+    async def _anchor(self, first_id: int) -> str | None:
+        """The chain link recorded by the prune that made `first_id` the oldest record."""
+        rows = await self._db.fetchall(
+            "SELECT args FROM audit WHERE action = 'audit_prune' ORDER BY id DESC"
+        )
+        for row in rows:
+            args = json.loads(row[0] or "{}")
+            if args.get("first_kept_id") == first_id:
+                return str(args.get("anchor_hash"))
+        return None
+
+    async def prune(self, before_ts: float, operator: str) -> int:
+        """Delete records older than `before_ts` (retention); the chain stays verifiable
+        because the prune record names the first kept record and the hash it links to."""
+        async with self._db.transaction() as tx:
+            row = await tx.fetchone("SELECT MIN(id) FROM audit WHERE ts >= ?", (before_ts,))
+            if row is None or row[0] is None:  # everything is older: keep the newest record
+                row = await tx.fetchone("SELECT MAX(id) FROM audit")
+            if row is None or row[0] is None:
+                return 0
+            first_kept = int(row[0])
+            anchor = await tx.fetchone("SELECT prev_hash FROM audit WHERE id = ?", (first_kept,))
+            cursor = await tx.execute("DELETE FROM audit WHERE id < ?", (first_kept,))
+            deleted = cursor.rowcount
+            if deleted:
+                await self.append(
+                    tx,
+                    AuditEntry(
+                        actor=operator,
+                        action="audit_prune",
+                        status="ok",
+                        args={
+                            "first_kept_id": first_kept,
+                            "anchor_hash": anchor[0] if anchor else "",
+                        },
+                        result_summary=f"deleted {deleted} records older than {before_ts:.0f}",
+                    ),
+                )
+        return deleted
 
     async def export(self, out: IO[str], fmt: str, filters: AuditFilter | None = None) -> int:
         """Write matching records as JSON lines (`jsonl`) or CSV; returns the count."""

@@ -118,6 +118,7 @@ class Engine:
                 load_seed() if seed is None else seed, engine.operator
             )
             await engine.approvals.sweep_expired()
+            await engine.prune_events()
             token = settings.windows_node_token
             await engine.nodes.ensure_seeded(
                 settings.windows_node_url,
@@ -284,6 +285,11 @@ class Engine:
                     self.bus.publish(event)
             if len(rows) < 500:
                 await asyncio.sleep(WATCH_INTERVAL_SEC)
+
+    async def prune_events(self, older_than_sec: float = EVENT_RETENTION_SEC) -> None:
+        """The events table is a feed for live updates, not a history (the audit log is)."""
+        async with self.db.transaction() as tx:
+            await tx.execute("DELETE FROM events WHERE ts < ?", (time.time() - older_than_sec,))
 
     async def record(self, entry: AuditEntry) -> int:
         """Append an audit record in its own transaction (for front ends' own actions)."""

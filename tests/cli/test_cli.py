@@ -255,3 +255,14 @@ def test_nodes_commands(daena: Daena) -> None:
     assert daena("nodes", "remove", "lab", "--yes")[0] == 0
     code, _, err = daena("nodes", "health", "lab")
     assert code == 2 and "no node named 'lab'" in err
+
+
+def test_audit_prune(daena: Daena) -> None:
+    daena("run", "git_status")
+    code, _, err = daena("audit", "prune", "--older-than", "soon")
+    assert code == 2 and "--older-than" in err
+    code, _, err = daena("audit", "prune", "--older-than", "0s")
+    assert code == 2 and "--yes" in err
+    code, out, _ = daena("audit", "prune", "--older-than", "0s", "--yes")
+    assert code == 0 and "deleted" in out
+    assert daena("audit", "verify")[0] == 0
