@@ -20,7 +20,7 @@ from typing import Any
 from engine.audit import AuditEntry, AuditLog
 from engine.errors import ApprovalError, InputError, NotFoundError
 from engine.events import ApprovalDecided, ApprovalRequested, GrantIssued
-from engine.storage.database import Database, Transaction, dumps
+from engine.storage.database import Database, SyncTransaction, Transaction, dumps
 
 GRANT_TTL_SEC = 300.0
 REQUEST_TTL_SEC = 30 * 60.0
@@ -294,10 +294,10 @@ class Approvals:
         await tx.emit(ApprovalDecided(request_id, request.tool, decision, operator))
         return await self._reload(tx, request_id)
 
-    async def record_run(
-        self, tx: Transaction, request_id: str, run_status: str, audit_id: int
-    ) -> None:
-        await tx.execute(
+    @staticmethod
+    def record_run(stx: SyncTransaction, request_id: str, run_status: str, audit_id: int) -> None:
+        """Link an approved request to the run it caused (inside the run's write)."""
+        stx.execute(
             "UPDATE approval_requests SET run_status = ?, run_audit_id = ? WHERE id = ?",
             (run_status, audit_id, request_id),
         )

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from engine.events import AuditAppended
-from engine.storage.database import Database, Transaction, dumps
+from engine.storage.database import Database, SyncTransaction, Transaction, dumps
 
 GENESIS = "0" * 64
 REDACTED = "***"
@@ -209,23 +209,26 @@ class AuditLog:
 
     async def append(self, tx: Transaction, entry: AuditEntry) -> int:
         """Add one record inside `tx`; returns its id."""
+        return await tx.run(lambda stx: self.append_sync(stx, entry))
+
+    def append_sync(self, stx: SyncTransaction, entry: AuditEntry) -> int:
+        """Add one record from the connection's thread (see `Database.write`)."""
         values = self._values(entry)
-        last = await tx.fetchone("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+        last = stx.fetchone("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
         record_id = (int(last[0]) + 1) if last else 1
         prev_hash = str(last[1]) if last else GENESIS
         ts = time.time()
         digest = record_hash(prev_hash, _hashed_fields(record_id, ts, values))
-        await tx.execute(
+        stx.execute(
             f"INSERT INTO audit ({_COLUMNS}) VALUES ({','.join('?' * 15)})",
             (record_id, ts, *values.values(), prev_hash, digest),
         )
-        await tx.emit(AuditAppended(record_id, entry.action, entry.tool, entry.status))
+        stx.emit(AuditAppended(record_id, entry.action, entry.tool, entry.status))
         return record_id
 
     async def record(self, entry: AuditEntry) -> int:
         """Append in a transaction of its own."""
-        async with self._db.transaction() as tx:
-            return await self.append(tx, entry)
+        return await self._db.write(lambda stx: self.append_sync(stx, entry))
 
     async def get(self, record_id: int) -> AuditRecord | None:
         row = await self._db.fetchone(f"SELECT {_COLUMNS} FROM audit WHERE id = ?", (record_id,))

@@ -21,7 +21,7 @@ from engine.audit import SUMMARY_CAP, AuditEntry, AuditLog
 from engine.errors import EngineError, InputError, PolicyError
 from engine.events import RunFinished
 from engine.policy import ExecutionConfig, PolicyStore
-from engine.storage.database import Database, dumps
+from engine.storage.database import Database, SyncTransaction, dumps
 from engine.tools.registry import ToolRegistry
 from engine.tools.spec import Risk, ToolContext, ToolSpec
 
@@ -296,26 +296,28 @@ class Executor:
         approval_id: str | None = None,
         approved: ApprovalRequest | None = None,
     ) -> RunResult:
-        async with self._db.transaction() as tx:
-            audit_id = await self._audit.append(
-                tx,
-                AuditEntry(
-                    actor=req.requester,
-                    action="dry_run" if dry_run else "run",
-                    tool=req.tool,
-                    args=args,
-                    status=status,
-                    error=error,
-                    duration_ms=duration_ms,
-                    result_summary=summarise(result),
-                    trace_id=trace_id,
-                    task_id=req.task_id,
-                    approval_id=approval_id,
-                ),
-            )
+        entry = AuditEntry(
+            actor=req.requester,
+            action="dry_run" if dry_run else "run",
+            tool=req.tool,
+            args=args,
+            status=status,
+            error=error,
+            duration_ms=duration_ms,
+            result_summary=summarise(result),
+            trace_id=trace_id,
+            task_id=req.task_id,
+            approval_id=approval_id,
+        )
+
+        def write(stx: SyncTransaction) -> int:
+            audit_id = self._audit.append_sync(stx, entry)
             if approved is not None:
-                await self._approvals.record_run(tx, approved.id, status, audit_id)
-            await tx.emit(RunFinished(audit_id, req.tool, status, trace_id, dry_run))
+                Approvals.record_run(stx, approved.id, status, audit_id)
+            stx.emit(RunFinished(audit_id, req.tool, status, trace_id, dry_run))
+            return audit_id
+
+        audit_id = await self._db.write(write)
         return RunResult(
             status=status,
             tool=req.tool,

@@ -15,10 +15,10 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -27,12 +27,40 @@ from engine.events import Event, EventBus
 from engine.storage.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 30_000
+T = TypeVar("T")
 Params = tuple[Any, ...] | dict[str, Any]
 
 
 def dumps(value: Any) -> str:
     """Canonical JSON: sorted keys, no spaces, so equal values hash equally."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class SyncTransaction:
+    """The synchronous view of an open write transaction, used on the connection's thread.
+
+    Hot paths (an audited run) do all their statements in one function through
+    `Transaction.run`, so a write costs one thread hand-off instead of one per statement.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, origin: str, events: list[Event]) -> None:
+        self.conn = conn
+        self._origin = origin
+        self._events = events
+
+    def execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.conn.execute(sql, params).fetchone()
+        return row
+
+    def emit(self, *events: Event) -> None:
+        self.conn.executemany(
+            "INSERT INTO events (ts, origin, kind, payload) VALUES (?, ?, ?, ?)",
+            [(time.time(), self._origin, e.kind, dumps(e.payload())) for e in events],
+        )
+        self._events.extend(events)
 
 
 class Transaction:
@@ -55,11 +83,27 @@ class Transaction:
             return list(await cursor.fetchall())
 
     async def emit(self, *events: Event) -> None:
-        await self._conn.executemany(
-            "INSERT INTO events (ts, origin, kind, payload) VALUES (?, ?, ?, ?)",
-            [(time.time(), self._origin, e.kind, dumps(e.payload())) for e in events],
+        await self.run(lambda stx: stx.emit(*events))
+
+    async def run(self, fn: Callable[[SyncTransaction], T]) -> T:
+        """Run `fn` on the connection's thread, inside this transaction, in one hand-off."""
+        return await run_on_connection_thread(
+            self._conn, lambda raw: fn(SyncTransaction(raw, self._origin, self.events))
         )
-        self.events.extend(events)
+
+
+async def run_on_connection_thread(
+    conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]
+) -> T:
+    """Call `fn(raw_connection)` on aiosqlite's worker thread.
+
+    aiosqlite runs every statement on one thread and offers no public way to run a function
+    there; `Connection._execute` is how its own methods do it. This is the one private
+    aiosqlite API the engine relies on, kept here so an upgrade has one place to look.
+    """
+    raw: sqlite3.Connection = conn._conn
+    result: T = await conn._execute(fn, raw)
+    return result
 
 
 class Database:
@@ -148,17 +192,54 @@ class Database:
         for event in tx.events:
             self.bus.publish(event)
 
+    async def write(self, fn: Callable[[SyncTransaction], T]) -> T:
+        """A whole write transaction as one synchronous function: BEGIN IMMEDIATE, `fn`,
+        COMMIT (ROLLBACK on error) in a single hand-off; events published after commit."""
+        events: list[Event] = []
+
+        def body(raw: sqlite3.Connection) -> T:
+            raw.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(SyncTransaction(raw, self.origin, events))
+                raw.execute("COMMIT")
+            except BaseException:
+                if raw.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        raw.execute("ROLLBACK")
+                raise
+            return result
+
+        async with self._lock:
+            try:
+                result = await run_on_connection_thread(self._conn, body)
+            except sqlite3.Error as err:
+                raise StorageError(f"write to {self.path} failed: {err}") from err
+        for event in events:
+            self.bus.publish(event)
+        return result
+
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        try:
-            async with self._conn.execute(sql, params) as cursor:
-                return await cursor.fetchone()
-        except sqlite3.Error as err:
-            raise StorageError(f"read from {self.path} failed: {err}") from err
+        rows = await self._read(sql, params, one=True)
+        return rows[0] if rows else None
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        return await self._read(sql, params, one=False)
+
+    async def _read(self, sql: str, params: Params, *, one: bool) -> list[sqlite3.Row]:
+        """A query and its rows in one hand-off to the connection's thread."""
+
+        def query(raw: sqlite3.Connection) -> list[sqlite3.Row]:
+            cursor = raw.execute(sql, params)
+            try:
+                if one:
+                    row = cursor.fetchone()
+                    return [row] if row is not None else []
+                return cursor.fetchall()
+            finally:
+                cursor.close()
+
         try:
-            async with self._conn.execute(sql, params) as cursor:
-                return list(await cursor.fetchall())
+            return await run_on_connection_thread(self._conn, query)
         except sqlite3.Error as err:
             raise StorageError(f"read from {self.path} failed: {err}") from err
 
