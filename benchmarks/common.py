@@ -31,7 +31,7 @@ def machine() -> str:
 
 def stats_ms(samples_s: list[float]) -> str:
     ms = sorted(s * 1000 for s in samples_s)
-    p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
+    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
     return f"median {statistics.median(ms):.3f} ms, p95 {p95:.3f} ms (n={len(ms)})"
 
 
