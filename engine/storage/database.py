@@ -102,7 +102,7 @@ async def run_on_connection_thread(
     aiosqlite API the engine relies on, kept here so an upgrade has one place to look.
     """
     raw: sqlite3.Connection = conn._conn
-    result: T = await conn._execute(fn, raw)
+    result: T = await conn._execute(fn, raw)  # type: ignore[no-untyped-call]
     return result
 
 
