@@ -6,6 +6,7 @@ drives run forms, CLI parsing, the HTTP API and the planner.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -18,6 +19,11 @@ if TYPE_CHECKING:
     import httpx
 
     from engine.settings import Settings
+
+
+@functools.cache
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema()
 
 
 class Risk(StrEnum):
@@ -86,7 +92,8 @@ class ToolSpec:
     tags: tuple[str, ...] = field(default_factory=tuple)
 
     def json_schema(self) -> dict[str, Any]:
-        return self.args_model.model_json_schema()
+        """The arguments' JSON schema (built once per model; treat it as read-only)."""
+        return _schema(self.args_model)
 
     def timeout_for(self, args: BaseModel) -> float:
         """The executor's hard limit: the tool's own timeout argument plus a grace period."""
