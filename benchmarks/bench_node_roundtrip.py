@@ -2,7 +2,7 @@
 
 Both servers run as real uvicorn processes on loopback; the client is the engine's
 NodeClient (httpx, keep-alive) reading a small file through `file_read_workspace`, against
-an httpx POST of the same-sized JSON to the echo app. Target: node ≤ 2× the echo.
+an httpx POST of the same-sized JSON to the echo app. Target: node at most twice the echo.
 """
 
 from __future__ import annotations
