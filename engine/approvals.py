@@ -135,25 +135,25 @@ class Approvals:
             await tx.emit(GrantIssued(grant.id, tool, operator))
         return grant
 
-    async def consume_grant(
-        self,
-        tx: Transaction,
+    @staticmethod
+    def consume_grant(
+        stx: SyncTransaction,
         grant_id: str,
         tool: str,
         canonical_args: dict[str, Any],
         trace_id: str,
     ) -> None:
-        """Use a grant exactly once, inside the run's transaction, or raise why not."""
+        """Use a grant exactly once, inside the run's start transaction, or raise why not."""
         now = time.time()
         digest = args_hash(tool, canonical_args)
-        cursor = await tx.execute(
+        cursor = stx.execute(
             "UPDATE grants SET used_at = ?, used_trace_id = ? WHERE id = ? AND used_at IS NULL "
             "AND expires_at > ? AND tool = ? AND (args_hash IS NULL OR args_hash = ?)",
             (now, trace_id, grant_id, now, tool, digest),
         )
         if cursor.rowcount == 1:
             return
-        row = await tx.fetchone(
+        row = stx.fetchone(
             "SELECT tool, args_hash, expires_at, used_at FROM grants WHERE id = ?", (grant_id,)
         )
         if row is None:

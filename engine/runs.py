@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.approvals import ApprovalRequest, Approvals
 from engine.audit import SUMMARY_CAP, AuditEntry, AuditLog
-from engine.errors import EngineError, InputError, PolicyError
+from engine.errors import ApprovalError, EngineError, InputError, PolicyError, StorageError
 from engine.events import RunFinished
 from engine.policy import ExecutionConfig, PolicyStore
 from engine.storage.database import Database, SyncTransaction, dumps
@@ -225,18 +225,14 @@ class Executor:
         grant_id: str | None = None,
         approved: ApprovalRequest | None = None,
     ) -> RunResult:
-        if grant_id is not None:
-            try:
-                async with self._db.transaction() as tx:
-                    await self._approvals.consume_grant(
-                        tx, grant_id, spec.name, canonical, trace_id
-                    )
-            except EngineError as err:
+        if not dry_run:
+            refusal = await self._record_start(req, spec, canonical, trace_id, grant_id, approved)
+            if refusal is not None:
                 return await self._finish(
                     req,
                     trace_id,
                     RunStatus.REFUSED,
-                    error=err.message,
+                    error=refusal,
                     args=canonical,
                     approval_id=grant_id,
                 )
@@ -281,6 +277,49 @@ class Executor:
             approved=approved,
         )
 
+    async def _record_start(
+        self,
+        req: RunRequest,
+        spec: ToolSpec,
+        canonical: dict[str, Any],
+        trace_id: str,
+        grant_id: str | None,
+        approved: ApprovalRequest | None,
+    ) -> str | None:
+        """Consume the grant and record `run_start` in one transaction before executing.
+
+        If the attempt cannot be recorded (database full or read-only) nothing runs; a
+        process killed mid-run still leaves its started attempt in the log. Returns the
+        reason when the grant is refused (nothing consumed, nothing recorded yet).
+        """
+
+        def begin(stx: SyncTransaction) -> None:
+            if grant_id is not None:
+                Approvals.consume_grant(stx, grant_id, spec.name, canonical, trace_id)
+            self._audit.append_sync(
+                stx,
+                AuditEntry(
+                    actor=req.requester,
+                    action="run_start",
+                    tool=spec.name,
+                    args=canonical,
+                    status="started",
+                    trace_id=trace_id,
+                    task_id=req.task_id,
+                    approval_id=approved.id if approved else grant_id,
+                ),
+            )
+
+        try:
+            await self._db.write(begin)
+        except ApprovalError as err:
+            return err.message
+        except StorageError as err:
+            raise StorageError(
+                f"the run could not be recorded, so nothing was executed: {err.message}"
+            ) from err
+        return None
+
     async def _finish(
         self,
         req: RunRequest,
@@ -317,7 +356,15 @@ class Executor:
             stx.emit(RunFinished(audit_id, req.tool, status, trace_id, dry_run))
             return audit_id
 
-        audit_id = await self._db.write(write)
+        try:
+            audit_id = await self._db.write(write)
+        except StorageError as err:
+            if status in (RunStatus.REFUSED, RunStatus.DRY_RUN):
+                raise
+            raise StorageError(
+                f"{req.tool} ran (status {status}, trace {trace_id}) but its outcome could not be "
+                f"recorded: {err.message}"
+            ) from err
         return RunResult(
             status=status,
             tool=req.tool,

@@ -121,9 +121,13 @@ async def test_export_jsonl_and_csv_round_trip(eng: Engine, tmp_path: Path) -> N
     assert [row["id"] for row in lines] == sorted(row["id"] for row in lines)
     assert {"hash", "prev_hash", "time", "args"} <= set(lines[0])
     out = io.StringIO()
-    assert await eng.audit.export(out, "csv", AuditFilter(tool="filesystem_read")) == 2
+    assert await eng.audit.export(out, "csv", AuditFilter(tool="filesystem_read")) == 3
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
-    assert [r["status"] for r in rows] == ["ok", "refused"]
+    assert [(r["action"], r["status"]) for r in rows] == [
+        ("run_start", "started"),
+        ("run", "ok"),
+        ("run", "refused"),
+    ]
 
 
 async def test_paging_and_filters(eng: Engine) -> None:
