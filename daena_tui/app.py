@@ -1,0 +1,193 @@
+"""The Daena operator console: a thin App that opens the engine, bridges its events and
+switches between section screens (one Textual mode per section).
+
+    create_app(settings)              # the factory the CLI and the tests use
+    run_console(settings) -> int      # what `daena` (no subcommand) calls
+    main()                            # the `daena-tui` entry point
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+from textual.screen import Screen
+
+import engine
+from daena_tui import alerts
+from daena_tui.bridge import EngineBridge
+from daena_tui.clock import Clock
+from daena_tui.commands import ConsoleCommands
+from daena_tui.messages import EngineEventReceived, EngineOpened
+from daena_tui.screens import SECTION_SCREENS
+from daena_tui.screens.help import HelpScreen
+from daena_tui.screens.starting import StartingScreen
+from daena_tui.sections import SECTIONS
+from daena_tui.status import ConsoleStatus, read_status
+
+EngineFactory = Callable[[engine.Settings], AbstractAsyncContextManager[engine.Engine]]
+STATUS_REFRESH_SEC = 5.0
+NODE_PROBE_SEC = 60.0
+STATUS_EVENTS = (
+    engine.ApprovalRequested,
+    engine.ApprovalDecided,
+    engine.ConfigChanged,
+    engine.NodeChanged,
+    engine.NodeHealthChanged,
+)
+
+
+def default_engine_factory(settings: engine.Settings) -> AbstractAsyncContextManager[engine.Engine]:
+    """The real engine, following other processes' changes on the shared database and
+    checking node health every minute (the header shows it)."""
+    return engine.Engine.open(settings, watch=True, probe_nodes_every=NODE_PROBE_SEC)
+
+
+class DaenaApp(App[int]):
+    """The console. Domain state lives in the engine; the App keeps only view state."""
+
+    TITLE = "Daena Operator Console"
+    CSS_PATH = "app.tcss"
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
+        mode: screen for mode, screen in SECTION_SCREENS.items()
+    }
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(
+            Binding(s.key, f"section('{s.mode}')", s.title, show=False, key_display=s.key)
+            for s in SECTIONS
+        ),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("ctrl+t", "change_theme", "Theme", show=False),
+    ]
+
+    status: reactive[ConsoleStatus] = reactive(ConsoleStatus(), always_update=True)
+
+    def __init__(
+        self,
+        settings: engine.Settings,
+        *,
+        engine_factory: EngineFactory | None = None,
+        clock: Clock | None = None,
+        initial_section: str = "tools",
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.clock = clock or Clock()
+        self.engine: engine.Engine | None = None
+        self._engine_factory = engine_factory or default_engine_factory
+        self._initial = initial_section
+        self._stack = AsyncExitStack()
+        self._bridge = EngineBridge(self)
+
+    @property
+    def eng(self) -> engine.Engine:
+        if self.engine is None:
+            raise engine.EngineError("the engine is not open yet", title="Starting")
+        return self.engine
+
+    # -- lifespan -------------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen[None]:
+        return StartingScreen()
+
+    def on_mount(self) -> None:
+        self._lifespan()
+
+    @work(group="engine")
+    async def _lifespan(self) -> None:
+        """Open the engine, then forward its events until the app exits."""
+        try:
+            eng = await self._stack.enter_async_context(self._engine_factory(self.settings))
+        except engine.EngineError as err:
+            self.exit(return_code=2, message=f"{err.title}: {err.message}")
+            return
+        self.engine = eng
+        self.post_message(EngineOpened())
+        await self._bridge.pump(eng)
+
+    async def on_unmount(self) -> None:
+        await self._stack.aclose()
+
+    def on_engine_opened(self, _: EngineOpened) -> None:
+        self.switch_mode(self._initial)
+        self.refresh_status()
+        self.set_interval(STATUS_REFRESH_SEC, self.refresh_status)
+
+    def on_engine_event_received(self, message: EngineEventReceived) -> None:
+        event = message.event
+        if isinstance(event, engine.ApprovalRequested):
+            alerts.approval_requested(self, event)
+        if isinstance(event, STATUS_EVENTS):
+            self.refresh_status()
+
+    @work(exclusive=True, group="status")
+    async def refresh_status(self) -> None:
+        try:
+            self.status = await read_status(self.eng)
+        except engine.EngineError as err:
+            self.notify(err.message, title=err.title, severity="error")
+
+    # -- navigation -----------------------------------------------------------------------
+
+    def action_section(self, mode: str) -> None:
+        if self.engine is not None and mode in SECTION_SCREENS:
+            self.switch_mode(mode)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    async def run_in_section(self, mode: str, action: str) -> None:
+        """Show a section and run one of its actions (command palette entries)."""
+        if self.engine is None:
+            return
+        await self.switch_mode(mode)
+        await self.screen.run_action(action)
+
+    async def open_run_form(self, tool: str) -> None:
+        """Show the Run section with `tool`'s form."""
+        if self.engine is None:
+            return
+        await self.switch_mode("run")
+        await self.screen.run_action(f"select_tool({tool!r})")
+
+
+def create_app(
+    settings: engine.Settings,
+    *,
+    engine_factory: EngineFactory | None = None,
+    clock: Clock | None = None,
+    initial_section: str = "tools",
+) -> DaenaApp:
+    """Build the console for `settings` (the CLI and the tests use this same factory)."""
+    return DaenaApp(
+        settings, engine_factory=engine_factory, clock=clock, initial_section=initial_section
+    )
+
+
+def run_console(settings: engine.Settings) -> int:
+    """Run the console until the operator quits; returns the exit code."""
+    app = create_app(settings)
+    app.run()
+    return app.return_code or 0
+
+
+def main() -> None:
+    """`daena-tui`: settings from the environment and `.env`, then the console."""
+    try:
+        settings = engine.load_settings()
+    except engine.EngineError as err:
+        sys.stderr.write(f"daena-tui: {err.title}: {err.message}\n")
+        sys.exit(2)
+    sys.exit(run_console(settings))
+
+
+if __name__ == "__main__":
+    main()

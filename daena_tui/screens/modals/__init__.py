@@ -1,0 +1,1 @@
+"""Typed modal screens: decisions, confirmations, details, small forms."""

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# End-to-end check of the real console in tmux (SPEC §9), driven with send-keys:
+# open Tools, run git_status from its form, make a risky request from a second process
+# (the CLI, as an agent would), see it arrive in the inbox without a key press, approve it,
+# and find it in Logs. Every wait is bounded; on failure the captured screen is printed
+# and the script exits non-zero.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="${PYTHON:-python}"
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/daena-e2e.XXXXXX")"
+SOCKET="daena-e2e-$$"
+SESSION="console"
+TIMEOUT="${E2E_TIMEOUT:-20}"
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+
+tm() { tmux -L "$SOCKET" "$@"; }
+cleanup() {
+    tm kill-server >/dev/null 2>&1 || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+screen() { tm capture-pane -p -t "$SESSION" 2>/dev/null || true; }
+fail() {
+    echo "tui_e2e: FAILED: $*" >&2
+    echo "----- captured screen -----" >&2
+    screen >&2
+    echo "---------------------------" >&2
+    exit 1
+}
+# wait_for TEXT [WHAT]: poll the screen until TEXT (fixed string) appears.
+wait_for() {
+    local text="$1" what="${2:-$1}" deadline=$((SECONDS + TIMEOUT))
+    until screen | grep -qF -- "$text"; do
+        ((SECONDS < deadline)) || fail "timed out after ${TIMEOUT}s waiting for: $what"
+        sleep 0.2
+    done
+    echo "tui_e2e: ok: $what"
+}
+keys() { tm send-keys -t "$SESSION" "$@"; }
+daena() { (cd "$TMP" && "$PYTHON" -m daena_tui --db "$TMP/db" --workspace "$TMP/ws" "$@"); }
+
+# A real git repository as the workspace.
+mkdir -p "$TMP/ws"
+git -C "$TMP/ws" init -q
+echo "# e2e" >"$TMP/ws/README.md"
+git -C "$TMP/ws" add README.md
+git -C "$TMP/ws" -c user.name=e2e -c user.email=e2e@example.com commit -q -m init
+echo "scratch" >"$TMP/ws/changed.txt"
+
+tm new-session -d -s "$SESSION" -x 120 -y 36 \
+    "cd '$TMP' && DAENA_OPERATOR=e2e-operator '$PYTHON' -m daena_tui --db '$TMP/db' --workspace '$TMP/ws'; echo CONSOLE-EXITED \$?; sleep 30"
+
+wait_for "1 Tools" "console started"
+wait_for "git_status" "tool catalog"
+
+# Tools → Enter on git_status (the first row) → Run form → ctrl+r.
+keys 1
+keys Enter
+wait_for "git_status · risk low" "run form for git_status"
+keys C-r
+wait_for "ok  git_status" "git_status result"
+wait_for "changed.txt" "git_status output shows the untracked file"
+
+# A second process asks for a risky write, as an agent would.
+daena tools enable filesystem_write >/dev/null
+set +e
+daena run filesystem_write --arg path=e2e.txt --arg content=hello-e2e --requester agent \
+    --reason "e2e write" >/dev/null
+code=$?
+set -e
+[[ $code == 3 ]] || fail "the CLI run should wait for approval (exit 3), got $code"
+
+# It shows up without any key press (header count), then in the inbox.
+wait_for "⚑ 1 pending" "pending request in the header"
+keys 3
+wait_for "e2e write" "request in the inbox"
+wait_for "hello-e2e" "exact arguments in the detail pane"
+keys a
+wait_for "Approve request" "decision modal"
+keys Tab Enter # focus starts on Deny; Tab moves to Approve
+wait_for "ran once: ok" "approved and run"
+[[ "$(cat "$TMP/ws/e2e.txt" 2>/dev/null)" == "hello-e2e" ]] || fail "e2e.txt was not written"
+
+# Logs show the approval and the run.
+keys 5
+wait_for "approval_app" "approval in the audit log"
+screen | grep -E "filesystem_wri.*ok" >/dev/null || fail "the approved run is not in Logs as ok"
+echo "tui_e2e: ok: run in Logs"
+
+keys C-q
+wait_for "CONSOLE-EXITED 0" "console quit cleanly"
+echo "tui_e2e: PASSED"

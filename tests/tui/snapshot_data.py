@@ -1,0 +1,101 @@
+"""Fixed data for the console's SVG snapshots: seeded through the real engine, then the
+random and time-dependent columns (ids, timestamps, trace ids, durations) are rewritten to
+fixed values, and the console gets a frozen clock in UTC. Nothing here depends on the day,
+the machine, the user or the tmp path."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC
+from pathlib import Path
+
+import engine
+from daena_tui.app import DaenaApp, create_app
+from daena_tui.clock import Clock
+
+from .conftest import settings_for
+
+T0 = 4_102_444_800.0  # 2100-01-01 00:00:00 UTC: far enough ahead that requests stay pending
+NOW = T0 + 600
+PATCH = """--- a/README.md
++++ b/README.md
+@@ -1 +1,3 @@
+-# demo
++# Demo workspace
++
++Managed by Daena.
+"""
+
+
+async def _seed(settings: engine.Settings) -> None:
+    async with engine.Engine.open(settings) as eng:
+        await eng.set_tool_enabled("filesystem_write", True)
+        await eng.set_tool_enabled("apply_patch", True)
+        await eng.run(engine.RunRequest(tool="git_status"))
+        await eng.run(engine.RunRequest(tool="filesystem_read", args={"path": "missing.txt"}))
+        plan = {
+            "path": "notes/plan.md",
+            "content": "# Plan\n\n1. Read the repo\n",
+            "create_dirs": True,
+        }
+        await eng.run(
+            engine.RunRequest(
+                tool="filesystem_write", args=plan, requester="agent", reason="save the plan"
+            )
+        )
+        await eng.run(
+            engine.RunRequest(
+                tool="apply_patch", args={"patch": PATCH}, requester="agent", reason="fix the title"
+            )
+        )
+        await eng.run(
+            engine.RunRequest(
+                tool="filesystem_write",
+                args={"path": "x", "content": "y"},
+                requester="agent",
+                reason="scratch file",
+            )
+        )
+        denied = (await eng.approvals.list("pending"))[-1]
+        await eng.deny(denied.id, "not needed")
+
+
+def _normalise(db: Path) -> None:
+    con = sqlite3.connect(db)
+    with con:
+        requests = con.execute(
+            "SELECT id, tool FROM approval_requests ORDER BY created_at"
+        ).fetchall()
+        timing = {0: (300, 1800), 1: (360, 600), 2: (420, 1800)}
+        for n, (old, _tool) in enumerate(requests):
+            new = f"req_{n + 1:04d}"
+            created, ttl = timing[n]
+            con.execute(
+                "UPDATE approval_requests SET id = ?, created_at = ?, expires_at = ?, trace_id = ?,"
+                " decided_at = CASE WHEN decided_at IS NULL THEN NULL ELSE ? END WHERE id = ?",
+                (new, T0 + created, T0 + created + ttl, f"trace{n + 1:04d}", T0 + 500, old),
+            )
+            con.execute("UPDATE audit SET approval_id = ? WHERE approval_id = ?", (new, old))
+        con.execute(
+            "UPDATE audit SET ts = ? + id * 30, trace_id = CASE WHEN trace_id IS NULL THEN NULL"
+            " ELSE printf('trace%04d', id) END, duration_ms = CASE WHEN duration_ms IS NULL"
+            " THEN NULL ELSE 7.0 END",
+            (T0,),
+        )
+        con.execute("UPDATE nodes SET created_at = ?, updated_at = ?", (T0, T0))
+    con.close()
+
+
+def snapshot_app(tmp_path: Path, workspace: Path, section: str) -> DaenaApp:
+    settings = settings_for(tmp_path / "daena.db", workspace, MODELS_ROOT="/srv/daena/models")
+    asyncio.run(_seed(settings))
+    _normalise(settings.daena_db_path)
+
+    def no_probes(s: engine.Settings) -> AbstractAsyncContextManager[engine.Engine]:
+        return engine.Engine.open(s, watch=True)  # no node probes: health stays as stored
+
+    return create_app(
+        settings, engine_factory=no_probes, clock=Clock(lambda: NOW, UTC), initial_section=section
+    )
