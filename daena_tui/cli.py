@@ -10,11 +10,26 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from daena_tui import __version__, cli_approvals, cli_config, cli_logs, cli_nodes, cli_tools
+from daena_tui import (
+    __version__,
+    cli_approvals,
+    cli_config,
+    cli_logs,
+    cli_nodes,
+    cli_tasks,
+    cli_tools,
+)
 from daena_tui.cli_support import EXIT_USAGE, Cli, Handler, exit_code_for, fail
 from engine import EngineError, Settings, load_settings
 
-COMMAND_MODULES: list[ModuleType] = [cli_tools, cli_approvals, cli_logs, cli_nodes, cli_config]
+COMMAND_MODULES: list[ModuleType] = [
+    cli_tools,
+    cli_approvals,
+    cli_tasks,
+    cli_logs,
+    cli_nodes,
+    cli_config,
+]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -37,6 +37,7 @@ from engine.events import (
 from engine.policy import ExecutionConfig
 from engine.runs import RunRequest, RunResult, RunStatus
 from engine.settings import Settings, describe_settings, load_settings
+from engine.tasks import Task, TaskService, TaskStatus, TaskStepChanged
 from engine.tools.spec import Risk, ToolContext, ToolSpec
 
 __all__ = [
@@ -71,7 +72,11 @@ __all__ = [
     "RunStatus",
     "Settings",
     "StorageError",
+    "Task",
     "TaskChanged",
+    "TaskService",
+    "TaskStatus",
+    "TaskStepChanged",
     "ToolContext",
     "ToolFailure",
     "ToolInfo",

@@ -27,6 +27,7 @@ from engine.policy import ExecutionConfig, PolicyStore, load_seed
 from engine.runs import Executor, RunRequest, RunResult, RunStatus, canonical_args
 from engine.settings import Settings
 from engine.storage.database import Database
+from engine.tasks.service import TaskService
 from engine.tools.registry import ToolRegistry
 from engine.tools.spec import Risk, ToolContext
 
@@ -85,6 +86,7 @@ class Engine:
             forced_lockdown=settings.security_lockdown_mode,
         )
         self.operator = settings.daena_operator
+        self.tasks = TaskService(self)
         self._background: list[asyncio.Task[None]] = []
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -118,6 +120,7 @@ class Engine:
                 load_seed() if seed is None else seed, engine.operator
             )
             await engine.approvals.sweep_expired()
+            await engine.tasks.recover()
             await engine.prune_events()
             token = settings.windows_node_token
             await engine.nodes.ensure_seeded(

@@ -1,0 +1,33 @@
+"""Tasks and autonomy (SPEC §7): playbooks, the budget guard, approvals waits, restarts and
+the Ollama planner, behind one facade, `TaskService`."""
+
+from __future__ import annotations
+
+from engine.tasks.models import (
+    Budget,
+    StepStatus,
+    Task,
+    TaskArtifact,
+    TaskStatus,
+    TaskStep,
+    TaskStepChanged,
+)
+from engine.tasks.playbooks import Playbook, PlaybookLibrary, PlaybookStep, PlaybookVariable
+from engine.tasks.runner import TaskStateError
+from engine.tasks.service import TaskService
+
+__all__ = [
+    "Budget",
+    "Playbook",
+    "PlaybookLibrary",
+    "PlaybookStep",
+    "PlaybookVariable",
+    "StepStatus",
+    "Task",
+    "TaskArtifact",
+    "TaskService",
+    "TaskStateError",
+    "TaskStatus",
+    "TaskStep",
+    "TaskStepChanged",
+]

@@ -1,0 +1,209 @@
+"""SPEC §7 + §5: a risky step waits for an operator; approval resumes the task without running
+the step twice, denial or expiry fails it, cancelling withdraws the request."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from tasks_helpers import OPERATOR, audit_rows, git, write_playbook
+
+from engine import Engine, InputError
+from engine.tasks import StepStatus, Task, TaskService, TaskStatus
+
+STEPS = [
+    {"tool": "append_line", "args": {"line": "a"}},
+    {"tool": "risky_append", "args": {"line": "b"}},
+    {"tool": "append_line", "args": {"line": "c"}},
+]
+
+
+def lines(ws: Path) -> list[str]:
+    path = ws / "trace.txt"
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
+@pytest.fixture
+async def waiting(tasks: TaskService, playbook_dir: Path) -> Task:
+    write_playbook(playbook_dir, "risky", STEPS)
+    task = await tasks.run((await tasks.create_from_playbook("risky")).id)
+    assert task.status == TaskStatus.WAITING_APPROVAL, task.reason
+    return task
+
+
+async def test_approval_resumes_and_the_step_runs_once(
+    eng: Engine, tasks: TaskService, waiting: Task, workspace: Path
+) -> None:
+    step = waiting.steps[1]
+    assert step.status == StepStatus.WAITING_APPROVAL and step.approval_request_id
+    assert f"request {step.approval_request_id}" in (waiting.reason or "")
+    assert lines(workspace) == ["a"]
+    inbox = await eng.pending_approvals()
+    assert [(r.id, r.tool, r.args["line"], r.requester, r.task_id) for r in inbox] == [
+        (step.approval_request_id, "risky_append", "b", f"task:{waiting.id}", waiting.id)
+    ]
+    # Resuming before the decision changes nothing and runs nothing.
+    again = await tasks.resume(waiting.id)
+    assert again.status == TaskStatus.WAITING_APPROVAL and lines(workspace) == ["a"]
+
+    result = await eng.approve(step.approval_request_id, operator=OPERATOR)
+    assert result.status == "ok"
+    assert lines(workspace) == ["a", "b"]  # the operator's approval ran the step
+
+    done = await tasks.resume(waiting.id, operator=OPERATOR)
+    assert done.status == TaskStatus.COMPLETED, done.reason
+    assert lines(workspace) == ["a", "b", "c"]  # "b" was not run a second time
+    risky = done.steps[1]
+    assert risky.status == StepStatus.SUCCEEDED and risky.attempts == 1
+    assert risky.audit_id == result.audit_id and risky.run_status == "ok"
+    runs = [(r["tool"], r["status"]) for r in await audit_rows(eng, waiting.id)]
+    assert runs == [
+        ("append_line", "ok"),
+        ("risky_append", "pending_approval"),
+        ("risky_append", "ok"),
+        ("append_line", "ok"),
+    ]
+    with pytest.raises(InputError, match="is completed; it cannot be resumed"):
+        await tasks.resume(waiting.id)
+
+
+async def test_denial_fails_the_task_with_the_reason(
+    eng: Engine, tasks: TaskService, waiting: Task, workspace: Path
+) -> None:
+    request_id = waiting.steps[1].approval_request_id
+    assert request_id is not None
+    await eng.deny(request_id, "not on a Friday", operator=OPERATOR)
+    task = await tasks.resume(waiting.id)
+    assert task.status == TaskStatus.FAILED
+    assert task.reason == (
+        f"step 2 (risky_append): approval request {request_id} was denied by op: not on a Friday"
+    )
+    assert [s.status for s in task.steps] == [
+        StepStatus.SUCCEEDED,
+        StepStatus.FAILED,
+        StepStatus.PENDING,
+    ]
+    assert lines(workspace) == ["a"]
+
+
+async def test_expiry_fails_the_task(
+    eng: Engine, tasks: TaskService, waiting: Task, workspace: Path
+) -> None:
+    request_id = waiting.steps[1].approval_request_id
+    async with eng.db.transaction() as tx:  # force expiry: the request TTL is 30 minutes
+        await tx.execute(
+            "UPDATE approval_requests SET expires_at = ? WHERE id = ?",
+            (time.time() - 1, request_id),
+        )
+    task = await tasks.resume(waiting.id)
+    assert task.status == TaskStatus.FAILED
+    assert f"approval request {request_id} expired" in (task.reason or "")
+    assert (await eng.approvals.get(str(request_id))).status == "expired"
+    assert lines(workspace) == ["a"]
+
+
+async def test_cancel_while_waiting_denies_the_request(
+    eng: Engine, tasks: TaskService, waiting: Task, workspace: Path
+) -> None:
+    request_id = str(waiting.steps[1].approval_request_id)
+    task = await tasks.cancel(waiting.id, "changed my mind", operator=OPERATOR)
+    assert task.status == TaskStatus.CANCELLED
+    assert task.reason == "cancelled by op: changed my mind"
+    assert task.steps[1].status == StepStatus.SKIPPED
+    request = await eng.approvals.get(request_id)
+    assert request.status == "denied" and request.decided_by == OPERATOR
+    assert await eng.pending_approvals() == []
+    with pytest.raises(InputError, match="already cancelled"):
+        await tasks.cancel(waiting.id)
+    with pytest.raises(InputError, match="cannot be resumed"):
+        await tasks.resume(waiting.id)
+
+
+async def test_wait_and_resume_continues_after_approval(
+    eng: Engine, tasks: TaskService, playbook_dir: Path, workspace: Path
+) -> None:
+    write_playbook(playbook_dir, "risky", STEPS)
+    task = await tasks.create_from_playbook("risky")
+    runner = asyncio.create_task(tasks.wait_and_resume(task.id, max_wait_sec=30, poll_sec=5))
+    for _ in range(200):
+        pending = await eng.pending_approvals()
+        if pending:
+            break
+        await asyncio.sleep(0.02)
+    assert len(pending) == 1 and not runner.done()
+    await eng.approve(pending[0].id, operator=OPERATOR)
+    done = await asyncio.wait_for(runner, 10)  # woken by the decision, not the 5 s poll
+    assert done.status == TaskStatus.COMPLETED
+    assert lines(workspace) == ["a", "b", "c"]
+
+
+async def test_wait_and_resume_gives_up_after_its_limit(
+    tasks: TaskService, playbook_dir: Path
+) -> None:
+    write_playbook(playbook_dir, "risky", STEPS)
+    task = await tasks.create_from_playbook("risky")
+    started = time.monotonic()
+    task = await tasks.wait_and_resume(task.id, max_wait_sec=0.3, poll_sec=0.1)
+    assert task.status == TaskStatus.WAITING_APPROVAL
+    assert time.monotonic() - started < 3
+
+
+async def test_an_approved_run_that_fails_is_retried_through_a_new_request(
+    eng: Engine, tasks: TaskService, playbook_dir: Path, workspace: Path
+) -> None:
+    write_playbook(
+        playbook_dir,
+        "risky_retry",
+        [
+            {
+                "tool": "risky_append",
+                "args": {"path": "later/out.txt", "line": "x"},
+                "retry_on_failure": True,
+                "max_retries": 1,
+            }
+        ],
+    )
+    task = await tasks.run((await tasks.create_from_playbook("risky_retry")).id)
+    first = str(task.steps[0].approval_request_id)
+    failed = await eng.approve(first, operator=OPERATOR)  # the directory does not exist yet
+    assert failed.status == "error"
+    task = await tasks.resume(task.id)
+    assert task.status == TaskStatus.WAITING_APPROVAL  # attempt 2 needs its own approval
+    second = str(task.steps[0].approval_request_id)
+    assert second != first and task.steps[0].attempts == 2
+    (workspace / "later").mkdir()
+    await eng.approve(second, operator=OPERATOR)
+    task = await tasks.resume(task.id)
+    assert task.status == TaskStatus.COMPLETED
+    assert (workspace / "later" / "out.txt").read_text() == "x\n"
+    statuses = [r["status"] for r in await audit_rows(eng, task.id)]
+    assert statuses == ["pending_approval", "error", "pending_approval", "ok"]
+
+
+async def test_apply_reviewed_patch_playbook(eng: Engine, workspace: Path) -> None:
+    await eng.set_tool_enabled("apply_patch", True, operator=OPERATOR)
+    (workspace / "app.py").write_text("def answer():\n    return 42\n", encoding="utf-8")
+    patch = git(workspace, "diff")
+    git(workspace, "checkout", "--", "app.py")
+    tasks = TaskService(eng)  # the shipped playbooks
+    task = await tasks.create_from_playbook("apply_reviewed_patch", {"patch": patch})
+    task = await tasks.run(task.id)
+    assert task.status == TaskStatus.WAITING_APPROVAL, task.reason
+    check, apply, _ = task.steps
+    assert check.status == StepStatus.SUCCEEDED and check.run_status == "dry_run"
+    assert "return 41" in (workspace / "app.py").read_text()  # the dry run changed nothing
+    assert apply.status == StepStatus.WAITING_APPROVAL
+    request = await eng.approvals.get(str(apply.approval_request_id))
+    assert request.args["patch"] == patch  # the operator sees exactly what will be applied
+    await eng.approve(request.id, operator=OPERATOR)
+    task = await tasks.resume(task.id)
+    assert task.status == TaskStatus.COMPLETED, task.reason
+    assert "return 42" in (workspace / "app.py").read_text()
+    assert "return 42" in (task.steps[2].result_summary or "")
+    status = subprocess.run(
+        ["git", "-C", str(workspace), "status", "--short"], capture_output=True, text=True
+    )
+    assert status.stdout.strip() == "M app.py"
