@@ -16,6 +16,7 @@ from daena_tui import (
     cli_config,
     cli_logs,
     cli_nodes,
+    cli_serve,
     cli_tasks,
     cli_tools,
 )
@@ -29,6 +30,7 @@ COMMAND_MODULES: list[ModuleType] = [
     cli_logs,
     cli_nodes,
     cli_config,
+    cli_serve,
 ]
 
 

@@ -100,14 +100,8 @@ def _budget_arguments(p: argparse.ArgumentParser) -> None:
 
 
 async def service(cli: Cli) -> TaskService:
-    """The engine's task service (`eng.tasks`), or one made here (recovering at start)."""
-    eng = await cli.engine()
-    existing = getattr(eng, "tasks", None)
-    if isinstance(existing, TaskService):
-        return existing
-    tasks = TaskService(eng)
-    await tasks.recover()
-    return tasks
+    """The engine's task service (tasks left running by a dead process were recovered at open)."""
+    return (await cli.engine()).tasks
 
 
 def parse_vars(pairs: list[str], files: list[str]) -> dict[str, str]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.audit import AuditEntry, AuditLog
-from engine.errors import ApprovalError, InputError, NotFoundError
+from engine.errors import ApprovalError, InputError, NotFoundError, SelfDecisionError
 from engine.events import ApprovalDecided, ApprovalRequested, GrantIssued
 from engine.storage.database import Database, SyncTransaction, Transaction, dumps
 
@@ -263,7 +263,7 @@ class Approvals:
             raise NotFoundError(f"id: no approval request {request_id!r}")
         request = ApprovalRequest.from_row(row)
         if request.requester == operator:
-            raise ApprovalError(
+            raise SelfDecisionError(
                 f"operator: {operator} made request {request_id} and cannot decide it"
             )
         cursor = await tx.execute(

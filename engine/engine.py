@@ -214,6 +214,14 @@ class Engine:
             tool, canonical, operator or self.operator, ttl_sec=ttl_sec
         )
 
+    async def request_approval(self, request: RunRequest) -> ApprovalRequest:
+        """An agent's request straight into the inbox; nothing runs until an operator approves."""
+        return await self.executor.request_approval(request)
+
+    async def preflight(self, request: RunRequest) -> None:
+        """Raise the refusal `request` would meet now (typed), without recording anything."""
+        await self.executor.preflight(request)
+
     async def pending_approvals(self) -> list[ApprovalRequest]:
         return await self.approvals.list("pending")
 

@@ -47,10 +47,28 @@ class PolicyError(EngineError):
     title = "Refused by policy"
 
 
+class LockdownError(PolicyError):
+    """Lockdown is on: every execution is refused."""
+
+    title = "Lockdown"
+
+
+class ToolDisabledError(PolicyError):
+    """The tool exists but is switched off in the execution policy."""
+
+    title = "Tool disabled"
+
+
 class ApprovalError(EngineError):
     """An approval or grant cannot be used or decided (expired, used, decided)."""
 
     title = "Approval error"
+
+
+class SelfDecisionError(ApprovalError):
+    """The requester of an approval request tried to decide it."""
+
+    title = "Not allowed"
 
 
 class ConfinementError(PolicyError):

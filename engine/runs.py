@@ -18,7 +18,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.approvals import ApprovalRequest, Approvals
 from engine.audit import SUMMARY_CAP, AuditEntry, AuditLog
-from engine.errors import ApprovalError, EngineError, InputError, PolicyError, StorageError
+from engine.errors import (
+    ApprovalError,
+    ConfinementError,
+    EngineError,
+    InputError,
+    LockdownError,
+    NotFoundError,
+    StorageError,
+    ToolDisabledError,
+)
 from engine.events import RunFinished
 from engine.policy import ExecutionConfig, PolicyStore
 from engine.storage.database import Database, SyncTransaction, dumps
@@ -60,6 +69,7 @@ class RunResult(BaseModel):
     dry_run: bool = False
     duration_ms: float = 0.0
     truncated: bool = False
+    refused_by: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -108,6 +118,21 @@ def cap_result(result: dict[str, Any], cap: int) -> tuple[dict[str, Any], bool]:
     return smaller, True
 
 
+def refusal_code(err: EngineError) -> str:
+    """A stable name for why a run was refused (front ends map it to their own codes)."""
+    for kind, code in (
+        (LockdownError, "lockdown"),
+        (ToolDisabledError, "disabled"),
+        (NotFoundError, "unknown_tool"),
+        (InputError, "invalid_args"),
+        (ConfinementError, "outside_workspace"),
+        (ApprovalError, "approval"),
+    ):
+        if isinstance(err, kind):
+            return code
+    return "policy"
+
+
 def summarise(result: dict[str, Any] | None) -> str | None:
     return None if result is None else dumps(result)[:SUMMARY_CAP]
 
@@ -140,7 +165,7 @@ class Executor:
             spec, model, canonical = self._admit(req, config, trace_id)
         except EngineError as err:
             return await self._finish(
-                req, trace_id, RunStatus.REFUSED, error=err.message, args=req.args
+                req, trace_id, RunStatus.REFUSED, error=err.message, args=req.args, refusal=err
             )
         dry_run = config.dry_run_default if req.dry_run is None else req.dry_run
         ctx = self._context(trace_id)
@@ -163,10 +188,10 @@ class Executor:
         self, req: RunRequest, config: ExecutionConfig, trace_id: str
     ) -> tuple[ToolSpec, BaseModel, dict[str, Any]]:
         if config.lockdown or self._forced_lockdown:
-            raise PolicyError("lockdown: every execution is refused while lockdown is on")
+            raise LockdownError("lockdown: every execution is refused while lockdown is on")
         spec = self._registry.get(req.tool)
         if not config.enabled(spec.name, spec.default_enabled):
-            raise PolicyError(f"tool: {spec.name} is disabled")
+            raise ToolDisabledError(f"tool: {spec.name} is disabled")
         model, canonical = canonical_args(spec, req.args)
         if spec.check is not None:
             spec.check(self._context(trace_id), model)
@@ -179,6 +204,45 @@ class Executor:
     async def _request_approval(
         self, req: RunRequest, canonical: dict[str, Any], trace_id: str
     ) -> RunResult:
+        request, audit_id = await self._store_request(req, canonical, trace_id, action="run")
+        return RunResult(
+            status=RunStatus.PENDING_APPROVAL,
+            tool=req.tool,
+            error=f"needs approval: request {request.id} is waiting in the inbox",
+            audit_id=audit_id,
+            trace_id=trace_id,
+            approval_request_id=request.id,
+        )
+
+    async def request_approval(self, req: RunRequest) -> ApprovalRequest:
+        """Put a request in the inbox without running anything, whatever its risk.
+
+        The policy is checked first: a request that would be refused anyway is audited as
+        refused and raised, so the inbox only holds requests an approval could run.
+        """
+        trace_id = uuid.uuid4().hex[:16]
+        try:
+            _, _, canonical = self._admit(req, await self._policy.current(), trace_id)
+        except EngineError as err:
+            await self._audit.record(
+                AuditEntry(
+                    actor=req.requester,
+                    action="request",
+                    tool=req.tool,
+                    args=req.args,
+                    status=RunStatus.REFUSED,
+                    error=err.message,
+                    trace_id=trace_id,
+                    task_id=req.task_id,
+                )
+            )
+            raise
+        request, _ = await self._store_request(req, canonical, trace_id, action="request")
+        return request
+
+    async def _store_request(
+        self, req: RunRequest, canonical: dict[str, Any], trace_id: str, *, action: str
+    ) -> tuple[ApprovalRequest, int]:
         async with self._db.transaction() as tx:
             request = await self._approvals.create_request(
                 tx,
@@ -193,7 +257,7 @@ class Executor:
                 tx,
                 AuditEntry(
                     actor=req.requester,
-                    action="run",
+                    action=action,
                     tool=req.tool,
                     args=canonical,
                     status=RunStatus.PENDING_APPROVAL,
@@ -203,14 +267,7 @@ class Executor:
                     approval_id=request.id,
                 ),
             )
-        return RunResult(
-            status=RunStatus.PENDING_APPROVAL,
-            tool=req.tool,
-            error=f"needs approval: request {request.id} is waiting in the inbox",
-            audit_id=audit_id,
-            trace_id=trace_id,
-            approval_request_id=request.id,
-        )
+        return request, audit_id
 
     async def _execute(
         self,
@@ -232,9 +289,10 @@ class Executor:
                     req,
                     trace_id,
                     RunStatus.REFUSED,
-                    error=refusal,
+                    error=refusal.message,
                     args=canonical,
                     approval_id=grant_id,
+                    refusal=refusal,
                 )
         started = time.perf_counter()
         result: dict[str, Any] | None = None
@@ -285,7 +343,7 @@ class Executor:
         trace_id: str,
         grant_id: str | None,
         approved: ApprovalRequest | None,
-    ) -> str | None:
+    ) -> ApprovalError | None:
         """Consume the grant and record `run_start` in one transaction before executing.
 
         If the attempt cannot be recorded (database full or read-only) nothing runs; a
@@ -313,7 +371,7 @@ class Executor:
         try:
             await self._db.write(begin)
         except ApprovalError as err:
-            return err.message
+            return err
         except StorageError as err:
             raise StorageError(
                 f"the run could not be recorded, so nothing was executed: {err.message}"
@@ -334,6 +392,7 @@ class Executor:
         truncated: bool = False,
         approval_id: str | None = None,
         approved: ApprovalRequest | None = None,
+        refusal: EngineError | None = None,
     ) -> RunResult:
         entry = AuditEntry(
             actor=req.requester,
@@ -375,6 +434,7 @@ class Executor:
             dry_run=dry_run,
             duration_ms=round(duration_ms, 3),
             truncated=truncated,
+            refused_by=refusal_code(refusal) if refusal is not None else None,
         )
 
 

@@ -116,3 +116,14 @@ async def test_config_persists_across_restarts(settings: Settings) -> None:
         await eng.update_config({"max_retries_per_tool": 7})
     async with Engine.open(settings) as eng:
         assert (await eng.config()).max_retries_per_tool == 7
+
+
+async def test_refusals_carry_a_stable_code(eng: Engine) -> None:
+    assert (await eng.run("no_such_tool")).refused_by == "unknown_tool"
+    assert (await eng.run("filesystem_write", {})).refused_by == "disabled"
+    assert (await eng.run("filesystem_read", {"path": 3})).refused_by == "invalid_args"
+    assert (await eng.run("filesystem_read", {"path": "../x"})).refused_by == "outside_workspace"
+    await eng.update_config({"lockdown": True})
+    assert (await eng.run("git_status")).refused_by == "lockdown"
+    await eng.update_config({"lockdown": False})
+    assert (await eng.run("git_status")).refused_by is None

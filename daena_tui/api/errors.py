@@ -1,0 +1,147 @@
+"""How the API answers errors: one JSON shape, `{detail, error}`, and the right status.
+
+401 token · 403 refused by policy / needs approval / outside the workspace ·
+404 unknown tool, request, task or node · 409 already decided or expired ·
+413 body too large · 422 invalid input (`detail` is `<field>: <rule>`) · 423 lockdown ·
+500 only for a genuine bug (the catch-all; the traceback stays in the server's log).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+
+from daena_tui.api.auth import error_json
+from engine import (
+    ApprovalError,
+    ConfigError,
+    ConfinementError,
+    EngineError,
+    InputError,
+    LockdownError,
+    NodeError,
+    NotFoundError,
+    PolicyError,
+    SelfDecisionError,
+    StorageError,
+)
+
+
+class ApiError(Exception):
+    """An answer decided by a route: status, stable code, sentence."""
+
+    def __init__(self, status: int, error: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.error = error
+        self.detail = detail
+
+
+def status_for(err: EngineError) -> tuple[int, str]:
+    """The HTTP status and code for an engine error (subclasses first)."""
+    if isinstance(err, LockdownError):
+        return 423, "lockdown"
+    if isinstance(err, ConfinementError):
+        return 403, "outside_workspace"
+    if isinstance(err, PolicyError):
+        return 403, "refused"
+    if isinstance(err, NotFoundError):
+        return 404, "not_found"
+    if isinstance(err, InputError | ConfigError):
+        return 422, "invalid_input"
+    if isinstance(err, SelfDecisionError):
+        return 403, "own_request"  # the requester cannot decide its own request
+    if isinstance(err, ApprovalError):
+        return 409, "conflict"
+    if isinstance(err, NodeError):
+        return 502, "node_error"
+    if isinstance(err, StorageError):
+        return 503, "storage_error"
+    return 400, "bad_request"
+
+
+def engine_error_response(err: EngineError) -> JSONResponse:
+    status, code = status_for(err)
+    return error_json(status, code, err.message)
+
+
+def describe_validation(errors: list[Any] | Any, *, limit: int = 3) -> str:
+    """`field: rule` for the first few problems, e.g. `limit: Input should be ≥ 1`."""
+    parts: list[str] = []
+    seen: set[str] = set()
+    for problem in errors:
+        loc = [str(p) for p in problem.get("loc", ())]
+        if loc and loc[0] in _LOCATIONS:
+            loc = loc[1:]  # where FastAPI found it, not part of the field's name
+        field = ".".join(loc) if loc else "body"
+        if problem.get("type") == "json_invalid":
+            field = "body"
+            message = f"is not valid JSON ({problem.get('ctx', {}).get('error', 'parse error')})"
+        else:
+            message = str(problem.get("msg", "is invalid"))
+        if field in seen:
+            continue  # a union reports once per member; the first message is enough
+        seen.add(field)
+        parts.append(f"{field}: {message}")
+        if len(parts) >= limit:
+            break
+    return "; ".join(parts) or "body: is invalid"
+
+
+FASTAPI_BODY_ERROR = "There was an error parsing the body"
+_LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "unknown_route",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        if exc.status_code == 404:
+            detail = f"{request.method} {request.url.path}: no such route"
+        elif exc.status_code == 405:
+            detail = f"{request.method} {request.url.path}: method not allowed"
+        status, code = exc.status_code, _HTTP_CODES.get(exc.status_code, "http_error")
+        if status == 400 and detail == FASTAPI_BODY_ERROR:  # undecodable or too deeply nested
+            status, code = 422, "invalid_input"
+            detail = "body: cannot be read as JSON (wrong encoding, or nested too deeply)"
+        response = error_json(status, code, detail)
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError | ValidationError)
+        return error_json(422, "invalid_input", describe_validation(exc.errors()))
+
+    async def on_api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return error_json(exc.status, exc.error, exc.detail)
+
+    async def on_engine_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, EngineError)
+        return engine_error_response(exc)
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        # A bug, not an operator mistake: say so without leaking internals. Starlette
+        # re-raises after this handler, so the server's log keeps the traceback.
+        return error_json(500, "internal_error", "internal error in the API; see the server's log")
+
+    app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(ValidationError, on_validation_error)
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(EngineError, on_engine_error)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,0 +1,103 @@
+"""The approvals inbox over HTTP: pending requests, decisions, history, and agents' requests.
+
+`POST /request` is how an agent asks for a tool call without running it: the request is
+always stored in the inbox (202), whatever the tool's risk or the approval mode — an
+agent's request never runs until an operator approves it, and then it runs once, exactly as
+stored. Requests the policy would refuse anyway (lockdown, unknown or disabled tool, invalid
+arguments, outside the workspace) are refused at once and audited.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from daena_tui.api.models import DecisionBody, InboxRequestBody, envelope
+from daena_tui.api.routes_tools import iso
+from daena_tui.api.state import EngineDep, OperatorDep
+from engine import ApprovalRequest, RunRequest, RunStatus
+
+router = APIRouter()
+
+RequestStatus = Literal["pending", "approved", "denied", "expired", "all"]
+
+
+def request_dict(r: ApprovalRequest, now: float | None = None) -> dict[str, Any]:
+    """A request as the API shows it; an unswept pending request past expiry is `expired`."""
+    data = asdict(r)
+    left = r.seconds_left(now)
+    if r.status == "pending" and left <= 0:
+        data["status"] = "expired"
+    data["seconds_left"] = round(left, 1) if data["status"] == "pending" else 0
+    data["tool_name"] = r.tool
+    data["created"] = iso(r.created_at)
+    data["expires"] = iso(r.expires_at)
+    return data
+
+
+@router.get("/approvals", summary="pending approval requests, soonest expiry first")
+async def pending(eng: EngineDep) -> list[dict[str, Any]]:
+    now = time.time()
+    return [request_dict(r, now) for r in await eng.approvals.list("pending")]
+
+
+@router.get("/requests", summary="approval requests with their status, newest first")
+async def requests(
+    eng: EngineDep,
+    status: RequestStatus = "all",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[dict[str, Any]]:
+    now = time.time()
+    rows = await eng.approvals.list(None if status == "all" else status, limit=limit)
+    return [request_dict(r, now) for r in rows]
+
+
+@router.get("/approvals/{request_id}", summary="one approval request with its exact arguments")
+async def get_request(request_id: str, eng: EngineDep) -> dict[str, Any]:
+    return request_dict(await eng.approvals.get(request_id))
+
+
+@router.post("/approvals/{request_id}", summary="approve (runs once, as stored) or deny")
+async def decide(
+    request_id: str, body: DecisionBody, eng: EngineDep, operator: OperatorDep
+) -> dict[str, Any]:
+    """Decided once: a second decision, or one after expiry, is 409. The requester cannot
+    decide its own request (403). Approving while lockdown is on is 423 (still pending)."""
+    if body.decision == "approve":
+        result = await eng.approve(request_id, operator=operator, reason=body.reason)
+        decided = await eng.approvals.get(request_id)
+        return {
+            "success": result.ok,
+            "decision": "approve",
+            "request": request_dict(decided),
+            "run": envelope(result),
+        }
+    decided = await eng.deny(request_id, body.reason, operator=operator)
+    return {"success": True, "decision": "deny", "request": request_dict(decided)}
+
+
+@router.post("/request", status_code=202, summary="an agent's request into the inbox")
+async def inbox_request(body: InboxRequestBody, eng: EngineDep) -> JSONResponse:
+    run_request = RunRequest(
+        tool=body.tool_name,
+        args=body.args,
+        dry_run=False,
+        requester=body.requester,
+        reason=body.reason,
+    )
+    stored = await eng.request_approval(run_request)  # refusals raise; the handler maps them
+    data = request_dict(stored)
+    data.update(
+        {
+            "success": False,
+            "approval_request_id": stored.id,
+            "status": str(RunStatus.PENDING_APPROVAL),
+            "request_status": stored.status,
+            "trace_id": stored.trace_id,
+        }
+    )
+    return JSONResponse(data, status_code=202)
