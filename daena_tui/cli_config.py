@@ -110,6 +110,16 @@ async def doctor_report(args: argparse.Namespace, cli: Cli) -> int:
         on, why = await eng.lockdown()
         checks.append(("lockdown", f"ON ({why})" if on else "off"))
         checks.append(("pending approvals", str(await eng.approvals.pending_count())))
+        brain = await eng.brain.status()
+        checks.append(
+            (
+                "ollama",
+                f"reachable ({len(brain.models)} models)" if brain.reachable else "unreachable",
+            )
+        )
+        checks.append(("planner model", brain.selected_model or f"none: {brain.problem}"))
+        voice = [(f"voice: {label}", value) for label, value in eng.voice.status().to_rows()]
+        checks.extend(voice)
     except EngineError as err:
         checks.append(("engine", f"FAILED {err.message}"))
         problems += 1

@@ -20,6 +20,7 @@ import httpx
 
 from engine.approvals import ApprovalRequest, Approvals, Grant
 from engine.audit import AuditEntry, AuditLog, Redactor
+from engine.brain import Brain
 from engine.errors import ConfigError, EngineError, InputError
 from engine.events import Event, EventBus
 from engine.nodes import NodeClient, NodeRegistry
@@ -30,6 +31,7 @@ from engine.storage.database import Database
 from engine.tasks.service import TaskService
 from engine.tools.registry import ToolRegistry
 from engine.tools.spec import Risk, ToolContext
+from engine.voice import VoiceAlerts
 
 WATCH_INTERVAL_SEC = 0.2
 EVENT_RETENTION_SEC = 7 * 24 * 3600
@@ -86,7 +88,9 @@ class Engine:
             forced_lockdown=settings.security_lockdown_mode,
         )
         self.operator = settings.daena_operator
-        self.tasks = TaskService(self)
+        self.brain = Brain(settings)
+        self.voice = VoiceAlerts(settings)
+        self.tasks = TaskService(self, brain=self.brain)
         self._background: list[asyncio.Task[None]] = []
 
     # -- lifecycle ------------------------------------------------------------------------

@@ -165,6 +165,7 @@ class Settings(BaseSettings):
     xtts_language: str = _env("XTTS_LANGUAGE", "en")
     xtts_speaker_wav: Path | None = _env("XTTS_SPEAKER_WAV")
     daena_voice_wav: Path | None = _env("DAENA_VOICE_WAV")
+    daena_voice_muted: bool = _env("DAENA_VOICE_MUTED", False)
     automation_safe_mode: bool = _env("AUTOMATION_SAFE_MODE", True)
     automation_allowed_domains: Annotated[list[str], NoDecode] = _env(
         "AUTOMATION_ALLOWED_DOMAINS", default_factory=lambda: list(DEFAULT_ALLOWED_DOMAINS)
