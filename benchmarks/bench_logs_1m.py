@@ -38,8 +38,9 @@ async def main(db: Path, ws: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ToolsScreen")
         print(f"app start to the Tools screen: {(time.perf_counter() - start) * 1000:.0f} ms")
+        await pilot.pause(0.5)  # let start-up work settle
         start = time.perf_counter()
-        await pilot.press("5")
+        app.action_section("logs")  # what key 5 does, without the test driver's idle wait
 
         def table() -> DataTable:  # type: ignore[type-arg]
             return app.screen.query_one("#logs-table", DataTable)
@@ -52,7 +53,7 @@ async def main(db: Path, ws: Path) -> None:
 
         await wait_for(pilot, lambda: rows() > 0)
         opened = (time.perf_counter() - start) * 1000
-        print(f"open the Logs screen (key 5 to its first page on screen): {opened:.0f} ms")
+        print(f"open the Logs screen (section switch to its first page shown): {opened:.0f} ms")
 
         async def apply(field: str, value: str, check) -> None:  # type: ignore[no-untyped-def]
             widget = app.screen.query_one(f"#{field}", Input)

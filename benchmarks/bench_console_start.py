@@ -1,0 +1,71 @@
+"""Benchmark 3: console start to first paint vs. an empty Textual app.
+
+Both run as real processes in a real terminal (tmux, 100x30); the clock runs from the
+spawn until `tmux capture-pane` shows the app's first screen (the console's Tools
+catalogue with `git_status`; the empty app's one line). That is what an operator waits
+for after typing `daena`. Target: console at most 1.5 times the empty app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common import bench_settings, header, temp_dir
+
+
+def time_to_text(command: str, needle: str, session: str) -> float:
+    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    start = time.perf_counter()
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", command], check=True
+    )
+    try:
+        while True:
+            screen = subprocess.run(
+                ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
+            ).stdout
+            if needle in screen:
+                return time.perf_counter() - start
+            if time.perf_counter() - start > 30:
+                raise TimeoutError(f"{needle!r} never appeared:\n{screen}")
+            time.sleep(0.005)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def main(rounds: int) -> None:
+    if not shutil.which("tmux"):
+        raise SystemExit("tmux is needed for this benchmark")
+    header("console start to first paint vs an empty Textual app")
+    root = temp_dir("start")
+    settings = bench_settings(root)
+    here = Path(__file__).parent
+    py = sys.executable
+    console = (
+        f"cd {settings.execution_workspace_root} && DAENA_DB_PATH={settings.daena_db_path} "
+        f"{py} -m daena_tui"
+    )
+    empty = f"{py} {here / 'empty_app.py'}"
+    time_to_text(console, "git_status", "bench-warm")  # first start creates the database
+    consoles, empties = [], []
+    for _ in range(rounds):
+        consoles.append(time_to_text(console, "git_status", "bench-console"))
+        empties.append(time_to_text(empty, "empty-app-ready", "bench-empty"))
+    for name, samples in (("console", consoles), ("empty Textual app", empties)):
+        ms = [x * 1000 for x in samples]
+        print(
+            f"{name}: median {statistics.median(ms):.0f} ms (min {min(ms):.0f}, max {max(ms):.0f})"
+        )
+    print(f"ratio: {statistics.median(consoles) / statistics.median(empties):.2f}x")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=10)
+    main(parser.parse_args().rounds)
