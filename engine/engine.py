@@ -23,9 +23,10 @@ from engine.audit import AuditEntry, AuditLog, Redactor
 from engine.brain import Brain
 from engine.errors import ConfigError, EngineError, InputError
 from engine.events import Event, EventBus
+from engine.executor import Executor
 from engine.nodes import NodeClient, NodeRegistry
 from engine.policy import ExecutionConfig, PolicyStore, load_seed
-from engine.runs import Executor, RunRequest, RunResult, RunStatus, canonical_args
+from engine.runs import RunRequest, RunResult, RunStatus, canonical_args
 from engine.settings import Settings
 from engine.storage.database import Database
 from engine.tasks.service import TaskService

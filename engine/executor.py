@@ -1,0 +1,340 @@
+"""The run pipeline: policy decision, approval, execution and audit of one tool call.
+
+Decision order (SPEC §5): lockdown → unknown tool → disabled → invalid arguments →
+allowlist/confinement check → dry run → needs approval (grant or request) → run.
+Every outcome, refusals included, is audited exactly once; a real run also records its
+start first, so nothing executes unrecorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
+
+from engine.approvals import ApprovalRequest, Approvals
+from engine.audit import AuditEntry, AuditLog
+from engine.errors import ApprovalError, EngineError, LockdownError, StorageError, ToolDisabledError
+from engine.events import RunFinished
+from engine.policy import ExecutionConfig, PolicyStore
+from engine.runs import (
+    RunRequest,
+    RunResult,
+    RunStatus,
+    canonical_args,
+    cap_result,
+    refusal_code,
+    summarise,
+)
+from engine.storage.database import Database, SyncTransaction
+from engine.tools.registry import ToolRegistry
+from engine.tools.spec import Risk, ToolContext, ToolSpec
+
+
+class Executor:
+    """Runs requests through policy, approvals and audit."""
+
+    def __init__(
+        self,
+        db: Database,
+        registry: ToolRegistry,
+        policy: PolicyStore,
+        approvals: Approvals,
+        audit: AuditLog,
+        context: Callable[[str], ToolContext],
+        forced_lockdown: bool = False,
+    ) -> None:
+        self._db = db
+        self._registry = registry
+        self._policy = policy
+        self._approvals = approvals
+        self._audit = audit
+        self._context = context
+        self._forced_lockdown = forced_lockdown
+
+    async def run(self, req: RunRequest, *, approved: ApprovalRequest | None = None) -> RunResult:
+        trace_id = approved.trace_id if approved and approved.trace_id else uuid.uuid4().hex[:16]
+        config = await self._policy.current()
+        try:
+            spec, model, canonical = self._admit(req, config, trace_id)
+        except EngineError as err:
+            return await self._finish(
+                req, trace_id, RunStatus.REFUSED, error=err.message, args=req.args, refusal=err
+            )
+        dry_run = config.dry_run_default if req.dry_run is None else req.dry_run
+        ctx = self._context(trace_id)
+        if dry_run:
+            return await self._execute(req, spec, model, canonical, ctx, trace_id, dry_run=True)
+        needs_approval = (
+            approved is None
+            and spec.risk.rank >= Risk.MEDIUM.rank
+            and config.approval_mode == "require_approval"
+            and config.require_approval_for_risky
+        )
+        if needs_approval and req.approval_id is None:
+            return await self._request_approval(req, canonical, trace_id)
+        grant_id = req.approval_id if needs_approval else None
+        return await self._execute(
+            req, spec, model, canonical, ctx, trace_id, grant_id=grant_id, approved=approved
+        )
+
+    def _admit(
+        self, req: RunRequest, config: ExecutionConfig, trace_id: str
+    ) -> tuple[ToolSpec, BaseModel, dict[str, Any]]:
+        if config.lockdown or self._forced_lockdown:
+            raise LockdownError("lockdown: every execution is refused while lockdown is on")
+        spec = self._registry.get(req.tool)
+        if not config.enabled(spec.name, spec.default_enabled):
+            raise ToolDisabledError(f"tool: {spec.name} is disabled")
+        model, canonical = canonical_args(spec, req.args)
+        if spec.check is not None:
+            spec.check(self._context(trace_id), model)
+        return spec, model, canonical
+
+    async def preflight(self, req: RunRequest) -> None:
+        """Raise the refusal a run would meet now, without recording or running anything."""
+        self._admit(req, await self._policy.current(), "preflight")
+
+    async def _request_approval(
+        self, req: RunRequest, canonical: dict[str, Any], trace_id: str
+    ) -> RunResult:
+        request, audit_id = await self._store_request(req, canonical, trace_id, action="run")
+        return RunResult(
+            status=RunStatus.PENDING_APPROVAL,
+            tool=req.tool,
+            error=f"needs approval: request {request.id} is waiting in the inbox",
+            audit_id=audit_id,
+            trace_id=trace_id,
+            approval_request_id=request.id,
+        )
+
+    async def request_approval(self, req: RunRequest) -> ApprovalRequest:
+        """Put a request in the inbox without running anything, whatever its risk.
+
+        The policy is checked first: a request that would be refused anyway is audited as
+        refused and raised, so the inbox only holds requests an approval could run.
+        """
+        trace_id = uuid.uuid4().hex[:16]
+        try:
+            _, _, canonical = self._admit(req, await self._policy.current(), trace_id)
+        except EngineError as err:
+            await self._audit.record(
+                AuditEntry(
+                    actor=req.requester,
+                    action="request",
+                    tool=req.tool,
+                    args=req.args,
+                    status=RunStatus.REFUSED,
+                    error=err.message,
+                    trace_id=trace_id,
+                    task_id=req.task_id,
+                )
+            )
+            raise
+        request, _ = await self._store_request(req, canonical, trace_id, action="request")
+        return request
+
+    async def _store_request(
+        self, req: RunRequest, canonical: dict[str, Any], trace_id: str, *, action: str
+    ) -> tuple[ApprovalRequest, int]:
+        async with self._db.transaction() as tx:
+            request = await self._approvals.create_request(
+                tx,
+                tool=req.tool,
+                canonical_args=canonical,
+                requester=req.requester,
+                reason=req.reason,
+                task_id=req.task_id,
+                trace_id=trace_id,
+            )
+            audit_id = await self._audit.append(
+                tx,
+                AuditEntry(
+                    actor=req.requester,
+                    action=action,
+                    tool=req.tool,
+                    args=canonical,
+                    status=RunStatus.PENDING_APPROVAL,
+                    error="needs approval",
+                    trace_id=trace_id,
+                    task_id=req.task_id,
+                    approval_id=request.id,
+                ),
+            )
+        return request, audit_id
+
+    async def _execute(
+        self,
+        req: RunRequest,
+        spec: ToolSpec,
+        model: BaseModel,
+        canonical: dict[str, Any],
+        ctx: ToolContext,
+        trace_id: str,
+        *,
+        dry_run: bool = False,
+        grant_id: str | None = None,
+        approved: ApprovalRequest | None = None,
+    ) -> RunResult:
+        if not dry_run:
+            refusal = await self._record_start(req, spec, canonical, trace_id, grant_id, approved)
+            if refusal is not None:
+                return await self._finish(
+                    req,
+                    trace_id,
+                    RunStatus.REFUSED,
+                    error=refusal.message,
+                    args=canonical,
+                    approval_id=grant_id,
+                    refusal=refusal,
+                )
+        started = time.perf_counter()
+        result: dict[str, Any] | None = None
+        error: str | None = None
+        status = RunStatus.DRY_RUN if dry_run else RunStatus.OK
+        try:
+            if dry_run:
+                fn = spec.dry_run or _echo_dry_run
+                result = await asyncio.wait_for(fn(ctx, model), spec.timeout_for(model))
+            else:
+                result = await asyncio.wait_for(spec.run(ctx, model), spec.timeout_for(model))
+        except TimeoutError:
+            status, error = RunStatus.TIMEOUT, f"timed out after {spec.timeout_for(model):g} s"
+        except EngineError as err:
+            status, error = RunStatus.ERROR, err.message
+            result = getattr(err, "result", None)
+            if isinstance(result, dict) and result.get("timed_out"):
+                status = RunStatus.TIMEOUT
+        except Exception as err:  # a tool bug must not take the engine down
+            status, error = (
+                RunStatus.ERROR,
+                f"internal error in {spec.name}: {type(err).__name__}: {err}",
+            )
+        truncated = False
+        if result is not None:
+            result, truncated = cap_result(result, spec.output_cap)
+        duration = (time.perf_counter() - started) * 1000
+        approval_id = approved.id if approved else grant_id
+        return await self._finish(
+            req,
+            trace_id,
+            status,
+            error=error,
+            args=canonical,
+            result=result,
+            duration_ms=duration,
+            dry_run=dry_run,
+            truncated=truncated,
+            approval_id=approval_id,
+            approved=approved,
+        )
+
+    async def _record_start(
+        self,
+        req: RunRequest,
+        spec: ToolSpec,
+        canonical: dict[str, Any],
+        trace_id: str,
+        grant_id: str | None,
+        approved: ApprovalRequest | None,
+    ) -> ApprovalError | None:
+        """Consume the grant and record `run_start` in one transaction before executing.
+
+        If the attempt cannot be recorded (database full or read-only) nothing runs; a
+        process killed mid-run still leaves its started attempt in the log. Returns the
+        reason when the grant is refused (nothing consumed, nothing recorded yet).
+        """
+
+        def begin(stx: SyncTransaction) -> None:
+            if grant_id is not None:
+                Approvals.consume_grant(stx, grant_id, spec.name, canonical, trace_id)
+            self._audit.append_sync(
+                stx,
+                AuditEntry(
+                    actor=req.requester,
+                    action="run_start",
+                    tool=spec.name,
+                    args=canonical,
+                    status="started",
+                    trace_id=trace_id,
+                    task_id=req.task_id,
+                    approval_id=approved.id if approved else grant_id,
+                ),
+            )
+
+        try:
+            await self._db.write(begin)
+        except ApprovalError as err:
+            return err
+        except StorageError as err:
+            raise StorageError(
+                f"the run could not be recorded, so nothing was executed: {err.message}"
+            ) from err
+        return None
+
+    async def _finish(
+        self,
+        req: RunRequest,
+        trace_id: str,
+        status: RunStatus,
+        *,
+        error: str | None = None,
+        args: Any = None,
+        result: dict[str, Any] | None = None,
+        duration_ms: float = 0.0,
+        dry_run: bool = False,
+        truncated: bool = False,
+        approval_id: str | None = None,
+        approved: ApprovalRequest | None = None,
+        refusal: EngineError | None = None,
+    ) -> RunResult:
+        entry = AuditEntry(
+            actor=req.requester,
+            action="dry_run" if dry_run else "run",
+            tool=req.tool,
+            args=args,
+            status=status,
+            error=error,
+            duration_ms=duration_ms,
+            result_summary=summarise(result),
+            trace_id=trace_id,
+            task_id=req.task_id,
+            approval_id=approval_id,
+        )
+
+        def write(stx: SyncTransaction) -> int:
+            audit_id = self._audit.append_sync(stx, entry)
+            if approved is not None:
+                Approvals.record_run(stx, approved.id, status, audit_id)
+            stx.emit(RunFinished(audit_id, req.tool, status, trace_id, dry_run))
+            return audit_id
+
+        try:
+            audit_id = await self._db.write(write)
+        except StorageError as err:
+            if status in (RunStatus.REFUSED, RunStatus.DRY_RUN):
+                raise
+            raise StorageError(
+                f"{req.tool} ran (status {status}, trace {trace_id}) but its outcome could not be "
+                f"recorded: {err.message}"
+            ) from err
+        return RunResult(
+            status=status,
+            tool=req.tool,
+            result=result,
+            error=error,
+            audit_id=audit_id,
+            trace_id=trace_id,
+            dry_run=dry_run,
+            duration_ms=round(duration_ms, 3),
+            truncated=truncated,
+            refused_by=refusal_code(refusal) if refusal is not None else None,
+        )
+
+
+async def _echo_dry_run(ctx: ToolContext, args: BaseModel) -> dict[str, Any]:
+    return {"would_run": True, "args": args.model_dump(mode="json")}
