@@ -14,8 +14,6 @@ import ipaddress
 from typing import Any, Literal
 
 import httpx
-import soupsieve
-from bs4 import BeautifulSoup, Tag
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.errors import InputError, PolicyError, ToolFailure
@@ -26,7 +24,6 @@ MAX_REDIRECTS = 5
 MAX_BODY_BYTES = 2_000_000
 DEFAULT_MAX_CHARS = 100_000
 _REDIRECTS = {301, 302, 303, 307, 308}
-_DROP = ("script", "style", "noscript", "template")
 
 
 class ScrapeArgs(BaseModel):
@@ -124,67 +121,11 @@ async def _fetch(ctx: ToolContext, raw_url: str) -> dict[str, Any]:
     raise ToolFailure(f"url: more than {MAX_REDIRECTS} redirects (last: {url})")
 
 
-def _roots(soup: BeautifulSoup, selector: str | None) -> list[Tag]:
-    return list(soup.select(selector)) if selector else [soup]
-
-
-def _extract(page: dict[str, Any], args: ScrapeArgs) -> dict[str, Any]:
-    """Parse and extract (runs in a thread). Every mode stops at `max_chars`."""
-    soup = BeautifulSoup(page["body"], "html.parser", from_encoding=page["encoding"])
-    for tag in soup(_DROP):
-        tag.decompose()
-    roots = _roots(soup, args.selector)
-    budget = args.max_chars or DEFAULT_MAX_CHARS
-    used, truncated = 0, False
-    items: list[Any] = []
-    for root in roots:
-        found: list[Any]
-        if args.mode == "text":
-            found = [" ".join(root.get_text(" ", strip=True).split())]
-        elif args.mode == "links":
-            anchors = [root] if root.name == "a" else root.find_all("a", href=True)
-            found = [
-                {
-                    "href": str(page["url"].join(str(a.get("href", "")))),
-                    "text": a.get_text(" ", strip=True),
-                }
-                for a in anchors
-                if isinstance(a, Tag) and a.get("href")
-            ]
-        else:
-            tables = [root] if root.name == "table" else root.find_all("table")
-            found = [_table_rows(t) for t in tables if isinstance(t, Tag)]
-        for item in found:
-            size = len(str(item))
-            if used + size > budget:
-                truncated = True
-                if args.mode == "text":
-                    items.append(item[: budget - used])
-                break
-            items.append(item)
-            used += size
-        if truncated:
-            break
-    result: dict[str, Any] = {"matched": len(roots), "truncated": truncated}
-    if args.mode == "text":
-        result["text"] = "\n".join(i for i in items if i)
-    else:
-        result[args.mode] = items
-    return result
-
-
-def _table_rows(table: Tag) -> list[list[str]]:
-    rows = []
-    for tr in table.find_all("tr"):
-        if isinstance(tr, Tag) and tr.find_parent("table") is table:  # skip nested tables
-            cells = tr.find_all(["th", "td"], recursive=False)
-            rows.append([" ".join(c.get_text(" ", strip=True).split()) for c in cells])
-    return rows
-
-
 def _check(ctx: ToolContext, args: ScrapeArgs) -> None:
     checked_url(args.url, ctx.settings)
     if args.selector is not None:
+        import soupsieve  # imported on use: parsing libraries cost ~0.1 s at start-up
+
         try:
             soupsieve.compile(args.selector)
         except soupsieve.SelectorSyntaxError as err:
@@ -192,6 +133,8 @@ def _check(ctx: ToolContext, args: ScrapeArgs) -> None:
 
 
 async def _run(ctx: ToolContext, args: ScrapeArgs) -> dict[str, Any]:
+    from engine.tools.builtin.web_extract import extract  # BeautifulSoup only when scraping
+
     _check(ctx, args)
     deadline = ctx.settings.automation_request_timeout_sec
     try:
@@ -202,7 +145,7 @@ async def _run(ctx: ToolContext, args: ScrapeArgs) -> dict[str, Any]:
     except httpx.HTTPError as err:
         raise ToolFailure(f"url: request failed: {type(err).__name__}: {err}") from err
     page["url"] = httpx.URL(page["final_url"])
-    extracted = await asyncio.to_thread(_extract, page, args)
+    extracted = await asyncio.to_thread(extract, page, args)
     return {
         "url": args.url,
         "final_url": page["final_url"],
