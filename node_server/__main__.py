@@ -7,27 +7,16 @@ invalid or when it would listen on a non-loopback address without a token.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from engine.errors import ConfigError
+from engine.safety.hosts import is_loopback, normalise_host
 from node_server import __version__
-from node_server.settings import NodeSettings, load_node_settings, normalise_host
+from node_server.settings import NodeSettings, load_node_settings
 
 EXIT_USAGE = 2
-
-
-def is_loopback(host: str) -> bool:
-    """True for `localhost` and loopback IP literals; any other name counts as exposed."""
-    text = host.strip().strip("[]").lower()
-    if text in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(text).is_loopback
-    except ValueError:
-        return False
 
 
 def startup_problem(settings: NodeSettings) -> str | None:

@@ -1,6 +1,7 @@
 """The node's FastAPI app (SPEC §8), built by `create_app(settings)` for the CLI and for tests.
 
-Requests pass a guard before any route sees them: the Host header must name this node (DNS
+Requests pass the guard (`engine.safety.http_guard`, shared with the HTTP API) before any
+route sees them: the Host header must name this node (DNS
 rebinding), browser requests (an `Origin` header) are refused since there is deliberately no
 CORS, the token header is compared in constant time, and the body is limited both by its
 `Content-Length` and by counting the bytes actually received. Every answer that is not a
@@ -9,7 +10,6 @@ tool result is an `ErrorBody` with the right status; nothing expected ever becom
 
 from __future__ import annotations
 
-import hmac
 import json
 import platform
 import socket
@@ -21,7 +21,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.errors import (
     ConfinementError,
@@ -42,11 +41,12 @@ from engine.protocol import (
     RunToolRequest,
 )
 from engine.safety.commands import CommandFailed
+from engine.safety.hosts import allowed_host_names
+from engine.safety.http_guard import GuardRules, HttpGuard, http_error_detail, top_field
+from engine.safety.http_guard import describe_validation as describe_problems
 from node_server import __version__
-from node_server.settings import NodeSettings, normalise_host
+from node_server.settings import NodeSettings
 from node_server.tools import TOOLS, ToolEnv
-
-LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
 
 
 def error_response(
@@ -79,125 +79,9 @@ def engine_error_response(err: EngineError) -> JSONResponse:
     return error_response(400, ErrorCode.BAD_REQUEST, err.message)
 
 
-def describe_validation(err: ValidationError | RequestValidationError, *, limit: int = 3) -> str:
+def describe_validation(err: ValidationError | RequestValidationError) -> str:
     """`field: rule` for the first few problems, e.g. `timeout_sec: Input should be > 0`."""
-    parts: list[str] = []
-    seen: set[str] = set()
-    for problem in err.errors():
-        loc = [str(p) for p in problem.get("loc", ()) if p not in ("body",)]
-        field = loc[0] if loc else "body"
-        if field in seen:
-            continue  # a union reports once per member; the first message is enough
-        seen.add(field)
-        parts.append(f"{field}: {problem.get('msg', 'is invalid')}")
-        if len(parts) >= limit:
-            break
-    return "; ".join(parts) or "body: is invalid"
-
-
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value)
-    return None
-
-
-class GuardMiddleware:
-    """Host, Origin, token and body-size checks, before routing (pure ASGI, no buffering)."""
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        allowed_hosts: frozenset[str],
-        token: bytes | None,
-        max_body_bytes: int,
-    ) -> None:
-        self.app = app
-        self.allowed_hosts = allowed_hosts
-        self.token = token
-        self.max_body_bytes = max_body_bytes
-        self._token_header = TOKEN_HEADER.lower().encode("ascii")
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self.app(scope, receive, send)
-            return
-        if scope["type"] != "http":  # no websockets here
-            await send({"type": "websocket.close", "code": 1008})
-            return
-        refusal = self._refusal(scope)
-        if refusal is not None:
-            await refusal(scope, receive, send)
-            return
-        await self.app(scope, self._limited(receive), send)
-
-    def _refusal(self, scope: Scope) -> JSONResponse | None:
-        raw_host = _header(scope, b"host")
-        host = normalise_host(raw_host.decode("latin-1")) if raw_host else ""
-        if host not in self.allowed_hosts:
-            shown = raw_host.decode("latin-1")[:100] if raw_host else "(none)"
-            return error_response(
-                403,
-                ErrorCode.FORBIDDEN_HOST,
-                f"Host: {shown!r} is not a name of this node; add it to NODE_ALLOWED_HOSTS "
-                "if it is (requests for other names are refused against DNS rebinding)",
-            )
-        if _header(scope, b"origin") is not None:
-            return error_response(
-                403,
-                ErrorCode.FORBIDDEN_ORIGIN,
-                "Origin: browser requests are not accepted by the node (no CORS)",
-            )
-        if self.token is not None:
-            given = _header(scope, self._token_header)
-            if given is None:
-                return error_response(
-                    401, ErrorCode.UNAUTHORIZED, f"{TOKEN_HEADER}: header is missing"
-                )
-            if not hmac.compare_digest(given, self.token):
-                return error_response(
-                    401, ErrorCode.UNAUTHORIZED, f"{TOKEN_HEADER}: token is not valid"
-                )
-        length = _header(scope, b"content-length")
-        if length is not None:
-            try:
-                declared = int(length)
-            except ValueError:
-                return error_response(
-                    400, ErrorCode.BAD_REQUEST, "Content-Length: must be a whole number"
-                )
-            if declared > self.max_body_bytes:
-                return self._too_large(f"Content-Length {declared}")
-        return None
-
-    def _too_large(self, what: str) -> JSONResponse:
-        return error_response(
-            413,
-            ErrorCode.TOO_LARGE,
-            f"body: {what} is over the {self.max_body_bytes}-byte limit (NODE_MAX_BODY_BYTES)",
-        )
-
-    def _limited(self, receive: Receive) -> Receive:
-        """Count streamed bytes too: a chunked body has no Content-Length to check."""
-        received = 0
-        limit = self.max_body_bytes
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    # Raised inside the route's body read; the HTTPException handler answers.
-                    raise HTTPException(
-                        413,
-                        detail=f"body: more than {limit} bytes received, over the limit "
-                        "(NODE_MAX_BODY_BYTES)",
-                    )
-            return message
-
-        return limited_receive
+    return describe_problems(err.errors(), field_of=top_field)
 
 
 _HTTP_CODES = {
@@ -214,11 +98,7 @@ _HTTP_CODES = {
 def _install_error_handlers(app: FastAPI) -> None:
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
-        if exc.status_code == 404:
-            detail = f"{request.method} {request.url.path}: no such route on the node"
-        elif exc.status_code == 405:
-            detail = f"{request.method} {request.url.path}: method not allowed"
+        detail = http_error_detail(request, exc, no_route="no such route on the node")
         code = _HTTP_CODES.get(exc.status_code, ErrorCode.BAD_REQUEST)
         return error_response(exc.status_code, code, detail, headers=exc.headers)
 
@@ -241,14 +121,6 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(EngineError, on_engine_error)
     app.add_exception_handler(Exception, on_unexpected)
-
-
-def allowed_host_names(settings: NodeSettings) -> frozenset[str]:
-    """The Host values this node answers to (port ignored)."""
-    names = set(LOOPBACK_NAMES) | set(settings.allowed_hosts)
-    names.add(normalise_host(settings.host))
-    names.add(normalise_host(socket.gethostname()))
-    return frozenset(names)
 
 
 def create_app(settings: NodeSettings) -> FastAPI:
@@ -275,12 +147,20 @@ def create_app(settings: NodeSettings) -> FastAPI:
     app.state.settings = settings
     _install_error_handlers(app)
     token = settings.token.get_secret_value().encode("ascii") if settings.token else None
-    app.add_middleware(
-        GuardMiddleware,
-        allowed_hosts=allowed_host_names(settings),
+    rules = GuardRules(
+        allowed_hosts=allowed_host_names(settings.host, settings.allowed_hosts),
+        token_header=TOKEN_HEADER,
         token=token,
+        no_token_refusal=None,  # a node without a token is loopback-only (see __main__)
         max_body_bytes=settings.max_body_bytes,
+        respond=error_response,
+        host_refusal="Host: {host} is not a name of this node; add it to NODE_ALLOWED_HOSTS "
+        "if it is (requests for other names are refused against DNS rebinding)",
+        origin_refusal="Origin: browser requests are not accepted by the node (no CORS)",
+        own_origin_allowed=False,
+        limit_hint=" (NODE_MAX_BODY_BYTES)",
     )
+    app.add_middleware(HttpGuard, rules=rules)
 
     @app.get(HEALTH_PATH)
     async def node_health() -> dict[str, Any]:

@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from engine.errors import ConfigError
+from engine.safety.hosts import normalise_host
 from engine.settings import parse_list
 
 DEFAULT_PORT = 18888
@@ -110,17 +111,6 @@ class NodeSettings(BaseSettings):
         if not path.is_dir():
             raise ValueError(f"{value} is not an existing directory")
         return path.resolve()
-
-
-def normalise_host(host: str) -> str:
-    """Lower-case host name without port or trailing dot; IPv6 literals keep brackets."""
-    text = host.strip().lower()
-    if text.startswith("["):
-        end = text.find("]")
-        return text[: end + 1] if end != -1 else text
-    if text.count(":") > 1:  # a bare IPv6 literal
-        return f"[{text}]"
-    return text.split(":", 1)[0].rstrip(".")
 
 
 def env_name(field_name: str) -> str:

@@ -21,16 +21,12 @@ from pydantic import BaseModel
 
 from daena_tui import __version__
 from daena_tui.api import routes_approvals, routes_nodes, routes_tasks, routes_tools
-from daena_tui.api.auth import (
-    DEFAULT_MAX_BODY_BYTES,
-    TOKEN_HEADER,
-    GuardMiddleware,
-    allowed_host_names,
-    is_loopback,
-)
+from daena_tui.api.auth import DEFAULT_MAX_BODY_BYTES, TOKEN_HEADER, guard_rules
 from daena_tui.api.errors import install_error_handlers
 from daena_tui.api.state import ApiState, no_unknown_query
 from engine import ConfigError, Engine, Settings
+from engine.safety.hosts import allowed_host_names, is_loopback
+from engine.safety.http_guard import HttpGuard
 
 API_PREFIX = "/api/v1/execution"
 OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
@@ -110,13 +106,13 @@ def create_api(
             dependencies=[Depends(no_unknown_query)],
         )
     secret = settings.execution_token.get_secret_value() if settings.execution_token else ""
-    app.add_middleware(
-        GuardMiddleware,
+    rules = guard_rules(
         allowed_hosts=allowed_host_names(bind_host, allowed_hosts),
         token=secret.encode("utf-8") if secret else None,
         insecure_local=insecure_local,
         max_body_bytes=max_body_bytes,
     )
+    app.add_middleware(HttpGuard, rules=rules)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -8,9 +8,6 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -31,6 +28,7 @@ from engine import (
     SelfDecisionError,
     StorageError,
 )
+from engine.safety.http_guard import describe_validation, http_error_detail
 
 
 class ApiError(Exception):
@@ -71,31 +69,7 @@ def engine_error_response(err: EngineError) -> JSONResponse:
     return error_json(status, code, err.message)
 
 
-def describe_validation(errors: list[Any] | Any, *, limit: int = 3) -> str:
-    """`field: rule` for the first few problems, e.g. `limit: Input should be ≥ 1`."""
-    parts: list[str] = []
-    seen: set[str] = set()
-    for problem in errors:
-        loc = [str(p) for p in problem.get("loc", ())]
-        if loc and loc[0] in _LOCATIONS:
-            loc = loc[1:]  # where FastAPI found it, not part of the field's name
-        field = ".".join(loc) if loc else "body"
-        if problem.get("type") == "json_invalid":
-            field = "body"
-            message = f"is not valid JSON ({problem.get('ctx', {}).get('error', 'parse error')})"
-        else:
-            message = str(problem.get("msg", "is invalid"))
-        if field in seen:
-            continue  # a union reports once per member; the first message is enough
-        seen.add(field)
-        parts.append(f"{field}: {message}")
-        if len(parts) >= limit:
-            break
-    return "; ".join(parts) or "body: is invalid"
-
-
 FASTAPI_BODY_ERROR = "There was an error parsing the body"
-_LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
 _HTTP_CODES = {
     400: "bad_request",
     404: "unknown_route",
@@ -108,11 +82,7 @@ _HTTP_CODES = {
 def install_error_handlers(app: FastAPI) -> None:
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
-        if exc.status_code == 404:
-            detail = f"{request.method} {request.url.path}: no such route"
-        elif exc.status_code == 405:
-            detail = f"{request.method} {request.url.path}: method not allowed"
+        detail = http_error_detail(request, exc, no_route="no such route")
         status, code = exc.status_code, _HTTP_CODES.get(exc.status_code, "http_error")
         if status == 400 and detail == FASTAPI_BODY_ERROR:  # undecodable or too deeply nested
             status, code = 422, "invalid_input"

@@ -112,6 +112,21 @@ async def test_insecure_local_allows_no_token_on_loopback_only(
         assert create_api(eng, insecure_local=True, bind_host="::1") is not None
 
 
+async def test_insecure_local_still_refuses_a_declared_oversized_body(
+    api_workspace: Path, tmp_path: Path
+) -> None:
+    settings = make_settings(api_workspace, tmp_path / "db" / "daena.db")
+    async with Engine.open(settings) as eng:
+        app = create_api(eng, insecure_local=True, max_body_bytes=1024)
+        async with api_client(app, token=None) as http:
+            big = {"tool_name": "git_status", "reason": "x" * 2000}
+            response = await http.post("/run", json=big)
+        assert response.status_code == 413
+        # Refused on its Content-Length, before a byte of the body is read.
+        assert response.json()["detail"].startswith("body: Content-Length ")
+        assert await eng.audit.count(AuditFilter(action="run")) == 0
+
+
 async def test_insecure_local_does_not_waive_a_configured_token(api: Api) -> None:
     app = create_api(api.eng, insecure_local=True)
     async with api_client(app, token=None) as http:

@@ -8,15 +8,13 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from daena_tui import cli, cli_serve
 from daena_tui.api import API_PREFIX, TOKEN_HEADER, create_api
@@ -25,37 +23,16 @@ from tests.api.conftest import TOKEN
 from tests.conftest import make_repo
 from tests.node_server.conftest import TOKEN as NODE_TOKEN
 from tests.node_server.conftest import make_workspace, node_settings, serve
+from tests.support.servers import serve_in_thread
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE_API = ROOT / "scripts" / "smoke_execution_layer.py"
 SMOKE_NODE = ROOT / "scripts" / "smoke_node.py"
 
 
-@contextmanager
-def serve_api(settings: Settings) -> Iterator[str]:
+def serve_api(settings: Settings) -> AbstractContextManager[str]:
     """The real app (its lifespan opens the engine) on a pre-bound loopback socket."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_api(settings), log_level="warning", lifespan="on", proxy_headers=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            sock.close()
-            raise RuntimeError("API server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        sock.close()
+    return serve_in_thread(create_api(settings))
 
 
 def script_env() -> dict[str, str]:

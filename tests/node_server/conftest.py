@@ -7,10 +7,7 @@ lead outside it; a sibling directory `ws-secret` shares the workspace's name pre
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,11 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from engine.protocol import TOKEN_HEADER
 from node_server.app import create_app
 from node_server.settings import NodeSettings
+from tests.support.servers import serve_in_thread
 
 TOKEN = "test-node-token-0123456789"
 ALLOWLIST = ["git status", "git log", "echo", "env", "pwd", "sleep", "no-such-program-xyz"]
@@ -75,28 +72,8 @@ def node_settings(workspace: Path, **overrides: Any) -> NodeSettings:
 @contextmanager
 def serve(settings: NodeSettings) -> Iterator[Node]:
     """Run the real app with uvicorn on a pre-bound loopback socket; stop it afterwards."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(settings), log_level="warning", lifespan="off", proxy_headers=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            sock.close()
-            raise RuntimeError("node server did not start")
-        time.sleep(0.01)
-    try:
-        yield Node(url=f"http://127.0.0.1:{port}", settings=settings)
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        sock.close()
+    with serve_in_thread(create_app(settings)) as url:
+        yield Node(url=url, settings=settings)
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from engine.protocol import TOKEN_HEADER
-from node_server.__main__ import is_loopback, startup_problem
-from node_server.settings import NodeSettings, normalise_host
+from engine.safety.hosts import is_loopback, normalise_host
+from node_server.__main__ import startup_problem
+from node_server.settings import NodeSettings
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,1 @@
+"""Helpers shared by test packages (import as `tests.support.<module>`)."""
