@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from functools import partial
 from typing import Any, ClassVar
 
 from textual import work
@@ -43,10 +44,12 @@ STATUS_EVENTS = (
 )
 
 
-def default_engine_factory(settings: engine.Settings) -> AbstractAsyncContextManager[engine.Engine]:
+def default_engine_factory(
+    settings: engine.Settings, *, probe_nodes_every: float | None = NODE_PROBE_SEC
+) -> AbstractAsyncContextManager[engine.Engine]:
     """The real engine, following other processes' changes on the shared database and
-    checking node health every minute (the header shows it)."""
-    return engine.Engine.open(settings, watch=True, probe_nodes_every=NODE_PROBE_SEC)
+    checking node health every minute (the header shows it); `None` checks never."""
+    return engine.Engine.open(settings, watch=True, probe_nodes_every=probe_nodes_every)
 
 
 class DaenaApp(App[int]):
@@ -76,12 +79,15 @@ class DaenaApp(App[int]):
         engine_factory: EngineFactory | None = None,
         clock: Clock | None = None,
         initial_section: str = "tools",
+        probe_nodes: bool = True,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.clock = clock or Clock()
         self.engine: engine.Engine | None = None
-        self._engine_factory = engine_factory or default_engine_factory
+        self._engine_factory = engine_factory or partial(
+            default_engine_factory, probe_nodes_every=NODE_PROBE_SEC if probe_nodes else None
+        )
         self._initial = initial_section
         self._stack = AsyncExitStack()
         self._bridge = EngineBridge(self)
@@ -119,6 +125,24 @@ class DaenaApp(App[int]):
         self.switch_mode(self._initial)
         self.refresh_status()
         self.set_interval(STATUS_REFRESH_SEC, self.refresh_status)
+        self._voice_alerts()
+
+    @work(exclusive=True, group="voice-alerts", exit_on_error=False)
+    async def _voice_alerts(self) -> None:
+        """Speak the engine's alerts until the app exits (SPEC §12). Voice is optional: if
+        the service fails, the operator is told once and the console carries on without it."""
+        eng = self.eng
+        try:
+            await eng.voice.run(eng.bus, on_outcome=partial(alerts.voice_alert_spoken, self))
+        except Exception as err:  # any failure of the audio stack: say so, never crash
+            self.log.error("voice alerts stopped", err)
+            self.notify(
+                f"Spoken alerts stopped ({type(err).__name__}: {err}); "
+                "notifications and the bell carry on.",
+                title="Voice",
+                severity="warning",
+                markup=False,
+            )
 
     def on_engine_event_received(self, message: EngineEventReceived) -> None:
         event = message.event
@@ -165,10 +189,18 @@ def create_app(
     engine_factory: EngineFactory | None = None,
     clock: Clock | None = None,
     initial_section: str = "tools",
+    probe_nodes: bool = True,
 ) -> DaenaApp:
-    """Build the console for `settings` (the CLI and the tests use this same factory)."""
+    """Build the console for `settings` (the CLI and the tests use this same factory).
+
+    `probe_nodes=False` skips the periodic node health check of the default engine (tests
+    whose assertions a background health record would disturb use it)."""
     return DaenaApp(
-        settings, engine_factory=engine_factory, clock=clock, initial_section=initial_section
+        settings,
+        engine_factory=engine_factory,
+        clock=clock,
+        initial_section=initial_section,
+        probe_nodes=probe_nodes,
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import engine
-from daena_tui import services
 
 
 @dataclass(frozen=True)
@@ -17,6 +16,15 @@ class ConsoleStatus:
     nodes: str = "n/a"
 
 
+async def node_summary(eng: engine.Engine) -> str:
+    """`1/2 ok` over enabled nodes, or `none`."""
+    nodes = [n for n in await eng.nodes.list() if n.enabled]
+    if not nodes:
+        return "none"
+    ok = sum(1 for n in nodes if n.status == "ok")
+    return f"{ok}/{len(nodes)} ok"
+
+
 async def read_status(eng: engine.Engine) -> ConsoleStatus:
     """One cheap snapshot of the header's facts (three small queries)."""
     pending = await eng.approvals.pending_count()
@@ -26,5 +34,5 @@ async def read_status(eng: engine.Engine) -> ConsoleStatus:
         pending=pending,
         lockdown=lockdown,
         lockdown_why=why if lockdown else "",
-        nodes=await services.node_summary(eng),
+        nodes=await node_summary(eng),
     )

@@ -25,6 +25,16 @@ STATUS_TONE = {
     "timeout": "error",
     "denied": "error",
     "expired": "text-muted",
+    # tasks and their steps
+    "running": "accent",
+    "waiting_approval": "warning",
+    "completed": "success",
+    "succeeded": "success",
+    "failed": "error",
+    "budget_exhausted": "error",
+    "interrupted": "warning",
+    "cancelled": "text-muted",
+    "skipped": "text-muted",
 }
 
 

@@ -64,4 +64,5 @@ class SectionScreen(Screen[None]):
         """Start this section's refresh worker (exclusive: a newer reload cancels an older)."""
 
     def report(self, err: engine.EngineError) -> None:
-        self.notify(err.message, title=err.title, severity="error")
+        # Engine messages quote paths and tool output ("[Errno 2] ..."): never markup.
+        self.notify(err.message, title=err.title, severity="error", markup=False)

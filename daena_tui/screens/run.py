@@ -11,7 +11,6 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Label, Select, Switch
 
 import engine
-from daena_tui import services
 from daena_tui.screens.base import SectionScreen
 from daena_tui.screens.modals.confirm import ConfirmModal
 from daena_tui.widgets.result_view import ResultView
@@ -115,11 +114,7 @@ class RunScreen(SectionScreen):
         self._show_info()
 
     async def _node_names(self) -> list[str]:
-        nodes = services.service(self.eng, "nodes")
-        if nodes is None:
-            return []
-        items = await services.call(nodes, ("list", "list_nodes", "all"))
-        return [str(services.field_of(n, "name")) for n in items]
+        return [node.name for node in await self.eng.nodes.list()]
 
     def action_clear_form(self) -> None:
         if self.tool is not None:

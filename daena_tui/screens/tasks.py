@@ -1,10 +1,12 @@
-"""Tasks: list, detail with steps and budget burn-down, create from a goal or playbook, run /
-resume / cancel. Works against the engine's task service (`eng.tasks`) when this build has
-one; otherwise it says so plainly (no invented tasks)."""
+"""Tasks (SPEC §7): the task service's list, a task's steps, budget burn-down and report;
+create from a playbook (its variables asked for in a second form) or from a goal for the
+planner; run, resume and cancel. Everything goes through `eng.tasks`."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import ClassVar
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -13,20 +15,27 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.notifications import SeverityLevel
 from textual.widgets import DataTable, Static
 
 import engine
-from daena_tui import services
 from daena_tui.screens.base import SectionScreen
 from daena_tui.screens.modals.confirm import ConfirmModal
 from daena_tui.screens.modals.prompt import PromptField, PromptModal
-from daena_tui.styles import status_text
+from daena_tui.styles import status_text, tone
+from daena_tui.widgets.tables import TaskTable
+from engine.tasks import Playbook, Task
 
-UNAVAILABLE = (
-    "Tasks are not available in this build: the engine has no task service yet.\n\n"
-    "When it has, this section lists the agent's tasks with their steps and budget, and "
-    "creates, runs, resumes and cancels them (SPEC §7)."
-)
+ARTIFACT_LINES = 20
+STATUS_SEVERITY: dict[str, SeverityLevel] = {
+    "completed": "information",
+    "waiting_approval": "warning",
+    "interrupted": "warning",
+    "cancelled": "warning",
+    "failed": "error",
+    "budget_exhausted": "error",
+}
+EMPTY = "No tasks yet. Press n to create one from a playbook or from a goal."
 
 
 def burn_down(used: int, limit: int, width: int = 20) -> str:
@@ -40,10 +49,9 @@ def burn_down(used: int, limit: int, width: int = 20) -> str:
 class TasksScreen(SectionScreen):
     SECTION = "tasks"
     CSS_PATH = "tasks.tcss"
-    RELOAD_ON = (engine.TaskChanged,)
+    RELOAD_ON = (engine.TaskChanged, engine.TaskStepChanged)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "create", "New task"),
-        Binding("enter", "run_task", "Run", show=False),
         Binding("g", "run_task", "Run"),
         Binding("u", "resume", "Resume"),
         Binding("x", "cancel_task", "Cancel task"),
@@ -51,63 +59,53 @@ class TasksScreen(SectionScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.tasks: dict[str, Any] = {}
+        self.tasks: dict[str, Task] = {}
+        self.detail: Task | None = None  # the selected task in full (with its steps)
+        self._select: str | None = None  # a task to put the cursor on at the next load
 
     def compose_body(self) -> ComposeResult:
-        yield Static(UNAVAILABLE, id="tasks-unavailable")
-        table: DataTable[str | Text] = DataTable(id="tasks-table", cursor_type="row")
-        table.add_column("Task", key="id", width=14)
+        table = TaskTable(id="tasks-table")
+        table.add_column("Task", key="id", width=22)
         table.add_column("Status", key="status", width=16)
-        table.add_column("Source", key="source", width=18)
+        table.add_column("Source", key="source", width=22)
         table.add_column("Goal", key="goal")
         yield table
         with VerticalScroll(id="task-detail-scroll"):
             yield Static(id="task-detail")
 
-    @property
-    def service(self) -> Any | None:
-        return services.service(self.eng, "tasks")
-
-    def on_mount(self) -> None:
-        available = self.service is not None
-        self.query_one("#tasks-unavailable").display = not available
-        self.query_one("#tasks-table").display = available
-        self.query_one("#task-detail-scroll").display = available
-
     def reload(self) -> None:
-        if self.service is not None:
-            self._load()
+        self._load()
 
     @work(exclusive=True, group="load")
     async def _load(self) -> None:
         try:
-            items = list(await services.call(self.service, ("list",)))
+            items = await self.eng.tasks.list()
         except engine.EngineError as err:
             self.report(err)
             return
-        self.tasks = {str(services.field_of(t, "id")): t for t in items}
-        table = self.query_one("#tasks-table", DataTable)
+        table = self.query_one("#tasks-table", TaskTable)
+        keep = self._select or table.current_key()
+        self._select = None
+        self.tasks = {t.id: t for t in items}
         table.clear()
-        for task_id, t in self.tasks.items():
-            table.add_row(
-                task_id,
-                status_text(self.app, str(services.field_of(t, "status", ""))),
-                str(services.field_of(t, "source", "")),
-                str(services.field_of(t, "goal", "")),
-                key=task_id,
-            )
+        for t in items:
+            table.add_row(t.id, status_text(self.app, t.status), t.source, t.goal, key=t.id)
+        if keep in self.tasks:
+            table.move_cursor(row=table.get_row_index(keep))
         self._show_detail()
 
-    def _current(self) -> Any | None:
-        table = self.query_one("#tasks-table", DataTable)
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return self.tasks.get(str(key))
+    def _current(self) -> Task | None:
+        key = self.query_one("#tasks-table", TaskTable).current_key()
+        return None if key is None else self.tasks.get(key)
 
-    @on(DataTable.RowHighlighted)
+    @on(DataTable.RowHighlighted, "#tasks-table")
     def _row_changed(self) -> None:
         self._show_detail()
+
+    @on(DataTable.RowSelected, "#tasks-table")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_run_task()
 
     @work(exclusive=True, group="detail")
     async def _show_detail(self) -> None:
@@ -115,99 +113,180 @@ class TasksScreen(SectionScreen):
         task = self._current()
         detail = self.query_one("#task-detail", Static)
         if task is None:
-            detail.update(Text("No task selected.", style="dim"))
+            self.detail = None
+            detail.update(Text(EMPTY, style="dim"))
             return
         try:
-            full = await services.call(self.service, ("get",), str(services.field_of(task, "id")))
+            full = await self.eng.tasks.get(task.id)
         except engine.EngineError as err:
             self.report(err)
             return
+        self.detail = full
         detail.update(self._detail(full))
 
-    def _detail(self, task: Any) -> RenderableType:
-        f = services.field_of
-        steps = list(f(task, "steps") or [])
-        limit = int(f(f(task, "budget"), "max_steps", 0) or 0)
-        used = int(f(task, "steps_started", len(steps)) or 0)
+    def _detail(self, task: Task) -> RenderableType:
         head = Table.grid(padding=(0, 2))
-        head.add_column(style="bold")
+        head.add_column(style="bold", no_wrap=True)
         head.add_column()
-        head.add_row("goal", str(f(task, "goal", "")))
-        head.add_row("status", status_text(self.app, str(f(task, "status", ""))))
-        head.add_row("plan", str(f(task, "source", "")))
-        if f(task, "reason"):
-            head.add_row("why", str(f(task, "reason")))
-        head.add_row("budget", burn_down(used, limit))
-        table = Table("#", "tool", "status", "attempts", "result", expand=True)
-        for i, step in enumerate(steps, 1):
-            table.add_row(
-                str(i),
-                str(f(step, "tool", "")),
-                status_text(self.app, str(f(step, "status", ""))),
-                str(f(step, "attempts", "")),
-                str(f(step, "result_summary", "") or f(step, "error", "") or "")[:120],
-            )
-        return Group(head, table)
+        head.add_row("goal", task.goal)
+        head.add_row("status", status_text(self.app, task.status))
+        head.add_row("plan", task.source)
+        if task.variables:
+            head.add_row("variables", ", ".join(f"{k}={v}" for k, v in task.variables.items()))
+        if task.reason:
+            head.add_row("why", task.reason)
+        head.add_row("budget", burn_down(task.steps_started, task.budget.max_steps))
+        limit = task.budget.max_seconds
+        ran = f"{task.running_seconds():.1f} s" + (f" of {limit:g} s" if limit else "")
+        head.add_row("time", ran)
+        head.add_row("created", f"{self.clock.format(task.created_at)} by {task.created_by}")
+        parts: list[RenderableType] = [head]
+        if task.steps:
+            steps = Table("#", "step", "tool", "status", "tries", "result", expand=True)
+            for step in task.steps:
+                steps.add_row(
+                    str(step.index + 1),
+                    step.title or step.tool,
+                    step.tool,
+                    status_text(self.app, step.status),
+                    str(step.attempts),
+                    (step.error or step.result_summary or "")[:120],
+                )
+            parts.append(steps)
+        elif task.planner:
+            parts.append(Text("The planner proposes steps one at a time.", style="dim"))
+        for artifact in task.artifacts:
+            lines = artifact.content.splitlines()
+            shown = "\n".join(lines[:ARTIFACT_LINES])
+            if len(lines) > ARTIFACT_LINES:
+                shown += f"\n… {len(lines) - ARTIFACT_LINES} more lines"
+            parts += [tone(self.app, "accent", f"\n{artifact.kind}", bold=True), Text(shown)]
+        return Group(*parts)
+
+    # -- creating -------------------------------------------------------------------------
 
     @work(group="create")
     async def action_create(self) -> None:
-        if self.service is None:
-            self.notify("Tasks are not available in this build.", title="Tasks")
-            return
+        playbooks, problems = await asyncio.to_thread(self.eng.tasks.list_playbooks)
+        for problem in problems:
+            self.notify(problem, title="Invalid playbook", severity="warning", markup=False)
+        names = ", ".join(p.name for p in playbooks) or "none"
         values = await self.app.push_screen_wait(
             PromptModal(
                 "New task",
                 [
-                    PromptField("goal", "Goal", placeholder="what the agent should achieve"),
+                    PromptField("playbook", "Playbook", placeholder=f"one of: {names}"),
                     PromptField(
-                        "playbook", "Playbook (optional)", placeholder="name in config/playbooks"
+                        "goal",
+                        "Goal",
+                        placeholder="for the planner; with a playbook, the task's title",
                     ),
                 ],
-                submit="Create",
+                submit="Next",
             )
         )
         if not values:
             return
-        goal, playbook = values["goal"].strip(), values["playbook"].strip()
-        if playbook:
-            await self._call(("create_from_playbook",), "Task created", playbook, goal=goal or None)
-        elif goal:
-            await self._call(("create_from_goal",), "Task created", goal)
-        else:
-            self.notify("goal: give a goal or a playbook", title="Invalid input", severity="error")
+        name, goal = values["playbook"].strip(), values["goal"].strip()
+        if not name:
+            if not goal:
+                self.notify(
+                    "goal: give a playbook or a goal", title="Invalid input", severity="error"
+                )
+                return
+            await self._create(lambda: self.eng.tasks.create_from_goal(goal))
+            return
+        playbook = next((p for p in playbooks if p.name == name), None)
+        variables = await self._ask_variables(playbook) if playbook else {}
+        if variables is None:
+            return
+        await self._create(
+            lambda: self.eng.tasks.create_from_playbook(name, variables, goal=goal or None)
+        )
+
+    async def _ask_variables(self, playbook: Playbook) -> dict[str, str] | None:
+        """The playbook's variables (defaults filled in); None when the operator cancels."""
+        if not playbook.variables:
+            return {}
+        values = await self.app.push_screen_wait(
+            PromptModal(
+                f"Variables of {playbook.name}",
+                [
+                    PromptField(v.name, v.name, value=v.default or "", placeholder=v.description)
+                    for v in playbook.variables
+                ],
+                submit="Create",
+            )
+        )
+        if values is None:
+            return None
+        return {k: v for k, v in values.items() if v != ""}  # empty: the default, or an error
+
+    async def _create(self, make: Callable[[], Awaitable[Task]]) -> None:
+        try:
+            task = await make()
+        except engine.EngineError as err:
+            self.report(err)
+            return
+        self._select = task.id
+        self.notify(f"Task {task.id} created; g runs it.", title="Tasks")
+        self.reload()
+
+    # -- running --------------------------------------------------------------------------
 
     def action_run_task(self) -> None:
-        self._act(("run",), "Task run finished or waiting")
+        task = self._current()
+        if task is not None:
+            self._drive(task.id, resume=False)
 
     def action_resume(self) -> None:
-        self._act(("resume",), "Task resumed")
+        task = self._current()
+        if task is not None:
+            self._drive(task.id, resume=True)
+
+    @work(group="act")
+    async def _drive(self, task_id: str, *, resume: bool) -> None:
+        """Run or resume until the task stops or waits (the list follows its events)."""
+        try:
+            if resume:
+                task = await self.eng.tasks.resume(task_id)
+            else:
+                task = await self.eng.tasks.run(task_id)
+        except engine.EngineError as err:
+            self.report(err)
+            return
+        self._tell(task)
+
+    def _tell(self, task: Task) -> None:
+        message = f"Task {task.id}: {task.status}"
+        if task.status == engine.TaskStatus.WAITING_APPROVAL:
+            message += " — decide in the inbox (3), then resume it (u)"
+        elif task.reason:
+            message += f" — {task.reason}"
+        self.notify(
+            message,
+            title="Tasks",
+            severity=STATUS_SEVERITY.get(task.status, "information"),
+            markup=False,
+        )
 
     @work(group="act")
     async def action_cancel_task(self) -> None:
         task = self._current()
         if task is None:
             return
-        task_id = str(services.field_of(task, "id"))
-        if await self.app.push_screen_wait(
+        confirmed = await self.app.push_screen_wait(
             ConfirmModal(
-                f"Cancel task {task_id}?",
-                "Its remaining steps will not run.",
+                f"Cancel task {task.id}?",
+                "Its remaining steps will not run; a request it waits on is denied.",
                 confirm="Cancel task",
             )
-        ):
-            await self._call(("cancel",), "Task cancelled", task_id, "cancelled from the console")
-
-    @work(group="act")
-    async def _act(self, names: tuple[str, ...], done: str) -> None:
-        task = self._current()
-        if task is not None:
-            await self._call(names, done, str(services.field_of(task, "id")))
-
-    async def _call(self, names: tuple[str, ...], done: str, *args: Any, **kwargs: Any) -> None:
+        )
+        if not confirmed:
+            return
         try:
-            await services.call(self.service, names, *args, **kwargs)
+            await self.eng.tasks.cancel(task.id, "cancelled from the console")
         except engine.EngineError as err:
             self.report(err)
             return
-        self.notify(done, title="Tasks")
-        self.reload()
+        self.notify(f"Task {task.id} cancelled", title="Tasks")

@@ -1,13 +1,22 @@
-"""Console tests: a real tmp SQLite database and a real tmp git repository as workspace."""
+"""Console tests: a real tmp SQLite database and a real tmp git repository as workspace.
+
+The `app` fixture skips the periodic node health check (a background audit record and
+health event would land in the middle of a test) and `settings` mutes spoken alerts (a
+speech subprocess and its notification would race with the test's keys and clicks); the
+tests about those features build their own app and settings.
+"""
 
 from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -31,7 +40,7 @@ GIT_ENV = {
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No setting leaks in from the developer's environment or a `.env` in the cwd."""
-    for name in ENV_NAMES:
+    for name in (*ENV_NAMES, "SSH_CONNECTION", "SSH_TTY"):
         monkeypatch.delenv(name, raising=False)
     cwd = tmp_path / "cwd"
     cwd.mkdir()
@@ -67,7 +76,50 @@ def settings_for(db: Path, workspace: Path, **extra: str) -> engine.Settings:
 
 @pytest.fixture
 def settings(tmp_path: Path, workspace: Path) -> engine.Settings:
+    return settings_for(
+        tmp_path / "daena.db",
+        workspace,
+        MODELS_ROOT=str(tmp_path / "models"),
+        DAENA_VOICE_MUTED="true",
+    )
+
+
+@pytest.fixture
+def voice_settings(tmp_path: Path, workspace: Path) -> engine.Settings:
+    """Spoken alerts on (what speaks depends on PATH and `TTS`: see `bin_dir`, `no_coqui`)."""
     return settings_for(tmp_path / "daena.db", workspace, MODELS_ROOT=str(tmp_path / "models"))
+
+
+@pytest.fixture
+def bin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """PATH is this empty dir: no espeak-ng, no audio player (tests add what they need)."""
+    directory = tmp_path / "bin"
+    directory.mkdir()
+    monkeypatch.setenv("PATH", str(directory))
+    return directory
+
+
+@pytest.fixture
+def no_coqui(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`import TTS` fails, as where the voice extra is not installed."""
+    monkeypatch.setitem(sys.modules, "TTS", None)
+
+
+ESPEAK = shutil.which("espeak-ng")
+needs_espeak = pytest.mark.skipif(ESPEAK is None, reason="espeak-ng is not installed")
+
+
+def link_espeak(bin_dir: Path) -> None:
+    """The real espeak-ng, and nothing else, on PATH."""
+    assert ESPEAK is not None
+    os.symlink(ESPEAK, bin_dir / "espeak-ng")
+
+
+def fake_player(bin_dir: Path, name: str) -> None:
+    """A stand-in for the platform's audio player (an external program) that plays nothing."""
+    script = bin_dir / name
+    script.write_text("#!/bin/sh\nexit 0\n")
+    script.chmod(0o755)
 
 
 @pytest.fixture
@@ -79,13 +131,38 @@ async def eng(settings: engine.Settings) -> AsyncIterator[engine.Engine]:
 
 @pytest.fixture
 def app(settings: engine.Settings) -> DaenaApp:
-    return create_app(settings)
+    return create_app(settings, probe_nodes=False)
+
+
+class Recorded:
+    """What the app told the operator: notifications (kept, unlike the toasts, which
+    expire) and terminal bells."""
+
+    def __init__(self, app: DaenaApp, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.notes: list[tuple[str, str, str]] = []  # (title, message, severity)
+        self.bells = 0
+        notify, bell = app.notify, app.bell
+
+        def record_notify(message: str, **kw: Any) -> None:
+            self.notes.append((kw.get("title", ""), message, kw.get("severity", "information")))
+            notify(message, **kw)
+
+        def record_bell() -> None:
+            self.bells += 1
+            bell()
+
+        monkeypatch.setattr(app, "notify", record_notify)
+        monkeypatch.setattr(app, "bell", record_bell)
+
+    def titled(self, title: str) -> list[str]:
+        return [message for t, message, _ in self.notes if t == title]
 
 
 async def wait_for(
-    pilot: Pilot[int], condition: Callable[[], object], what: str, timeout: float = 10.0
+    pilot: Pilot[int], condition: Callable[[], object], what: str, timeout: float = 30.0
 ) -> None:
-    """Let the app run until `condition()` holds; fail naming `what` after `timeout` s."""
+    """Let the app run until `condition()` holds; fail naming `what` after `timeout` s
+    (generous: it only bounds a failing test, a passing one goes on as soon as it holds)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:

@@ -1,13 +1,14 @@
 """Fixed data for the console's SVG snapshots: seeded through the real engine, then the
 random and time-dependent columns (ids, timestamps, trace ids, durations) are rewritten to
 fixed values, and the console gets a frozen clock in UTC. Nothing here depends on the day,
-the machine, the user or the tmp path."""
+the machine, the user or the tmp path: MODELS_ROOT is a fixed fake path, the database is
+given relative to the test's own cwd (so paths derived from it, like the voice files dir,
+read `data/voice`), Ollama is asked on a closed port, and no node is probed."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from contextlib import AbstractAsyncContextManager
 from datetime import UTC
 from pathlib import Path
 
@@ -88,14 +89,17 @@ def _normalise(db: Path) -> None:
     con.close()
 
 
-def snapshot_app(tmp_path: Path, workspace: Path, section: str) -> DaenaApp:
-    settings = settings_for(tmp_path / "daena.db", workspace, MODELS_ROOT="/srv/daena/models")
+MODELS_ROOT = "/srv/daena/models"
+DB_PATH = Path("data") / "daena.db"  # relative to the cwd, a tmp dir (see conftest)
+
+
+def snapshot_app(workspace: Path, section: str) -> DaenaApp:
+    settings = settings_for(DB_PATH, workspace, MODELS_ROOT=MODELS_ROOT)
     asyncio.run(_seed(settings))
     _normalise(settings.daena_db_path)
-
-    def no_probes(s: engine.Settings) -> AbstractAsyncContextManager[engine.Engine]:
-        return engine.Engine.open(s, watch=True)  # no node probes: health stays as stored
-
     return create_app(
-        settings, engine_factory=no_probes, clock=Clock(lambda: NOW, UTC), initial_section=section
+        settings,
+        clock=Clock(lambda: NOW, UTC),
+        initial_section=section,
+        probe_nodes=False,  # health stays as stored
     )

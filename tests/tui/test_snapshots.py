@@ -5,6 +5,7 @@ Regenerate after an intended change with `pytest tests/tui/test_snapshots.py --s
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from .conftest import wait_for
-from .snapshot_data import snapshot_app
+from .snapshot_data import MODELS_ROOT, snapshot_app
 
 
 def rows(selector: str, at_least: int = 1) -> Callable[[Pilot[int]], object]:
@@ -31,8 +32,22 @@ def rows(selector: str, at_least: int = 1) -> Callable[[Pilot[int]], object]:
 async def models_ready(pilot: Pilot[int]) -> None:
     app = pilot.app
     await wait_for(pilot, lambda: app.screen.query("#models-table"), "models screen")
-    await wait_for(pilot, lambda: getattr(app.screen, "ollama", None) is not None, "ollama probe")
+    screen = app.screen
+    await wait_for(pilot, lambda: getattr(screen, "brain", None) is not None, "brain status")
+    await wait_for(pilot, lambda: getattr(screen, "voice", None) is not None, "voice status")
+    await wait_for(pilot, lambda: not screen.query_one("#brain-status").loading, "brain loaded")
     await rows("#models-table")(pilot)
+
+
+def same_machine_everywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What Models shows must not depend on the machine: MODELS_ROOT comes from the
+    environment (its source reads `env`), no espeak-ng and no audio player on PATH (an empty
+    dir), and Coqui's `TTS` not importable."""
+    monkeypatch.setenv("MODELS_ROOT", MODELS_ROOT)
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.setitem(sys.modules, "TTS", None)
 
 
 async def run_form_ready(pilot: Pilot[int]) -> None:
@@ -72,22 +87,43 @@ SECTIONS = {
 
 
 @pytest.mark.parametrize("section", list(SECTIONS))
-def test_section_snapshot(section: str, snap_compare, tmp_path: Path, workspace: Path) -> None:
-    app = snapshot_app(tmp_path, workspace, section)
+def test_section_snapshot(
+    section: str, snap_compare, tmp_path: Path, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = snapshot_app(workspace, section)  # seeding runs git: PATH is emptied after it
+    same_machine_everywhere(tmp_path, monkeypatch)
     assert snap_compare(app, terminal_size=(100, 30), run_before=SECTIONS[section])
 
 
-def test_inbox_at_80x24(snap_compare, tmp_path: Path, workspace: Path) -> None:
-    app = snapshot_app(tmp_path, workspace, "approvals")
+def test_inbox_at_80x24(snap_compare, workspace: Path) -> None:
+    app = snapshot_app(workspace, "approvals")
     assert snap_compare(app, terminal_size=(80, 24), run_before=rows("#inbox", 2))
 
 
-def test_help_snapshot(snap_compare, tmp_path: Path, workspace: Path) -> None:
-    app = snapshot_app(tmp_path, workspace, "tools")
+def test_help_snapshot(snap_compare, workspace: Path) -> None:
+    app = snapshot_app(workspace, "tools")
 
     async def run_before(pilot: Pilot[int]) -> None:
         await rows("#tools-table", 5)(pilot)
         await pilot.press("question_mark")
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "HelpScreen", "help")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
+def test_models_voice_snapshot(
+    snap_compare, tmp_path: Path, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The voice rows below the fold: nothing from this machine (PATH, TTS, tmp dirs)."""
+    app = snapshot_app(workspace, "models")
+    same_machine_everywhere(tmp_path, monkeypatch)
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        await models_ready(pilot)
+        body = pilot.app.screen.query_one("#models-body")
+        body.scroll_end(animate=False, immediate=True)
+        await wait_for(pilot, lambda: body.scroll_y == body.max_scroll_y > 0, "scrolled down")
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
