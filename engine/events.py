@@ -108,6 +108,7 @@ class NodeHealthChanged(Event):
     name: str
     status: str
     latency_ms: float | None = None
+    previous: str = "unknown"
 
 
 class EventBus:

@@ -258,7 +258,9 @@ class NodeRegistry:
                         duration_ms=report.latency_ms,
                     ),
                 )
-                await tx.emit(NodeHealthChanged(name, report.status, report.latency_ms))
+                await tx.emit(
+                    NodeHealthChanged(name, report.status, report.latency_ms, node.status)
+                )
         return report
 
     async def probe_all(self) -> dict[str, NodeHealthReport]:

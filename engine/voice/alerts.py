@@ -141,6 +141,8 @@ def alert_for(event: Event, now: float | None = None) -> Alert | None:
             return None
         return Alert("task", event.task_id, template.format(id=short_id(event.task_id)))
     if isinstance(event, NodeHealthChanged):
+        if event.previous != "ok":
+            return None  # only a node that was up and went down is news (not every start-up)
         template = _NODE_SENTENCES.get(str(event.status))
         if template is None:
             return None

@@ -55,7 +55,7 @@ async def test_unreachable_node(eng: Engine) -> None:
     assert "connection refused" in report.message and url in report.message
     stored = await eng.nodes.get("lab")
     assert (stored.status, stored.last_seen) == ("unreachable", None)
-    assert [c.status for c in changes] == ["unreachable"]
+    assert [(c.status, c.previous) for c in changes] == [("unreachable", "unknown")]
 
 
 async def test_health_ok_and_unauthorized(eng: Engine, node_url: str) -> None:

@@ -54,9 +54,9 @@ def test_task_and_node_sentences() -> None:
     assert failed is not None and failed.text == "Task Ab3xYz failed"
     broke = alert_for(TaskChanged("task_Zz9yYx8Ww", "budget_exhausted"))
     assert broke is not None and broke.text == "Task Zz9yYx ran out of budget"
-    down = alert_for(NodeHealthChanged("windows", "unreachable", None))
+    down = alert_for(NodeHealthChanged("windows", "unreachable", None, "ok"))
     assert down is not None and down.text == "Node windows is unreachable"
-    refused = alert_for(NodeHealthChanged("lab", "unauthorized"))
+    refused = alert_for(NodeHealthChanged("lab", "unauthorized", previous="ok"))
     assert refused is not None and refused.text == "Node lab refused the token"
 
 
@@ -76,7 +76,7 @@ def test_routine_events_stay_quiet(event: Event) -> None:
 
 
 def test_names_are_cleaned_and_bounded() -> None:
-    event = NodeHealthChanged("win\x07dows; rm -rf / " + "x" * 100, "unreachable")
+    event = NodeHealthChanged("win\x07dows; rm -rf / " + "x" * 100, "unreachable", previous="ok")
     alert = alert_for(event)
     assert alert is not None
     assert "\x07" not in alert.text and ";" not in alert.text and "/" not in alert.text
@@ -112,7 +112,9 @@ async def test_a_token_in_the_arguments_never_reaches_the_sentence(
 
 def test_a_configured_secret_is_scrubbed_even_from_a_name(tmp_path: Path) -> None:
     alerts = VoiceAlerts(voice_settings(tmp_path, WINDOWS_NODE_TOKEN=SECRET))
-    sentence = alerts.sentence_for(NodeHealthChanged(f"node-{SECRET}", "unreachable"))
+    sentence = alerts.sentence_for(
+        NodeHealthChanged(f"node-{SECRET}", "unreachable", previous="ok")
+    )
     assert sentence == "Node node-a secret is unreachable"
 
 
@@ -125,8 +127,10 @@ def test_coalesce_counts_distinct_requests_tasks_and_nodes() -> None:
         alert_for(approval("req_2")),
         alert_for(approval("req_3", tool="shell_exec")),
         alert_for(TaskChanged("task_aaaaaa1", "failed")),
-        alert_for(NodeHealthChanged("windows", "unreachable")),
-        alert_for(NodeHealthChanged("windows", "error")),  # the same node twice: one node
+        alert_for(NodeHealthChanged("windows", "unreachable", previous="ok")),
+        alert_for(
+            NodeHealthChanged("windows", "error", previous="ok")
+        ),  # the same node twice: one node
     ]
     text = coalesce(a for a in batch if a is not None)
     assert text == "3 approvals waiting. Task aaaaaa failed. Node windows reports an error"
@@ -176,7 +180,7 @@ async def test_burst_becomes_one_sentence_and_the_next_waits_for_the_interval(
         assert first.text == "3 approvals waiting"
         assert first.bell and first.wav_path is None and not first.played
         assert alerts.submit(TaskChanged("task_bbbbbb2", "failed"))
-        assert alerts.submit(NodeHealthChanged("windows", "unreachable"))
+        assert alerts.submit(NodeHealthChanged("windows", "unreachable", previous="ok"))
         assert not alerts.submit(TaskChanged("task_bbbbbb2", "running"))  # nothing to say
         await outcomes.wait_for(2)
         second_at, second = outcomes.items[1]
@@ -236,3 +240,10 @@ async def test_muted_voice_queues_nothing_and_says_nothing(tmp_path: Path) -> No
     assert (outcome.backend, outcome.wav_path, outcome.played) == ("muted", None, False)
     assert not (tmp_path / "state" / "voice").exists()
     assert alerts.status().backend == "muted"
+
+
+def test_a_node_that_was_never_up_is_not_announced() -> None:
+    """Start-up (unknown -> unreachable) is not news; ok -> unreachable is."""
+    assert alert_for(NodeHealthChanged("windows", "unreachable")) is None
+    assert alert_for(NodeHealthChanged("windows", "unreachable", previous="error")) is None
+    assert alert_for(NodeHealthChanged("windows", "unreachable", previous="ok")) is not None
