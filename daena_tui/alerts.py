@@ -17,7 +17,7 @@ from daena_tui.clock import time_left
 
 if TYPE_CHECKING:
     from daena_tui.app import DaenaApp
-    from engine.voice import SpeechOutcome
+    from engine import SpeechOutcome
 
 VOICE_NOTICE_SEC = 4.0
 

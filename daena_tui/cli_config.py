@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from daena_tui.cli_support import Cli, table
-from engine import ConfigError, EngineError, describe_settings
-from engine.policy import parse_value
+from engine import ConfigError, EngineError, describe_settings, parse_value
 
 
 def register(sub: Any) -> None:

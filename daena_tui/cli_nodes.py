@@ -9,8 +9,7 @@ import sys
 from typing import Any
 
 from daena_tui.cli_support import Cli, fail, table, when
-from engine import InputError
-from engine.nodes import Node
+from engine import InputError, Node
 
 
 def register(sub: Any) -> None:

@@ -21,8 +21,7 @@ from daena_tui.cli_support import (
     table,
     when,
 )
-from engine import InputError
-from engine.tasks import StepStatus, Task, TaskService, TaskStatus, TaskStep
+from engine import InputError, StepStatus, Task, TaskService, TaskStatus, TaskStep
 
 STATUS_CHOICES = [s.value for s in TaskStatus] + ["all"]
 

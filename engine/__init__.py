@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from engine.approvals import ApprovalRequest, Grant
 from engine.audit import AuditEntry, AuditFilter, AuditRecord, VerifyReport
+from engine.brain import BrainStatus
 from engine.engine import Engine, ToolInfo
 from engine.errors import (
     ApprovalError,
@@ -37,11 +38,21 @@ from engine.events import (
     RunFinished,
     TaskChanged,
 )
-from engine.policy import ExecutionConfig
+from engine.nodes import Node, NodeHealthReport
+from engine.policy import ExecutionConfig, parse_value
 from engine.runs import RunRequest, RunResult, RunStatus
 from engine.settings import Settings, describe_settings, load_settings
-from engine.tasks import Task, TaskService, TaskStatus, TaskStepChanged
+from engine.tasks import (
+    Playbook,
+    StepStatus,
+    Task,
+    TaskService,
+    TaskStatus,
+    TaskStep,
+    TaskStepChanged,
+)
 from engine.tools.spec import Risk, ToolContext, ToolSpec
+from engine.voice import SpeechOutcome, VoiceStatus
 
 __all__ = [
     "ApprovalDecided",
@@ -52,6 +63,7 @@ __all__ = [
     "AuditEntry",
     "AuditFilter",
     "AuditRecord",
+    "BrainStatus",
     "ConfigChanged",
     "ConfigError",
     "ConfinementError",
@@ -64,10 +76,13 @@ __all__ = [
     "GrantIssued",
     "InputError",
     "LockdownError",
+    "Node",
     "NodeChanged",
     "NodeError",
     "NodeHealthChanged",
+    "NodeHealthReport",
     "NotFoundError",
+    "Playbook",
     "PolicyError",
     "Risk",
     "RunFinished",
@@ -76,11 +91,14 @@ __all__ = [
     "RunStatus",
     "SelfDecisionError",
     "Settings",
+    "SpeechOutcome",
+    "StepStatus",
     "StorageError",
     "Task",
     "TaskChanged",
     "TaskService",
     "TaskStatus",
+    "TaskStep",
     "TaskStepChanged",
     "ToolContext",
     "ToolDisabledError",
@@ -88,6 +106,8 @@ __all__ = [
     "ToolInfo",
     "ToolSpec",
     "VerifyReport",
+    "VoiceStatus",
     "describe_settings",
     "load_settings",
+    "parse_value",
 ]

@@ -23,8 +23,7 @@ from daena_tui.screens.base import SectionScreen
 from daena_tui.styles import tone
 
 if TYPE_CHECKING:
-    from engine.brain import BrainStatus
-    from engine.voice import SpeechOutcome, VoiceStatus
+    from engine import BrainStatus, SpeechOutcome, VoiceStatus
 
 MODEL_SETTINGS = (
     "MODELS_ROOT",

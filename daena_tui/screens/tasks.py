@@ -24,7 +24,7 @@ from daena_tui.screens.modals.confirm import ConfirmModal
 from daena_tui.screens.modals.prompt import PromptField, PromptModal
 from daena_tui.styles import status_text, tone
 from daena_tui.widgets.tables import TaskTable
-from engine.tasks import Playbook, Task
+from engine import Playbook, Task
 
 ARTIFACT_LINES = 20
 STATUS_SEVERITY: dict[str, SeverityLevel] = {
