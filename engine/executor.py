@@ -2,8 +2,8 @@
 
 Decision order (SPEC §5): lockdown → unknown tool → disabled → invalid arguments →
 allowlist/confinement check → dry run → needs approval (grant or request) → run.
-Every outcome, refusals included, is audited exactly once; a real run also records its
-start first, so nothing executes unrecorded.
+Every outcome, refusals included, is audited exactly once; a real run of a tool that can
+change something also records its start first, so nothing like that executes unrecorded.
 """
 
 from __future__ import annotations
@@ -180,7 +180,8 @@ class Executor:
         grant_id: str | None = None,
         approved: ApprovalRequest | None = None,
     ) -> RunResult:
-        if not dry_run:
+        # Anything that can change something (risk above low) is recorded before it runs.
+        if not dry_run and (grant_id is not None or spec.risk.rank > Risk.LOW.rank):
             refusal = await self._record_start(req, spec, canonical, trace_id, grant_id, approved)
             if refusal is not None:
                 return await self._finish(
@@ -245,8 +246,9 @@ class Executor:
         """Consume the grant and record `run_start` in one transaction before executing.
 
         If the attempt cannot be recorded (database full or read-only) nothing runs; a
-        process killed mid-run still leaves its started attempt in the log. Returns the
-        reason when the grant is refused (nothing consumed, nothing recorded yet).
+        process killed mid-run still leaves its started attempt in the log. Low-risk tools
+        only read, so they skip this write. Returns the reason when the grant is refused
+        (nothing consumed, nothing recorded yet).
         """
 
         def begin(stx: SyncTransaction) -> None:

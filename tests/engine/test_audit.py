@@ -121,13 +121,9 @@ async def test_export_jsonl_and_csv_round_trip(eng: Engine, tmp_path: Path) -> N
     assert [row["id"] for row in lines] == sorted(row["id"] for row in lines)
     assert {"hash", "prev_hash", "time", "args"} <= set(lines[0])
     out = io.StringIO()
-    assert await eng.audit.export(out, "csv", AuditFilter(tool="filesystem_read")) == 3
+    assert await eng.audit.export(out, "csv", AuditFilter(tool="filesystem_read")) == 2
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
-    assert [(r["action"], r["status"]) for r in rows] == [
-        ("run_start", "started"),
-        ("run", "ok"),
-        ("run", "refused"),
-    ]
+    assert [(r["action"], r["status"]) for r in rows] == [("run", "ok"), ("run", "refused")]
 
 
 async def test_paging_and_filters(eng: Engine) -> None:
@@ -157,3 +153,15 @@ async def test_prune_keeps_the_chain_verifiable(eng: Engine) -> None:
     await eng.db._conn.execute("DELETE FROM audit WHERE id = ?", (oldest.id,))
     broken = await eng.audit.verify()
     assert not broken.ok and "missing" in (broken.problem or "")
+
+
+async def test_runs_that_can_change_something_record_their_start(eng: Engine) -> None:
+    await eng.update_config({"approval_mode": "auto", "tool_enabled": {"filesystem_write": True}})
+    write = await eng.run("filesystem_write", {"path": "n.txt", "content": "x"})
+    read = await eng.run("filesystem_read", {"path": "n.txt"})
+    records = await eng.audit.page(limit=20)
+    by_trace = {(r.trace_id, r.action) for r in records}
+    assert (write.trace_id, "run_start") in by_trace and (write.trace_id, "run") in by_trace
+    assert (read.trace_id, "run_start") not in by_trace  # read-only: no start record
+    start = next(r for r in records if r.action == "run_start")
+    assert start.id < (write.audit_id or 0)

@@ -119,3 +119,25 @@ async def test_write_dry_run_changes_nothing(writer: Engine, workspace: Path) ->
     assert result.status == "dry_run"
     assert result.result == {"path": "README.md", "would": "overwrite", "bytes": 2}
     assert (workspace / "README.md").read_text() == "hello\n"
+
+
+async def test_git_tools_see_changes_made_between_runs(eng: Engine, workspace: Path) -> None:
+    """The open repository is reused between runs; what git does outside must still show."""
+    assert (await eng.run("git_status")).result["clean"] is True  # type: ignore[index]
+    (workspace / "README.md").write_text("edited\n")
+    assert git_short(workspace) == [" M README.md"]
+    first = await eng.run("git_status")
+    assert first.result is not None and first.result["short"] == " M README.md"
+    subprocess.run(["git", "add", "README.md"], cwd=workspace, check=True)
+    second = await eng.run("git_status")
+    assert second.result is not None and second.result["short"] == "M  README.md"
+    staged = await eng.run("git_diff", {"staged": True})
+    assert staged.result is not None and [f["path"] for f in staged.result["files"]] == [
+        "README.md"
+    ]
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "edit"],
+        cwd=workspace,
+        check=True,
+    )
+    assert (await eng.run("git_status")).result["clean"] is True  # type: ignore[index]
