@@ -8,11 +8,13 @@ switches between section screens (one Textual mode per section).
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from functools import partial
-from typing import Any, ClassVar
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import App
@@ -32,7 +34,10 @@ from daena_tui.screens.starting import StartingScreen
 from daena_tui.sections import SECTIONS
 from daena_tui.status import ConsoleStatus, read_status
 
-EngineFactory = Callable[[engine.Settings], AbstractAsyncContextManager[engine.Engine]]
+if TYPE_CHECKING:
+    EngineFactory = Callable[[engine.Settings], AbstractAsyncContextManager[engine.Engine]]
+    # The settings, or how to load them: loading waits until the first frame is drawn.
+    SettingsSource = engine.Settings | Callable[[], engine.Settings]
 STATUS_REFRESH_SEC = 5.0
 NODE_PROBE_SEC = 60.0
 STATUS_EVENTS = (
@@ -58,7 +63,7 @@ class DaenaApp(App[int]):
     TITLE = "Daena Operator Console"
     CSS_PATH = "app.tcss"
     MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
-        mode: screen for mode, screen in SECTION_SCREENS.items()
+        mode: partial(lambda m: SECTION_SCREENS[m](), mode) for mode in SECTION_SCREENS
     }
     COMMANDS = App.COMMANDS | {ConsoleCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -74,7 +79,7 @@ class DaenaApp(App[int]):
 
     def __init__(
         self,
-        settings: engine.Settings,
+        settings: SettingsSource,
         *,
         engine_factory: EngineFactory | None = None,
         clock: Clock | None = None,
@@ -82,7 +87,8 @@ class DaenaApp(App[int]):
         probe_nodes: bool = True,
     ) -> None:
         super().__init__()
-        self.settings = settings
+        self._settings_source = settings
+        self.settings: engine.Settings | None = None if callable(settings) else settings
         self.clock = clock or Clock()
         self.engine: engine.Engine | None = None
         self._engine_factory = engine_factory or partial(
@@ -104,12 +110,15 @@ class DaenaApp(App[int]):
         return StartingScreen()
 
     def on_mount(self) -> None:
-        self._lifespan()
+        # Draw the first frame before the engine's imports compete with it for the CPU.
+        self.call_after_refresh(self._lifespan)
 
     @work(group="engine")
     async def _lifespan(self) -> None:
-        """Open the engine, then forward its events until the app exits."""
+        """Load settings, open the engine, then forward its events until the app exits."""
         try:
+            # In a thread, so the first frame stays on screen while the modules load.
+            self.settings = await asyncio.to_thread(self._load_settings)
             eng = await self._stack.enter_async_context(self._engine_factory(self.settings))
         except engine.EngineError as err:
             self.exit(return_code=2, message=f"{err.title}: {err.message}")
@@ -117,6 +126,12 @@ class DaenaApp(App[int]):
         self.engine = eng
         self.post_message(EngineOpened())
         await self._bridge.pump(eng)
+
+    def _load_settings(self) -> engine.Settings:
+        source = self._settings_source
+        settings = source() if callable(source) else source
+        import_module("engine.engine")
+        return settings
 
     async def on_unmount(self) -> None:
         await self._stack.aclose()
@@ -184,7 +199,7 @@ class DaenaApp(App[int]):
 
 
 def create_app(
-    settings: engine.Settings,
+    settings: SettingsSource,
     *,
     engine_factory: EngineFactory | None = None,
     clock: Clock | None = None,
@@ -204,8 +219,9 @@ def create_app(
     )
 
 
-def run_console(settings: engine.Settings) -> int:
-    """Run the console until the operator quits; returns the exit code."""
+def run_console(settings: SettingsSource) -> int:
+    """Run the console until the operator quits; returns the exit code. Given a loader,
+    settings are loaded once the first frame is drawn (a bad value exits with code 2)."""
     app = create_app(settings)
     app.run()
     return app.return_code or 0
@@ -213,12 +229,7 @@ def run_console(settings: engine.Settings) -> int:
 
 def main() -> None:
     """`daena-tui`: settings from the environment and `.env`, then the console."""
-    try:
-        settings = engine.load_settings()
-    except engine.EngineError as err:
-        sys.stderr.write(f"daena-tui: {err.title}: {err.message}\n")
-        sys.exit(2)
-    sys.exit(run_console(settings))
+    sys.exit(run_console(engine.load_settings))
 
 
 if __name__ == "__main__":

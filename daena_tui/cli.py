@@ -6,32 +6,33 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from importlib import import_module
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from daena_tui import (
-    __version__,
-    cli_approvals,
-    cli_config,
-    cli_logs,
-    cli_nodes,
-    cli_serve,
-    cli_tasks,
-    cli_tools,
-)
+from daena_tui import __version__
 from daena_tui.cli_support import EXIT_USAGE, Cli, Handler, exit_code_for, fail
-from engine import EngineError, Settings, load_settings
+from engine import EngineError
 
-COMMAND_MODULES: list[ModuleType] = [
-    cli_tools,
-    cli_approvals,
-    cli_tasks,
-    cli_logs,
-    cli_nodes,
-    cli_config,
-    cli_serve,
+if TYPE_CHECKING:
+    from engine import Settings
+
+# Imported only when a subcommand is given: `daena` alone opens the console without them.
+COMMAND_MODULE_NAMES = [
+    "daena_tui.cli_tools",
+    "daena_tui.cli_approvals",
+    "daena_tui.cli_tasks",
+    "daena_tui.cli_logs",
+    "daena_tui.cli_nodes",
+    "daena_tui.cli_config",
+    "daena_tui.cli_serve",
 ]
+HELP_FLAGS = frozenset({"-h", "--help"})
+
+
+def command_modules() -> list[ModuleType]:
+    return [import_module(name) for name in COMMAND_MODULE_NAMES]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,9 +42,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"daena: {message} (see '{self.prog} --help')\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, with_commands: bool = True) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="daena",
+        add_help=with_commands,
         description="Supervise an AI agent's tools: approvals, audit log, policy, nodes. "
         "With no command, opens the console.",
     )
@@ -57,13 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--env-file", metavar="PATH", default=".env", help="dotenv file (default .env)"
     )
     parser.add_argument("--operator", help="name recorded on decisions (DAENA_OPERATOR)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in COMMAND_MODULES:
-        module.register(sub)
+    if with_commands:
+        sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+        for module in command_modules():
+            module.register(sub)
     return parser
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
+    from engine import load_settings  # pydantic-settings loads only when settings are needed
+
     overrides: dict[str, Any] = {}
     if args.db:
         overrides["daena_db_path"] = Path(args.db)
@@ -84,22 +89,29 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         await cli.close()
 
 
-def open_console(settings: Settings) -> int:
-    try:
-        from daena_tui.app import run_console
-    except ImportError as err:
-        return fail(f"the console is not available in this build ({err})", 1)
-    return run_console(settings)
+def open_console(args: argparse.Namespace) -> int:
+    """The console loads the settings itself, after its first frame is on screen."""
+    from daena_tui.app import run_console
+
+    return run_console(lambda: settings_from(args))
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    """Global options only when there is no subcommand (the console starts faster)."""
+    if not HELP_FLAGS & set(argv):
+        known, rest = build_parser(with_commands=False).parse_known_args(argv)
+        if not rest:
+            known.command = None
+            return known
+    return build_parser().parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(list(sys.argv[1:] if argv is None else argv))
     try:
-        settings = settings_from(args)
         if args.command is None:
-            return open_console(settings)
-        return asyncio.run(_dispatch(args, settings))
+            return open_console(args)
+        return asyncio.run(_dispatch(args, settings_from(args)))
     except EngineError as err:
         return fail(f"{err.title}: {err.message}", exit_code_for(err))
     except KeyboardInterrupt:

@@ -13,18 +13,19 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from engine import (
     ApprovalError,
     ConfigError,
-    Engine,
     EngineError,
     InputError,
     NotFoundError,
     PolicyError,
-    Settings,
 )
+
+if TYPE_CHECKING:
+    from engine import Engine, Settings
 
 Handler = Callable[[argparse.Namespace, "Cli"], Awaitable[int]]
 
@@ -51,6 +52,8 @@ class Cli:
 
     async def engine(self, *, watch: bool = False) -> Engine:
         if self._engine is None:
+            from engine import Engine  # the whole engine loads only for commands that use it
+
             self._engine = await self._stack.enter_async_context(
                 Engine.open(self.settings, watch=watch)
             )

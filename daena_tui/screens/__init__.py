@@ -1,26 +1,45 @@
-"""One screen per section (each a Textual mode), plus modals and the help screen."""
+"""One screen per section (each a Textual mode), plus modals and the help screen.
+
+Section screens are imported the first time they are shown, so the console paints its
+first frame without loading every screen (and the engine parts they use).
+"""
 
 from __future__ import annotations
 
-from daena_tui.screens.approvals import ApprovalsScreen
-from daena_tui.screens.base import SectionScreen
-from daena_tui.screens.logs import LogsScreen
-from daena_tui.screens.models import ModelsScreen
-from daena_tui.screens.nodes import NodesScreen
-from daena_tui.screens.policy import PolicyScreen
-from daena_tui.screens.run import RunScreen
-from daena_tui.screens.tasks import TasksScreen
-from daena_tui.screens.tools import ToolsScreen
+from collections.abc import Iterator, Mapping
+from importlib import import_module
+from typing import TYPE_CHECKING
 
-SECTION_SCREENS: dict[str, type[SectionScreen]] = {
-    "tools": ToolsScreen,
-    "run": RunScreen,
-    "approvals": ApprovalsScreen,
-    "tasks": TasksScreen,
-    "logs": LogsScreen,
-    "nodes": NodesScreen,
-    "models": ModelsScreen,
-    "policy": PolicyScreen,
+if TYPE_CHECKING:
+    from daena_tui.screens.base import SectionScreen
+
+_HOMES: dict[str, tuple[str, str]] = {
+    "tools": ("daena_tui.screens.tools", "ToolsScreen"),
+    "run": ("daena_tui.screens.run", "RunScreen"),
+    "approvals": ("daena_tui.screens.approvals", "ApprovalsScreen"),
+    "tasks": ("daena_tui.screens.tasks", "TasksScreen"),
+    "logs": ("daena_tui.screens.logs", "LogsScreen"),
+    "nodes": ("daena_tui.screens.nodes", "NodesScreen"),
+    "models": ("daena_tui.screens.models", "ModelsScreen"),
+    "policy": ("daena_tui.screens.policy", "PolicyScreen"),
 }
 
-__all__ = ["SECTION_SCREENS", "SectionScreen"]
+
+class _Sections(Mapping[str, "type[SectionScreen]"]):
+    """mode -> screen class, importing a screen's module on first access."""
+
+    def __getitem__(self, mode: str) -> type[SectionScreen]:
+        module, name = _HOMES[mode]
+        screen: type[SectionScreen] = getattr(import_module(module), name)
+        return screen
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_HOMES)
+
+    def __len__(self) -> int:
+        return len(_HOMES)
+
+
+SECTION_SCREENS: Mapping[str, type[SectionScreen]] = _Sections()
+
+__all__ = ["SECTION_SCREENS"]

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from daena_tui import cli, cli_serve
+from daena_tui import cli
 from daena_tui.api import API_PREFIX, TOKEN_HEADER, create_api
 from engine import Settings
 from tests.api.conftest import TOKEN
@@ -134,8 +134,7 @@ def test_smoke_node_fails_with_a_wrong_token(live_node: str) -> None:
 
 
 def with_serve(monkeypatch: pytest.MonkeyPatch) -> None:
-    if cli_serve not in cli.COMMAND_MODULES:  # until the lead registers it
-        monkeypatch.setattr(cli, "COMMAND_MODULES", [*cli.COMMAND_MODULES, cli_serve])
+    assert "daena_tui.cli_serve" in cli.COMMAND_MODULE_NAMES
 
 
 def test_serve_refuses_insecure_local_on_a_public_address(
@@ -180,11 +179,7 @@ def test_daena_serve_subprocess(tmp_path: Path) -> None:
     make_repo(ws)
     env = script_env()
     env["EXECUTION_TOKEN"] = TOKEN
-    code = (
-        "import sys; from daena_tui import cli, cli_serve\n"
-        "if cli_serve not in cli.COMMAND_MODULES: cli.COMMAND_MODULES.append(cli_serve)\n"
-        "sys.exit(cli.main(sys.argv[1:]))"
-    )
+    code = "import sys; from daena_tui import cli\nsys.exit(cli.main(sys.argv[1:]))"
     args = ["--db", str(tmp_path / "d.db"), "--workspace", str(ws), "--env-file", ""]
     proc = subprocess.Popen(
         [sys.executable, "-c", code, *args, "serve", "--port", "0", "--log-level", "warning"],

@@ -11,15 +11,13 @@ from typing import Any
 import pytest
 from tasks_fake_ollama import closed_port_url
 
-from daena_tui import cli, cli_tasks
+from daena_tui import cli
 
 Daena = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture
 def daena(tmp_path: Path, workspace: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Daena:
-    if cli_tasks not in cli.COMMAND_MODULES:
-        monkeypatch.setattr(cli, "COMMAND_MODULES", [*cli.COMMAND_MODULES, cli_tasks])
     monkeypatch.setenv("OLLAMA_BASE_URL", closed_port_url())
     for name in ("SHELL_ALLOWLIST", "DAENA_OPERATOR", "EXECUTION_WORKSPACE_ROOT"):
         monkeypatch.delenv(name, raising=False)
@@ -41,12 +39,8 @@ def daena(tmp_path: Path, workspace: Path, monkeypatch: pytest.MonkeyPatch, caps
 
 
 def test_parser_registers_every_action() -> None:
-    parser = cli.build_parser() if cli_tasks in cli.COMMAND_MODULES else None
-    if parser is None:
-        import argparse
-
-        parser = argparse.ArgumentParser(prog="daena")
-        cli_tasks.register(parser.add_subparsers(dest="command"))
+    assert "daena_tui.cli_tasks" in cli.COMMAND_MODULE_NAMES
+    parser = cli.build_parser()
     for argv in (
         ["tasks"],
         ["tasks", "list", "--status", "waiting_approval"],
