@@ -38,7 +38,7 @@ async def main(db: Path, ws: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ToolsScreen")
         print(f"app start to the Tools screen: {(time.perf_counter() - start) * 1000:.0f} ms")
-        await pilot.pause(0.5)  # let start-up work settle
+        await pilot.pause(1.0)  # let start-up work settle (sections load in the background)
         start = time.perf_counter()
         app.action_section("logs")  # what key 5 does, without the test driver's idle wait
 

@@ -141,6 +141,14 @@ class DaenaApp(App[int]):
         self.refresh_status()
         self.set_interval(STATUS_REFRESH_SEC, self.refresh_status)
         self._voice_alerts()
+        self.call_after_refresh(self._load_sections)
+
+    @work(thread=True, group="sections", exit_on_error=False)
+    def _load_sections(self) -> None:
+        """Import the other sections' code in the background once the first one is shown,
+        so the operator's first switch to each section only has to build it."""
+        for mode in SECTION_SCREENS:
+            SECTION_SCREENS[mode]
 
     @work(exclusive=True, group="voice-alerts", exit_on_error=False)
     async def _voice_alerts(self) -> None:

@@ -233,13 +233,23 @@ class AuditLog:
         return AuditRecord.from_row(row) if row else None
 
     async def page(
-        self, filters: AuditFilter | None = None, *, before_id: int | None = None, limit: int = 100
+        self,
+        filters: AuditFilter | None = None,
+        *,
+        before_id: int | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
     ) -> list[AuditRecord]:
-        """Newest first, `limit` records older than `before_id` (keyset paging: O(limit))."""
+        """Newest first, at most `limit` records with ids in (after_id, before_id).
+
+        Keyset paging: the cost is bounded by the rows between the bounds, never the table,
+        so a live tail (`after_id` = newest shown) stays cheap even with a text filter.
+        """
         where, params = (filters or AuditFilter()).where()
-        if before_id is not None:
-            where += (" AND " if where else " WHERE ") + "id < ?"
-            params.append(before_id)
+        for bound, op in ((before_id, "<"), (after_id, ">")):
+            if bound is not None:
+                where += (" AND " if where else " WHERE ") + f"id {op} ?"
+                params.append(bound)
         rows = await self._db.fetchall(
             f"SELECT {_COLUMNS} FROM audit{where} ORDER BY id DESC LIMIT ?", (*params, limit)
         )

@@ -23,6 +23,9 @@ from daena_tui.timefilter import parse_when
 from daena_tui.widgets.tables import AuditTable
 
 PAGE = 100
+# A text filter scans records until it has a page (no index can serve a substring); one
+# screenful first keeps it quick, and scrolling loads the rest page by page.
+TEXT_FIRST_PAGE = 40
 STATUSES = (
     "ok",
     "started",
@@ -95,14 +98,15 @@ class LogsScreen(SectionScreen):
     @work(exclusive=True, group="load")
     async def _load_first(self) -> None:
         self.generation += 1
+        limit = TEXT_FIRST_PAGE if self.filters.text else PAGE
         try:
-            records = await self.eng.audit.page(self.filters, limit=PAGE)
+            records = await self.eng.audit.page(self.filters, limit=limit)
         except engine.EngineError as err:
             self.report(err)
             return
         self.generation += 1
         self.records = records
-        self.exhausted = len(records) < PAGE
+        self.exhausted = len(records) < limit
         self.missed = 0
         self._fill(keep_cursor=True)
 
@@ -127,17 +131,16 @@ class LogsScreen(SectionScreen):
 
     @work(exclusive=True, group="tail")
     async def _tail(self) -> None:
-        try:
-            newest = await self.eng.audit.page(self.filters, limit=PAGE)
+        top = self.records[0].id if self.records else 0
+        try:  # only what is newer than the top row: cheap whatever the filter
+            fresh = await self.eng.audit.page(self.filters, after_id=top, limit=PAGE)
         except engine.EngineError as err:
             self.report(err)
             return
-        top = self.records[0].id if self.records else 0
-        fresh = [r for r in newest if r.id > top]
-        if not fresh:
-            return
-        if len(fresh) == len(newest) and self.records:
-            self.reload()  # more than a page arrived: start again from the newest
+        if not fresh or (self.records and self.records[0].id != top):
+            return  # nothing new, or a reload replaced the list meanwhile
+        if len(fresh) == PAGE and self.records:
+            self.reload()  # a page or more arrived: start again from the newest
             return
         self.records = fresh + self.records
         self._fill(keep_cursor=True)

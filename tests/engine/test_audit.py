@@ -165,3 +165,12 @@ async def test_runs_that_can_change_something_record_their_start(eng: Engine) ->
     assert (read.trace_id, "run_start") not in by_trace  # read-only: no start record
     start = next(r for r in records if r.action == "run_start")
     assert start.id < (write.audit_id or 0)
+
+
+async def test_page_after_an_id_returns_only_newer_records(eng: Engine) -> None:
+    for _ in range(5):
+        await eng.run("git_status", dry_run=True)
+    newest = await eng.audit.page(limit=3)
+    newer = await eng.audit.page(after_id=newest[2].id, limit=100)
+    assert [r.id for r in newer] == [newest[0].id, newest[1].id]
+    assert await eng.audit.page(AuditFilter(status="dry_run"), after_id=newest[0].id) == []
