@@ -58,13 +58,20 @@ class Executor:
 
     async def run(self, req: RunRequest, *, approved: ApprovalRequest | None = None) -> RunResult:
         trace_id = approved.trace_id if approved and approved.trace_id else uuid.uuid4().hex[:16]
-        config = await self._policy.current()
+        # An explicit dry run executes nothing real, so it may start from the last policy this
+        # engine saw; its recorded outcome is decided on the fresh policy when it is written.
+        last = self._policy.last_read if req.dry_run is True and approved is None else None
+        config = last or await self._policy.current()
         try:
             spec, model, canonical = self._admit(req, config, trace_id)
         except EngineError as err:
-            return await self._finish(
-                req, trace_id, RunStatus.REFUSED, error=err.message, args=req.args, refusal=err
-            )
+            if last is None:
+                return await self._refuse(req, trace_id, err)
+            try:  # a refusal is never decided on a possibly stale policy
+                config = await self._policy.current()
+                spec, model, canonical = self._admit(req, config, trace_id)
+            except EngineError as fresh_err:
+                return await self._refuse(req, trace_id, fresh_err)
         dry_run = config.dry_run_default if req.dry_run is None else req.dry_run
         ctx = self._context(trace_id)
         if dry_run:
@@ -85,15 +92,25 @@ class Executor:
     def _admit(
         self, req: RunRequest, config: ExecutionConfig, trace_id: str
     ) -> tuple[ToolSpec, BaseModel, dict[str, Any]]:
-        if config.lockdown or self._forced_lockdown:
-            raise LockdownError("lockdown: every execution is refused while lockdown is on")
-        spec = self._registry.get(req.tool)
-        if not config.enabled(spec.name, spec.default_enabled):
-            raise ToolDisabledError(f"tool: {spec.name} is disabled")
+        spec = self._gate(req.tool, config)
         model, canonical = canonical_args(spec, req.args)
         if spec.check is not None:
             spec.check(self._context(trace_id), model)
         return spec, model, canonical
+
+    async def _refuse(self, req: RunRequest, trace_id: str, err: EngineError) -> RunResult:
+        return await self._finish(
+            req, trace_id, RunStatus.REFUSED, error=err.message, args=req.args, refusal=err
+        )
+
+    def _gate(self, tool: str, config: ExecutionConfig) -> ToolSpec:
+        """The policy-dependent part of admission: lockdown, unknown tool, disabled tool."""
+        if config.lockdown or self._forced_lockdown:
+            raise LockdownError("lockdown: every execution is refused while lockdown is on")
+        spec = self._registry.get(tool)
+        if not config.enabled(spec.name, spec.default_enabled):
+            raise ToolDisabledError(f"tool: {spec.name} is disabled")
+        return spec
 
     async def preflight(self, req: RunRequest) -> None:
         """Raise the refusal a run would meet now, without recording or running anything."""
@@ -294,29 +311,36 @@ class Executor:
         approved: ApprovalRequest | None = None,
         refusal: EngineError | None = None,
     ) -> RunResult:
-        entry = AuditEntry(
-            actor=req.requester,
-            action="dry_run" if dry_run else "run",
-            tool=req.tool,
-            args=args,
-            status=status,
-            error=error,
-            duration_ms=duration_ms,
-            result_summary=summarise(result),
-            trace_id=trace_id,
-            task_id=req.task_id,
-            approval_id=approval_id,
-        )
-
-        def write(stx: SyncTransaction) -> int:
-            audit_id = self._audit.append_sync(stx, entry)
+        def write(stx: SyncTransaction) -> tuple[int, RunStatus, EngineError | None]:
+            final, late = status, None
+            if dry_run and status is RunStatus.DRY_RUN:
+                try:  # the outcome a dry run records follows the policy as it is now
+                    self._gate(req.tool, self._policy.current_sync(stx))
+                except EngineError as err:
+                    final, late = RunStatus.REFUSED, err
+            audit_id = self._audit.append_sync(
+                stx,
+                AuditEntry(
+                    actor=req.requester,
+                    action="dry_run" if dry_run else "run",
+                    tool=req.tool,
+                    args=args,
+                    status=final,
+                    error=late.message if late else error,
+                    duration_ms=duration_ms,
+                    result_summary=None if late else summarise(result),
+                    trace_id=trace_id,
+                    task_id=req.task_id,
+                    approval_id=approval_id,
+                ),
+            )
             if approved is not None:
-                Approvals.record_run(stx, approved.id, status, audit_id)
-            stx.emit(RunFinished(audit_id, req.tool, status, trace_id, dry_run))
-            return audit_id
+                Approvals.record_run(stx, approved.id, final, audit_id)
+            stx.emit(RunFinished(audit_id, req.tool, final, trace_id, dry_run))
+            return audit_id, final, late
 
         try:
-            audit_id = await self._db.write(write)
+            audit_id, status, late = await self._db.write(write)
         except StorageError as err:
             if status in (RunStatus.REFUSED, RunStatus.DRY_RUN):
                 raise
@@ -324,6 +348,8 @@ class Executor:
                 f"{req.tool} ran (status {status}, trace {trace_id}) but its outcome could not be "
                 f"recorded: {err.message}"
             ) from err
+        if late is not None:
+            error, result, refusal, truncated = late.message, None, late, False
         return RunResult(
             status=status,
             tool=req.tool,

@@ -17,10 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from engine.audit import AuditEntry, AuditLog
 from engine.errors import ConfigError
 from engine.events import ConfigChanged
-from engine.storage.database import Database, dumps
+from engine.storage.database import Database, SyncTransaction, dumps
 
 SEED_FILE = Path(__file__).resolve().parent.parent / "config" / "execution_layer_config.json"
 BUDGET_KEYS = ("max_steps_per_run", "max_retries_per_tool")
+CURRENT_DOC = "SELECT doc FROM exec_config WHERE id = 1"
 
 
 def flatten_budget(data: Any) -> Any:
@@ -108,6 +109,8 @@ class PolicyStore:
         self._db = db
         self._audit = audit
         self._known = known_tools
+        self._last: ExecutionConfig | None = None
+        self._last_doc: str | None = None
 
     async def ensure_seeded(self, seed: dict[str, Any], operator: str) -> None:
         row = await self._db.fetchone("SELECT doc FROM exec_config WHERE id = 1")
@@ -127,10 +130,27 @@ class PolicyStore:
             )
 
     async def current(self) -> ExecutionConfig:
-        row = await self._db.fetchone("SELECT doc FROM exec_config WHERE id = 1")
-        if row is None:
+        """The stored config, read now."""
+        row = await self._db.fetchone(CURRENT_DOC)
+        return self._parse(row[0] if row else None)
+
+    def current_sync(self, stx: SyncTransaction) -> ExecutionConfig:
+        """The stored config, read inside a write transaction (see `Executor`)."""
+        row = stx.fetchone(CURRENT_DOC)
+        return self._parse(row[0] if row else None)
+
+    @property
+    def last_read(self) -> ExecutionConfig | None:
+        """The config as of the latest read or change by this engine (may be stale)."""
+        return self._last
+
+    def _parse(self, doc: str | None) -> ExecutionConfig:
+        if doc is None:
             return ExecutionConfig()
-        return ExecutionConfig.model_validate_json(row[0])
+        if doc != self._last_doc or self._last is None:  # parse each distinct version once
+            self._last = ExecutionConfig.model_validate_json(doc)
+            self._last_doc = doc
+        return self._last
 
     async def update(self, changes: dict[str, Any], operator: str) -> ExecutionConfig:
         """Apply a partial change (a `tool_enabled` map is merged); validate, store, audit."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import ConfigError, Engine, Settings
+from engine import AuditFilter, ConfigError, Engine, Settings
 from engine.policy import validate_config
 from tests.conftest import make_settings
 
@@ -127,3 +127,23 @@ async def test_refusals_carry_a_stable_code(eng: Engine) -> None:
     assert (await eng.run("git_status")).refused_by == "lockdown"
     await eng.update_config({"lockdown": False})
     assert (await eng.run("git_status")).refused_by is None
+
+
+async def test_dry_runs_follow_policy_changes_from_another_process(
+    eng: Engine, settings: Settings
+) -> None:
+    """A dry run may start from the last policy seen; what it records follows the fresh one."""
+    assert (await eng.run("git_status", dry_run=True)).status == "dry_run"
+    async with Engine.open(settings) as other:  # a second connection, like another process
+        await other.update_config({"lockdown": True})
+        locked = await eng.run("git_status", dry_run=True)
+        assert (locked.status, locked.refused_by) == ("refused", "lockdown")
+        await other.set_tool_enabled("git_diff", False)
+        await other.update_config({"lockdown": False})
+        assert (await eng.run("git_status", dry_run=True)).status == "dry_run"
+        disabled = await eng.run("git_diff", dry_run=True)
+        assert (disabled.status, disabled.refused_by) == ("refused", "disabled")
+        await other.set_tool_enabled("git_diff", True)
+        assert (await eng.run("git_diff", dry_run=True)).status == "dry_run"
+    record = (await eng.audit.page(AuditFilter(status="refused")))[0]
+    assert record.tool == "git_diff" and "disabled" in (record.error or "")
