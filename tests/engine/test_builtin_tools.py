@@ -12,7 +12,7 @@ from engine import Engine
 
 def git_short(workspace: Path) -> list[str]:
     out = subprocess.run(
-        ["git", "status", "--short", "--untracked-files=all"],
+        ["git", "status", "--short"],
         cwd=workspace,
         capture_output=True,
         text=True,
@@ -24,6 +24,8 @@ def git_short(workspace: Path) -> list[str]:
 async def test_git_status_matches_git(eng: Engine, workspace: Path) -> None:
     (workspace / "README.md").write_text("changed\n")
     (workspace / "new.txt").write_text("new\n")
+    (workspace / "fresh" / "deep").mkdir(parents=True)  # untracked dir: `?? fresh/`, as git
+    (workspace / "fresh" / "deep" / "a.txt").write_text("a\n")
     (workspace / "src" / "app.py").unlink()
     result = await eng.run("git_status")
     assert result.status == "ok", result.error

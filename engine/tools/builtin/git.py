@@ -107,7 +107,7 @@ def status(workspace: Path) -> dict[str, Any]:
 def status_of(repo: pygit2.Repository) -> dict[str, Any]:
     entries = [
         entry
-        for path, flags in sorted(repo.status().items())
+        for path, flags in sorted(repo.status(untracked_files="normal").items())
         for entry in status_entries(path, flags)
     ]
     entries.sort(key=lambda e: (e["status"] == "??", e["path"]))
