@@ -14,7 +14,7 @@ import os
 import socket
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import platformdirs
 from dotenv import dotenv_values
@@ -224,20 +224,33 @@ class Settings(BaseSettings):
         ]
 
 
-def env_name(field_name: str) -> str:
-    alias = Settings.model_fields[field_name].validation_alias
+def env_name(field_name: str, cls: type[BaseSettings] = Settings) -> str:
+    """The environment variable a field is read from (its alias)."""
+    alias = cls.model_fields[field_name].validation_alias
     return str(alias) if alias else field_name.upper()
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def build_settings(
+    cls: type[SettingsT], env_file: str | Path | None = ".env", **overrides: Any
+) -> SettingsT:
+    """Build a settings model; an invalid value becomes a ConfigError naming the variable
+    and the rule (used for the engine's settings and the node server's)."""
+    try:
+        return cls(_env_file=env_file, **overrides)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "settings"
+        name = env_name(field, cls) if field in cls.model_fields else field
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name}: {message}") from err
 
 
 def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
     """Build the settings once; any invalid value becomes a ConfigError naming the variable."""
-    try:
-        return Settings(_env_file=env_file, **overrides)
-    except ValidationError as err:
-        first = err.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "settings"
-        name = env_name(field) if field in Settings.model_fields else field
-        raise ConfigError(f"{name}: {first['msg']}") from err
+    return build_settings(Settings, env_file, **overrides)
 
 
 def describe_settings(

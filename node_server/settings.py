@@ -10,12 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from engine.errors import ConfigError
 from engine.safety.hosts import normalise_host
-from engine.settings import parse_list
+from engine.settings import build_settings, parse_list
 
 DEFAULT_PORT = 18888
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -113,18 +112,6 @@ class NodeSettings(BaseSettings):
         return path.resolve()
 
 
-def env_name(field_name: str) -> str:
-    alias = NodeSettings.model_fields[field_name].validation_alias
-    return str(alias) if alias else field_name.upper()
-
-
 def load_node_settings(env_file: str | Path | None = ".env", **overrides: Any) -> NodeSettings:
     """Build the settings; an invalid value becomes a ConfigError naming the variable."""
-    try:
-        return NodeSettings(_env_file=env_file, **overrides)
-    except ValidationError as err:
-        first = err.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "settings"
-        name = env_name(field) if field in NodeSettings.model_fields else field
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise ConfigError(f"{name}: {message}") from err
+    return build_settings(NodeSettings, env_file, **overrides)
