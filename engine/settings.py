@@ -73,6 +73,14 @@ def parse_list(value: Any) -> Any:
     return value
 
 
+def clean_allowlist(entries: list[str]) -> list[str]:
+    """Allowlist entries with whitespace folded; a blank entry is an error, not a wildcard."""
+    cleaned = [" ".join(entry.split()) for entry in entries]
+    if any(not entry for entry in cleaned):
+        raise ValueError("entries must not be blank")
+    return cleaned
+
+
 class _ConfigFileSource(PydanticBaseSettingsSource):
     """Values from the TOML file named by DAENA_CONFIG_FILE (keys: env names or field names)."""
 
@@ -188,10 +196,7 @@ class Settings(BaseSettings):
     @field_validator("shell_allowlist")
     @classmethod
     def _no_blank_entries(cls, value: list[str]) -> list[str]:
-        cleaned = [" ".join(entry.split()) for entry in value]
-        if any(not entry for entry in cleaned):
-            raise ValueError("entries must not be blank")
-        return cleaned
+        return clean_allowlist(value)
 
     @model_validator(mode="after")
     def _derive_model_paths(self) -> Settings:

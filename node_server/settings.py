@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from engine.safety.hosts import normalise_host
-from engine.settings import build_settings, parse_list
+from engine.settings import build_settings, clean_allowlist, parse_list
 
 DEFAULT_PORT = 18888
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -68,10 +68,7 @@ class NodeSettings(BaseSettings):
     @field_validator("shell_allowlist")
     @classmethod
     def _clean_allowlist(cls, value: list[str]) -> list[str]:
-        cleaned = [" ".join(entry.split()) for entry in value]
-        if any(not entry for entry in cleaned):
-            raise ValueError("entries must not be blank")
-        return cleaned
+        return clean_allowlist(value)
 
     @field_validator("allowed_hosts")
     @classmethod

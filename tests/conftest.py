@@ -10,6 +10,9 @@ import pytest
 
 from engine import Engine, Settings, load_settings
 
+# Fixtures shared by several test folders (bin_dir, no_coqui).
+pytest_plugins = ["tests.support.voice"]
+
 SIGNATURE = pygit2.Signature("Test", "test@example.com")
 
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -25,6 +23,7 @@ from textual.pilot import Pilot
 import engine
 from daena_tui.app import DaenaApp, create_app
 from engine.settings import env_name
+from tests.support.voice import ESPEAK, link_espeak, needs_espeak  # noqa: F401 (re-exported)
 
 OPERATOR = "operator@test"
 ENV_NAMES = [env_name(name) for name in engine.Settings.model_fields]
@@ -88,31 +87,6 @@ def settings(tmp_path: Path, workspace: Path) -> engine.Settings:
 def voice_settings(tmp_path: Path, workspace: Path) -> engine.Settings:
     """Spoken alerts on (what speaks depends on PATH and `TTS`: see `bin_dir`, `no_coqui`)."""
     return settings_for(tmp_path / "daena.db", workspace, MODELS_ROOT=str(tmp_path / "models"))
-
-
-@pytest.fixture
-def bin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """PATH is this empty dir: no espeak-ng, no audio player (tests add what they need)."""
-    directory = tmp_path / "bin"
-    directory.mkdir()
-    monkeypatch.setenv("PATH", str(directory))
-    return directory
-
-
-@pytest.fixture
-def no_coqui(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`import TTS` fails, as where the voice extra is not installed."""
-    monkeypatch.setitem(sys.modules, "TTS", None)
-
-
-ESPEAK = shutil.which("espeak-ng")
-needs_espeak = pytest.mark.skipif(ESPEAK is None, reason="espeak-ng is not installed")
-
-
-def link_espeak(bin_dir: Path) -> None:
-    """The real espeak-ng, and nothing else, on PATH."""
-    assert ESPEAK is not None
-    os.symlink(ESPEAK, bin_dir / "espeak-ng")
 
 
 def fake_player(bin_dir: Path, name: str) -> None:

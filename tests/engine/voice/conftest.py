@@ -7,9 +7,6 @@ engine's own logic.
 
 from __future__ import annotations
 
-import os
-import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +14,7 @@ import pytest
 import soundfile
 
 from engine import Settings, load_settings
+from tests.support.voice import ESPEAK, link_espeak, needs_espeak  # noqa: F401 (re-exported)
 
 VOICE_ENV = (
     "MODELS_ROOT",
@@ -57,30 +55,6 @@ def make_wav(path: Path, seconds: float = 0.25, rate: int = 16000) -> Path:
     t = np.arange(int(seconds * rate)) / rate
     soundfile.write(str(path), 0.2 * np.sin(2 * np.pi * 440 * t), rate)
     return path
-
-
-@pytest.fixture
-def bin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """PATH is this empty dir: no espeak-ng, no audio player (tests add what they need)."""
-    directory = tmp_path / "bin"
-    directory.mkdir()
-    monkeypatch.setenv("PATH", str(directory))
-    return directory
-
-
-@pytest.fixture
-def no_coqui(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`import TTS` fails, as where the voice extra is not installed."""
-    monkeypatch.setitem(sys.modules, "TTS", None)
-
-
-ESPEAK = shutil.which("espeak-ng")
-needs_espeak = pytest.mark.skipif(ESPEAK is None, reason="espeak-ng is not installed")
-
-
-def link_espeak(bin_dir: Path) -> None:
-    assert ESPEAK is not None
-    os.symlink(ESPEAK, bin_dir / "espeak-ng")
 
 
 def fake_player(bin_dir: Path, name: str, log: Path, *, exit_code: int = 0) -> None:
