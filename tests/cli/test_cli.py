@@ -143,8 +143,11 @@ def test_approval_flow_from_the_cli(daena: Daena, workspace: Path) -> None:
     assert (workspace / "a.txt").read_text() == "42"
     code, out, err = daena("approvals", "approve", req)
     assert code == 3 and "already approved" in err
-    code, out, _ = daena("logs", "--tool", "filesystem_write", "--status", "ok")
-    assert "op@test" not in out or "agent" in out
+    code, records = daena.json("logs", "--tool", "filesystem_write")
+    assert isinstance(records, list)
+    seen = [(r["action"], r["actor"], r["status"]) for r in records]
+    assert ("run", "agent", "ok") in seen  # the run is the agent's...
+    assert ("approval_approved", "op@test", "approved") in seen  # ...approved by the operator
 
 
 def test_grant_then_run_then_replay(daena: Daena) -> None:

@@ -16,7 +16,6 @@ import pytest
 
 from engine import Engine, Settings, StorageError
 from engine.policy import load_seed
-from tests.conftest import make_settings
 
 RUNNER = textwrap.dedent(
     """
@@ -215,7 +214,3 @@ def test_bad_start_conditions_fail_clearly(
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in proc.stderr
     assert proc.stdout == ""
-
-
-def test_make_settings_helper_is_isolated(workspace: Path, db_path: Path) -> None:
-    assert make_settings(workspace, db_path).daena_db_path == db_path
