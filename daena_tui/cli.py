@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from importlib import import_module
@@ -118,6 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as err:  # a bug: one line for the operator, details on request
+        if os.environ.get("DAENA_DEBUG"):
+            raise
+        return fail(f"internal error: {type(err).__name__}: {err} (DAENA_DEBUG=1 shows details)", 1)
 
 
 def entry() -> None:

@@ -62,7 +62,12 @@ async def export_config(args: argparse.Namespace, cli: Cli) -> int:
     eng = await cli.engine()
     text = json.dumps((await eng.config()).export(), indent=2) + "\n"
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as err:
+            raise ConfigError(
+                f"--output: cannot write {args.output}: {err.strerror or err}"
+            ) from err
         sys.stderr.write(f"policy written to {args.output}\n")
     else:
         sys.stdout.write(text)

@@ -50,8 +50,11 @@ def parse_since(raw: str | None) -> float | None:
         return None
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     if raw[-1:] in units and raw[:-1].isdigit():
-        delta = timedelta(seconds=int(raw[:-1]) * units[raw[-1]])
-        return (datetime.now(UTC) - delta).timestamp()
+        try:
+            delta = timedelta(seconds=int(raw[:-1]) * units[raw[-1]])
+            return (datetime.now(UTC) - delta).timestamp()
+        except (OverflowError, ValueError):
+            raise InputError(f"--since: {raw!r} reaches back before year 1") from None
     try:
         moment = datetime.fromisoformat(raw)
     except ValueError:
@@ -131,7 +134,11 @@ async def export_log(args: argparse.Namespace, cli: Cli) -> int:
     filters = filters_from(args)
     if args.output:
         path = Path(args.output)
-        with path.open("w", encoding="utf-8", newline="") as handle:
+        try:
+            handle = path.open("w", encoding="utf-8", newline="")
+        except OSError as err:
+            raise InputError(f"--output: cannot write {path}: {err.strerror or err}") from err
+        with handle:
             count = await eng.audit.export(handle, args.format, filters)
         sys.stderr.write(f"exported {count} records to {path}\n")
     else:

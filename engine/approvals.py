@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import secrets
 import sqlite3
 import time
@@ -102,7 +103,7 @@ class Approvals:
         ttl_sec: float = GRANT_TTL_SEC,
     ) -> Grant:
         """Mint a grant; `canonical_args=None` means tool-scoped (explicit only)."""
-        if ttl_sec <= 0 or ttl_sec > 24 * 3600:
+        if not math.isfinite(ttl_sec) or ttl_sec <= 0 or ttl_sec > 24 * 3600:
             raise InputError("ttl_sec: must be between 0 and 86400 seconds")
         now = time.time()
         grant = Grant(

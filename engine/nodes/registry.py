@@ -82,7 +82,10 @@ def validate_name(name: str) -> str:
 
 
 def validate_url(url: str) -> str:
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError as err:  # e.g. an unclosed IPv6 bracket
+        raise InputError(f"url: {url!r} is not a valid URL ({err})") from err
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError(f"url: {url!r} must be an http:// or https:// URL with a host")
     try:

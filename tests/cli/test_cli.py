@@ -269,3 +269,21 @@ def test_audit_prune(daena: Daena) -> None:
     code, out, _ = daena("audit", "prune", "--older-than", "0s", "--yes")
     assert code == 0 and "deleted" in out
     assert daena("audit", "verify")[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["approvals", "grant", "git_status", "--ttl", "nan"], "ttl_sec"),
+        (["nodes", "add", "x", "http://[::1"], "url"),
+        (["logs", "--since", "99999999999d"], "--since"),
+        (["audit", "export", "-o", "/nonexistent/dir/x.csv"], "--output"),
+        (["config", "export", "-o", "/nonexistent/dir/p.json"], "--output"),
+    ],
+)
+def test_odd_input_found_by_hand_is_a_clear_error(
+    daena: Daena, argv: list[str], needle: str
+) -> None:
+    code, _, err = daena(*argv)
+    assert code == 2, err
+    assert needle in err and "Traceback" not in err and "internal error" not in err
