@@ -139,18 +139,23 @@ def _env(name: str, default: Any = None, **kw: Any) -> Any:
     return Field(default, validation_alias=name, **kw)
 
 
+# How every Daena settings model reads its sources (the engine's and the node server's):
+# exact env names, blank means unset, unknown names ignored, immutable once built.
+SETTINGS_CONFIG = SettingsConfigDict(
+    env_file=".env",
+    env_file_encoding="utf-8",
+    extra="ignore",
+    case_sensitive=True,
+    env_ignore_empty=True,
+    populate_by_name=True,
+    frozen=True,
+)
+
+
 class Settings(BaseSettings):
     """Every effective setting of the engine, console and API."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env",
-        env_file_encoding="utf-8",
-        extra="ignore",
-        case_sensitive=True,
-        env_ignore_empty=True,
-        populate_by_name=True,
-        frozen=True,
-    )
+    model_config = SETTINGS_CONFIG
 
     execution_token: SecretStr | None = _env("EXECUTION_TOKEN")
     execution_workspace_root: Path = Field(

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode
 
 from engine.safety.hosts import normalise_host
-from engine.settings import build_settings, clean_allowlist, parse_list
+from engine.settings import SETTINGS_CONFIG, build_settings, clean_allowlist, parse_list
 
 DEFAULT_PORT = 18888
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -32,15 +32,7 @@ DEFAULT_NODE_ALLOWLIST = (
 class NodeSettings(BaseSettings):
     """Every setting of the node server (env name in `validation_alias`)."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env",
-        env_file_encoding="utf-8",
-        extra="ignore",
-        case_sensitive=True,
-        env_ignore_empty=True,
-        populate_by_name=True,
-        frozen=True,
-    )
+    model_config = SETTINGS_CONFIG
 
     host: str = Field("127.0.0.1", validation_alias="NODE_HOST", min_length=1)
     port: int = Field(DEFAULT_PORT, validation_alias="NODE_PORT", ge=1, le=65535)

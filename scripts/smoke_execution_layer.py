@@ -34,19 +34,19 @@ import argparse
 import difflib
 import os
 import sys
-import traceback
-from collections.abc import Callable
 from typing import Any
 
 import httpx
+from smoke_support import Checks  # beside this script
 
 PREFIX = "/api/v1/execution"
 TOKEN_HEADER = "X-Execution-Token"
 NEEDED_TOOLS = ("shell_exec", "apply_patch", "filesystem_read")
 
 
-class Smoke:
+class Smoke(Checks):
     def __init__(self, base: str, token: str | None, file: str) -> None:
+        super().__init__()
         self.base = base.rstrip("/")
         self.token = token
         self.file = file
@@ -54,28 +54,11 @@ class Smoke:
         if token:
             headers[TOKEN_HEADER] = token
         self.http = httpx.Client(base_url=self.base + PREFIX, headers=headers, timeout=60)
-        self.failed = 0
         self.trace_ids: list[str] = []
         self.restore_config: dict[str, Any] = {}
         self.restore_tools: dict[str, bool] = {}
 
     # -- plumbing -------------------------------------------------------------------------
-
-    def check(self, name: str, fn: Callable[[], str | None]) -> None:
-        try:
-            note = fn()
-        except AssertionError as err:
-            self.failed += 1
-            print(f"FAIL  {name}: {err}")
-        except httpx.HTTPError as err:
-            self.failed += 1
-            print(f"FAIL  {name}: HTTP error: {err}")
-        except Exception as err:
-            self.failed += 1
-            print(f"FAIL  {name}: unexpected {type(err).__name__}: {err}")
-            traceback.print_exc()
-        else:
-            print(f"PASS  {name}" + (f" ({note})" if note else ""))
 
     def skip(self, name: str, why: str) -> None:
         print(f"SKIP  {name}: {why}")

@@ -27,35 +27,23 @@ import argparse
 import os
 import secrets
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import httpx
+from smoke_support import Checks  # beside this script
 
 TOKEN_HEADER = "X-Windows-Node-Token"
 NODE_TOOLS = ("safe_shell_exec", "file_read_workspace", "file_write_workspace")
 SMOKE_FILE = ".daena-smoke/smoke.txt"
 
 
-class NodeSmoke:
+class NodeSmoke(Checks):
     def __init__(self, base: str, token: str | None) -> None:
+        super().__init__()
         self.base = base.rstrip("/")
         self.token = token
         headers = {TOKEN_HEADER: token} if token else {}
         self.http = httpx.Client(base_url=self.base, headers=headers, timeout=60)
-        self.failed = 0
-
-    def check(self, name: str, fn: Callable[[], str | None]) -> None:
-        try:
-            note = fn()
-        except AssertionError as err:
-            self.failed += 1
-            print(f"FAIL  {name}: {err}")
-        except httpx.HTTPError as err:
-            self.failed += 1
-            print(f"FAIL  {name}: HTTP error: {err}")
-        else:
-            print(f"PASS  {name}" + (f" ({note})" if note else ""))
 
     def tool(self, name: str, args: dict[str, Any], status: int) -> Any:
         response = self.http.post("/node/run_tool", json={"tool_name": name, "args": args})
