@@ -9,7 +9,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from engine import Engine, load_settings
+from engine import Engine, audit_search, load_settings
 from engine.audit import GENESIS, _hashed_fields, record_hash
 from engine.storage.database import dumps
 
@@ -60,6 +60,14 @@ def fill(db: Path, n: int, batch: int = 20_000) -> None:
     conn.close()
 
 
+def index(db: Path) -> None:
+    """Index the records for text search, as the console's background indexer would."""
+    conn = sqlite3.connect(db)
+    with conn:
+        audit_search.rebuild(conn)
+    conn.close()
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("db", type=Path)
@@ -70,3 +78,7 @@ if __name__ == "__main__":
     start = time.perf_counter()
     fill(args.db, args.n)
     print(f"{args.n:,} audit records written in {time.perf_counter() - start:.1f} s")
+    start = time.perf_counter()
+    index(args.db)
+    print(f"search index built in {time.perf_counter() - start:.1f} s")
+    print(f"database size: {args.db.stat().st_size / 1e6:,.0f} MB")

@@ -1,4 +1,4 @@
-"""`daena logs` and `daena audit verify|export`."""
+"""`daena logs` and `daena audit verify|export|prune|reindex`."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ def register(sub: Any) -> None:
     prune.add_argument("--older-than", required=True, metavar="AGE", help="e.g. 90d, 12h")
     prune.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     prune.set_defaults(handler=prune_log)
+    actions.add_parser(
+        "reindex", help="rebuild the text-search index (after restoring or editing a database)"
+    ).set_defaults(handler=reindex)
 
 
 def _filters(p: argparse.ArgumentParser) -> None:
@@ -98,21 +101,10 @@ async def show_logs(args: argparse.Namespace, cli: Cli) -> int:
             await asyncio.sleep(FOLLOW_INTERVAL_SEC)
             for r in await eng.audit.after(last_id):
                 last_id = r.id
-                if _matches(r, filters):
+                if filters.matches(r):
                     cli.emit(r.to_dict(), "  ".join(str(c) for c in row(r)))
                     cli.out.flush()
     return 0
-
-
-def _matches(r: AuditRecord, f: AuditFilter) -> bool:
-    if (f.tool and r.tool != f.tool) or (f.status and r.status != f.status):
-        return False
-    if f.actor and r.actor != f.actor:
-        return False
-    haystack = " ".join(
-        str(x) for x in (r.args, r.error, r.result_summary, r.tool, r.actor, r.trace_id)
-    )
-    return not f.text or f.text in haystack
 
 
 async def verify(args: argparse.Namespace, cli: Cli) -> int:
@@ -166,4 +158,12 @@ async def prune_log(args: argparse.Namespace, cli: Cli) -> int:
             return 0
     deleted = await eng.audit.prune(cutoff, eng.operator)
     cli.emit({"deleted": deleted}, f"deleted {deleted} audit records; the chain still verifies")
+    return 0
+
+
+async def reindex(args: argparse.Namespace, cli: Cli) -> int:
+    eng = await cli.engine()
+    sys.stderr.write("rebuilding the audit search index…\n")
+    newest = await eng.audit.reindex()
+    cli.emit({"indexed_through": newest}, f"search index rebuilt through record {newest}")
     return 0

@@ -17,8 +17,10 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import IO, Any
 
+from engine import audit_search
 from engine.events import AuditAppended
 from engine.storage.database import Database, SyncTransaction, Transaction, dumps
 
@@ -28,10 +30,25 @@ SUMMARY_CAP = 4000
 SECRET_KEY = re.compile(
     r"(?i)(token|secret|passw|api[_-]?key|authorization|credential|private[_-]?key|cookie)"
 )
-_COLUMNS = (
-    "id, ts, actor, action, tool, args, status, error, duration_ms, result_summary,"
-    " trace_id, task_id, approval_id, prev_hash, hash"
+_FIELDS = (
+    "id",
+    "ts",
+    "actor",
+    "action",
+    "tool",
+    "args",
+    "status",
+    "error",
+    "duration_ms",
+    "result_summary",
+    "trace_id",
+    "task_id",
+    "approval_id",
+    "prev_hash",
+    "hash",
 )
+_COLUMNS = ", ".join(_FIELDS)
+_SELECT = ", ".join(f"audit.{name}" for name in _FIELDS)
 
 
 class Redactor:
@@ -124,29 +141,41 @@ class AuditFilter:
     actor: str | None = None
     action: str | None = None
 
-    def where(self) -> tuple[str, list[Any]]:
+    def matches(self, record: AuditRecord) -> bool:
+        """The filter applied to one record in Python (a live tail), as the query does."""
+        for column in ("tool", "status", "actor", "action"):
+            wanted = getattr(self, column)
+            if wanted and getattr(record, column) != wanted:
+                return False
+        if self.since is not None and record.ts < self.since:
+            return False
+        if self.until is not None and record.ts >= self.until:
+            return False
+        if not self.text:
+            return True
+        needle = self.text.lower()
+        return any(
+            needle in value.lower()
+            for value in (getattr(record, c) for c in audit_search.SEARCHED)
+            if value
+        )
+
+    def segments(self, indexed_through: int) -> list[audit_search.Segment]:
+        """The filtered query, in parts over disjoint id ranges (see `audit_search`)."""
         clauses: list[str] = []
         params: list[Any] = []
         for column in ("tool", "status", "actor", "action"):
             value = getattr(self, column)
             if value:
-                clauses.append(f"{column} = ?")
+                clauses.append(f"audit.{column} = ?")
                 params.append(value)
         if self.since is not None:
-            clauses.append("ts >= ?")
+            clauses.append("audit.ts >= ?")
             params.append(self.since)
         if self.until is not None:
-            clauses.append("ts < ?")
+            clauses.append("audit.ts < ?")
             params.append(self.until)
-        if self.text:
-            # One LIKE per column (no per-row string building): about 2.5x faster at 1M rows.
-            like = (
-                "%" + self.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            )
-            columns = ("args", "error", "result_summary", "tool", "actor", "trace_id")
-            clauses.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns) + ")")
-            params.extend([like] * len(columns))
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+        return audit_search.segments(self.text, clauses, params, indexed_through)
 
 
 @dataclass(frozen=True)
@@ -221,6 +250,8 @@ class AuditLog:
             f"INSERT INTO audit ({_COLUMNS}) VALUES ({','.join('?' * 15)})",
             (record_id, ts, *values.values(), prev_hash, digest),
         )
+        if record_id % audit_search.INDEX_BATCH == 0:
+            audit_search.index_pending(stx.conn, audit_search.APPEND_CHUNK)
         stx.emit(AuditAppended(record_id, entry.action, entry.tool, entry.status))
         return record_id
 
@@ -245,13 +276,9 @@ class AuditLog:
         Keyset paging: the cost is bounded by the rows between the bounds, never the table,
         so a live tail (`after_id` = newest shown) stays cheap even with a text filter.
         """
-        where, params = (filters or AuditFilter()).where()
-        for bound, op in ((before_id, "<"), (after_id, ">")):
-            if bound is not None:
-                where += (" AND " if where else " WHERE ") + f"id {op} ?"
-                params.append(bound)
-        rows = await self._db.fetchall(
-            f"SELECT {_COLUMNS} FROM audit{where} ORDER BY id DESC LIMIT ?", (*params, limit)
+        chosen = filters or AuditFilter()
+        rows = await self._db.read(
+            lambda conn: _select(conn, chosen, after_id, before_id, limit, newest_first=True)
         )
         return [AuditRecord.from_row(r) for r in rows]
 
@@ -267,27 +294,55 @@ class AuditLog:
         return int(row[0]) if row else 0
 
     async def count(self, filters: AuditFilter | None = None) -> int:
-        where, params = (filters or AuditFilter()).where()
-        row = await self._db.fetchone(f"SELECT COUNT(*) FROM audit{where}", tuple(params))
-        return int(row[0]) if row else 0
+        chosen = filters or AuditFilter()
+
+        def count(conn: sqlite3.Connection) -> int:
+            total = 0
+            for segment in chosen.segments(audit_search.watermark(conn)):
+                total += int(
+                    conn.execute(f"SELECT COUNT(*) {segment.source}", segment.params).fetchone()[0]
+                )
+            return total
+
+        return await self._db.read(count)
 
     async def iterate(
         self, filters: AuditFilter | None = None, batch: int = 5000
     ) -> AsyncIterator[AuditRecord]:
         """Every matching record, oldest first, in bounded batches."""
-        where, params = (filters or AuditFilter()).where()
+        chosen = filters or AuditFilter()
         last = 0
         while True:
-            clause = where + (" AND " if where else " WHERE ") + "id > ?"
-            rows = await self._db.fetchall(
-                f"SELECT {_COLUMNS} FROM audit{clause} ORDER BY id LIMIT ?",
-                (*params, last, batch),
+            rows = await self._db.read(
+                partial(
+                    _select,
+                    filters=chosen,
+                    after=last,
+                    before=None,
+                    limit=batch,
+                    newest_first=False,
+                )
             )
             if not rows:
                 return
             for row in rows:
                 yield AuditRecord.from_row(row)
             last = int(rows[-1][0])
+
+    async def index_backlog(self) -> int:
+        """Index records the search index has not caught up with, a chunk per transaction
+        so runs interleave; returns how many were indexed. The console and `daena serve`
+        run this at start, for databases written before the index existed."""
+        total = 0
+        while moved := await self._db.write(
+            lambda stx: audit_search.index_pending(stx.conn, audit_search.DRAIN_CHUNK)
+        ):
+            total += moved
+        return total
+
+    async def reindex(self) -> int:
+        """Rebuild the search index from the records; returns the newest id indexed."""
+        return await self._db.write(lambda stx: audit_search.rebuild(stx.conn))
 
     async def verify(self) -> VerifyReport:
         """Recompute the chain; report the first record whose hash or link is wrong."""
@@ -333,6 +388,7 @@ class AuditLog:
                 return 0
             first_kept = int(row[0])
             anchor = await tx.fetchone("SELECT prev_hash FROM audit WHERE id = ?", (first_kept,))
+            await tx.run(lambda stx: audit_search.forget_before(stx.conn, first_kept))
             cursor = await tx.execute("DELETE FROM audit WHERE id < ?", (first_kept,))
             deleted = cursor.rowcount
             if deleted:
@@ -369,6 +425,31 @@ class AuditLog:
         if writer is None and fmt == "csv":
             csv.writer(out).writerow(["id", "time", "actor", "action", "tool", "status"])
         return count
+
+
+def _select(
+    conn: sqlite3.Connection,
+    filters: AuditFilter,
+    after: int | None,
+    before: int | None,
+    limit: int,
+    *,
+    newest_first: bool,
+) -> list[sqlite3.Row]:
+    """Up to `limit` matching rows with ids in (after, before), reading the query's
+    segments in id order until the page is full."""
+    parts = filters.segments(audit_search.watermark(conn))
+    order = "DESC" if newest_first else "ASC"
+    rows: list[sqlite3.Row] = []
+    for segment in reversed(parts) if newest_first else parts:
+        if len(rows) >= limit:
+            break
+        source, params = segment.bounded(after, before)
+        rows += conn.execute(
+            f"SELECT {_SELECT} {source} ORDER BY {segment.key} {order} LIMIT ?",
+            (*params, limit - len(rows)),
+        ).fetchall()
+    return rows
 
 
 _VALUE_FIELDS = (

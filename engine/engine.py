@@ -137,6 +137,7 @@ class Engine:
                 engine.redactor.add(secret)
             if watch:
                 await engine.start_watching()
+                engine._spawn(engine._index_audit_backlog(), "daena-audit-indexer")
             if probe_nodes_every:
                 engine._spawn(engine._probe_loop(probe_nodes_every), "daena-node-probe")
             yield engine
@@ -279,6 +280,11 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._background.clear()
+
+    async def _index_audit_backlog(self) -> None:
+        # Best effort: until it finishes, searches scan the records not yet indexed.
+        with contextlib.suppress(EngineError):
+            await self.audit.index_backlog()
 
     async def _probe_loop(self, interval: float) -> None:
         while True:

@@ -23,9 +23,6 @@ from daena_tui.timefilter import parse_when
 from daena_tui.widgets.tables import AuditTable
 
 PAGE = 100
-# A text filter scans records until it has a page (no index can serve a substring); one
-# screenful first keeps it quick, and scrolling loads the rest page by page.
-TEXT_FIRST_PAGE = 40
 STATUSES = (
     "ok",
     "started",
@@ -98,15 +95,14 @@ class LogsScreen(SectionScreen):
     @work(exclusive=True, group="load")
     async def _load_first(self) -> None:
         self.generation += 1
-        limit = TEXT_FIRST_PAGE if self.filters.text else PAGE
         try:
-            records = await self.eng.audit.page(self.filters, limit=limit)
+            records = await self.eng.audit.page(self.filters, limit=PAGE)
         except engine.EngineError as err:
             self.report(err)
             return
         self.generation += 1
         self.records = records
-        self.exhausted = len(records) < limit
+        self.exhausted = len(records) < PAGE
         self.missed = 0
         self._fill(keep_cursor=True)
 

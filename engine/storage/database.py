@@ -155,11 +155,17 @@ class Database:
                 await self._conn.executescript(
                     f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
                 )
-            except sqlite3.OperationalError:
+            except sqlite3.OperationalError as err:
                 # Another process may have migrated while we waited for the lock.
                 if self._conn.in_transaction:
                     await self._conn.execute("ROLLBACK")
                 if await self.user_version() < number:
+                    if "fts5" in str(err) or "tokenizer" in str(err):
+                        raise StorageError(
+                            f"SQLite {sqlite3.sqlite_version} has no FTS5 trigram tokenizer "
+                            "(SQLite 3.34 or newer, built with FTS5), which the audit search "
+                            f"needs: {err}"
+                        ) from err
                     raise
         if await self.user_version() > len(MIGRATIONS):
             raise StorageError(
@@ -218,6 +224,14 @@ class Database:
             self.bus.publish(event)
         return result
 
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Several queries as one synchronous function, in one hand-off to the connection's
+        thread. `fn` must only read."""
+        try:
+            return await run_on_connection_thread(self._conn, fn)
+        except sqlite3.Error as err:
+            raise StorageError(f"read from {self.path} failed: {err}") from err
+
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         rows = await self._read(sql, params, one=True)
         return rows[0] if rows else None
@@ -238,10 +252,7 @@ class Database:
             finally:
                 cursor.close()
 
-        try:
-            return await run_on_connection_thread(self._conn, query)
-        except sqlite3.Error as err:
-            raise StorageError(f"read from {self.path} failed: {err}") from err
+        return await self.read(query)
 
     async def events_after(self, last_id: int, limit: int = 500) -> list[sqlite3.Row]:
         return await self.fetchall(

@@ -153,4 +153,17 @@ MIGRATIONS: list[str] = [
     CREATE INDEX task_artifacts_by_task ON task_artifacts (task_id, id);
     CREATE INDEX audit_by_task ON audit (task_id, id);
     """,
+    # 4: substring search over the audit log (see engine/audit_search.py). Existing records
+    # are indexed in the background by `AuditLog.index_backlog`, not here.
+    """
+    CREATE VIRTUAL TABLE audit_search USING fts5(
+        args, error, result_summary, tool, actor, trace_id,
+        content = 'audit', content_rowid = 'id', tokenize = 'trigram', columnsize = 0
+    );
+    CREATE TABLE audit_search_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        indexed_through INTEGER NOT NULL
+    );
+    INSERT INTO audit_search_state VALUES (1, 0);
+    """,
 ]

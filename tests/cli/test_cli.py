@@ -271,6 +271,17 @@ def test_audit_prune(daena: Daena) -> None:
     assert daena("audit", "verify")[0] == 0
 
 
+def test_audit_reindex_and_text_search(daena: Daena) -> None:
+    for _ in range(3):
+        daena("run", "filesystem_read", "--arg", "path=README.md")
+    code, out, err = daena("audit", "reindex")
+    assert code == 0 and "rebuilt through record" in out and "rebuilding" in err
+    code, found = daena.json("logs", "--text", "readme.MD")
+    assert code == 0 and isinstance(found, list) and len(found) == 3
+    code, data = daena.json("audit", "reindex")
+    assert code == 0 and isinstance(data, dict) and data["indexed_through"] >= 3
+
+
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [

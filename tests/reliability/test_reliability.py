@@ -16,6 +16,7 @@ import pytest
 
 from engine import Engine, Settings, StorageError
 from engine.policy import load_seed
+from tests.support.audit_index import assert_search_index_exact
 
 RUNNER = textwrap.dedent(
     """
@@ -75,6 +76,12 @@ def test_four_processes_five_hundred_runs_each(
     real = {r["trace_id"] for r in finals if r["action"] == "run"}
     assert len(real) == 4 * 250 and starts <= real  # every recorded start has its outcome
     assert _verify(settings).ok
+    asyncio.run(_search_index_exact(settings))  # batches indexed by four writers, once each
+
+
+async def _search_index_exact(settings: Settings) -> None:
+    async with Engine.open(settings) as eng:
+        await assert_search_index_exact(eng)
 
 
 def _verify(settings: Settings):  # type: ignore[no-untyped-def]
