@@ -14,6 +14,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from functools import partial
 from importlib import import_module
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
@@ -61,7 +62,12 @@ class DaenaApp(App[int]):
     """The console. Domain state lives in the engine; the App keeps only view state."""
 
     TITLE = "Daena Operator Console"
-    CSS_PATH = "app.tcss"
+    # Every section's stylesheet (2 KB in all) is read at start: a screen with a CSS_PATH of
+    # its own makes Textual re-parse all CSS, every widget's included, on its first show.
+    CSS_PATH: ClassVar[list[str | PurePath]] = [
+        "app.tcss",
+        *(f"screens/{mode}.tcss" for mode in SECTION_SCREENS),
+    ]
     MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
         mode: partial(lambda m: SECTION_SCREENS[m](), mode) for mode in SECTION_SCREENS
     }

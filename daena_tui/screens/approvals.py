@@ -26,7 +26,6 @@ Row = DataTable[str | Text]
 
 class ApprovalsScreen(SectionScreen):
     SECTION = "approvals"
-    CSS_PATH = "approvals.tcss"
     RELOAD_ON = (engine.ApprovalRequested, engine.ApprovalDecided, engine.RunFinished)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "approve", "Approve"),

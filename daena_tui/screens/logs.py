@@ -39,7 +39,6 @@ STATUSES = (
 
 class LogsScreen(SectionScreen):
     SECTION = "logs"
-    CSS_PATH = "logs.tcss"
     AUTO_FOCUS = "#logs-table"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "toggle_follow", "Live tail"),

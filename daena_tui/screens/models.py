@@ -74,7 +74,6 @@ def grid() -> Table:
 
 class ModelsScreen(SectionScreen):
     SECTION = "models"
-    CSS_PATH = "models.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "reload", "Re-check"),
         Binding("t", "test_voice", "Test voice"),

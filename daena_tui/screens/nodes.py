@@ -21,7 +21,6 @@ HEALTH_TONE = {"ok": "success", "unreachable": "error", "unauthorized": "warning
 
 class NodesScreen(SectionScreen):
     SECTION = "nodes"
-    CSS_PATH = "nodes.tcss"
     RELOAD_ON = (engine.NodeChanged, engine.NodeHealthChanged)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t", "test", "Test connection"),

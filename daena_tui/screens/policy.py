@@ -27,7 +27,6 @@ def bounds(name: str) -> tuple[int | None, int | None]:
 
 class PolicyScreen(SectionScreen):
     SECTION = "policy"
-    CSS_PATH = "policy.tcss"
     RELOAD_ON = (engine.ConfigChanged,)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save_budgets", "Save budgets", priority=True),

@@ -19,7 +19,6 @@ from daena_tui.widgets.schema_form import SchemaForm
 
 class RunScreen(SectionScreen):
     SECTION = "run"
-    CSS_PATH = "run.tcss"
     RELOAD_ON = (engine.ConfigChanged,)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "run", "Run", priority=True),

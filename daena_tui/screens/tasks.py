@@ -48,7 +48,6 @@ def burn_down(used: int, limit: int, width: int = 20) -> str:
 
 class TasksScreen(SectionScreen):
     SECTION = "tasks"
-    CSS_PATH = "tasks.tcss"
     RELOAD_ON = (engine.TaskChanged, engine.TaskStepChanged)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "create", "New task"),

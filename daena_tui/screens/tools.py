@@ -17,7 +17,6 @@ from daena_tui.widgets.tables import ToolTable
 
 class ToolsScreen(SectionScreen):
     SECTION = "tools"
-    CSS_PATH = "tools.tcss"
     RELOAD_ON = (engine.ConfigChanged,)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle_tool", "Enable/disable"),

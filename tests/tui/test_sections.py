@@ -300,3 +300,30 @@ async def test_node_health_is_checked_at_start(settings) -> None:
     async with engine.Engine.open(settings) as eng:
         records = await eng.audit.page(engine.AuditFilter(action="node_health"))
         assert records and records[0].status == "unreachable"
+
+
+async def test_a_section_first_shown_after_a_theme_change_wears_the_new_theme(app) -> None:
+    """Sections skip Textual's re-parse of all CSS on their first show (screens/base.py):
+    what they are built with must already be the current theme's styles."""
+
+    def looks() -> list[object]:
+        return [
+            (w.styles.color, w.styles.background)
+            for w in app.screen.query("#logs-info, #logs-table, #filter-text, Footer")
+        ]
+
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        dark = app.theme
+        app.theme = "textual-light" if dark != "textual-light" else "textual-dark"
+        await pilot.pause()
+        await pilot.press("5")
+        await wait_for(pilot, lambda: bool(app.screen.query("#logs-info")), "logs screen")
+        await pilot.pause()
+        built = looks()
+        app.refresh_css()
+        await pilot.pause()
+        assert looks() == built
+        app.theme = dark
+        await pilot.pause()
+        assert looks() != built
