@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import bench_settings, header, temp_dir
+from common import bench_settings, header, stats_ms, temp_dir
 
 
 def time_to_text(command: str, needle: str, session: str) -> float:
@@ -66,10 +66,7 @@ def main(rounds: int) -> None:
         ("console Tools ready", ready),
         ("empty Textual app", empties),
     ):
-        ms = [x * 1000 for x in samples]
-        print(
-            f"{name}: median {statistics.median(ms):.0f} ms (min {min(ms):.0f}, max {max(ms):.0f})"
-        )
+        print(f"{name}: {stats_ms(samples)}, max {max(samples) * 1000:.0f} ms")
     print(f"first paint ratio: {statistics.median(consoles) / statistics.median(empties):.2f}x")
 
 

@@ -21,6 +21,7 @@ from functools import partial
 from typing import IO, Any
 
 from engine import audit_search
+from engine.errors import InputError
 from engine.events import AuditAppended
 from engine.storage.database import Database, SyncTransaction, Transaction, dumps
 
@@ -140,6 +141,10 @@ class AuditFilter:
     until: float | None = None
     actor: str | None = None
     action: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.text is not None and "\x00" in self.text:
+            raise InputError("text: must not contain a NUL character")
 
     def matches(self, record: AuditRecord) -> bool:
         """The filter applied to one record in Python (a live tail), as the query does."""

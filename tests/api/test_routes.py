@@ -194,6 +194,15 @@ async def test_logs_newest_first_with_filters_and_paging(api: Api) -> None:
     assert len(older.json()) == 1
 
 
+async def test_logs_text_search_and_a_nul_in_it(api: Api) -> None:
+    await api.run("filesystem_read", {"path": "README.md"})
+    found = (await api.http.get("/logs", params={"text": "readme.md"})).json()
+    assert [r["tool"] for r in found if r["action"] == "run"] == ["filesystem_read"]
+    response = await api.http.get("/logs", params={"text": "a\x00b"})
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("text: must not contain a NUL")
+
+
 @pytest.mark.parametrize("limit", ["0", "1001", "-1", "ten", "1.5"])
 async def test_logs_limit_outside_1_to_1000_is_422(api: Api, limit: str) -> None:
     response = await api.http.get("/logs", params={"limit": limit})

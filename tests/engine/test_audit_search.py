@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from engine import AuditEntry, AuditFilter, AuditRecord, Engine, StorageError, audit_search
+from engine import (
+    AuditEntry,
+    AuditFilter,
+    AuditRecord,
+    Engine,
+    InputError,
+    StorageError,
+    audit_search,
+)
 from engine.storage import database
 from tests.conftest import make_settings
 from tests.support.audit_index import assert_search_index_exact
@@ -291,3 +299,8 @@ def test_the_python_filter_agrees_with_the_query() -> None:
     assert not AuditFilter(text="alpha", since=6.0).matches(rec)
     assert not AuditFilter(text='pha"}x').matches(rec)  # never across columns
     assert AuditFilter(tool="git_status", actor="alice@ops", until=6.0).matches(rec)
+
+
+def test_a_nul_in_the_text_filter_is_refused_by_name() -> None:
+    with pytest.raises(InputError, match="text: must not contain a NUL"):
+        AuditFilter(text="a\x00b")
