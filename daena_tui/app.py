@@ -55,7 +55,9 @@ def default_engine_factory(
 ) -> AbstractAsyncContextManager[engine.Engine]:
     """The real engine, following other processes' changes on the shared database and
     checking node health every minute (the header shows it); `None` checks never."""
-    return engine.Engine.open(settings, watch=True, probe_nodes_every=probe_nodes_every)
+    return engine.Engine.open(
+        settings, watch=True, probe_nodes_every=probe_nodes_every, index_audit=True
+    )
 
 
 class DaenaApp(App[int]):

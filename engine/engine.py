@@ -105,12 +105,15 @@ class Engine:
         registry: ToolRegistry | None = None,
         watch: bool = False,
         probe_nodes_every: float | None = None,
+        index_audit: bool = False,
         seed: dict[str, Any] | None = None,
     ) -> AsyncIterator[Engine]:
         """Open the database, seed and sweep.
 
         With `watch`, events written by other processes are published on this engine's bus;
-        with `probe_nodes_every`, enabled nodes are health-checked at that interval.
+        with `probe_nodes_every`, enabled nodes are health-checked at that interval; with
+        `index_audit`, audit records the search index lacks are indexed in the background
+        (long-lived processes: the console, `daena serve`).
         """
         workspace = settings.execution_workspace_root
         if not workspace.is_dir():
@@ -137,6 +140,7 @@ class Engine:
                 engine.redactor.add(secret)
             if watch:
                 await engine.start_watching()
+            if index_audit:
                 engine._spawn(engine._index_audit_backlog(), "daena-audit-indexer")
             if probe_nodes_every:
                 engine._spawn(engine._probe_loop(probe_nodes_every), "daena-node-probe")

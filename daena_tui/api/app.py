@@ -80,7 +80,7 @@ def create_api(
             if given is not None:
                 yield
             else:
-                async with Engine.open(settings) as eng:
+                async with Engine.open(settings, index_audit=True) as eng:
                     state.engine = eng
                     yield
         finally:

@@ -187,7 +187,7 @@ async def test_a_backlog_is_searched_by_scan_then_indexed(eng: Engine) -> None:
     await assert_search_index_exact(eng)
 
 
-async def test_a_watching_engine_indexes_the_backlog_in_the_background(
+async def test_a_long_lived_engine_indexes_the_backlog_in_the_background(
     workspace: Path, db_path: Path
 ) -> None:
     settings = make_settings(workspace, db_path)
@@ -199,7 +199,7 @@ async def test_a_watching_engine_indexes_the_backlog_in_the_background(
         await eng.db.write(
             lambda stx: stx.execute("INSERT INTO audit_search (audit_search) VALUES ('delete-all')")
         )
-    async with Engine.open(settings, watch=True) as eng:
+    async with Engine.open(settings, index_audit=True) as eng:
         top = await eng.audit.last_id()
         for _ in range(500):
             if await watermark(eng) == top:
@@ -249,7 +249,7 @@ async def test_a_database_from_before_the_index_is_migrated_and_searchable(
         [(i, 1000.0 + i, f'{{"path":"old_{i}.py"}}') for i in range(1, 1001)],
     )
     conn.close()
-    async with Engine.open(make_settings(workspace, db_path), watch=True) as eng:
+    async with Engine.open(make_settings(workspace, db_path)) as eng:
         hits = await eng.audit.page(AuditFilter(text="old_99"), limit=100)
         assert {r.id for r in hits} >= {99, 990, 999}
         await eng.audit.index_backlog()
