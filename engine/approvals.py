@@ -12,15 +12,19 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import secrets
+import socket
 import sqlite3
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from engine.audit import AuditEntry, AuditLog
 from engine.errors import ApprovalError, InputError, NotFoundError, SelfDecisionError
-from engine.events import ApprovalDecided, ApprovalRequested, GrantIssued
+from engine.events import ApprovalDecided, ApprovalRequested, GrantIssued, RunFinished
+from engine.liveness import pid_alive
 from engine.storage.database import Database, SyncTransaction, Transaction, dumps
 
 GRANT_TTL_SEC = 300.0
@@ -70,6 +74,8 @@ class ApprovalRequest:
     run_status: str | None
     run_audit_id: int | None
     trace_id: str | None
+    run_owner_host: str | None = None
+    run_owner_pid: int | None = None
 
     def seconds_left(self, now: float | None = None) -> float:
         return max(0.0, self.expires_at - (now if now is not None else time.time()))
@@ -267,10 +273,13 @@ class Approvals:
             raise SelfDecisionError(
                 f"operator: {operator} made request {request_id} and cannot decide it"
             )
+        # The approving process runs the request: it is recorded as the run's owner.
+        owner = (socket.gethostname(), os.getpid()) if decision == "approved" else (None, None)
         cursor = await tx.execute(
             "UPDATE approval_requests SET status = ?, decided_by = ?, decided_at = ?, "
-            "decision_reason = ? WHERE id = ? AND status = 'pending' AND expires_at > ?",
-            (decision, operator, now, reason, request_id, now),
+            "decision_reason = ?, run_owner_host = ?, run_owner_pid = ? "
+            "WHERE id = ? AND status = 'pending' AND expires_at > ?",
+            (decision, operator, now, reason, *owner, request_id, now),
         )
         if cursor.rowcount != 1:
             if request.status != "pending":
@@ -332,6 +341,66 @@ class Approvals:
                 )
                 await tx.emit(ApprovalDecided(request.id, request.tool, "expired", "system"))
         return len(rows)
+
+    async def reap_interrupted_runs(self) -> tuple[str, ...]:
+        """Approved requests whose run was orphaned: the approving process (on this machine)
+        ended before recording the outcome. Each is marked `interrupted` and audited, saying
+        whether the run had started, so nothing (a task, the inbox) waits for it forever."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM approval_requests WHERE status = 'approved' AND run_status IS NULL "
+            "AND run_owner_host = ? AND run_owner_pid != ?",
+            (socket.gethostname(), os.getpid()),
+        )
+        orphans = [
+            request
+            for request in map(ApprovalRequest.from_row, rows)
+            if request.run_owner_pid and pid_alive(request.run_owner_pid) is False
+        ]
+        reaped = [
+            request.id
+            for request in orphans
+            if await self._db.write(partial(self._mark_interrupted, request=request))
+        ]
+        return tuple(reaped)
+
+    def _mark_interrupted(self, stx: SyncTransaction, request: ApprovalRequest) -> bool:
+        claimed = stx.execute(
+            "UPDATE approval_requests SET run_status = 'interrupted' "
+            "WHERE id = ? AND run_status IS NULL",
+            (request.id,),
+        )
+        if claimed.rowcount != 1:
+            return False  # another process reaped it first
+        started = stx.fetchone(
+            "SELECT id FROM audit WHERE approval_id = ? AND action = 'run_start'", (request.id,)
+        )
+        what = (
+            f"it had started (audit record {started[0]}): check what it changed"
+            if started
+            else "it had not started: nothing was executed"
+        )
+        audit_id = self._audit.append_sync(
+            stx,
+            AuditEntry(
+                actor="system",
+                action="approval_run_interrupted",
+                tool=request.tool,
+                status="interrupted",
+                error=(
+                    f"the approved run of {request.tool} was interrupted: the approving process "
+                    f"({request.run_owner_host} pid {request.run_owner_pid}) ended before it "
+                    f"finished; {what}"
+                ),
+                approval_id=request.id,
+                trace_id=request.trace_id,
+                task_id=request.task_id,
+            ),
+        )
+        stx.execute(
+            "UPDATE approval_requests SET run_audit_id = ? WHERE id = ?", (audit_id, request.id)
+        )
+        stx.emit(RunFinished(audit_id, request.tool, "interrupted", request.trace_id or ""))
+        return True
 
     async def _reload(self, tx: Transaction, request_id: str) -> ApprovalRequest:
         row = await tx.fetchone("SELECT * FROM approval_requests WHERE id = ?", (request_id,))

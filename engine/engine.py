@@ -128,6 +128,7 @@ class Engine:
                 load_seed() if seed is None else seed, engine.operator
             )
             await engine.approvals.sweep_expired()
+            await engine.approvals.reap_interrupted_runs()
             await engine.tasks.recover()
             await engine.prune_events()
             token = settings.windows_node_token

@@ -34,6 +34,7 @@ STATUSES = (
     "approved",
     "denied",
     "expired",
+    "interrupted",
 )
 
 

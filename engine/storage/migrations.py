@@ -166,4 +166,9 @@ MIGRATIONS: list[str] = [
     );
     INSERT INTO audit_search_state VALUES (1, 0);
     """,
+    # 5: who runs an approved request, so a run orphaned by a dead process is found
+    """
+    ALTER TABLE approval_requests ADD COLUMN run_owner_host TEXT;
+    ALTER TABLE approval_requests ADD COLUMN run_owner_pid INTEGER;
+    """,
 ]

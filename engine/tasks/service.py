@@ -20,7 +20,6 @@ import builtins
 import contextlib
 import os
 import socket
-import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +30,7 @@ from engine.audit import AuditEntry
 from engine.brain import Brain, BrainStatus
 from engine.errors import ApprovalError, ConfigError, InputError, NotFoundError
 from engine.events import ApprovalDecided, RunFinished
+from engine.liveness import pid_alive
 from engine.runs import canonical_args
 from engine.tasks.models import RESUMABLE, TERMINAL, Budget, StepStatus, Task, TaskStatus
 from engine.tasks.playbooks import Playbook, PlaybookLibrary, PlaybookStep
@@ -44,21 +44,6 @@ if TYPE_CHECKING:
 
 STALE_HEARTBEAT_SEC = 60.0
 MAX_GOAL_CHARS = 4000
-
-
-def pid_alive(pid: int) -> bool | None:
-    """Whether a local process exists; None where that cannot be asked safely (Windows)."""
-    if sys.platform == "win32":
-        return None  # os.kill(pid, 0) would terminate the process there
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return None
-    return True
 
 
 class TaskService:
@@ -310,8 +295,9 @@ class TaskService:
             request = await self.eng.approvals.get(step.approval_request_id)
         except NotFoundError:
             return False
-        if request.status == "approved":
-            return request.run_status is None
+        if request.status == "approved" and request.run_status is None:
+            # In progress, unless the approving process died (then it is marked interrupted).
+            return request.id not in await self.eng.approvals.reap_interrupted_runs()
         return request.is_pending
 
     async def _not_claimed(self, task_id: str) -> Task:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from tasks_helpers import OPERATOR, audit_rows, git, write_playbook
+from tasks_toolkit import make_registry
 
-from engine import Engine, InputError
+from engine import Engine, InputError, Settings
 from engine.tasks import StepStatus, Task, TaskService, TaskStatus
 
 STEPS = [
@@ -207,3 +209,69 @@ async def test_apply_reviewed_patch_playbook(eng: Engine, workspace: Path) -> No
         ["git", "-C", str(workspace), "status", "--short"], capture_output=True, text=True
     )
     assert status.stdout.strip() == "M app.py"
+
+
+APPROVER = Path(__file__).resolve().parent / "tasks_approver_script.py"
+WAIT_STEPS = [{"tool": "wait_medium", "args": {"line": "approved-run"}}]
+
+
+def approver(
+    settings_db: Path, workspace: Path, request_id: str, mode: str
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(APPROVER), str(settings_db), str(workspace), request_id, mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def test_an_approved_run_whose_process_dies_fails_the_step_instead_of_hanging(
+    eng: Engine, tasks: TaskService, playbook_dir: Path, workspace: Path
+) -> None:
+    write_playbook(playbook_dir, "blocking", WAIT_STEPS)
+    task = await tasks.run((await tasks.create_from_playbook("blocking")).id)
+    request_id = str(task.steps[0].approval_request_id)
+    proc = approver(eng.db.path, workspace, request_id, "run")
+    try:
+        for _ in range(500):  # the approved run has started and blocks in the tool
+            if (workspace / "started.marker").exists():
+                break
+            await asyncio.sleep(0.02)
+        assert (workspace / "started.marker").exists(), proc.stderr
+        still = await tasks.resume(task.id)  # its process is alive: still in progress
+        assert still.status == TaskStatus.WAITING_APPROVAL
+        assert await eng.approvals.reap_interrupted_runs() == ()
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    failed = await tasks.resume(task.id)
+    assert failed.status == TaskStatus.FAILED
+    assert "interrupted" in (failed.reason or "") and "it had started" in (failed.reason or "")
+    request = await eng.approvals.get(request_id)
+    assert request.run_status == "interrupted" and request.run_owner_pid == proc.pid
+    record = await eng.audit.get(int(request.run_audit_id or 0))
+    assert record is not None and record.action == "approval_run_interrupted"
+    assert f"pid {proc.pid}" in (record.error or "")
+    assert not (workspace / "trace.txt").exists()  # the tool never got past its block
+    assert (await eng.audit.verify()).ok
+
+
+async def test_an_approval_whose_process_died_before_running_is_reaped_at_open(
+    eng: Engine, tasks: TaskService, playbook_dir: Path, workspace: Path, settings: Settings
+) -> None:
+    write_playbook(playbook_dir, "blocking", WAIT_STEPS)
+    task = await tasks.run((await tasks.create_from_playbook("blocking")).id)
+    request_id = str(task.steps[0].approval_request_id)
+    proc = approver(eng.db.path, workspace, request_id, "decide-only")
+    assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
+    assert (await eng.approvals.get(request_id)).run_status is None
+    async with Engine.open(settings, registry=make_registry()) as other:  # e.g. the console
+        request = await other.approvals.get(request_id)
+    assert request.status == "approved" and request.run_status == "interrupted"
+    record = await eng.audit.get(int(request.run_audit_id or 0))
+    assert record is not None and "nothing was executed" in (record.error or "")
+    assert await eng.approvals.reap_interrupted_runs() == ()  # reaped once
+    failed = await tasks.resume(task.id)
+    assert failed.status == TaskStatus.FAILED and "not started" in (failed.reason or "")
+    assert not (workspace / "started.marker").exists()
