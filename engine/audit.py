@@ -15,7 +15,7 @@ import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from functools import partial
 from typing import IO, Any
@@ -31,25 +31,6 @@ SUMMARY_CAP = 4000
 SECRET_KEY = re.compile(
     r"(?i)(token|secret|passw|api[_-]?key|authorization|credential|private[_-]?key|cookie)"
 )
-_FIELDS = (
-    "id",
-    "ts",
-    "actor",
-    "action",
-    "tool",
-    "args",
-    "status",
-    "error",
-    "duration_ms",
-    "result_summary",
-    "trace_id",
-    "task_id",
-    "approval_id",
-    "prev_hash",
-    "hash",
-)
-_COLUMNS = ", ".join(_FIELDS)
-_SELECT = ", ".join(f"audit.{name}" for name in _FIELDS)
 
 
 class Redactor:
@@ -130,6 +111,12 @@ class AuditRecord:
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> AuditRecord:
         return cls(*row)
+
+
+_FIELDS = tuple(f.name for f in fields(AuditRecord))
+"""The audit table's columns, in the record's order."""
+_COLUMNS = ", ".join(_FIELDS)
+_SELECT = ", ".join(f"audit.{name}" for name in _FIELDS)
 
 
 @dataclass(frozen=True)
@@ -457,16 +444,5 @@ def _select(
     return rows
 
 
-_VALUE_FIELDS = (
-    "actor",
-    "action",
-    "tool",
-    "args",
-    "status",
-    "error",
-    "duration_ms",
-    "result_summary",
-    "trace_id",
-    "task_id",
-    "approval_id",
-)
+_VALUE_FIELDS = _FIELDS[2:-2]
+"""The recorded values: everything but the id, the time and the chain."""
