@@ -8,7 +8,7 @@ Opens the real console (headless, Textual's test driver) on a database made by
 - each filter from pressing Enter until the filtered page is in the table: tool filters
   (served by the `(tool, id)` index) and text filters of every kind: a rare term, a term
   that matches nothing, a common term, a two-character term (too short for the trigram
-  index: scanned), and text combined with a tool.
+  index: scanned), and text combined with a tool, with "since 1h" and with "until 5d".
 Peak RSS of this process is reported at the end. Targets: open and filter ≤ 300 ms,
 RSS ≤ 250 MB.
 """
@@ -33,15 +33,17 @@ from textual.widgets import DataTable, Input
 from daena_tui.app import create_app
 from engine import AuditFilter, load_settings
 
-# (label, tool filter, text filter)
+# (label, tool, text, since, until): the Logs screen's filter fields
 FILTERS = [
-    ("tool apply_patch", "apply_patch", ""),
-    ("tool shell_exec", "shell_exec", ""),
-    ("text, rare ('module_4242.py', 200 matches)", "", "module_4242.py"),
-    ("text, no match ('no-such-text')", "", "no-such-text"),
-    ("text, common ('alice', 1 in 3)", "", "alice"),
-    ("text, 2 characters ('_9', scanned)", "", "_9"),
-    ("text + tool ('failed: code 3' in shell_exec)", "shell_exec", "failed: code 3"),
+    ("tool apply_patch", "apply_patch", "", "", ""),
+    ("tool shell_exec", "shell_exec", "", "", ""),
+    ("text, rare ('module_4242.py', 200 matches)", "", "module_4242.py", "", ""),
+    ("text, no match ('no-such-text')", "", "no-such-text", "", ""),
+    ("text, common ('alice', 1 in 3)", "", "alice", "", ""),
+    ("text, 2 characters ('_9', scanned)", "", "_9", "", ""),
+    ("text + tool ('failed: code 3' in shell_exec)", "shell_exec", "failed: code 3", "", ""),
+    ("text + since ('alice' in the last hour)", "", "alice", "1h", ""),
+    ("text + until ('alice' before 5 days ago)", "", "alice", "", "5d"),
 ]
 
 
@@ -78,10 +80,11 @@ async def one_console(db: Path, ws: Path, settle: float, samples: dict[str, list
         if not settle:
             return
         screen: Any = app.screen
-        for label, tool, text in FILTERS:
-            app.screen.query_one("#filter-tool", Input).value = tool
+        for label, tool, text, since, until in FILTERS:
+            fields = {"tool": tool, "text": text, "since": since, "until": until}
+            for name, value in fields.items():
+                app.screen.query_one(f"#filter-{name}", Input).value = value
             field = app.screen.query_one("#filter-text", Input)
-            field.value = text
             field.focus()
             await pilot.pause()
             loads = screen.generation
@@ -90,9 +93,11 @@ async def one_console(db: Path, ws: Path, settle: float, samples: dict[str, list
             # A load bumps `generation` twice; the table is filled in the same step.
             await wait_for(pilot, lambda: screen.generation >= loads + 2)  # noqa: B023
             samples[label].append(time.perf_counter() - begin)
+            applied: AuditFilter = screen.filters
+            assert (applied.tool or "", applied.text or "") == (tool, text), label
+            assert (applied.since is None, applied.until is None) == (not since, not until)
             shown = [screen.records[r] for r in range(min(rows(), 100))]
-            expected = AuditFilter(tool=tool or None, text=text or None)
-            assert all(expected.matches(r) for r in shown), label
+            assert all(applied.matches(r) for r in shown), label
             assert (len(shown) == 0) == (text == "no-such-text"), label
 
 

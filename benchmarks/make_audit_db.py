@@ -26,8 +26,10 @@ async def create(db: Path, ws: Path) -> None:
 def fill(db: Path, n: int, batch: int = 20_000) -> None:
     rnd = random.Random(7)
     conn = sqlite3.connect(db)
-    last = conn.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
-    next_id, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    # The chain starts afresh, so times rise with ids as in a real log (the engine's own
+    # start-up records would otherwise be the oldest ids with the newest times).
+    conn.execute("DELETE FROM audit")
+    next_id, prev = 1, GENESIS
     ts = time.time() - n * 0.5
     rows = []
     for i in range(n):

@@ -289,11 +289,13 @@ class AuditLog:
         chosen = filters or AuditFilter()
 
         def count(conn: sqlite3.Connection) -> int:
+            window = audit_search.id_window(conn, chosen.since, chosen.until)
+            if window is None:
+                return 0
             total = 0
             for segment in chosen.segments(audit_search.watermark(conn)):
-                total += int(
-                    conn.execute(f"SELECT COUNT(*) {segment.source}", segment.params).fetchone()[0]
-                )
+                source, params = segment.bounded(*window)
+                total += int(conn.execute(f"SELECT COUNT(*) {source}", params).fetchone()[0])
             return total
 
         return await self._db.read(count)
@@ -430,6 +432,10 @@ def _select(
 ) -> list[sqlite3.Row]:
     """Up to `limit` matching rows with ids in (after, before), reading the query's
     segments in id order until the page is full."""
+    window = audit_search.id_window(conn, filters.since, filters.until)
+    if window is None:
+        return []
+    after, before = audit_search.narrow(after, before, window)
     parts = filters.segments(audit_search.watermark(conn))
     order = "DESC" if newest_first else "ASC"
     rows: list[sqlite3.Row] = []

@@ -90,6 +90,58 @@ class Segment:
         return sql, tuple(params)
 
 
+WINDOW_PROBE = 250_000
+"""Index entries read, at most, to turn one side of a time window into an id bound."""
+
+
+def id_window(
+    conn: sqlite3.Connection, since: float | None, until: float | None
+) -> tuple[int | None, int | None] | None:
+    """Exclusive id bounds (after, before) that every record in [since, until) lies within,
+    or None when no record does.
+
+    Ids follow append order and times almost do, so a window far from the newest records
+    would otherwise be found by walking every newer one (1.5 s for a common term at 1M
+    records). The bounds are exact, not guessed from times: the lowest id at or after
+    `since` and the highest before `until`, read from the time index when that side has
+    fewer than WINDOW_PROBE records (when it has more, the bound would save little).
+    """
+    after = before = None
+    if since is not None:
+        count, low = conn.execute(
+            "SELECT COUNT(*), MIN(id) FROM (SELECT id FROM audit INDEXED BY audit_by_ts "
+            "WHERE ts >= ? ORDER BY ts LIMIT ?)",
+            (since, WINDOW_PROBE),
+        ).fetchone()
+        if count == 0:
+            return None
+        if count < WINDOW_PROBE:
+            after = int(low) - 1
+    if until is not None:
+        count, high = conn.execute(
+            "SELECT COUNT(*), MAX(id) FROM (SELECT id FROM audit INDEXED BY audit_by_ts "
+            "WHERE ts < ? ORDER BY ts DESC LIMIT ?)",
+            (until, WINDOW_PROBE),
+        ).fetchone()
+        if count == 0:
+            return None
+        if count < WINDOW_PROBE:
+            before = int(high) + 1
+    return after, before
+
+
+def narrow(
+    after: int | None, before: int | None, window: tuple[int | None, int | None]
+) -> tuple[int | None, int | None]:
+    """The tighter of two pairs of exclusive id bounds."""
+    low, high = window
+    if low is not None:
+        after = low if after is None else max(after, low)
+    if high is not None:
+        before = high if before is None else min(before, high)
+    return after, before
+
+
 def like_pattern(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"

@@ -304,3 +304,43 @@ def test_the_python_filter_agrees_with_the_query() -> None:
 def test_a_nul_in_the_text_filter_is_refused_by_name() -> None:
     with pytest.raises(InputError, match="text: must not contain a NUL"):
         AuditFilter(text="a\x00b")
+
+
+@pytest.mark.parametrize("probe", [7, audit_search.WINDOW_PROBE])
+async def test_time_windows_give_exactly_the_records_in_them_whatever_the_clock_did(
+    eng: Engine, monkeypatch: pytest.MonkeyPatch, probe: int
+) -> None:
+    """Time bounds become id bounds (`id_window`); times that do not rise with ids (a clock
+    set back) must not lose or add a record, whether or not a side fits the probe."""
+    monkeypatch.setattr(audit_search, "WINDOW_PROBE", probe)
+    await fill(eng, 400)
+    rnd = random.Random(3)
+    await eng.db.write(
+        lambda stx: stx.conn.executemany(
+            "UPDATE audit SET ts = ? WHERE id = ?",
+            [(1000.0 + rnd.randrange(400) + (0 if i % 9 else 500), i) for i in range(1, 420)],
+        )
+    )
+    records = await everything(eng)
+    times = sorted(r.ts for r in records)
+    for since, until, text in [
+        (times[380], None, None),
+        (None, times[15], None),
+        (times[100], times[140], "alpha"),
+        (None, times[30], "Beta"),
+        (times[390], None, "x AND y"),
+        (times[0] - 1, times[-1] + 1, "q"),
+        (times[-1] + 1, None, None),  # nothing that late
+        (None, times[0], "alpha"),  # nothing that early
+    ]:
+        flt = AuditFilter(since=since, until=until, text=text)
+        expected = [
+            r.id
+            for r in reversed(records)
+            if (since is None or r.ts >= since)
+            and (until is None or r.ts < until)
+            and (text is None or contains(r, text))
+        ]
+        assert [r.id for r in await eng.audit.page(flt, limit=1000)] == expected, flt
+        assert await eng.audit.count(flt) == len(expected), flt
+        assert [r.id async for r in eng.audit.iterate(flt, batch=9)] == expected[::-1], flt
