@@ -18,7 +18,14 @@ from typing import Annotated, Any, TypeVar
 
 import platformdirs
 from dotenv import dotenv_values
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -192,6 +199,8 @@ class Settings(BaseSettings):
         default_factory=default_operator, validation_alias="DAENA_OPERATOR", min_length=1
     )
     daena_config_file: Path | None = _env("DAENA_CONFIG_FILE")
+    # The `.env` file this model was read from (absolute), so tools can be kept off it.
+    _loaded_env_file: Path | None = PrivateAttr(None)
 
     @field_validator("shell_allowlist", "automation_allowed_domains", mode="before")
     @classmethod
@@ -249,13 +258,22 @@ def build_settings(
     """Build a settings model; an invalid value becomes a ConfigError naming the variable
     and the rule (used for the engine's settings and the node server's)."""
     try:
-        return cls(_env_file=env_file, **overrides)
+        built = cls(_env_file=env_file, **overrides)
     except ValidationError as err:
         first = err.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "settings"
         name = env_name(field, cls) if field in cls.model_fields else field
         message = str(first["msg"]).removeprefix("Value error, ")
         raise ConfigError(f"{name}: {message}") from err
+    if env_file is not None and "_loaded_env_file" in built.__private_attributes__:
+        setattr(built, "_loaded_env_file", Path(env_file).expanduser().absolute())  # noqa: B010
+    return built
+
+
+def env_file_of(settings: BaseSettings) -> Path | None:
+    """The absolute `.env` path a settings model was built from (None when it read none)."""
+    value = getattr(settings, "_loaded_env_file", None)
+    return value if isinstance(value, Path) else None
 
 
 def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:

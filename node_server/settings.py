@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode
 
 from engine.safety.hosts import normalise_host
@@ -51,6 +51,8 @@ class NodeSettings(BaseSettings):
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias="NODE_ALLOWED_HOSTS"
     )
+    # The `.env` file this model was read from (absolute), so tools can be kept off it.
+    _loaded_env_file: Path | None = PrivateAttr(None)
 
     @field_validator("shell_allowlist", "allowed_hosts", mode="before")
     @classmethod

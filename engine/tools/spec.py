@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from engine.safety.protected import ProtectedPaths, protected_for_settings
+
 if TYPE_CHECKING:
     import httpx
 
@@ -63,6 +65,11 @@ class ToolContext:
     @property
     def shell_allowlist(self) -> list[str]:
         return self.settings.shell_allowlist
+
+    @functools.cached_property
+    def protected(self) -> ProtectedPaths:
+        """The console's own files (settings, secrets, database): no tool may touch them."""
+        return protected_for_settings(self.settings, workspace=self.workspace)
 
 
 RunFn = Callable[[ToolContext, Any], Awaitable[dict[str, Any]]]

@@ -1,0 +1,122 @@
+"""The console's own files, kept out of every tool's reach (security promise 3).
+
+Under the zero-config defaults the workspace is the current directory, which is also where
+`.env` (with `EXECUTION_TOKEN`) is read. An agent that could read it would own the API; one
+that could write it, the settings file or the database would rewrite policy. So every tool
+path is checked against this set, on the engine and on the node, for reads and writes alike.
+
+A path is protected when it *is* one of these files (by resolved path, case-folded so a
+case-insensitive file system cannot be fooled by `.ENV`, or by inode, so a hard link is the
+same file) or lies inside one of the protected directories.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.errors import ConfinementError
+from engine.settings import env_file_of
+
+# Files next to an SQLite database that hold (part of) its content.
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+ENV_FILE_NAME = ".env"
+# The engine's own configuration (policy seed, playbooks) when it runs from a checkout that
+# is also the workspace.
+CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "config"
+
+
+def _key(path: Path) -> str:
+    return os.path.normcase(str(path)).casefold()
+
+
+def _absolute(path: Path) -> Path:
+    try:
+        return path.expanduser().resolve()
+    except (OSError, RuntimeError):
+        return path.expanduser().absolute()
+
+
+@dataclass(frozen=True)
+class ProtectedPaths:
+    """Files and directories no tool may read, write, list or delete."""
+
+    files: frozenset[Path] = frozenset()
+    directories: frozenset[Path] = frozenset()
+    _file_keys: frozenset[str] = field(default=frozenset(), repr=False)
+    _dir_keys: tuple[str, ...] = field(default=(), repr=False)
+
+    @classmethod
+    def of(cls, files: Iterable[Path], directories: Iterable[Path] = ()) -> ProtectedPaths:
+        f = frozenset(_absolute(p) for p in files)
+        d = frozenset(_absolute(p) for p in directories)
+        return cls(f, d, frozenset(_key(p) for p in f), tuple(_key(p) for p in d))
+
+    def covers(self, path: Path) -> bool:
+        """True when `path` (absolute, already resolved) is protected."""
+        key = _key(path)
+        if key in self._file_keys:
+            return True
+        if any(key == d or key.startswith(d.rstrip(os.sep) + os.sep) for d in self._dir_keys):
+            return True
+        return self._same_inode(path)
+
+    def _same_inode(self, path: Path) -> bool:
+        try:
+            st = os.stat(path, follow_symlinks=False)
+        except OSError:
+            return False
+        if st.st_nlink < 2:
+            return False  # only a file with several names can be another name of ours
+        for other in self.files:
+            try:
+                ost = os.stat(other)
+            except OSError:
+                continue
+            if (ost.st_dev, ost.st_ino) == (st.st_dev, st.st_ino):
+                return True
+        return False
+
+    def inside(self, directory: Path) -> list[Path]:
+        """Protected files and directories at or below `directory` (for listings)."""
+        base = _key(directory).rstrip(os.sep) + os.sep
+        return sorted(p for p in self.files | self.directories if _key(p).startswith(base))
+
+    def check(self, path: Path, *, field: str = "path", shown: str = "") -> None:
+        """Raise `ConfinementError` naming the field when `path` is protected."""
+        if self.covers(path):
+            raise ConfinementError(
+                f"{field}: {shown or path.name!r} is one of the console's own files "
+                "(settings, secrets or database); no tool may read or change it"
+            )
+
+
+def database_files(db_path: Path) -> list[Path]:
+    """An SQLite database and the companion files that hold its data."""
+    return [db_path, *(db_path.with_name(db_path.name + s) for s in SQLITE_COMPANIONS)]
+
+
+def protected_for_settings(settings: Any, *, workspace: Path | None = None) -> ProtectedPaths:
+    """Everything the engine (or node server) `settings` read as configuration or secrets.
+
+    Always included: `.env` in the current directory and in the workspace (the defaults read
+    it from there), the `.env` the settings were actually built from, `DAENA_CONFIG_FILE`,
+    the database and its companions, the engine's `config/` directory.
+    """
+    files: list[Path] = [Path.cwd() / ENV_FILE_NAME]
+    if workspace is not None:
+        files.append(workspace / ENV_FILE_NAME)
+    loaded = env_file_of(settings)
+    if loaded is not None:
+        files.append(loaded)
+    config_file = getattr(settings, "daena_config_file", None)
+    if config_file is not None:
+        files.append(Path(config_file))
+    db_path = getattr(settings, "daena_db_path", None)
+    if db_path is not None:
+        files += database_files(Path(db_path))
+    extra_dirs = [Path(d) for d in getattr(settings, "protected_directories", ()) or ()]
+    return ProtectedPaths.of(files, [CONFIG_DIR, *extra_dirs])
