@@ -44,6 +44,7 @@ from engine.safety.commands import CommandFailed
 from engine.safety.hosts import allowed_host_names
 from engine.safety.http_guard import GuardRules, HttpGuard, http_error_detail, top_field
 from engine.safety.http_guard import describe_validation as describe_problems
+from engine.safety.protected import protected_for_settings
 from node_server import __version__
 from node_server.settings import NodeSettings
 from node_server.tools import TOOLS, ToolEnv
@@ -129,6 +130,7 @@ def create_app(settings: NodeSettings) -> FastAPI:
         workspace=settings.workspace_root,
         shell_allowlist=tuple(settings.shell_allowlist),
         output_cap=settings.output_cap,
+        protected=protected_for_settings(settings, workspace=settings.workspace_root),
     )
     health = NodeHealth(
         version=__version__,

@@ -33,17 +33,19 @@ from engine.safety.commands import (
     scrubbed_env,
     split_command,
 )
-from engine.safety.paths import relative_to_workspace, resolve_in_workspace
-from engine.safety.textfiles import read_text, write_text_atomic
+from engine.safety.protected import ProtectedPaths
+from engine.safety.textfiles import confined_read, confined_write
 
 
 @dataclass(frozen=True)
 class ToolEnv:
-    """What the node's tools may use: the workspace, the allowlist and the output cap."""
+    """What the node's tools may use: the workspace, the allowlist, the output cap, and the
+    node's own files (its `.env`) that no tool may read or write."""
 
     workspace: Path
     shell_allowlist: tuple[str, ...]
     output_cap: int
+    protected: ProtectedPaths
 
 
 async def safe_shell_exec(env: ToolEnv, args: SafeShellExecArgs) -> dict[str, Any]:
@@ -72,19 +74,21 @@ async def safe_shell_exec(env: ToolEnv, args: SafeShellExecArgs) -> dict[str, An
 
 
 def _read(env: ToolEnv, args: FileReadArgs) -> dict[str, Any]:
-    path = resolve_in_workspace(env.workspace, args.path, field="path")
-    shown = relative_to_workspace(env.workspace, path)
-    content, size = read_text(path, args.max_bytes, shown=shown)
-    return FileReadResult(path=shown, content=content, size=size).model_dump()
+    got = confined_read(env.workspace, args.path, args.max_bytes, protected=env.protected)
+    return FileReadResult(path=got.path, content=got.content, size=got.size).model_dump()
 
 
 def _write(env: ToolEnv, args: FileWriteArgs) -> dict[str, Any]:
-    # `.git` is off limits for writes: a hook written there would run code on the next commit.
-    path = resolve_in_workspace(env.workspace, args.path, field="path", allow_git_dir=False)
-    shown = relative_to_workspace(env.workspace, path)
-    outcome = write_text_atomic(path, args.content, create_dirs=args.create_dirs, shown=shown)
+    # The engine's writer rules: no `.git` anywhere, no executable, no protected file.
+    outcome = confined_write(
+        env.workspace,
+        args.path,
+        args.content,
+        create_dirs=args.create_dirs,
+        protected=env.protected,
+    )
     return FileWriteResult(
-        path=shown, bytes_written=outcome.bytes_written, created=outcome.created
+        path=outcome.path, bytes_written=outcome.bytes_written, created=outcome.created
     ).model_dump()
 
 

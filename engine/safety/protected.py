@@ -30,7 +30,11 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "config"
 
 
 def _key(path: Path) -> str:
-    return os.path.normcase(str(path)).casefold()
+    """Comparison form: case-folded, and the last name as NTFS reads it (`.env.`, `.env ` and
+    `.env::$DATA` all open `.env` there)."""
+    name = path.name.split(":", 1)[0].rstrip(". ") if path.name else ""
+    whole = path.with_name(name) if name and name != path.name else path
+    return os.path.normcase(str(whole)).casefold()
 
 
 def _absolute(path: Path) -> Path:
@@ -69,8 +73,13 @@ class ProtectedPaths:
             st = os.stat(path, follow_symlinks=False)
         except OSError:
             return False
-        if st.st_nlink < 2:
-            return False  # only a file with several names can be another name of ours
+        return self.covers_stat(st)
+
+    def covers_stat(self, st: os.stat_result) -> bool:
+        """True when `st` (of an opened file) is one of the protected files under another
+        name: a hard link, or a path swapped after the name check."""
+        if not st.st_ino:
+            return False  # no identity on this file system; names decide
         for other in self.files:
             try:
                 ost = os.stat(other)
@@ -88,10 +97,19 @@ class ProtectedPaths:
     def check(self, path: Path, *, field: str = "path", shown: str = "") -> None:
         """Raise `ConfinementError` naming the field when `path` is protected."""
         if self.covers(path):
-            raise ConfinementError(
-                f"{field}: {shown or path.name!r} is one of the console's own files "
-                "(settings, secrets or database); no tool may read or change it"
-            )
+            raise refusal(field, shown or path.name)
+
+    def check_stat(self, st: os.stat_result, *, field: str = "path", shown: str = "") -> None:
+        """Raise `ConfinementError` when the opened file `st` is a protected file."""
+        if self.covers_stat(st):
+            raise refusal(field, shown)
+
+
+def refusal(field: str, shown: str) -> ConfinementError:
+    return ConfinementError(
+        f"{field}: {shown!r} is one of the console's own files "
+        "(settings, secrets or database); no tool may read or change it"
+    )
 
 
 def database_files(db_path: Path) -> list[Path]:

@@ -7,8 +7,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.safety.paths import relative_to_workspace, resolve_in_workspace
-from engine.safety.textfiles import DEFAULT_READ_CAP, read_text, write_text_atomic
+from engine.safety.paths import confine
+from engine.safety.textfiles import (
+    DEFAULT_READ_CAP,
+    WriteOutcome,
+    confined_read,
+    confined_write,
+    precheck_write,
+)
 from engine.tools.spec import Risk, ToolContext, ToolSpec
 
 MAX_READ_CAP = 10_000_000
@@ -32,39 +38,47 @@ class WriteArgs(BaseModel):
 
 
 def _check_read(ctx: ToolContext, args: ReadArgs) -> None:
-    resolve_in_workspace(ctx.workspace, args.path)
+    confine(ctx.workspace, args.path, protected=ctx.protected)
 
 
 def _check_write(ctx: ToolContext, args: WriteArgs) -> None:
-    resolve_in_workspace(ctx.workspace, args.path, allow_git_dir=False)
+    precheck_write(ctx.workspace, args.path, protected=ctx.protected)
 
 
 async def _read(ctx: ToolContext, args: ReadArgs) -> dict[str, Any]:
-    path = resolve_in_workspace(ctx.workspace, args.path)
-    shown = relative_to_workspace(ctx.workspace, path)
-    text, size = await asyncio.to_thread(read_text, path, args.max_bytes, shown=shown)
-    return {"path": shown, "content": text, "size": size}
+    outcome = await asyncio.to_thread(
+        confined_read, ctx.workspace, args.path, args.max_bytes, protected=ctx.protected
+    )
+    return {"path": outcome.path, "content": outcome.content, "size": outcome.size}
+
+
+def _write_now(ctx: ToolContext, args: WriteArgs, *, dry_run: bool) -> WriteOutcome:
+    return confined_write(
+        ctx.workspace,
+        args.path,
+        args.content,
+        create_dirs=args.create_dirs,
+        protected=ctx.protected,
+        dry_run=dry_run,
+    )
 
 
 async def _write(ctx: ToolContext, args: WriteArgs) -> dict[str, Any]:
-    path = resolve_in_workspace(ctx.workspace, args.path, allow_git_dir=False)
-    shown = relative_to_workspace(ctx.workspace, path)
-    outcome = await asyncio.to_thread(
-        write_text_atomic, path, args.content, create_dirs=args.create_dirs, shown=shown
-    )
+    outcome = await asyncio.to_thread(_write_now, ctx, args, dry_run=False)
     return {
-        "path": shown,
+        "path": outcome.path,
         "bytes_written": outcome.bytes_written,
         "action": "created" if outcome.created else "overwritten",
     }
 
 
 async def _write_dry_run(ctx: ToolContext, args: WriteArgs) -> dict[str, Any]:
-    path = resolve_in_workspace(ctx.workspace, args.path, allow_git_dir=False)
+    """Every check of a real write (links, .git, protected, executable, binary), no change."""
+    outcome = await asyncio.to_thread(_write_now, ctx, args, dry_run=True)
     return {
-        "path": relative_to_workspace(ctx.workspace, path),
-        "would": "overwrite" if path.exists() else "create",
-        "bytes": len(args.content.encode("utf-8")),
+        "path": outcome.path,
+        "would": "create" if outcome.created else "overwrite",
+        "bytes": outcome.bytes_written,
     }
 
 
