@@ -24,6 +24,7 @@ from engine.brain import Brain
 from engine.errors import ConfigError, EngineError, InputError
 from engine.events import Event, EventBus
 from engine.executor import Executor
+from engine.leases import RunLeases
 from engine.nodes import NodeClient, NodeRegistry
 from engine.policy import ExecutionConfig, PolicyStore, load_seed
 from engine.runs import RunRequest, RunResult, RunStatus, canonical_args
@@ -78,6 +79,7 @@ class Engine:
         self.audit = AuditLog(db, self.redactor)
         self.policy = PolicyStore(db, self.audit, registry.names())
         self.approvals = Approvals(db, self.audit)
+        self.leases = RunLeases(db, self.audit)
         self.nodes = NodeRegistry(db, self.audit, NodeClient(http))
         self.executor = Executor(
             db,
@@ -124,11 +126,13 @@ class Engine:
         )
         engine = cls(settings, db, registry or ToolRegistry.default(), http)
         try:
+            await engine.leases.stamp()
             await engine.policy.ensure_seeded(
                 load_seed() if seed is None else seed, engine.operator
             )
             await engine.approvals.sweep_expired()
             await engine.approvals.reap_interrupted_runs()
+            await engine.leases.reap()
             await engine.tasks.recover()
             await engine.prune_events()
             token = settings.windows_node_token

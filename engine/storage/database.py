@@ -232,6 +232,13 @@ class Database:
         except sqlite3.Error as err:
             raise StorageError(f"read from {self.path} failed: {err}") from err
 
+    async def execute_local(self, sql: str) -> None:
+        """A statement that changes only this connection (its temporary schema)."""
+        try:
+            await self._conn.execute(sql)
+        except sqlite3.Error as err:
+            raise StorageError(f"cannot prepare the connection to {self.path}: {err}") from err
+
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         rows = await self._read(sql, params, one=True)
         return rows[0] if rows else None

@@ -179,4 +179,21 @@ MIGRATIONS: list[str] = [
     """
     SELECT 1;
     """,
+    # 8: run leases (engine/leases.py): which process holds each started run until its
+    # outcome is recorded. Rows are written by each connection's temporary trigger (it
+    # knows the process); the outcome's record releases the lease here.
+    """
+    CREATE TABLE run_leases (
+        trace_id TEXT PRIMARY KEY,
+        start_id INTEGER NOT NULL,
+        owner_host TEXT NOT NULL,
+        owner_pid INTEGER NOT NULL,
+        started_at REAL NOT NULL
+    );
+    CREATE TRIGGER run_leases_release AFTER INSERT ON audit
+    WHEN new.action IN ('run', 'run_interrupted', 'approval_run_interrupted')
+    BEGIN
+        DELETE FROM run_leases WHERE trace_id = new.trace_id;
+    END;
+    """,
 ]

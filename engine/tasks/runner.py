@@ -12,9 +12,15 @@ executes and the `run` outcome when it finishes (each committed before going on)
 - a `run`/`dry_run` record of that step's tool for this task after the mark → the tool did
   run (or was refused, or asked for approval); that outcome is adopted, nothing runs again;
 - no `run_start` after the mark either → the tool never started: it is simply run;
-- `run_start` without an outcome → the tool may have run, partly or fully: it is run again
-  only when it is low risk (read-only) or the operator resumes with `rerun_interrupted`;
-  `skip_interrupted` marks it skipped instead; without either, `resume` refuses and says so.
+- `run_start` without an outcome → while that run's lease (`engine.leases`) is held by a
+  process that is alive, the run may still be going: nothing is rerun or skipped, `resume`
+  says where it runs. Once its process is gone the tool may have run, partly or fully: it
+  is run again only when it is low risk (read-only) or the operator resumes with
+  `rerun_interrupted`; `skip_interrupted` marks it skipped instead; without either,
+  `resume` refuses and says so. A step left this way ends the task `interrupted`.
+- an approved request whose run was interrupted (the approving process died): the step is
+  interrupted too; it is asked for again (a new approval request) when its run never
+  started, and otherwise follows the rule above: what runs again is approved again.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ class Outcome(StrEnum):
     REFUSED = "refused"
     DENIED = "denied"
     OUT_OF_TIME = "out_of_time"
+    INTERRUPTED = "interrupted"
     STOPPED = "stopped"
 
 
@@ -236,7 +243,7 @@ class TaskRunner:
                     continue
                 return
             if step.status == StepStatus.WAITING_APPROVAL:
-                outcome, message = await self._resolve_waiting(task, step, guard)
+                outcome, message = await self._resolve_waiting(task, step, guard, options)
             elif step.status in (StepStatus.INTERRUPTED, StepStatus.RUNNING):
                 outcome, message = await self._reconcile(task, step, guard, options)
             elif step.attempts == 0 and not guard.may_start_step(task.steps_started):
@@ -272,6 +279,8 @@ class TaskRunner:
             await self.finish(task.id, TaskStatus.FAILED, f"{label}: {message}")
         elif outcome == Outcome.OUT_OF_TIME:
             await self.finish(task.id, TaskStatus.BUDGET_EXHAUSTED, guard.time_message())
+        elif outcome == Outcome.INTERRUPTED:
+            await self.finish(task.id, TaskStatus.INTERRUPTED, message)
         return False
 
     # -- one step -------------------------------------------------------------------------
@@ -367,7 +376,7 @@ class TaskRunner:
                 )
 
     async def _resolve_waiting(
-        self, task: Task, step: TaskStep, guard: BudgetGuard
+        self, task: Task, step: TaskStep, guard: BudgetGuard, options: RunOptions
     ) -> tuple[Outcome, str]:
         """A waiting step's request was decided (or not): take the approved run's outcome."""
         if step.approval_request_id is None:
@@ -379,6 +388,15 @@ class TaskRunner:
             await self._fail_step(task, step, message)
             return Outcome.DENIED, message
         if request.status == "approved":
+            if request.run_status == "interrupted":
+                record = await self.eng.audit.get(request.run_audit_id or 0)
+                async with self.eng.db.transaction() as tx:
+                    if not await self._holding(tx, task.id):
+                        return Outcome.STOPPED, ""
+                    error = record.error if record is not None else "its approved run stopped"
+                    await self.store.update_step(tx, step, StepStatus.INTERRUPTED, error=error)
+                step = step.model_copy(update={"status": StepStatus.INTERRUPTED})
+                return await self._reconcile(task, step, guard, options)
             if request.run_status is None:
                 return Outcome.WAITING, f"request {request.id} was approved; its run is in progress"
             record = (
@@ -418,28 +436,74 @@ class TaskRunner:
         return self.eng.registry.get(tool).risk if tool in self.eng.registry else Risk.HIGH
 
     async def reconcile_plan(self, task: Task, step: TaskStep, options: RunOptions) -> Reconcile:
+        label = f"step {step.index + 1} ({step.tool}, {self.risk_of(step.tool)} risk)"
+        approved = await self._interrupted_approval(step)
+        if approved is not None:
+            request_id, started = approved
+            if not started:
+                return Reconcile("rerun", message="its approved run never started")
+            return self._choose(
+                options,
+                f"{label} was approved (request {request_id}) but the approving process "
+                f"stopped while it ran; it may already have run",
+            )
         record = await self.audited(task.id, step, ("run", "dry_run"))
         if record is not None:
             return Reconcile("adopt", record)
+        start = await self.audited(task.id, step, ("run_start",))
+        if start is not None and start.trace_id:
+            lease = await self.eng.leases.holder(start.trace_id)
+            if lease is not None:
+                return Reconcile(
+                    "busy",
+                    message=(
+                        f"{label} is still running in process {lease.owner} (run "
+                        f"{start.trace_id}); it is neither run again nor skipped while it may "
+                        f"still be going: wait for it to finish, or stop that process, then "
+                        f"resume"
+                    ),
+                )
         if options.skip_interrupted:
             return Reconcile("skip")
-        if (
-            step.audit_mark is not None
-            and await self.audited(task.id, step, ("run_start",)) is None
-        ):
+        if step.audit_mark is not None and start is None:
             return Reconcile("rerun", message="it never started")
-        risk = self.risk_of(step.tool)
-        if risk == Risk.LOW or options.rerun_interrupted:
+        if self.risk_of(step.tool) == Risk.LOW:
+            return Reconcile("rerun")
+        return self._choose(
+            options, f"{label} was running when its process stopped and may already have run"
+        )
+
+    @staticmethod
+    def _choose(options: RunOptions, what: str) -> Reconcile:
+        """The operator's explicit choice for a step that may have run, or the question."""
+        if options.skip_interrupted:
+            return Reconcile("skip")
+        if options.rerun_interrupted:
             return Reconcile("rerun")
         return Reconcile(
             "ask",
             message=(
-                f"step {step.index + 1} ({step.tool}, {risk} risk) was running when its process "
-                f"stopped and may already have run; resume with rerun_interrupted "
-                f"(--rerun-interrupted) to run it again, skip_interrupted (--skip-interrupted) "
-                f"to go on without it, or cancel the task"
+                f"{what}; resume with rerun_interrupted (--rerun-interrupted) to run it again, "
+                f"skip_interrupted (--skip-interrupted) to go on without it, or cancel the task"
             ),
         )
+
+    async def _interrupted_approval(self, step: TaskStep) -> tuple[str, bool] | None:
+        """(request id, whether its run had started) when the step's approved run was
+        interrupted by the death of the approving process."""
+        if step.approval_request_id is None:
+            return None
+        try:
+            request = await self.eng.approvals.get(step.approval_request_id)
+        except NotFoundError:
+            return None
+        if request.status != "approved" or request.run_status != "interrupted":
+            return None
+        row = await self.eng.db.fetchone(
+            "SELECT 1 FROM audit WHERE approval_id = ? AND action = 'run_start' LIMIT 1",
+            (request.id,),
+        )
+        return request.id, row is not None
 
     async def _reconcile(
         self, task: Task, step: TaskStep, guard: BudgetGuard, options: RunOptions
@@ -449,11 +513,13 @@ class TaskRunner:
             record = plan.record
             request_id = record.approval_id if record.status == RunStatus.PENDING_APPROVAL else None
             return await self._apply(task, step, record.status, record, request_id, guard)
-        if plan.action == "ask":
-            raise TaskStateError(plan.message)
         async with self.eng.db.transaction() as tx:
             if not await self._holding(tx, task.id):
                 return Outcome.STOPPED, ""
+            if plan.action in ("ask", "busy"):
+                if step.status != StepStatus.INTERRUPTED:
+                    await self.store.update_step(tx, step, StepStatus.INTERRUPTED)
+                return Outcome.INTERRUPTED, plan.message
             if plan.action == "skip":
                 await self.store.update_step(
                     tx,

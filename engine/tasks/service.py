@@ -279,7 +279,7 @@ class TaskService:
             for step in task.steps:
                 if step.status in (StepStatus.INTERRUPTED, StepStatus.RUNNING):
                     plan = await self.runner.reconcile_plan(task, step, options)
-                    if plan.action == "ask":
+                    if plan.action in ("ask", "busy"):
                         raise TaskStateError(f"id: task {task_id}: {plan.message}")
         note = f"resumed by {operator} (was {task.status})"
         if not await self.runner.claim(task_id, {task.status}, operator, note):
@@ -391,7 +391,7 @@ class TaskService:
         """Mark `running` tasks whose process is gone as `interrupted` (call at open).
 
         A task is left alone while its owner is alive: driven in this process, or its
-        process on this host still exists and its heartbeat is fresh. Returns the ids."""
+        process on this host still exists (see `_owner_alive`). Returns the ids."""
         now = time.time()
         recovered: builtins.list[str] = []
         for task in await self.store.list([TaskStatus.RUNNING], limit=10_000):
@@ -439,12 +439,15 @@ class TaskService:
 
     @staticmethod
     def _owner_alive(task: Task, now: float) -> bool:
-        last = task.heartbeat_at or task.run_started_at or 0.0
-        fresh = now - last < STALE_HEARTBEAT_SEC
+        """A live owner always wins: on this host the owner's pid is asked, and an old
+        heartbeat (a suspended process, a reader whose clock runs ahead) never outweighs it.
+        The heartbeat decides only where the process cannot be asked (another host, or a
+        platform without a safe check)."""
         if task.owner_host == socket.gethostname() and task.owner_pid:
             if task.owner_pid == os.getpid():
                 return False  # this process, but no runner here drives it: an orphan
             alive = pid_alive(task.owner_pid)
-            if alive is False:
-                return False
-        return fresh
+            if alive is not None:
+                return alive
+        last = task.heartbeat_at or task.run_started_at or 0.0
+        return now - last < STALE_HEARTBEAT_SEC

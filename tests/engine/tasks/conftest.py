@@ -3,6 +3,7 @@ playbook directory, a scripted Ollama server on loopback and a TaskService bound
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -10,11 +11,12 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
+CRASH_SCRIPT = HERE / "tasks_crash_script.py"
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from tasks_fake_ollama import FakeOllama  # noqa: E402
-from tasks_helpers import make_git_workspace, task_settings  # noqa: E402
+from tasks_helpers import Start, make_git_workspace, task_settings  # noqa: E402
 from tasks_toolkit import make_registry  # noqa: E402
 
 from engine import Engine, Settings  # noqa: E402
@@ -69,3 +71,35 @@ def make_service(playbook_dir: Path) -> Callable[[Engine], TaskService]:
 @pytest.fixture
 def tasks(eng: Engine, make_service: Callable[[Engine], TaskService]) -> TaskService:
     return make_service(eng)
+
+
+@pytest.fixture
+def crashing(eng: Engine, playbook_dir: Path, workspace: Path) -> Iterator[Start]:
+    """Starts the crash script on the playbook named by the test (see `start`)."""
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(name: str) -> tuple[subprocess.Popen[str], str]:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(CRASH_SCRIPT),
+                str(eng.settings.daena_db_path),
+                str(workspace),
+                str(playbook_dir),
+                name,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        procs.append(proc)
+        assert proc.stdout is not None
+        task_id = proc.stdout.readline().strip()
+        assert task_id.startswith("task_"), proc.stderr.read() if proc.stderr else ""
+        return proc, task_id
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()

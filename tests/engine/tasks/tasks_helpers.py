@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from engine import Engine, Settings, load_settings
 
 OPERATOR = "op"
+# Starts the crash script on a playbook; returns the process and the task id it printed.
+Start = Callable[[str], tuple["subprocess.Popen[str]", str]]
 
 
 def git(ws: Path, *args: str) -> str:

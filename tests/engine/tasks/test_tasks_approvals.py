@@ -14,7 +14,7 @@ from tasks_helpers import OPERATOR, audit_rows, git, write_playbook
 from tasks_toolkit import make_registry
 
 from engine import Engine, InputError, Settings
-from engine.tasks import StepStatus, Task, TaskService, TaskStatus
+from engine.tasks import StepStatus, Task, TaskService, TaskStateError, TaskStatus
 
 STEPS = [
     {"tool": "append_line", "args": {"line": "a"}},
@@ -226,9 +226,11 @@ def approver(
     )
 
 
-async def test_an_approved_run_whose_process_dies_fails_the_step_instead_of_hanging(
+async def test_a_task_whose_approver_dies_mid_run_stays_resumable(
     eng: Engine, tasks: TaskService, playbook_dir: Path, workspace: Path
 ) -> None:
+    """SPEC §7: an interrupted task can be resumed; the step that may have run is run again
+    only on the operator's explicit choice, and only after a fresh approval."""
     write_playbook(playbook_dir, "blocking", WAIT_STEPS)
     task = await tasks.run((await tasks.create_from_playbook("blocking")).id)
     request_id = str(task.steps[0].approval_request_id)
@@ -245,19 +247,32 @@ async def test_an_approved_run_whose_process_dies_fails_the_step_instead_of_hang
     finally:
         proc.kill()
         proc.wait(timeout=10)
-    failed = await tasks.resume(task.id)
-    assert failed.status == TaskStatus.FAILED
-    assert "interrupted" in (failed.reason or "") and "it had started" in (failed.reason or "")
+    interrupted = await tasks.resume(task.id)
+    assert interrupted.status == TaskStatus.INTERRUPTED, interrupted.reason
+    assert "may already have run" in (interrupted.reason or "")
+    assert interrupted.steps[0].status == StepStatus.INTERRUPTED
     request = await eng.approvals.get(request_id)
     assert request.run_status == "interrupted" and request.run_owner_pid == proc.pid
     record = await eng.audit.get(int(request.run_audit_id or 0))
     assert record is not None and record.action == "approval_run_interrupted"
     assert f"pid {proc.pid}" in (record.error or "")
     assert not (workspace / "trace.txt").exists()  # the tool never got past its block
+
+    with pytest.raises(TaskStateError, match="--rerun-interrupted"):
+        await tasks.resume(task.id)
+    again = await tasks.resume(task.id, operator=OPERATOR, rerun_interrupted=True)
+    assert again.status == TaskStatus.WAITING_APPROVAL, again.reason
+    second = str(again.steps[0].approval_request_id)
+    assert second != request_id  # what runs again is approved again
+    (workspace / "release.marker").write_text("go")
+    await eng.approve(second, operator=OPERATOR)
+    done = await tasks.resume(task.id)
+    assert done.status == TaskStatus.COMPLETED, done.reason
+    assert (workspace / "trace.txt").read_text() == "approved-run\n"
     assert (await eng.audit.verify()).ok
 
 
-async def test_an_approval_whose_process_died_before_running_is_reaped_at_open(
+async def test_an_approval_whose_process_died_before_running_is_asked_again(
     eng: Engine, tasks: TaskService, playbook_dir: Path, workspace: Path, settings: Settings
 ) -> None:
     write_playbook(playbook_dir, "blocking", WAIT_STEPS)
@@ -272,6 +287,7 @@ async def test_an_approval_whose_process_died_before_running_is_reaped_at_open(
     record = await eng.audit.get(int(request.run_audit_id or 0))
     assert record is not None and "nothing was executed" in (record.error or "")
     assert await eng.approvals.reap_interrupted_runs() == ()  # reaped once
-    failed = await tasks.resume(task.id)
-    assert failed.status == TaskStatus.FAILED and "not started" in (failed.reason or "")
+    waiting = await tasks.resume(task.id)  # nothing of it ran: it simply asks again
+    assert waiting.status == TaskStatus.WAITING_APPROVAL, waiting.reason
+    assert waiting.steps[0].approval_request_id not in (None, request_id)
     assert not (workspace / "started.marker").exists()

@@ -9,18 +9,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tasks_helpers import OPERATOR, audit_rows, write_playbook
+from tasks_helpers import OPERATOR, Start, audit_rows, write_playbook
 
 from engine import Engine
 from engine.tasks import StepStatus, TaskService, TaskStateError, TaskStatus
-
-HERE = Path(__file__).resolve().parent
-SCRIPT = HERE / "tasks_crash_script.py"
-Start = Callable[[str], tuple["subprocess.Popen[str]", str]]
 
 
 def lines(ws: Path) -> list[str]:
@@ -34,38 +30,6 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         time.sleep(0.02)
-
-
-@pytest.fixture
-def crashing(eng: Engine, playbook_dir: Path, workspace: Path) -> Iterator[Start]:
-    """Starts the crash script on the playbook named by the test (see `start`)."""
-    procs: list[subprocess.Popen[str]] = []
-
-    def start(name: str) -> tuple[subprocess.Popen[str], str]:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                str(SCRIPT),
-                str(eng.settings.daena_db_path),
-                str(workspace),
-                str(playbook_dir),
-                name,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        procs.append(proc)
-        assert proc.stdout is not None
-        task_id = proc.stdout.readline().strip()
-        assert task_id.startswith("task_"), proc.stderr.read() if proc.stderr else ""
-        return proc, task_id
-
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
 
 
 def crash_playbook(playbook_dir: Path, waiting_tool: str) -> str:

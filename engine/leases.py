@@ -1,0 +1,144 @@
+"""Run leases: a started run belongs to the process that started it until its outcome is
+recorded, so a later process can tell a run still going from one orphaned by a dead process.
+
+Every `run_start` audit record is stamped with its writer's host and pid in `run_leases`
+(`RunLeases.stamp` gives each connection a temporary trigger that knows its process, so no
+writer has to remember it), and the record of its outcome deletes the lease (migration 8).
+A lease whose process is gone is reaped: its run gets a `run_interrupted` record, exactly
+once. A lease whose process is alive — even suspended, whatever its clock says — is never
+reaped, and a task step whose run still holds one is not run again (`engine.tasks.runner`).
+
+Approved requests' runs are reaped by `Approvals.reap_interrupted_runs`, which also knows the
+request; its record releases the lease the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+from dataclasses import dataclass
+from functools import partial
+
+from engine.audit import AuditEntry, AuditLog
+from engine.events import RunFinished
+from engine.liveness import pid_alive
+from engine.storage.database import Database, SyncTransaction
+
+
+@dataclass(frozen=True)
+class Lease:
+    trace_id: str
+    start_id: int
+    owner_host: str
+    owner_pid: int
+    started_at: float
+    tool: str | None
+    task_id: str | None
+    approval_id: str | None
+    for_request: bool
+
+    @property
+    def owner(self) -> str:
+        return f"{self.owner_host} pid {self.owner_pid}"
+
+    def owner_gone(self) -> bool:
+        """True only when the owner is known to have ended (on this host, pid not alive)."""
+        return self.owner_host == socket.gethostname() and pid_alive(self.owner_pid) is False
+
+
+_SELECT = (
+    "SELECT l.trace_id, l.start_id, l.owner_host, l.owner_pid, l.started_at, a.tool, "
+    "a.task_id, a.approval_id, EXISTS (SELECT 1 FROM approval_requests r "
+    "WHERE r.id = a.approval_id) AS for_request "
+    "FROM run_leases l LEFT JOIN audit a ON a.id = l.start_id"
+)
+
+
+def _lease(row: sqlite3.Row) -> Lease:
+    return Lease(
+        trace_id=row["trace_id"],
+        start_id=int(row["start_id"]),
+        owner_host=row["owner_host"],
+        owner_pid=int(row["owner_pid"]),
+        started_at=float(row["started_at"]),
+        tool=row["tool"],
+        task_id=row["task_id"],
+        approval_id=row["approval_id"],
+        for_request=bool(row["for_request"]),
+    )
+
+
+class RunLeases:
+    """Reads leases and reaps the orphaned ones."""
+
+    def __init__(self, db: Database, audit: AuditLog) -> None:
+        self._db = db
+        self._audit = audit
+
+    async def stamp(self) -> None:
+        """Make this connection record a lease for every `run_start` it writes (call once,
+        at open)."""
+        host = socket.gethostname().replace("'", "''")
+        await self._db.execute_local(
+            "CREATE TEMP TRIGGER IF NOT EXISTS run_leases_stamp AFTER INSERT ON main.audit "
+            "WHEN new.action = 'run_start' AND new.trace_id IS NOT NULL BEGIN "
+            "INSERT OR REPLACE INTO run_leases (trace_id, start_id, owner_host, owner_pid, "
+            f"started_at) VALUES (new.trace_id, new.id, '{host}', {os.getpid()}, new.ts); END"
+        )
+
+    async def holder(self, trace_id: str) -> Lease | None:
+        """The lease of a run that may still be going (its owner alive or unknown); an
+        orphan is reaped first, so None means the run has ended one way or another."""
+        row = await self._db.fetchone(f"{_SELECT} WHERE l.trace_id = ?", (trace_id,))
+        if row is None:
+            return None
+        lease = _lease(row)
+        if lease.owner_gone() and not lease.for_request:
+            await self._db.write(partial(self._reap, lease=lease))
+            return None
+        return lease
+
+    async def reap(self) -> tuple[str, ...]:
+        """Give every run orphaned by a dead process on this host its `run_interrupted`
+        outcome; returns their trace ids. Runs of approved requests are left to
+        `Approvals.reap_interrupted_runs` (call it first)."""
+        rows = await self._db.fetchall(
+            f"{_SELECT} WHERE l.owner_host = ? AND l.owner_pid != ?",
+            (socket.gethostname(), os.getpid()),
+        )
+        reaped: list[str] = []
+        for lease in map(_lease, rows):
+            if lease.for_request or not lease.owner_gone():
+                continue
+            if await self._db.write(partial(self._reap, lease=lease)):
+                reaped.append(lease.trace_id)
+        return tuple(reaped)
+
+    def _reap(self, stx: SyncTransaction, lease: Lease) -> bool:
+        held = stx.fetchone(
+            "SELECT 1 FROM run_leases WHERE trace_id = ? AND owner_pid = ?",
+            (lease.trace_id, lease.owner_pid),
+        )
+        if held is None:
+            return False  # its outcome was recorded, or another process reaped it first
+        audit_id = self._audit.append_sync(
+            stx,
+            AuditEntry(
+                actor="system",
+                action="run_interrupted",
+                tool=lease.tool,
+                status="interrupted",
+                error=(
+                    f"the run of {lease.tool} was interrupted: its process ({lease.owner}) "
+                    f"ended before it finished; it had started (audit record "
+                    f"{lease.start_id}): check what it changed"
+                ),
+                trace_id=lease.trace_id,
+                task_id=lease.task_id,
+                approval_id=lease.approval_id,
+            ),
+        )
+        stx.execute("DELETE FROM run_leases WHERE trace_id = ?", (lease.trace_id,))
+        stx.emit(RunFinished(audit_id, lease.tool or "", "interrupted", lease.trace_id))
+        return True
