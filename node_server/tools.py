@@ -28,9 +28,9 @@ from engine.protocol import (
 )
 from engine.safety.commands import (
     CommandFailed,
-    match_allowlist,
+    allow_command,
+    command_to_run,
     run_argv,
-    scrubbed_env,
     split_command,
 )
 from engine.safety.protected import ProtectedPaths
@@ -51,17 +51,22 @@ class ToolEnv:
 async def safe_shell_exec(env: ToolEnv, args: SafeShellExecArgs) -> dict[str, Any]:
     """Run an allowlisted command in the workspace: no shell, scrubbed env, killed on timeout.
 
-    A command that exits non-zero still answers 200 (its returncode is the result); a
-    timeout raises `CommandFailed` carrying the partial output (the app answers 504).
+    The same allow model as the engine's `shell_exec` (options and operands per command
+    spec, paths confined and off the node's own files, git hardened). A command that exits
+    non-zero still answers 200 (its returncode is the result); a timeout raises
+    `CommandFailed` carrying the partial output (the app answers 504).
     """
     argv = split_command(args.command, field="command")
-    match_allowlist(argv, env.shell_allowlist, field="command")
+    allowed = allow_command(
+        argv, env.shell_allowlist, workspace=env.workspace, protected=env.protected
+    )
+    run, child_env = command_to_run(allowed.argv, env.workspace)
     result = await run_argv(
-        argv,
+        run,
         cwd=env.workspace,
         timeout_sec=args.timeout_sec,
         output_cap=env.output_cap,
-        env=scrubbed_env(),
+        env=child_env,
     )
     data = result.to_dict()
     if result.timed_out:

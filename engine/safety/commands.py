@@ -24,7 +24,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.errors import InputError, PolicyError, ToolFailure
+from engine.errors import EngineError, InputError, PolicyError, ToolFailure
+from engine.safety.command_rules import Where, check_arguments, family_of
+from engine.safety.git_hardening import is_git, prepare_git
+from engine.safety.protected import ProtectedPaths
 
 MAX_COMMAND_CHARS = 4096
 DEFAULT_OUTPUT_CAP = 200_000
@@ -48,21 +51,6 @@ _METACHARACTERS = {
     "}": "brace expansion",
     "\\": "backslash escapes",
 }
-# Options that would let an allowlisted git prefix write files, read outside the repository
-# or run configured programs (`git diff --output=/anywhere`, `git diff --no-index /etc/x`,
-# external diff/textconv drivers, the pager of grep).
-_GIT_DENIED_OPTIONS = (
-    "--output",
-    "--ext-diff",
-    "--textconv",
-    "--open-files-in-pager",
-    "-O",
-    "--exec",
-    "--upload-pack",
-    "--receive-pack",
-    "--config-env",
-    "--no-index",
-)
 # Variables a child may inherit. Everything else (tokens, API keys, cloud credentials) stays
 # behind: the original "sandbox" passed the full environment and printed tokens.
 _ENV_ALLOW = frozenset(
@@ -165,57 +153,85 @@ def split_command(command: str | Sequence[str], *, field: str = "command") -> li
     return _check_argv(argv, field)
 
 
-def match_allowlist(argv: list[str], allowlist: Sequence[str], *, field: str = "command") -> str:
-    """Return the allowlist entry whose argv is a prefix of `argv`, or raise PolicyError.
+@dataclass(frozen=True)
+class Allowed:
+    """An allowlisted command: the entry that admits it and the argv to run (the agent's,
+    plus the options its command spec adds, e.g. `--no-ext-diff` for git diff)."""
 
-    Prefixes compare whole arguments: `git status` allows `git status --short` but not
-    `git statusx`, `gitk` or `git -c x status`. For git, options that write files or run
-    configured programs are refused even after an allowed prefix.
+    entry: str
+    argv: list[str]
+
+
+def allow_command(
+    argv: list[str],
+    allowlist: Sequence[str],
+    *,
+    workspace: Path,
+    protected: ProtectedPaths | None = None,
+    field: str = "command",
+) -> Allowed:
+    """Admit `argv` by an allowlist entry, or raise `PolicyError` / `ConfinementError`.
+
+    The entry must be a whole-word argv prefix (`git status` admits `git status --short`, not
+    `git statusx`, `gitk` or `git -c x status`). What follows it must then be allowed by the
+    spec of the command family the entry names (`engine.safety.command_rules`); an entry with
+    no spec (`make test`) admits exactly its own words and nothing after them.
     """
-    match: str | None = None
+    candidates: list[tuple[str, list[str]]] = []
     for entry in allowlist:
         try:
             prefix = shlex.split(entry, posix=True)
         except ValueError:
             continue  # a malformed entry allows nothing
         if prefix and argv[: len(prefix)] == prefix:
-            match = entry
-            break
-    if match is None:
+            candidates.append((entry, prefix))
+    if not candidates:
         shown = shlex.join(argv)
         if len(shown) > 80:
             shown = shown[:77] + "..."
         allowed = ", ".join(allowlist) or "nothing"
         raise PolicyError(
-            f"{field}: {shown!r} is not in the allowlist (allowed prefixes: {allowed})"
+            f"{field}: {shown!r} is not in the allowlist (allowed commands: {allowed})"
         )
-    if Path(argv[0]).name in ("git", "git.exe"):
-        for arg in argv[1:]:
-            option = _denied_git_option(arg)
-            if option is not None:
-                raise PolicyError(
-                    f"{field}: git option {option!r} is not allowed "
-                    "(it writes files, reads outside the repository or runs programs)"
-                )
-    return match
+    where = Where(workspace=workspace, protected=protected, field=field)
+    first: EngineError | None = None
+    for entry, prefix in sorted(candidates, key=lambda c: -len(c[1])):
+        try:
+            return _admit(entry, prefix, argv, where)
+        except EngineError as err:
+            first = first or err
+    assert first is not None
+    raise first
 
 
-def _denied_git_option(arg: str) -> str | None:
-    """The denied option `arg` spells, including git's unique-prefix abbreviations
-    (`--no-ind` for `--no-index`) and stuck short values (`-Oless`)."""
-    if arg.startswith("--"):
-        name = arg[2:].split("=", 1)[0]
-        for option in _GIT_DENIED_OPTIONS:
-            full = option[2:] if option.startswith("--") else None
-            if full is None or not name:
-                continue
-            if name == full or (len(name) >= 4 and name != "text" and full.startswith(name)):
-                return option
-        return None
-    for option in _GIT_DENIED_OPTIONS:
-        if not option.startswith("--") and arg.startswith(option):
-            return option
-    return None
+def _admit(entry: str, prefix: list[str], argv: list[str], where: Where) -> Allowed:
+    family = family_of(prefix)
+    if family is None:
+        if len(argv) > len(prefix):
+            extra = shlex.join(argv[len(prefix) :])
+            if len(extra) > 60:
+                extra = extra[:57] + "..."
+            raise PolicyError(
+                f"{where.field}: allowlist entry {entry!r} admits exactly that command; "
+                f"the extra arguments {extra!r} are refused (an entry without option rules "
+                "takes no arguments but its own)"
+            )
+        return Allowed(entry, list(argv))
+    check_arguments(family.spec, argv[len(prefix) :], where)
+    run = [*argv[: family.length], *family.spec.forced, *argv[family.length :]]
+    if family.module:
+        run.insert(1, "-I")  # the workspace (the current directory) must not shadow the module
+    return Allowed(entry, run)
+
+
+def command_to_run(argv: list[str], workspace: Path) -> tuple[list[str], dict[str, str]]:
+    """The argv and environment an allowed command runs with: git gets the hardened
+    configuration of `engine.safety.git_hardening` (and is refused outside a repository
+    root), everything gets a scrubbed environment."""
+    if is_git(argv):
+        hardened, extra = prepare_git(argv, workspace)
+        return hardened, scrubbed_env(extra)
+    return list(argv), scrubbed_env()
 
 
 def scrubbed_env(extra: dict[str, str] | None = None) -> dict[str, str]:

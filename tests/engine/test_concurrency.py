@@ -12,7 +12,7 @@ from tests.conftest import make_settings
 async def test_ten_slow_tools_do_not_block_listing_or_dry_runs(
     workspace: Path, db_path: Path
 ) -> None:
-    settings = make_settings(workspace, db_path, SHELL_ALLOWLIST='["sleep", "git status"]')
+    settings = make_settings(workspace, db_path, SHELL_ALLOWLIST='["sleep 2", "git status"]')
     async with Engine.open(settings) as eng:
         await eng.update_config({"approval_mode": "auto"})
         slow = [

@@ -23,7 +23,17 @@ from node_server.settings import NodeSettings
 from tests.support.servers import serve_in_thread
 
 TOKEN = "test-node-token-0123456789"
-ALLOWLIST = ["git status", "git log", "echo", "env", "pwd", "sleep", "no-such-program-xyz"]
+# Entries without option rules admit exactly their own words, so each names its arguments.
+ALLOWLIST = [
+    "git status",
+    "git log",
+    "echo",
+    "env",
+    "pwd",
+    "sleep 2",
+    "sleep 5",
+    "no-such-program-xyz",
+]
 SMALL_BODY_LIMIT = 1024
 
 

@@ -1,13 +1,23 @@
 """`sandbox_worker_run`: read-only pip queries (and `pip download`) in a throw-away directory.
 
-The original "sandbox" passed the whole environment to its child and printed tokens. This
-one has a fixed allowlist, maps `python`/`pip` to this interpreter (`sys.executable -m pip`,
-so no PATH lookup decides what runs), starts in a fresh temporary directory with a scrubbed
-environment, a timeout and capped output, and reports the effective argv.
+The original "sandbox" passed the whole environment to its child and printed tokens, and
+later filtered options by exact name, so `--index-url=http://evil`, `-i`, abbreviations
+such as `--pyth` and an sdist's build backend all slipped past. Now:
 
-Arguments are package names, versions and flags only: paths, URLs and options that read or
-write elsewhere, build from source or switch interpreters are refused, and
-`PIP_ONLY_BINARY=:all:` keeps `pip download` from running a package's build code.
+- the same allow model as `shell_exec` (`engine.safety.command_rules`): only the options each
+  pip subcommand's spec names, in full, with checked values; operands are package names
+  (`pip download`: name and `==`-style versions), never paths or URLs;
+- wheels only: `--only-binary=:all:` is added to `pip download` (and `PIP_ONLY_BINARY` set),
+  dependencies included, so a package that only has an sdist fails instead of running its
+  build code; dependencies are kept because they are wheels too;
+- the index is the operator's: `PIP_CONFIG_FILE=/dev/null` (no pip.conf anywhere steers it),
+  no agent option names an index, and only the index variables of the console's own
+  environment (`PIP_INDEX_URL`, `PIP_EXTRA_INDEX_URL`, ...) are passed on; unset, that is
+  pip's default PyPI;
+- `python`/`pip` are this interpreter (`sys.executable -m pip`, no PATH lookup), started in a
+  fresh temporary directory (no workspace `pip.conf`, requirements or shadowing `pip/`) with
+  a scrubbed environment, no pip cache, a timeout and capped output; the effective argv is
+  reported.
 """
 
 from __future__ import annotations
@@ -21,8 +31,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.errors import PolicyError
-from engine.safety.commands import match_allowlist, run_argv, scrubbed_env, split_command
+from engine.safety.commands import allow_command, run_argv, scrubbed_env, split_command
 from engine.tools.builtin.shell import MAX_TIMEOUT_SEC, OUTPUT_CAP, raise_for_result
 from engine.tools.spec import Risk, ToolContext, ToolSpec
 
@@ -34,19 +43,33 @@ SANDBOX_ALLOWLIST = (
     "python -m pip list",
     "python -m pip show",
 )
-_DENIED_OPTIONS = frozenset(
-    {
-        "-r", "--requirement", "-c", "--constraint", "-e", "--editable",
-        "-d", "--dest", "--destination-directory", "--src", "--root", "--prefix",
-        "-t", "--target", "--log", "--log-file", "--cache-dir", "--no-binary",
-        "--python", "-C", "--config-settings", "--global-option", "--build-option",
-    }
-)  # fmt: skip
 SANDBOX_ENV = {
     "PIP_NO_INPUT": "1",
     "PIP_DISABLE_PIP_VERSION_CHECK": "1",
     "PIP_ONLY_BINARY": ":all:",
+    "PIP_CONFIG_FILE": os.devnull,
+    "PIP_NO_CACHE_DIR": "1",
 }
+# Where packages come from is the operator's choice: these pass from the console's own
+# environment (never from the agent's arguments, never from a config file).
+OPERATOR_INDEX_VARIABLES = (
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_TRUSTED_HOST",
+    "PIP_CERT",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+)
+
+
+def sandbox_env() -> dict[str, str]:
+    """The child's environment: scrubbed, pip pinned down, the operator's index settings."""
+    operator = {name: os.environ[name] for name in OPERATOR_INDEX_VARIABLES if name in os.environ}
+    return scrubbed_env({**operator, **SANDBOX_ENV})
 
 
 class SandboxArgs(BaseModel):
@@ -60,42 +83,37 @@ class SandboxArgs(BaseModel):
     )
 
 
-def sandbox_argv(command: str | list[str]) -> list[str]:
+def sandbox_argv(ctx: ToolContext, command: str | list[str]) -> list[str]:
     """Validate a sandbox command and return the argv that will actually run."""
     argv = split_command(command)
-    match_allowlist(argv, SANDBOX_ALLOWLIST)
-    rest = argv[3:] if argv[0] == "python" else argv[1:]
-    for arg in rest:
-        option = arg.split("=", 1)[0]
-        if option in _DENIED_OPTIONS:
-            raise PolicyError(f"command: pip option {option!r} is not allowed in the sandbox")
-        if not arg.startswith("-") and (arg.startswith(".") or any(c in arg for c in "/:@")):
-            raise PolicyError(
-                f"command: {arg!r} looks like a path or URL; the sandbox takes package names"
-            )
+    allowed = allow_command(argv, SANDBOX_ALLOWLIST, workspace=ctx.workspace)
+    run = allowed.argv
+    # `python [-I] -m pip <rest>` or `pip <rest>`: always this interpreter's pip; the fresh
+    # temporary directory is the current directory, so nothing can shadow the module.
+    rest = run[run.index("-m") + 2 :] if run[0] == "python" else run[1:]
     return [sys.executable, "-m", "pip", *rest]
 
 
 def _check(ctx: ToolContext, args: SandboxArgs) -> None:
-    sandbox_argv(args.command)
+    sandbox_argv(ctx, args.command)
 
 
 async def _dry_run(ctx: ToolContext, args: SandboxArgs) -> dict[str, Any]:
-    return {"argv": sandbox_argv(args.command), "cwd": "(fresh temporary directory)"}
+    return {"argv": sandbox_argv(ctx, args.command), "cwd": "(fresh temporary directory)"}
 
 
 async def _run(ctx: ToolContext, args: SandboxArgs) -> dict[str, Any]:
-    argv = sandbox_argv(args.command)
+    argv = sandbox_argv(ctx, args.command)
     with tempfile.TemporaryDirectory(prefix="daena-sandbox-") as tmp:
         result = await run_argv(
             argv,
             cwd=Path(tmp),
             timeout_sec=args.timeout_sec,
             output_cap=OUTPUT_CAP,
-            env=scrubbed_env(SANDBOX_ENV),
+            env=sandbox_env(),
         )
         left = sorted(await asyncio.to_thread(os.listdir, tmp))
-    raise_for_result(result)
+    raise_for_result(result, split_command(args.command))
     # What `pip download` fetched; the directory (and the files) are gone afterwards.
     return {**result.to_dict(), "cwd": tmp, "files": left}
 

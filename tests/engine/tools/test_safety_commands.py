@@ -1,4 +1,4 @@
-"""engine.safety.commands: splitting, allowlist prefixes, scrubbed environment, run_argv."""
+"""engine.safety.commands: splitting, the allowlist, scrubbed environment, run_argv."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from engine.errors import InputError, PolicyError, ToolFailure
 from engine.safety.commands import (
     CommandFailed,
     CommandResult,
-    match_allowlist,
+    allow_command,
     run_argv,
     scrubbed_env,
     split_command,
@@ -103,9 +103,13 @@ def test_list_elements_are_checked_too() -> None:
         split_command(["git", 3])  # type: ignore[list-item]
 
 
-# --- match_allowlist ------------------------------------------------------------------------
+# --- allow_command ------------------------------------------------------------------------
 
-ALLOW = ["git status", "git diff", "python -m pytest", "pip --version"]
+ALLOW = ["git status", "git diff", "python -m pytest", "pip --version", "make test"]
+
+
+def match_allowlist(argv: list[str], allowlist: list[str], workspace: Path) -> str:
+    return allow_command(argv, allowlist, workspace=workspace).entry
 
 
 @pytest.mark.parametrize(
@@ -115,10 +119,12 @@ ALLOW = ["git status", "git diff", "python -m pytest", "pip --version"]
         (["git", "status", "--short"], "git status"),
         (["python", "-m", "pytest", "-q", "tests"], "python -m pytest"),
         (["pip", "--version"], "pip --version"),
+        (["make", "test"], "make test"),
     ],
 )
-def test_allowlist_prefix_matches(argv: list[str], entry: str) -> None:
-    assert match_allowlist(argv, ALLOW) == entry
+def test_allowlist_prefix_matches(tmp_path: Path, argv: list[str], entry: str) -> None:
+    (tmp_path / "tests").mkdir()
+    assert match_allowlist(argv, ALLOW, tmp_path) == entry
 
 
 @pytest.mark.parametrize(
@@ -135,41 +141,59 @@ def test_allowlist_prefix_matches(argv: list[str], entry: str) -> None:
         ["pip", "--version2"],
         ["/usr/bin/git", "status"],
         ["env", "git", "status"],
+        ["make", "testx"],
     ],
 )
-def test_allowlist_misses(argv: list[str]) -> None:
+def test_allowlist_misses(tmp_path: Path, argv: list[str]) -> None:
     with pytest.raises(PolicyError) as refused:
-        match_allowlist(argv, ALLOW)
+        match_allowlist(argv, ALLOW, tmp_path)
     assert "is not in the allowlist" in str(refused.value)
     assert str(refused.value).startswith("command: ")
 
 
 @pytest.mark.parametrize(
-    "argv",
+    ("argv", "words"),
     [
-        ["git", "diff", "--output=/tmp/x"],
-        ["git", "diff", "--output", "x"],
-        ["git", "diff", "--ext-diff"],
-        ["git", "diff", "--no-index", "/etc/passwd", "/dev/null"],
-        ["git", "status", "--textconv"],
-        ["git", "diff", "--no-ind", "/etc/passwd", "/dev/null"],
-        ["git", "diff", "--outp=x"],
-        ["git", "diff", "-Oless"],
+        (["git", "diff", "--output=/tmp/x"], "'--output' is not one 'git diff' may take"),
+        (["git", "diff", "--output", "x"], "it writes a file"),
+        (["git", "diff", "--ext-diff"], "external diff program"),
+        (["git", "diff", "--no-index", "/etc/passwd", "/dev/null"], "outside the repository"),
+        (["git", "status", "--textconv"], "conversion programs"),
+        (["git", "diff", "--no-ind", "/etc/passwd", "/dev/null"], "abbreviations are refused"),
+        (["git", "diff", "--outp=x"], "abbreviations are refused"),
+        (["git", "diff", "-Oless"], "'-Oless' is not one"),
     ],
 )
-def test_git_options_that_write_or_run_programs_are_refused(argv: list[str]) -> None:
-    with pytest.raises(PolicyError, match="git option"):
-        match_allowlist(argv, ALLOW)
+def test_git_options_that_write_or_run_programs_are_refused(
+    tmp_path: Path, argv: list[str], words: str
+) -> None:
+    with pytest.raises(PolicyError, match="only known read-only options") as refused:
+        match_allowlist(argv, ALLOW, tmp_path)
+    assert words in str(refused.value)
 
 
-def test_safe_git_options_still_pass() -> None:
+def test_safe_git_options_still_pass(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("a\n")
     argv = ["git", "diff", "--text", "--no-ext-diff", "--no-textconv", "--stat", "--", "a.txt"]
-    assert match_allowlist(argv, ALLOW) == "git diff"
+    allowed = allow_command(argv, ALLOW, workspace=tmp_path)
+    assert allowed.entry == "git diff"
+    # The spec's own options come right after the subcommand: no driver, no conversion.
+    assert allowed.argv == ["git", "diff", "--no-ext-diff", "--no-textconv", *argv[2:]]
 
 
-def test_empty_allowlist_allows_nothing() -> None:
-    with pytest.raises(PolicyError, match="allowed prefixes: nothing"):
-        match_allowlist(["git", "status"], [])
+def test_an_entry_without_rules_admits_exactly_its_words(tmp_path: Path) -> None:
+    assert allow_command(["make", "test"], ALLOW, workspace=tmp_path).argv == ["make", "test"]
+    with pytest.raises(PolicyError, match="admits exactly that command") as refused:
+        allow_command(["make", "test", "--eval=x"], ALLOW, workspace=tmp_path)
+    assert "'--eval=x'" in str(refused.value)
+    # An operator who wants arguments writes them in the entry.
+    wider = ["make test --keep-going"]
+    assert allow_command(["make", "test", "--keep-going"], wider, workspace=tmp_path).argv
+
+
+def test_empty_allowlist_allows_nothing(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="allowed commands: nothing"):
+        match_allowlist(["git", "status"], [], tmp_path)
 
 
 # --- scrubbed_env ---------------------------------------------------------------------------

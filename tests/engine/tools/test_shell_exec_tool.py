@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pygit2
 import pytest
 
 from engine.errors import PolicyError, ToolFailure
@@ -53,7 +54,10 @@ async def test_git_status_really_runs_in_the_workspace(
 ) -> None:
     (git_workspace / "new.txt").write_text("x\n")
     result = await run(SHELL_EXEC, make_ctx(), command="git status --short")
-    assert result["argv"] == ["git", "status", "--short"]
+    # The hardened git (engine.safety.git_hardening): the effective argv ends with what was
+    # asked, and the child ran with no system or global configuration.
+    assert result["argv"][0] == "git" and result["argv"][-2:] == ["status", "--short"]
+    assert spawn_spy[0]["env"]["GIT_CONFIG_NOSYSTEM"] == "1"
     assert result["returncode"] == 0
     assert "?? new.txt" in result["stdout"]
     assert result["timed_out"] is False and result["truncated"] is False
@@ -65,25 +69,39 @@ async def test_argv_list_form_runs(git_workspace: Path, make_ctx: MakeCtx) -> No
     assert "initial" in result["stdout"]
 
 
-async def test_dry_run_reports_argv_without_spawning(
-    workspace: Path, make_ctx: MakeCtx, forbid_spawn: list[object]
+async def test_dry_run_reports_the_effective_argv_without_spawning(
+    git_workspace: Path, make_ctx: MakeCtx, spawn_spy: list[object]
 ) -> None:
     assert SHELL_EXEC.dry_run is not None
-    args = SHELL_EXEC.args_model.model_validate({"command": "git status  --short"})
+    args = SHELL_EXEC.args_model.model_validate({"command": "git diff  --stat"})
     preview = await SHELL_EXEC.dry_run(make_ctx(), args)
-    assert preview["argv"] == ["git", "status", "--short"]
-    assert preview["allowed_by"] == "git status"
+    assert preview["command"] == ["git", "diff", "--stat"]
+    assert preview["allowed_by"] == "git diff"
+    # What would run: the hardened git with the spec's own options, exactly as `run` runs it.
+    assert preview["argv"][0] == "git" and preview["argv"][-1] == "--stat"
+    assert {"--no-ext-diff", "--no-textconv"} <= set(preview["argv"])
+    assert spawn_spy == []
+    result = await run(SHELL_EXEC, make_ctx(), command="git diff --stat")
+    assert result["argv"] == preview["argv"]
+
+
+async def test_git_outside_a_repository_root_is_refused_before_spawning(
+    workspace: Path, make_ctx: MakeCtx, forbid_spawn: list[object]
+) -> None:
+    with pytest.raises(ToolFailure, match="not a git repository root"):
+        await run(SHELL_EXEC, make_ctx(), command="git status")
 
 
 async def test_non_zero_exit_is_a_failure_with_the_result(
     workspace: Path, make_ctx: MakeCtx
 ) -> None:
+    pygit2.init_repository(str(workspace)).free()  # no commits: `git log` exits 128
     with pytest.raises(CommandFailed) as failed:
-        await run(SHELL_EXEC, make_ctx(), command="git status")
-    assert "exited with code 128" in str(failed.value)
-    assert "not a git repository" in str(failed.value)
+        await run(SHELL_EXEC, make_ctx(), command="git log")
+    assert "command: 'git log' exited with code 128" in str(failed.value)
+    assert "does not have any commits" in str(failed.value)
     assert failed.value.result["returncode"] == 128
-    assert "not a git repository" in failed.value.result["stderr"]
+    assert "does not have any commits" in failed.value.result["stderr"]
     assert not failed.value.timed_out
 
 
@@ -106,7 +124,7 @@ async def test_output_cap_sets_truncated(workspace: Path, make_ctx: MakeCtx) -> 
 
 
 async def test_missing_program(workspace: Path, make_ctx: MakeCtx) -> None:
-    ctx = make_ctx(SHELL_ALLOWLIST=["no-such-program-xyz"])
+    ctx = make_ctx(SHELL_ALLOWLIST=["no-such-program-xyz --help"])
     with pytest.raises(ToolFailure, match="not found"):
         await run(SHELL_EXEC, ctx, command="no-such-program-xyz --help")
 
