@@ -35,6 +35,7 @@ from pydantic_settings import (
 )
 
 from engine.errors import ConfigError
+from engine.safety.addresses import parse_private_entries
 
 APP_NAME = "daena"
 DEFAULT_SHELL_ALLOWLIST = (
@@ -46,7 +47,8 @@ DEFAULT_SHELL_ALLOWLIST = (
     "pip show",
     "pip --version",
 )
-DEFAULT_ALLOWED_DOMAINS = ("localhost", "127.0.0.1", "example.com")
+# No loopback names: private addresses are opt-in (AUTOMATION_ALLOWED_PRIVATE_ADDRESSES).
+DEFAULT_ALLOWED_DOMAINS = ("example.com",)
 SECRET_FIELDS = frozenset({"execution_token", "windows_node_token"})
 DERIVED_FROM_MODELS_ROOT = {"ollama_models": "ollama", "xtts_model_path": "xtts"}
 
@@ -190,6 +192,10 @@ class Settings(BaseSettings):
     automation_allowed_domains: Annotated[list[str], NoDecode] = _env(
         "AUTOMATION_ALLOWED_DOMAINS", default_factory=lambda: list(DEFAULT_ALLOWED_DOMAINS)
     )
+    # Loopback/private/link-local targets the scraper may reach: ADDRESS[:PORT] entries.
+    automation_allowed_private_addresses: Annotated[list[str], NoDecode] = _env(
+        "AUTOMATION_ALLOWED_PRIVATE_ADDRESSES", default_factory=list
+    )
     automation_request_timeout_sec: float = _env("AUTOMATION_REQUEST_TIMEOUT_SEC", 15.0, gt=0)
     security_lockdown_mode: bool = _env("SECURITY_LOCKDOWN_MODE", False)
     daena_db_path: Path = Field(
@@ -206,6 +212,23 @@ class Settings(BaseSettings):
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         return parse_list(value)
+
+    @field_validator("automation_allowed_private_addresses", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: Any) -> Any:
+        """A JSON list or comma-separated entries (`[::1]:8080` is an entry, not JSON)."""
+        if isinstance(value, str):
+            try:
+                return parse_list(value)
+            except ValueError:
+                return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("automation_allowed_private_addresses")
+    @classmethod
+    def _valid_private_entries(cls, value: list[str]) -> list[str]:
+        parse_private_entries(value)  # raises ValueError naming the entry and the rule
+        return [entry.strip() for entry in value]
 
     @field_validator("shell_allowlist")
     @classmethod

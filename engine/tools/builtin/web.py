@@ -1,22 +1,46 @@
 """`web_scrape_bs4`: fetch one page and extract text, links or tables (SPEC §4.5).
 
-The original followed redirects without re-checking them, so an allowed host could bounce
-the scraper anywhere. Here redirects are followed by hand (at most five hops) and, in safe
-mode, the host of *every* hop is checked against `AUTOMATION_ALLOWED_DOMAINS` before it is
-contacted. The body is streamed and cut at a size cap, the whole fetch shares one deadline,
-and parsing (CPU work) runs in a thread.
+An SSRF defence: the agent picks the URL and a hostile page picks the redirects. Redirects
+are followed by hand (at most five) and every hop passes the same gate before contact:
+1. http(s) only; in safe mode the host must be in AUTOMATION_ALLOWED_DOMAINS; an https page
+   may not redirect to plain http.
+2. The host is resolved once and every address is judged (`engine.safety.addresses`): only
+   public addresses, unless the operator lists the private one in
+   AUTOMATION_ALLOWED_PRIVATE_ADDRESSES. This holds with safe mode off too.
+3. The console's own services (every node, WINDOWS_NODE_URL, OLLAMA_BASE_URL and the API's
+   default address) are refused on their port on any non-public address and on this
+   machine, even when listed.
+4. The connection goes to the checked address itself, with the name in the Host header and
+   TLS SNI, so a DNS answer that changes between check and connect (rebinding) reaches
+   nothing new. The scraper has its own client: no proxy from the environment.
+The body is streamed and cut at a size cap, the whole fetch shares one deadline, and
+parsing (CPU work) runs in a thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
+import ssl
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.errors import InputError, PolicyError, ToolFailure
+from engine.safety.addresses import (
+    NEVER_KINDS,
+    PRIVATE_SETTING,
+    PUBLIC,
+    IPAddress,
+    classify,
+    is_this_machine,
+    literal_address,
+    parse_private_entries,
+)
 from engine.settings import Settings
 from engine.tools.spec import Risk, ToolContext, ToolSpec
 
@@ -24,6 +48,8 @@ MAX_REDIRECTS = 5
 MAX_BODY_BYTES = 2_000_000
 DEFAULT_MAX_CHARS = 100_000
 _REDIRECTS = {301, 302, 303, 307, 308}
+# `daena serve` binds here unless told otherwise (daena_tui/cli_serve.py DEFAULT_HOST/PORT).
+API_DEFAULT_URL = "http://127.0.0.1:8000"
 
 
 class ScrapeArgs(BaseModel):
@@ -65,6 +91,19 @@ def host_allowed(host: str, allowed: list[str]) -> bool:
     return False
 
 
+def _shown(url: httpx.URL) -> str:
+    """A URL for messages: without any user:password part."""
+    return str(url.copy_with(userinfo=b"")) if url.userinfo else str(url)
+
+
+def _host(url: httpx.URL) -> str:
+    return url.raw_host.decode("ascii", errors="replace")
+
+
+def _port(url: httpx.URL) -> int:
+    return url.port or (443 if url.scheme == "https" else 80)
+
+
 def checked_url(raw: str | httpx.URL, settings: Settings, *, field: str = "url") -> httpx.URL:
     """Parse a URL, require http(s) and a host, and apply the safe-mode domain rule."""
     try:
@@ -73,7 +112,7 @@ def checked_url(raw: str | httpx.URL, settings: Settings, *, field: str = "url")
         raise InputError(f"{field}: {str(raw)!r} is not a valid URL ({err})") from err
     if url.scheme not in ("http", "https"):
         raise InputError(f"{field}: only http and https URLs are allowed, not {url.scheme!r}")
-    host = url.raw_host.decode("ascii", errors="replace")
+    host = _host(url)
     if not host:
         raise InputError(f"{field}: {str(url)!r} has no host")
     if settings.automation_safe_mode and not host_allowed(
@@ -86,6 +125,148 @@ def checked_url(raw: str | httpx.URL, settings: Settings, *, field: str = "url")
     return url
 
 
+# --- which addresses may be contacted -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OwnService:
+    """One of the console's own services: never a scraping target."""
+
+    label: str
+    url: str
+    port: int
+    addresses: frozenset[IPAddress]
+
+
+async def resolve_host(host: str, port: int) -> list[IPAddress]:
+    """The addresses a name resolves to, in the resolver's order (the one DNS lookup per
+    hop; tests replace it to play a rebinding DNS server)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    found: list[IPAddress] = []
+    for *_, sockaddr in infos:
+        ip = ipaddress.ip_address(str(sockaddr[0]))
+        if ip not in found:
+            found.append(ip)
+    return found
+
+
+async def _addresses(host: str, port: int, field: str) -> list[IPAddress]:
+    literal = literal_address(host)
+    if literal is not None:
+        return [literal]
+    try:
+        found = await resolve_host(host.rstrip("."), port)  # "name." is "name"
+    except (OSError, UnicodeError) as err:
+        raise ToolFailure(f"{field}: cannot resolve host {host!r} ({err})") from err
+    if not found:
+        raise ToolFailure(f"{field}: host {host!r} resolves to no address")
+    return found
+
+
+def _service_targets(
+    settings: Settings, nodes: Iterable[tuple[str, str]]
+) -> list[tuple[str, str, str, int]]:
+    """(label, url, host, port) of every service of the console's own."""
+    named = [
+        *((f"node {name!r}", url) for name, url in nodes),
+        ("the node of WINDOWS_NODE_URL", settings.windows_node_url),
+        ("the model server of OLLAMA_BASE_URL", settings.ollama_base_url),
+        ("the console's API (daena serve's default address)", API_DEFAULT_URL),
+    ]
+    targets = []
+    for label, raw in named:
+        try:
+            url = httpx.URL(raw)
+        except (httpx.InvalidURL, ValueError):
+            continue
+        targets.append((label, raw, _host(url), _port(url)))
+    return targets
+
+
+def literal_own_services(settings: Settings) -> list[OwnService]:
+    """The configured own services without DNS (for the check before a run)."""
+    services = []
+    for label, raw, host, port in _service_targets(settings, ()):
+        literal = literal_address(host)
+        services.append(OwnService(label, raw, port, frozenset([literal] if literal else [])))
+    return services
+
+
+async def own_services(settings: Settings, nodes: Iterable[tuple[str, str]]) -> list[OwnService]:
+    """The console's own services with their addresses; a name that does not resolve still
+    protects its port on every non-public address."""
+    services = []
+    for label, raw, host, port in _service_targets(settings, nodes):
+        try:
+            found = await _addresses(host, port, "own service")
+        except ToolFailure:
+            found = []
+        services.append(OwnService(label, raw, port, frozenset(found)))
+    return services
+
+
+class AddressGuard:
+    """Judges one (address, port) a hop would connect to; raises PolicyError naming the
+    field and the rule."""
+
+    def __init__(self, settings: Settings, services: list[OwnService]) -> None:
+        self._entries = parse_private_entries(settings.automation_allowed_private_addresses)
+        self._services = services
+
+    def check(self, ip: IPAddress, port: int, *, host: str, field: str) -> None:
+        verdict = classify(ip)
+        target = verdict.effective
+        this_machine = verdict.kind == PUBLIC and is_this_machine(target)
+        where = f"{_hostport(target, port)}"
+        if literal_address(host) is None:
+            where = f"host {host!r} resolves to {where}, which"
+        for service in self._services:
+            if port == service.port and (
+                target in service.addresses or verdict.kind != PUBLIC or this_machine
+            ):
+                raise PolicyError(
+                    f"{field}: {where} is (or may be) {service.label}, {service.url}; the "
+                    f"console's own services are never scraped, whatever {PRIVATE_SETTING} says"
+                )
+        if verdict.kind == PUBLIC and not this_machine:
+            return
+        what = "this machine's own address" if this_machine else verdict.describe()
+        if verdict.kind in NEVER_KINDS:
+            raise PolicyError(f"{field}: {where} is {what}; such addresses are never scraped")
+        if any(entry.admits(target, port) for entry in self._entries):
+            return
+        raise PolicyError(
+            f"{field}: {where} is {what}; loopback, private and link-local addresses are "
+            f"refused unless {PRIVATE_SETTING} lists them (e.g. {_hostport(target, port)})"
+        )
+
+
+def _hostport(ip: IPAddress, port: int) -> str:
+    bare = ip if ip.version == 4 else ipaddress.IPv6Address(int(ip))
+    return f"[{bare}]:{port}" if bare.version == 6 else f"{bare}:{port}"
+
+
+async def _node_urls(ctx: ToolContext) -> list[tuple[str, str]]:
+    from engine.nodes.registry import NodeRegistry  # the engine's registry, when there is one
+
+    if isinstance(ctx.nodes, NodeRegistry):
+        return [(node.name, node.url) for node in await ctx.nodes.list()]
+    return []
+
+
+async def _checked_addresses(url: httpx.URL, guard: AddressGuard, field: str) -> list[IPAddress]:
+    """Resolve the hop's host once and check every address; the caller connects only to
+    these (so a second, different DNS answer is never asked for)."""
+    host, port = _host(url), _port(url)
+    found = await _addresses(host, port, field)
+    for ip in found:
+        guard.check(ip, port, host=host, field=field)
+    return found
+
+
+# --- fetching ---------------------------------------------------------------------------
+
+
 async def _read_capped(response: httpx.Response, cap: int) -> tuple[bytes, bool]:
     body = bytearray()
     async for chunk in response.aiter_bytes():
@@ -95,34 +276,92 @@ async def _read_capped(response: httpx.Response, cap: int) -> tuple[bytes, bool]
     return bytes(body), False
 
 
+async def _open_pinned(
+    client: httpx.AsyncClient, url: httpx.URL, addresses: list[IPAddress]
+) -> httpx.Response:
+    """GET `url` from one of the checked addresses (in order, the next one only when the
+    connection is refused): the URL carries the address, Host and SNI carry the name."""
+    host = _host(url)
+    extensions = {} if literal_address(host) is not None else {"sni_hostname": host}
+    failure: httpx.ConnectError | None = None
+    for ip in addresses:
+        request = client.build_request(
+            "GET",
+            url.copy_with(host=str(ip)),
+            headers={"Host": url.netloc.decode("ascii")},
+            extensions=extensions,
+        )
+        try:
+            return await client.send(request, stream=True, follow_redirects=False)
+        except httpx.ConnectError as err:
+            failure = err
+    assert failure is not None  # addresses is never empty
+    raise failure
+
+
+def _next_hop(url: httpx.URL, location: str, settings: Settings) -> httpx.URL:
+    field = "url (redirect)"
+    try:
+        target = url.join(location)
+    except (httpx.InvalidURL, ValueError) as err:
+        raise ToolFailure(f"{field}: {location!r} is not a valid URL ({err})") from err
+    if url.scheme == "https" and target.scheme == "http":
+        raise PolicyError(
+            f"{field}: {_shown(url)} redirects from https to plain http ({_shown(target)}); "
+            "a downgrade is never followed"
+        )
+    return checked_url(target, settings, field=field)
+
+
+def tls_verify() -> ssl.SSLContext | bool:
+    """How https certificates are checked: httpx's default trust store (tests add a CA)."""
+    return True
+
+
 async def _fetch(ctx: ToolContext, raw_url: str) -> dict[str, Any]:
     settings = ctx.settings
     url = checked_url(raw_url, settings)
+    guard = AddressGuard(settings, await own_services(settings, await _node_urls(ctx)))
     hops: list[str] = []
+    field = "url"
     timeout = httpx.Timeout(settings.automation_request_timeout_sec)
-    for _ in range(MAX_REDIRECTS + 1):
-        async with ctx.http.stream("GET", url, follow_redirects=False, timeout=timeout) as resp:
-            location = resp.headers.get("location")
-            if resp.status_code in _REDIRECTS and location:
-                hops.append(str(url))
-                url = checked_url(url.join(location), settings, field="url (redirect)")
-                continue
-            if not resp.is_success:
-                raise ToolFailure(f"url: {url} answered HTTP {resp.status_code}")
-            body, truncated = await _read_capped(resp, MAX_BODY_BYTES)
+    async with httpx.AsyncClient(
+        trust_env=False, follow_redirects=False, timeout=timeout, verify=tls_verify()
+    ) as client:
+        for _ in range(MAX_REDIRECTS + 1):
+            addresses = await _checked_addresses(url, guard, field)
+            resp = await _open_pinned(client, url, addresses)
+            try:
+                location = resp.headers.get("location")
+                if resp.status_code in _REDIRECTS and location:
+                    hops.append(_shown(url))
+                    url, field = _next_hop(url, location, settings), "url (redirect)"
+                    continue
+                if not resp.is_success:
+                    raise ToolFailure(f"url: {_shown(url)} answered HTTP {resp.status_code}")
+                body, truncated = await _read_capped(resp, MAX_BODY_BYTES)
+            finally:
+                await resp.aclose()
             return {
-                "final_url": str(url),
+                "final_url": _shown(url),
                 "status_code": resp.status_code,
                 "redirects": hops,
                 "body": body,
                 "encoding": resp.charset_encoding,
                 "body_truncated": truncated,
             }
-    raise ToolFailure(f"url: more than {MAX_REDIRECTS} redirects (last: {url})")
+    raise ToolFailure(f"url: more than {MAX_REDIRECTS} redirects (last: {_shown(url)})")
 
 
 def _check(ctx: ToolContext, args: ScrapeArgs) -> None:
-    checked_url(args.url, ctx.settings)
+    """Before anything runs (dry runs and the inbox included): the URL rules, and the
+    address rules for a URL that names an address literally (names are resolved at run)."""
+    url = checked_url(args.url, ctx.settings)
+    host = _host(url)
+    literal = literal_address(host)
+    if literal is not None:
+        guard = AddressGuard(ctx.settings, literal_own_services(ctx.settings))
+        guard.check(literal, _port(url), host=host, field="url")
     if args.selector is not None:
         import soupsieve  # imported on use: parsing libraries cost ~0.1 s at start-up
 
@@ -162,7 +401,8 @@ WEB_SCRAPE = ToolSpec(
     name="web_scrape_bs4",
     description=(
         "Fetch an http(s) page (every redirect re-checked against the allowed domains in safe "
-        "mode) and extract text, links or tables, optionally under a CSS selector."
+        "mode; loopback, private and link-local addresses only when the operator listed them) "
+        "and extract text, links or tables, optionally under a CSS selector."
     ),
     risk=Risk.MEDIUM,
     args_model=ScrapeArgs,

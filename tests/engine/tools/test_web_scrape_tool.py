@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 
@@ -26,13 +26,23 @@ async def scrape(ctx: ToolContext, **kwargs: Any) -> dict[str, Any]:
     return await WEB_SCRAPE.run(ctx, args(**kwargs))
 
 
-def only(*domains: str) -> dict[str, Any]:
-    return {"AUTOMATION_ALLOWED_DOMAINS": list(domains), "AUTOMATION_REQUEST_TIMEOUT_SEC": 10}
+def only(*domains: str, servers: Iterable[Any] = ()) -> dict[str, Any]:
+    """Allowed domains, and the loopback servers the operator opted in (by host:port):
+    loopback is never reachable by default."""
+    return {
+        "AUTOMATION_ALLOWED_DOMAINS": list(domains),
+        "AUTOMATION_ALLOWED_PRIVATE_ADDRESSES": [
+            f"localhost:{urlsplit(s.base).port}" for s in servers
+        ],
+        "AUTOMATION_REQUEST_TIMEOUT_SEC": 10,
+    }
 
 
 async def test_text_mode_with_selector(web_servers: Servers, make_ctx: MakeCtx) -> None:
     a, _ = web_servers
-    result = await scrape(make_ctx(**only("127.0.0.1")), url=f"{a.base}/page", selector="#main p")
+    result = await scrape(
+        make_ctx(**only("127.0.0.1", servers=[a])), url=f"{a.base}/page", selector="#main p"
+    )
     assert result["final_url"] == f"{a.base}/page"
     assert result["status_code"] == 200
     assert result["text"] == "Hello world"
@@ -41,7 +51,7 @@ async def test_text_mode_with_selector(web_servers: Servers, make_ctx: MakeCtx) 
 
 async def test_text_mode_whole_page_drops_scripts(web_servers: Servers, make_ctx: MakeCtx) -> None:
     a, _ = web_servers
-    result = await scrape(make_ctx(**only("127.0.0.1")), url=f"{a.base}/page")
+    result = await scrape(make_ctx(**only("127.0.0.1", servers=[a])), url=f"{a.base}/page")
     assert "Hello world" in result["text"] and "Other text" in result["text"]
     assert "secret" not in result["text"]
 
@@ -49,7 +59,10 @@ async def test_text_mode_whole_page_drops_scripts(web_servers: Servers, make_ctx
 async def test_links_are_absolute(web_servers: Servers, make_ctx: MakeCtx) -> None:
     a, _ = web_servers
     result = await scrape(
-        make_ctx(**only("127.0.0.1")), url=f"{a.base}/page", selector="#main", mode="links"
+        make_ctx(**only("127.0.0.1", servers=[a])),
+        url=f"{a.base}/page",
+        selector="#main",
+        mode="links",
     )
     assert result["links"] == [
         {"href": f"{a.base}/rel", "text": "Relative"},
@@ -60,7 +73,10 @@ async def test_links_are_absolute(web_servers: Servers, make_ctx: MakeCtx) -> No
 async def test_tables_as_rows(web_servers: Servers, make_ctx: MakeCtx) -> None:
     a, _ = web_servers
     result = await scrape(
-        make_ctx(**only("127.0.0.1")), url=f"{a.base}/page", selector="#t", mode="tables"
+        make_ctx(**only("127.0.0.1", servers=[a])),
+        url=f"{a.base}/page",
+        selector="#t",
+        mode="tables",
     )
     assert result["tables"] == [[["Name", "Qty"], ["apple", "3"], ["pear nested", "5"]]]
 
@@ -68,14 +84,17 @@ async def test_tables_as_rows(web_servers: Servers, make_ctx: MakeCtx) -> None:
 async def test_max_chars_truncates(web_servers: Servers, make_ctx: MakeCtx) -> None:
     a, _ = web_servers
     result = await scrape(
-        make_ctx(**only("127.0.0.1")), url=f"{a.base}/page", selector="#main p", max_chars=5
+        make_ctx(**only("127.0.0.1", servers=[a])),
+        url=f"{a.base}/page",
+        selector="#main p",
+        max_chars=5,
     )
     assert result["text"] == "Hello" and result["truncated"] is True
 
 
 async def test_allowed_redirect_chain_is_followed(web_servers: Servers, make_ctx: MakeCtx) -> None:
     a, _ = web_servers
-    result = await scrape(make_ctx(**only("127.0.0.1")), url=f"{a.base}/chain?n=3")
+    result = await scrape(make_ctx(**only("127.0.0.1", servers=[a])), url=f"{a.base}/chain?n=3")
     assert result["final_url"] == f"{a.base}/page"
     assert len(result["redirects"]) == 4
 
@@ -83,7 +102,7 @@ async def test_allowed_redirect_chain_is_followed(web_servers: Servers, make_ctx
 async def test_too_many_redirects(web_servers: Servers, make_ctx: MakeCtx) -> None:
     a, _ = web_servers
     with pytest.raises(ToolFailure, match="more than 5 redirects"):
-        await scrape(make_ctx(**only("127.0.0.1")), url=f"{a.base}/chain?n=9")
+        await scrape(make_ctx(**only("127.0.0.1", servers=[a])), url=f"{a.base}/chain?n=9")
 
 
 async def test_cross_host_redirect_when_both_allowed(
@@ -91,7 +110,7 @@ async def test_cross_host_redirect_when_both_allowed(
 ) -> None:
     a, b = web_servers
     url = f"{a.base}/redirect?to={quote(b.base + '/page', safe='')}"
-    result = await scrape(make_ctx(**only("127.0.0.1", "localhost")), url=url)
+    result = await scrape(make_ctx(**only("127.0.0.1", "localhost", servers=[a, b])), url=url)
     assert result["final_url"] == f"{b.base}/page"
     assert b.hits == ["/page"]
 
@@ -105,7 +124,7 @@ async def test_redirect_to_a_disallowed_host_is_refused_before_contact(
     allowed = direction.split("->")[0]
     url = f"{start.base}/redirect?to={quote(target.base + '/page', safe='')}"
     with pytest.raises(PolicyError) as refused:
-        await scrape(make_ctx(**only(allowed)), url=url)
+        await scrape(make_ctx(**only(allowed, servers=[a, b])), url=url)
     assert "url (redirect): host" in str(refused.value)
     assert start.hits == [url[len(start.base) :]]
     assert target.hits == []  # never contacted
@@ -117,20 +136,27 @@ async def test_disallowed_initial_url_is_refused_even_for_a_dry_run(
     _, b = web_servers
     assert WEB_SCRAPE.check is not None
     with pytest.raises(PolicyError, match="'localhost' is not in AUTOMATION_ALLOWED_DOMAINS"):
-        WEB_SCRAPE.check(make_ctx(**only("127.0.0.1")), args(url=f"{b.base}/page"))
+        WEB_SCRAPE.check(make_ctx(**only("127.0.0.1", servers=[b])), args(url=f"{b.base}/page"))
     assert b.hits == []
 
 
-async def test_safe_mode_off_allows_any_host(web_servers: Servers, make_ctx: MakeCtx) -> None:
+async def test_safe_mode_off_drops_the_domain_rule_not_the_address_rule(
+    web_servers: Servers, make_ctx: MakeCtx
+) -> None:
     _, b = web_servers
-    ctx = make_ctx(AUTOMATION_SAFE_MODE=False, **only("example.com"))
+    ctx = make_ctx(AUTOMATION_SAFE_MODE=False, **only("example.com", servers=[b]))
     result = await scrape(ctx, url=f"{b.base}/page", selector="#other p")
     assert result["text"] == "Other text"
+    with pytest.raises(PolicyError, match="AUTOMATION_ALLOWED_PRIVATE_ADDRESSES"):
+        await scrape(make_ctx(AUTOMATION_SAFE_MODE=False, **only()), url=f"{b.base}/page")
+    assert b.hits == ["/page"]
 
 
 async def test_body_is_capped(web_servers: Servers, make_ctx: MakeCtx) -> None:
     a, _ = web_servers
-    result = await scrape(make_ctx(**only("127.0.0.1")), url=f"{a.base}/big", max_chars=2_000_000)
+    result = await scrape(
+        make_ctx(**only("127.0.0.1", servers=[a])), url=f"{a.base}/big", max_chars=2_000_000
+    )
     assert result["body_truncated"] is True
     assert MAX_BODY_BYTES // 2 < len(result["text"]) <= MAX_BODY_BYTES
 
@@ -138,12 +164,13 @@ async def test_body_is_capped(web_servers: Servers, make_ctx: MakeCtx) -> None:
 async def test_non_2xx_is_a_failure(web_servers: Servers, make_ctx: MakeCtx) -> None:
     a, _ = web_servers
     with pytest.raises(ToolFailure, match="answered HTTP 404"):
-        await scrape(make_ctx(**only("127.0.0.1")), url=f"{a.base}/missing")
+        await scrape(make_ctx(**only("127.0.0.1", servers=[a])), url=f"{a.base}/missing")
 
 
 async def test_unreachable_is_a_failure(make_ctx: MakeCtx) -> None:
+    ctx = make_ctx(**{**only("127.0.0.1"), "AUTOMATION_ALLOWED_PRIVATE_ADDRESSES": ["127.0.0.1:9"]})
     with pytest.raises(ToolFailure, match="request failed"):
-        await scrape(make_ctx(**only("127.0.0.1")), url="http://127.0.0.1:9/")
+        await scrape(ctx, url="http://127.0.0.1:9/")
 
 
 @pytest.mark.parametrize(
@@ -170,7 +197,7 @@ async def test_bad_urls(make_ctx: MakeCtx, url: str, error: type[Exception]) -> 
 def test_bad_selector_is_refused(make_ctx: MakeCtx) -> None:
     assert WEB_SCRAPE.check is not None
     with pytest.raises(InputError, match="selector"):
-        WEB_SCRAPE.check(make_ctx(), args(url="http://127.0.0.1/", selector="p[[["))
+        WEB_SCRAPE.check(make_ctx(), args(url="http://example.com/", selector="p[[["))
 
 
 @pytest.mark.parametrize(
