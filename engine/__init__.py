@@ -12,9 +12,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from engine.agents import AgentSession
     from engine.approvals import ApprovalRequest, Grant
     from engine.audit import AuditEntry, AuditFilter, AuditRecord, VerifyReport
     from engine.brain import BrainStatus
+    from engine.credentials import AgentCredential, CredentialError
     from engine.engine import Engine, ToolInfo
     from engine.errors import (
         ApprovalError,
@@ -61,6 +63,8 @@ if TYPE_CHECKING:
     from engine.voice import SpeechOutcome, VoiceStatus
 
 _HOMES = {
+    "AgentCredential": "engine.credentials",
+    "AgentSession": "engine.agents",
     "ApprovalDecided": "engine.events",
     "ApprovalError": "engine.errors",
     "ApprovalRequest": "engine.approvals",
@@ -73,6 +77,7 @@ _HOMES = {
     "ConfigChanged": "engine.events",
     "ConfigError": "engine.errors",
     "ConfinementError": "engine.errors",
+    "CredentialError": "engine.credentials",
     "Engine": "engine.engine",
     "EngineError": "engine.errors",
     "Event": "engine.events",
@@ -119,6 +124,8 @@ _HOMES = {
 }
 
 __all__ = [
+    "AgentCredential",
+    "AgentSession",
     "ApprovalDecided",
     "ApprovalError",
     "ApprovalRequest",
@@ -131,6 +138,7 @@ __all__ = [
     "ConfigChanged",
     "ConfigError",
     "ConfinementError",
+    "CredentialError",
     "Engine",
     "EngineError",
     "Event",

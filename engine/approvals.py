@@ -22,13 +22,40 @@ from functools import partial
 from typing import Any
 
 from engine.audit import AuditEntry, AuditLog
-from engine.errors import ApprovalError, InputError, NotFoundError, SelfDecisionError
+from engine.errors import (
+    ApprovalError,
+    InputError,
+    NotFoundError,
+    PolicyError,
+    SelfDecisionError,
+)
 from engine.events import ApprovalDecided, ApprovalRequested, GrantIssued, RunFinished
 from engine.liveness import pid_alive
 from engine.storage.database import Database, SyncTransaction, Transaction, dumps
 
 GRANT_TTL_SEC = 300.0
 REQUEST_TTL_SEC = 30 * 60.0
+AGENT_PREFIX = "agent:"
+"""Identities of agent credentials (`engine.credentials`): they may ask, never decide."""
+
+
+def is_agent_identity(name: str) -> bool:
+    return name.startswith(AGENT_PREFIX)
+
+
+def decider_refusal(request: ApprovalRequest, decision: str, operator: str) -> str | None:
+    """Why `operator` may not make this decision, or None (SPEC §5: no self-approval).
+
+    An agent's identity never decides anything; nobody approves their own request. A
+    non-agent requester may deny (withdraw) its own request: a denial runs nothing."""
+    if is_agent_identity(operator):
+        return (
+            f"operator: {operator} is an agent credential and cannot decide request "
+            f"{request.id}; approvals are made by an operator"
+        )
+    if decision == "approved" and request.requester == operator:
+        return f"operator: {operator} made request {request.id} and cannot decide it"
+    return None
 
 
 def args_hash(tool: str, args: dict[str, Any]) -> str:
@@ -111,6 +138,8 @@ class Approvals:
         """Mint a grant; `canonical_args=None` means tool-scoped (explicit only)."""
         if not math.isfinite(ttl_sec) or ttl_sec <= 0 or ttl_sec > 24 * 3600:
             raise InputError("ttl_sec: must be between 0 and 86400 seconds")
+        if is_agent_identity(operator):
+            raise PolicyError(f"operator: {operator} is an agent credential and cannot mint grants")
         now = time.time()
         grant = Grant(
             id=new_id("grant"),
@@ -234,22 +263,30 @@ class Approvals:
             raise NotFoundError(f"id: no approval request {request_id!r}")
         return ApprovalRequest.from_row(row)
 
-    async def list(self, status: str | None = "pending", limit: int = 500) -> list[ApprovalRequest]:
-        """Pending requests soonest-expiring first; other statuses newest first."""
+    async def list(
+        self, status: str | None = "pending", limit: int = 500, *, requester: str | None = None
+    ) -> list[ApprovalRequest]:
+        """Pending requests soonest-expiring first; other statuses newest first. With
+        `requester`, only the requests that requester made (an agent reading its own)."""
+        mine = "" if requester is None else " AND requester = ?"
+        who: tuple[str, ...] = () if requester is None else (requester,)
         if status == "pending":
             rows = await self._db.fetchall(
-                "SELECT * FROM approval_requests WHERE status = 'pending' AND expires_at > ? "
-                "ORDER BY expires_at LIMIT ?",
-                (time.time(), limit),
+                "SELECT * FROM approval_requests WHERE status = 'pending' AND expires_at > ?"
+                f"{mine} ORDER BY expires_at LIMIT ?",
+                (time.time(), *who, limit),
             )
         elif status:
             rows = await self._db.fetchall(
-                "SELECT * FROM approval_requests WHERE status = ? ORDER BY created_at DESC LIMIT ?",
-                (status, limit),
+                f"SELECT * FROM approval_requests WHERE status = ?{mine} "
+                "ORDER BY created_at DESC LIMIT ?",
+                (status, *who, limit),
             )
         else:
             rows = await self._db.fetchall(
-                "SELECT * FROM approval_requests ORDER BY created_at DESC LIMIT ?", (limit,)
+                f"SELECT * FROM approval_requests WHERE 1 = 1{mine} "
+                "ORDER BY created_at DESC LIMIT ?",
+                (*who, limit),
             )
         return [ApprovalRequest.from_row(r) for r in rows]
 
@@ -269,10 +306,9 @@ class Approvals:
         if row is None:
             raise NotFoundError(f"id: no approval request {request_id!r}")
         request = ApprovalRequest.from_row(row)
-        if request.requester == operator:
-            raise SelfDecisionError(
-                f"operator: {operator} made request {request_id} and cannot decide it"
-            )
+        refusal = decider_refusal(request, decision, operator)
+        if refusal is not None:
+            raise SelfDecisionError(refusal)  # `refuse_decider` audits it before we get here
         # The approving process runs the request: it is recorded as the run's owner.
         owner = (socket.gethostname(), os.getpid()) if decision == "approved" else (None, None)
         cursor = await tx.execute(
@@ -303,6 +339,27 @@ class Approvals:
         )
         await tx.emit(ApprovalDecided(request_id, request.tool, decision, operator))
         return await self._reload(tx, request_id)
+
+    async def refuse_decider(self, request_id: str, decision: str, operator: str) -> None:
+        """Raise (and audit, in a transaction of its own) when `operator` may not make this
+        decision: an agent deciding, or a requester approving its own request."""
+        request = await self.get(request_id)
+        refusal = decider_refusal(request, decision, operator)
+        if refusal is None:
+            return
+        await self._audit.record(
+            AuditEntry(
+                actor=operator,
+                action=f"approval_{decision}",
+                tool=request.tool,
+                status="refused",
+                error=refusal,
+                approval_id=request_id,
+                trace_id=request.trace_id,
+                task_id=request.task_id,
+            )
+        )
+        raise SelfDecisionError(refusal)
 
     @staticmethod
     def record_run(stx: SyncTransaction, request_id: str, run_status: str, audit_id: int) -> None:

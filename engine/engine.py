@@ -18,9 +18,11 @@ from typing import Any
 
 import httpx
 
+from engine.agents import AgentSession
 from engine.approvals import ApprovalRequest, Approvals, Grant
 from engine.audit import AuditEntry, AuditLog, Redactor
 from engine.brain import Brain
+from engine.credentials import AgentCredentials
 from engine.errors import ConfigError, EngineError, InputError
 from engine.events import Event, EventBus
 from engine.executor import Executor
@@ -79,6 +81,7 @@ class Engine:
         self.audit = AuditLog(db, self.redactor)
         self.policy = PolicyStore(db, self.audit, registry.names())
         self.approvals = Approvals(db, self.audit)
+        self.credentials = AgentCredentials(db, self.audit)
         self.leases = RunLeases(db, self.audit)
         self.nodes = NodeRegistry(db, self.audit, NodeClient(http))
         self.executor = Executor(
@@ -229,6 +232,10 @@ class Engine:
             tool, canonical, operator or self.operator, ttl_sec=ttl_sec
         )
 
+    def as_agent(self, name: str) -> AgentSession:
+        """This engine as agent `name` sees it: run, request, read its own — never decide."""
+        return AgentSession(self, name)
+
     async def request_approval(self, request: RunRequest) -> ApprovalRequest:
         """An agent's request straight into the inbox; nothing runs until an operator approves."""
         return await self.executor.request_approval(request)
@@ -245,6 +252,7 @@ class Engine:
     ) -> RunResult:
         """Approve a pending request and run it once, exactly as stored."""
         operator = operator or self.operator
+        await self.approvals.refuse_decider(request_id, "approved", operator)  # audited
         request = await self.approvals.get(request_id)
         run_request = RunRequest(
             tool=request.tool,
@@ -266,10 +274,10 @@ class Engine:
         reason = reason.strip()
         if not reason:
             raise InputError("reason: a denial needs a reason")
+        operator = operator or self.operator
+        await self.approvals.refuse_decider(request_id, "denied", operator)  # audited
         async with self.db.transaction() as tx:
-            return await self.approvals.decide(
-                tx, request_id, "denied", operator or self.operator, reason
-            )
+            return await self.approvals.decide(tx, request_id, "denied", operator, reason)
 
     # -- events ---------------------------------------------------------------------------
 

@@ -173,7 +173,17 @@ MIGRATIONS: list[str] = [
     """,
     # 6: agent credentials (security promise 5): hashed agent tokens, operator-minted
     """
-    SELECT 1;
+    CREATE TABLE agent_credentials (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        token_hash TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        created_by TEXT NOT NULL,
+        expires_at REAL,
+        revoked_at REAL,
+        revoked_by TEXT
+    );
+    CREATE INDEX agent_credentials_by_name ON agent_credentials (name, revoked_at);
     """,
     # 7: the audit chain's head, so deleting the newest records is detected (promise 7)
     """
