@@ -50,6 +50,14 @@ DEFAULT_MAX_CHARS = 100_000
 _REDIRECTS = {301, 302, 303, 307, 308}
 # `daena serve` binds here unless told otherwise (daena_tui/cli_serve.py DEFAULT_HOST/PORT).
 API_DEFAULT_URL = "http://127.0.0.1:8000"
+# Services of this process known only once running (url -> label), refused like the nodes.
+SERVED_HERE: dict[str, str] = {}
+
+
+def refuse_own_service(url: str, label: str = "the console's API") -> None:
+    """Name a service this process serves (e.g. the address `daena serve` actually bound)
+    so the scraper refuses it like a node, whatever the private-address opt-ins say."""
+    SERVED_HERE[url] = label
 
 
 class ScrapeArgs(BaseModel):
@@ -172,6 +180,7 @@ def _service_targets(
         ("the node of WINDOWS_NODE_URL", settings.windows_node_url),
         ("the model server of OLLAMA_BASE_URL", settings.ollama_base_url),
         ("the console's API (daena serve's default address)", API_DEFAULT_URL),
+        *((label, url) for url, label in SERVED_HERE.items()),
     ]
     targets = []
     for label, raw in named:

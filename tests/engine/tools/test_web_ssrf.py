@@ -371,6 +371,19 @@ async def test_the_api_default_address_is_refused_even_when_loopback_is_allowed(
         await scrape(ctx, url)
 
 
+async def test_a_service_this_process_serves_is_refused_once_named(
+    make_ctx: MakeCtx, target: Counting, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`daena serve` on another port names its bound address; from then on it is refused."""
+    monkeypatch.setattr(web, "SERVED_HERE", {})
+    ctx = make_ctx(**settings_for(AUTOMATION_SAFE_MODE=False, **{RULE: ["127.0.0.0/8"]}))
+    assert (await scrape(ctx, f"{target.base}/page"))["text"] == "served"
+    web.refuse_own_service(f"http://127.0.0.1:{target.port}")
+    with pytest.raises(PolicyError, match=r"the console's API, http://127\.0\.0\.1:\d+; "):
+        await scrape(ctx, f"http://localhost:{target.port}/page")
+    assert target.paths == ["/page"]
+
+
 async def test_registered_nodes_are_refused_through_the_engine_and_audited(
     workspace: Path, tmp_path: Path, target: Counting
 ) -> None:
