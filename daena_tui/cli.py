@@ -28,6 +28,7 @@ COMMAND_MODULE_NAMES = [
     "daena_tui.cli_nodes",
     "daena_tui.cli_config",
     "daena_tui.cli_serve",
+    "daena_tui.cli_agents",
 ]
 HELP_FLAGS = frozenset({"-h", "--help"})
 

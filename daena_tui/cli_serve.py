@@ -1,8 +1,10 @@
 """`daena serve`: the HTTP API (`/api/v1/execution/*`, SPEC §11) over the same engine and
 database as the console and the CLI.
 
-Binds 127.0.0.1:8000 by default. Every request needs `X-Execution-Token` (EXECUTION_TOKEN);
-without a token every request is refused (401), unless `--insecure-local` is given, which
+Binds 127.0.0.1:8000 by default. Every request needs `X-Execution-Token`: the operator token
+(EXECUTION_TOKEN) may do everything; an agent token (`daena agents token create NAME`) may
+only run tools, ask for approvals and read its own requests and results. Without
+EXECUTION_TOKEN only agent tokens are accepted, unless `--insecure-local` is given, which
 is only accepted on a loopback address.
 """
 
@@ -38,7 +40,9 @@ def register(sub: Any) -> None:
         "serve",
         help="the HTTP API (/api/v1/execution/*) over the same engine and database",
         description="Serve the execution API. Every request needs the X-Execution-Token "
-        "header (EXECUTION_TOKEN); there is no CORS.",
+        "header: the operator token (EXECUTION_TOKEN) or an agent token (daena agents token "
+        "create NAME), which may only run tools, ask for approvals and read its own requests "
+        "and results. There is no CORS.",
     )
     p.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=port_number, default=DEFAULT_PORT, help="default 8000")
@@ -89,8 +93,8 @@ async def serve(args: argparse.Namespace, cli: Cli) -> int:
     token_set = cli.settings.execution_token is not None
     if not token_set and not args.insecure_local:
         sys.stderr.write(
-            "daena: EXECUTION_TOKEN is not set: every request will be refused (401); "
-            "set it, or use --insecure-local on a loopback address\n"
+            "daena: EXECUTION_TOKEN is not set: only agent tokens are accepted, every other "
+            "request is refused (401); set it, or use --insecure-local on a loopback address\n"
         )
     try:
         sock = bind_socket(host, args.port)
@@ -114,7 +118,7 @@ async def serve(args: argparse.Namespace, cli: Cli) -> int:
         shown = f"[{host}]" if ":" in host else host
         mode = "token required" if token_set else "NO TOKEN (insecure-local)"
         if not token_set and not args.insecure_local:
-            mode = "no token set: every request refused"
+            mode = "no EXECUTION_TOKEN: agent tokens only"
         cli.line(f"daena API on http://{shown}:{port}{API_PREFIX} ({mode}); Ctrl+C stops it")
         await server.serve(sockets=[sock])
     finally:

@@ -5,8 +5,10 @@
 
 It is a front end like the console: the same engine and database, so the console and the
 CLI see what the API does (and the other way round) through the events table. Every route
-needs `X-Execution-Token` (see `auth.py`); there is no CORS and no docs page, only the
-OpenAPI document at `/api/v1/execution/openapi.json` (token required too).
+needs `X-Execution-Token` (see `auth.py`): the operator token may use every route, an agent
+token only the agent routes (`roles.py`, default deny). There is no CORS and no docs page,
+only the OpenAPI document at `/api/v1/execution/openapi.json` (a token required too), where
+each route's `x-daena-role` says who may use it.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from daena_tui import __version__
 from daena_tui.api import routes_approvals, routes_nodes, routes_tasks, routes_tools
-from daena_tui.api.auth import DEFAULT_MAX_BODY_BYTES, TOKEN_HEADER, guard_rules
+from daena_tui.api.auth import DEFAULT_MAX_BODY_BYTES, TOKEN_HEADER, CallerAuth, guard_rules
 from daena_tui.api.errors import install_error_handlers
+from daena_tui.api.roles import AGENT, authorize, role
 from daena_tui.api.state import ApiState, no_unknown_query
 from engine import ConfigError, Engine, Settings
 from engine.safety.hosts import allowed_host_names, is_loopback
@@ -30,6 +34,14 @@ from engine.safety.http_guard import HttpGuard
 
 API_PREFIX = "/api/v1/execution"
 OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
+API_DESCRIPTION = (
+    "Every route needs the X-Execution-Token header. The operator token (EXECUTION_TOKEN) "
+    "may use every route and is recorded as api:<DAENA_OPERATOR>; an agent token "
+    "(`daena agents token create NAME`) is recorded as agent:<NAME> and may use only the "
+    "routes whose x-daena-role is `agent` (list tools, run, ask for approval, read its own "
+    "requests and audit records); any other route answers it 403 operator_only. The name "
+    "on a decision comes from the credential; an X-Operator header is ignored."
+)
 
 
 class ErrorBody(BaseModel):
@@ -38,8 +50,11 @@ class ErrorBody(BaseModel):
 
 
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "missing or wrong X-Execution-Token"},
-    403: {"description": "refused by policy, needs approval, or outside the workspace"},
+    401: {"model": ErrorBody, "description": "missing, wrong, revoked or expired token"},
+    403: {
+        "description": "refused by policy, needs approval, outside the workspace, or "
+        "`operator_only`: an agent token on an operator route"
+    },
     404: {"model": ErrorBody, "description": "unknown tool, request, task or node"},
     409: {"model": ErrorBody, "description": "already decided, expired, or task finished"},
     422: {"model": ErrorBody, "description": "invalid input: `<field>: <rule>`"},
@@ -93,8 +108,9 @@ def create_api(
         version=__version__,
         docs_url=None,
         redoc_url=None,
-        openapi_url=OPENAPI_PATH,
+        openapi_url=None,  # served below, as a route with a role like every other
         lifespan=lifespan,
+        dependencies=[Depends(authorize)],  # every route, default deny for agents
     )
     app.state.api = state
     install_error_handlers(app)
@@ -106,20 +122,25 @@ def create_api(
             dependencies=[Depends(no_unknown_query)],
         )
     secret = settings.execution_token.get_secret_value() if settings.execution_token else ""
+    app.add_middleware(
+        CallerAuth,
+        engine=lambda: state.engine,
+        operator=settings.daena_operator,
+        operator_token=secret.encode("utf-8") if secret else None,
+        insecure_local=insecure_local,
+    )
     rules = guard_rules(
         allowed_hosts=allowed_host_names(bind_host, allowed_hosts),
-        token=secret.encode("utf-8") if secret else None,
-        insecure_local=insecure_local,
         max_body_bytes=max_body_bytes,
     )
-    app.add_middleware(HttpGuard, rules=rules)
+    app.add_middleware(HttpGuard, rules=rules)  # outermost: Host, Origin, size first
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(
                 title=app.title,
                 version=app.version,
-                description="Every route needs the X-Execution-Token header.",
+                description=API_DESCRIPTION,
                 routes=app.routes,
             )
             schema.setdefault("components", {})["securitySchemes"] = {
@@ -130,4 +151,9 @@ def create_api(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.get(OPENAPI_PATH, include_in_schema=False, openapi_extra=role(AGENT))
+    async def openapi_document() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
     return app

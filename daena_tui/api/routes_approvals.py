@@ -5,6 +5,11 @@ always stored in the inbox (202), whatever the tool's risk or the approval mode 
 agent's request never runs until an operator approves it, and then it runs once, exactly as
 stored. Requests the policy would refuse anyway (lockdown, unknown or disabled tool, invalid
 arguments, outside the workspace) are refused at once and audited.
+
+An agent token (`roles.py`) may ask (`POST /request`, as `agent:<name>`) and read its own
+requests (`GET /approvals`, `/requests`, `/approvals/{id}`; another's is 404); deciding
+(`POST /approvals/{id}`) is the operator's, recorded as `api:<DAENA_OPERATOR>` — the name
+comes from the credential, never from a header — and nobody approves their own request.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from daena_tui.api.models import DecisionBody, InboxRequestBody, envelope
-from daena_tui.api.routes_tools import iso
-from daena_tui.api.state import EngineDep, OperatorDep
+from daena_tui.api.roles import AGENT, OPERATOR, role
+from daena_tui.api.routes_tools import iso, own_name
+from daena_tui.api.state import AgentDep, EngineDep, OperatorDep
 from engine import ApprovalRequest, RunRequest, RunStatus
 
 router = APIRouter()
@@ -39,34 +45,60 @@ def request_dict(r: ApprovalRequest, now: float | None = None) -> dict[str, Any]
     return data
 
 
-@router.get("/approvals", summary="pending approval requests, soonest expiry first")
-async def pending(eng: EngineDep) -> list[dict[str, Any]]:
+@router.get(
+    "/approvals",
+    summary="pending approval requests, soonest expiry first (an agent: its own)",
+    openapi_extra=role(AGENT),
+)
+async def pending(eng: EngineDep, agent: AgentDep) -> list[dict[str, Any]]:
     now = time.time()
-    return [request_dict(r, now) for r in await eng.approvals.list("pending")]
+    rows = await (agent.requests("pending") if agent else eng.approvals.list("pending"))
+    return [request_dict(r, now) for r in rows]
 
 
-@router.get("/requests", summary="approval requests with their status, newest first")
+@router.get(
+    "/requests",
+    summary="approval requests with their status, newest first (an agent: its own)",
+    openapi_extra=role(AGENT),
+)
 async def requests(
     eng: EngineDep,
+    agent: AgentDep,
     status: RequestStatus = "all",
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, Any]]:
     now = time.time()
-    rows = await eng.approvals.list(None if status == "all" else status, limit=limit)
+    wanted = None if status == "all" else status
+    if agent is not None:
+        rows = await agent.requests(wanted, limit)
+    else:
+        rows = await eng.approvals.list(wanted, limit=limit)
     return [request_dict(r, now) for r in rows]
 
 
-@router.get("/approvals/{request_id}", summary="one approval request with its exact arguments")
-async def get_request(request_id: str, eng: EngineDep) -> dict[str, Any]:
+@router.get(
+    "/approvals/{request_id}",
+    summary="one approval request with its exact arguments (an agent: its own)",
+    openapi_extra=role(AGENT),
+)
+async def get_request(request_id: str, eng: EngineDep, agent: AgentDep) -> dict[str, Any]:
+    if agent is not None:
+        return request_dict(await agent.get_request(request_id))
     return request_dict(await eng.approvals.get(request_id))
 
 
-@router.post("/approvals/{request_id}", summary="approve (runs once, as stored) or deny")
+@router.post(
+    "/approvals/{request_id}",
+    summary="approve (runs once, as stored) or deny; operator only",
+    openapi_extra=role(OPERATOR),
+)
 async def decide(
     request_id: str, body: DecisionBody, eng: EngineDep, operator: OperatorDep
 ) -> dict[str, Any]:
-    """Decided once: a second decision, or one after expiry, is 409. The requester cannot
-    decide its own request (403). Approving while lockdown is on is 423 (still pending)."""
+    """Decided once: a second decision, or one after expiry, is 409. The decision is
+    recorded as `api:<DAENA_OPERATOR>` (the credential's name; `X-Operator` is ignored),
+    and a request made under that name cannot be approved by it (403 `own_request`).
+    Approving while lockdown is on is 423 (still pending)."""
     if body.decision == "approve":
         result = await eng.approve(request_id, operator=operator, reason=body.reason)
         decided = await eng.approvals.get(request_id)
@@ -80,16 +112,28 @@ async def decide(
     return {"success": True, "decision": "deny", "request": request_dict(decided)}
 
 
-@router.post("/request", status_code=202, summary="an agent's request into the inbox")
-async def inbox_request(body: InboxRequestBody, eng: EngineDep) -> JSONResponse:
-    run_request = RunRequest(
-        tool=body.tool_name,
-        args=body.args,
-        dry_run=False,
-        requester=body.requester,
-        reason=body.reason,
-    )
-    stored = await eng.request_approval(run_request)  # refusals raise; the handler maps them
+@router.post(
+    "/request",
+    status_code=202,
+    summary="an agent's request into the inbox",
+    openapi_extra=role(AGENT),
+)
+async def inbox_request(body: InboxRequestBody, eng: EngineDep, agent: AgentDep) -> JSONResponse:
+    """With an agent token the requester is `agent:<name>` (a different `requester` is
+    403); with the operator token, `requester` as given (default `agent`)."""
+    if agent is not None:
+        given = body.requester if "requester" in body.model_fields_set else None
+        own_name("requester", given, agent.identity)
+        stored = await agent.request(body.tool_name, body.args, reason=body.reason)
+    else:
+        run_request = RunRequest(
+            tool=body.tool_name,
+            args=body.args,
+            dry_run=False,
+            requester=body.requester,
+            reason=body.reason,
+        )
+        stored = await eng.request_approval(run_request)  # refusals raise; handler maps them
     data = request_dict(stored)
     data.update(
         {

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from daena_tui.api.models import NodeConfigBody
+from daena_tui.api.roles import OPERATOR, role
 from daena_tui.api.state import EngineDep, OperatorDep
 from engine import NotFoundError
 from engine.nodes import Node
@@ -28,7 +29,9 @@ def node_view(node: Node) -> dict[str, Any]:
     return data
 
 
-@router.get("/node/health", summary="probe a node now (default: windows)")
+@router.get(
+    "/node/health", summary="probe a node now (default: windows)", openapi_extra=role(OPERATOR)
+)
 async def node_health(eng: EngineDep, node: NodeQuery = DEFAULT_NODE) -> dict[str, Any]:
     target = await eng.nodes.get(node)
     report = await eng.nodes.probe(target.name)
@@ -37,12 +40,20 @@ async def node_health(eng: EngineDep, node: NodeQuery = DEFAULT_NODE) -> dict[st
     return data
 
 
-@router.get("/node/config", summary="a node's url, whether a token is set, enabled")
+@router.get(
+    "/node/config",
+    summary="a node's url, whether a token is set, enabled",
+    openapi_extra=role(OPERATOR),
+)
 async def get_node_config(eng: EngineDep, node: NodeQuery = DEFAULT_NODE) -> dict[str, Any]:
     return node_view(await eng.nodes.get(node))
 
 
-@router.post("/node/config", summary="change a node's url, token (write-only) or enabled")
+@router.post(
+    "/node/config",
+    summary="change a node's url, token (write-only) or enabled",
+    openapi_extra=role(OPERATOR),
+)
 async def set_node_config(
     body: NodeConfigBody, eng: EngineDep, operator: OperatorDep
 ) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from daena_tui.api.errors import ApiError
 from daena_tui.api.models import TaskActionBody, TaskCreateBody
+from daena_tui.api.roles import OPERATOR, role
 from daena_tui.api.state import ApiState, OperatorDep, StateDep, engine_dep
 from engine import EngineError
 from engine.tasks import TaskService
@@ -56,7 +57,7 @@ async def _drive(tasks: TaskService, task_id: str, operator: str, action: str) -
         log.exception("task %s: %s failed", task_id, action)
 
 
-@router.get("/tasks", summary="tasks, newest first (without steps)")
+@router.get("/tasks", summary="tasks, newest first (without steps)", openapi_extra=role(OPERATOR))
 async def list_tasks(
     tasks: TasksDep,
     status: TaskStatusQuery = "all",
@@ -65,7 +66,12 @@ async def list_tasks(
     return [t.to_dict() for t in await tasks.list(status, limit)]
 
 
-@router.post("/tasks", status_code=201, summary="create a task from a playbook or a goal")
+@router.post(
+    "/tasks",
+    status_code=201,
+    summary="create a task from a playbook or a goal",
+    openapi_extra=role(OPERATOR),
+)
 async def create_task(
     body: TaskCreateBody, tasks: TasksDep, state: StateDep, operator: OperatorDep
 ) -> JSONResponse:
@@ -93,7 +99,11 @@ async def create_task(
     return JSONResponse(task.to_dict(), status_code=202)
 
 
-@router.get("/tasks/{task_id}", summary="one task with its steps, budget and artifacts")
+@router.get(
+    "/tasks/{task_id}",
+    summary="one task with its steps, budget and artifacts",
+    openapi_extra=role(OPERATOR),
+)
 async def get_task(task_id: str, tasks: TasksDep) -> dict[str, Any]:
     return (await tasks.get(task_id)).to_dict()
 
@@ -110,21 +120,35 @@ async def _start(
     return JSONResponse(task.to_dict(), status_code=202)
 
 
-@router.post("/tasks/{task_id}/run", status_code=202, summary="start a task (background)")
+@router.post(
+    "/tasks/{task_id}/run",
+    status_code=202,
+    summary="start a task (background)",
+    openapi_extra=role(OPERATOR),
+)
 async def run_task(
     task_id: str, tasks: TasksDep, state: StateDep, operator: OperatorDep
 ) -> JSONResponse:
     return await _start(tasks, state, task_id, operator, "run")
 
 
-@router.post("/tasks/{task_id}/resume", status_code=202, summary="continue a task (background)")
+@router.post(
+    "/tasks/{task_id}/resume",
+    status_code=202,
+    summary="continue a task (background)",
+    openapi_extra=role(OPERATOR),
+)
 async def resume_task(
     task_id: str, tasks: TasksDep, state: StateDep, operator: OperatorDep
 ) -> JSONResponse:
     return await _start(tasks, state, task_id, operator, "resume")
 
 
-@router.post("/tasks/{task_id}/cancel", summary="cancel a task that has not finished")
+@router.post(
+    "/tasks/{task_id}/cancel",
+    summary="cancel a task that has not finished",
+    openapi_extra=role(OPERATOR),
+)
 async def cancel_task(
     task_id: str,
     tasks: TasksDep,

@@ -1,5 +1,9 @@
 """Tools, runs, grants, the audit log and the execution config (the original core routes).
 
+Agent routes (`roles.py`): `GET /tools`, `POST /run` (as `agent:<name>`; a `requester`
+other than that is refused) and `GET /logs` (its own records only). The rest is the
+operator's.
+
 `POST /run` answers the original envelope `{success, status, result, error, audit_id,
 trace_id, dry_run}` (plus `approval_request_id` when the run waits in the inbox) with:
 200 for ok / dry_run / error / timeout (`success` tells them apart), 403 when it needs
@@ -15,6 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
+from daena_tui.api.errors import ApiError
 from daena_tui.api.models import (
     ConfigPatch,
     GrantBody,
@@ -22,7 +27,8 @@ from daena_tui.api.models import (
     ToolEnabledBody,
     envelope,
 )
-from daena_tui.api.state import EngineDep, OperatorDep
+from daena_tui.api.roles import AGENT, OPERATOR, role
+from daena_tui.api.state import AgentDep, CallerDep, EngineDep, OperatorDep
 from engine import (
     AuditFilter,
     Engine,
@@ -44,7 +50,11 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-@router.get("/tools", summary="every tool: name, description, risk, enabled, argument schema")
+@router.get(
+    "/tools",
+    summary="every tool: name, description, risk, enabled, argument schema",
+    openapi_extra=role(AGENT),
+)
 async def list_tools(eng: EngineDep) -> list[dict[str, Any]]:
     return [info.to_dict() for info in await eng.list_tools()]
 
@@ -76,21 +86,52 @@ def run_response(result: RunResult, status: int) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-@router.post("/run", summary="run a tool through policy, approvals and audit")
-async def run_tool(body: RunBody, eng: EngineDep, operator: OperatorDep) -> JSONResponse:
+def own_name(field: str, given: str | None, caller: str) -> None:
+    """An agent acts as itself: a name field naming anyone else is refused."""
+    if given is not None and given != caller:
+        raise ApiError(
+            403,
+            "operator_only",
+            f"{field}: an agent credential acts as {caller}; leave {field} out "
+            f"(got {given[:64]!r})",
+        )
+
+
+@router.post(
+    "/run", summary="run a tool through policy, approvals and audit", openapi_extra=role(AGENT)
+)
+async def run_tool(
+    body: RunBody, eng: EngineDep, caller: CallerDep, agent: AgentDep
+) -> JSONResponse:
+    """The requester is the caller: `agent:<name>` for an agent token (a different
+    `requester` is 403), `requester` or `api:<DAENA_OPERATOR>` for the operator token."""
+    if agent is not None:
+        own_name("requester", body.requester, agent.identity)
+        result = await agent.run(
+            body.tool_name,
+            body.args,
+            dry_run=body.dry_run,
+            approval_id=body.approval_id,
+            reason=body.reason,
+        )
+        return run_response(result, run_http_status(result))
     request = RunRequest(
         tool=body.tool_name,
         args=body.args,
         dry_run=body.dry_run,
         approval_id=body.approval_id,
-        requester=body.requester or operator,
+        requester=body.requester or caller.identity,
         reason=body.reason,
     )
     result = await eng.run(request)  # decides (again), runs and audits
     return run_response(result, run_http_status(result))
 
 
-@router.post("/approve", summary="a single-use grant for one tool (TTL 300 s)")
+@router.post(
+    "/approve",
+    summary="a single-use grant for one tool (TTL 300 s); operator only",
+    openapi_extra=role(OPERATOR),
+)
 async def approve_tool(
     eng: EngineDep,
     operator: OperatorDep,
@@ -113,9 +154,14 @@ async def approve_tool(
     }
 
 
-@router.get("/logs", summary="audit records, newest first")
+@router.get(
+    "/logs",
+    summary="audit records, newest first (an agent: only its own)",
+    openapi_extra=role(AGENT),
+)
 async def logs(
     eng: EngineDep,
+    agent: AgentDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LOG_LIMIT)] = 100,
     tool: Annotated[str | None, Query(max_length=100)] = None,
     status: Annotated[str | None, Query(max_length=40)] = None,
@@ -125,7 +171,11 @@ async def logs(
     before_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> list[dict[str, Any]]:
     filters = AuditFilter(tool=tool, status=status, actor=actor, action=action, text=text)
-    records = await eng.audit.page(filters, before_id=before_id, limit=limit)
+    if agent is not None:
+        own_name("actor", actor, agent.identity)
+        records = await agent.results(filters, before_id=before_id, limit=limit)
+    else:
+        records = await eng.audit.page(filters, before_id=before_id, limit=limit)
     return [record.to_dict() for record in records]
 
 
@@ -143,12 +193,20 @@ def config_view(config: ExecutionConfig, eng: Engine) -> dict[str, Any]:
     return data
 
 
-@router.get("/config", summary="the execution config (tool toggles, approval mode, budget)")
+@router.get(
+    "/config",
+    summary="the execution config (tool toggles, approval mode, budget)",
+    openapi_extra=role(OPERATOR),
+)
 async def get_config(eng: EngineDep) -> dict[str, Any]:
     return config_view(await eng.config(), eng)
 
 
-@router.patch("/config", summary="change part of the execution config (validated, audited)")
+@router.patch(
+    "/config",
+    summary="change part of the execution config (validated, audited); operator only",
+    openapi_extra=role(OPERATOR),
+)
 async def patch_config(body: ConfigPatch, eng: EngineDep, operator: OperatorDep) -> dict[str, Any]:
     changes = body.changes()
     if changes.get("budget") == {}:
@@ -157,7 +215,11 @@ async def patch_config(body: ConfigPatch, eng: EngineDep, operator: OperatorDep)
     return config_view(config, eng)
 
 
-@router.patch("/tools/{name}/enabled", summary="enable or disable one tool")
+@router.patch(
+    "/tools/{name}/enabled",
+    summary="enable or disable one tool; operator only",
+    openapi_extra=role(OPERATOR),
+)
 async def set_enabled(
     name: str, body: ToolEnabledBody, eng: EngineDep, operator: OperatorDep
 ) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""What every route reaches through `request.app.state.api`: the engine, the caller's
-operator name, and the background task runs the app owns."""
+"""What every route reaches: the engine (`request.app.state.api`), the caller (from its
+credential, see `auth.CallerAuth`), and the background task runs the app owns."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from daena_tui.api.auth import OPERATOR_HEADER, sanitise_operator
+from daena_tui.api.auth import Caller
 from daena_tui.api.errors import ApiError
-from engine import Engine
+from engine import AgentSession, Engine
 
 
 class ApiState:
@@ -74,12 +74,38 @@ def no_unknown_query(request: Request) -> None:
             )
 
 
+def caller_dep(request: Request) -> Caller:
+    """Who calls, as `auth.CallerAuth` found it from the token (never from a header the
+    caller picks)."""
+    caller = getattr(request.state, "caller", None)
+    if not isinstance(caller, Caller):  # CallerAuth did not run: refuse rather than guess
+        raise ApiError(401, "unauthorized", "X-Execution-Token: the caller is not identified")
+    return caller
+
+
 def operator_dep(request: Request) -> str:
-    """`api:<X-Operator>` (sanitised) or `api:<DAENA_OPERATOR>`: who decides via the API."""
-    eng = engine_dep(request)
-    return sanitise_operator(request.headers.get(OPERATOR_HEADER), eng.operator)
+    """`api:<DAENA_OPERATOR>`: the name the operator's credential records (decisions,
+    grants, config). An agent credential never gets here (`roles.authorize`); if a route
+    were mis-declared, it is refused here too."""
+    caller = caller_dep(request)
+    if caller.role != "operator":
+        raise ApiError(
+            403, "operator_only", f"{caller.identity}: an agent credential cannot act as operator"
+        )
+    return caller.identity
+
+
+def agent_dep(request: Request) -> AgentSession | None:
+    """The engine as the calling agent sees it (`Engine.as_agent`), or None for the
+    operator."""
+    caller = caller_dep(request)
+    if caller.agent is None:
+        return None
+    return engine_dep(request).as_agent(caller.agent)
 
 
 EngineDep = Annotated[Engine, Depends(engine_dep)]
+CallerDep = Annotated[Caller, Depends(caller_dep)]
 OperatorDep = Annotated[str, Depends(operator_dep)]
+AgentDep = Annotated[AgentSession | None, Depends(agent_dep)]
 StateDep = Annotated[ApiState, Depends(api_state)]

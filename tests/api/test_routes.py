@@ -238,7 +238,7 @@ async def test_config_patch_is_partial_accepts_budget_and_is_audited(api: Api) -
     assert config["max_steps_per_run"] == 7 and config["max_retries_per_tool"] == 2
     assert config["approval_mode"] == "require_approval"
     records = await api.eng.audit.page(AuditFilter(action="config_change"), limit=1)
-    assert records[0].actor == "api:alice"
+    assert records[0].actor == "api:op@test"  # the credential's name; X-Operator is ignored
     await api.set_config(approval_mode="auto")
     assert (await api.run("shell_exec", {"command": "git status"})).status_code == 200
 
@@ -395,10 +395,14 @@ async def test_the_requester_cannot_approve_its_own_request(api: Api) -> None:
     response = await api.http.post(f"/approvals/{request_id}", json={"decision": "approve"})
     assert response.status_code == 403 and response.json()["error"] == "own_request"
     assert (await api.eng.approvals.get(request_id)).status == "pending"
-    other = await api.http.post(
+    spoofed = await api.http.post(
         f"/approvals/{request_id}", json={"decision": "approve"}, headers={"X-Operator": "bob"}
     )
-    assert other.status_code == 200 and other.json()["request"]["decided_by"] == "api:bob"
+    assert spoofed.status_code == 403  # a header cannot lend another name
+    assert (await api.eng.approvals.get(request_id)).status == "pending"
+    result = await api.eng.approve(request_id)  # another operator: the console's op@test
+    assert result.status == "ok"
+    assert (await api.eng.approvals.get(request_id)).decided_by == "op@test"
 
 
 async def test_approving_during_lockdown_is_423_and_stays_pending(api: Api) -> None:
@@ -436,20 +440,21 @@ async def test_agent_request_never_runs_even_a_low_risk_tool(api: Api) -> None:
     assert await api.eng.audit.count(AuditFilter(tool="git_status", action="run")) == 0
     request_id = body["approval_request_id"]
     assert [r["id"] for r in (await api.http.get("/approvals")).json()] == [request_id]
-    own = await api.http.post(
-        f"/approvals/{request_id}", json={"decision": "approve"}, headers={"X-Operator": "daena"}
-    )
-    assert own.status_code == 200  # api:daena is not the requester "daena"
-    assert own.json()["run"]["status"] == "ok"
+    approved = await api.http.post(f"/approvals/{request_id}", json={"decision": "approve"})
+    assert approved.status_code == 200  # api:op@test is not the requester "daena"
+    assert approved.json()["run"]["status"] == "ok"
 
 
-async def test_agent_cannot_approve_its_own_request_by_name(api: Api) -> None:
-    body = {"tool_name": "git_status", "requester": "api:daena"}
+async def test_a_request_made_under_the_operators_name_cannot_be_approved_by_it(
+    api: Api,
+) -> None:
+    body = {"tool_name": "git_status", "requester": "api:op@test"}
     request_id = (await api.http.post("/request", json=body)).json()["approval_request_id"]
     response = await api.http.post(
         f"/approvals/{request_id}", json={"decision": "approve"}, headers={"X-Operator": "daena"}
     )
-    assert response.status_code == 403
+    assert response.status_code == 403 and response.json()["error"] == "own_request"
+    assert (await api.eng.approvals.get(request_id)).status == "pending"
 
 
 @pytest.mark.parametrize(

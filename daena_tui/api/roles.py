@@ -1,0 +1,66 @@
+"""Which credential may use which route (security promise 5), default deny.
+
+Every route states its role in its decorator, `openapi_extra=role(AGENT)` or
+`openapi_extra=role(OPERATOR)`, and the OpenAPI document shows it as `x-daena-role`.
+`authorize` runs before every route of the app (an app-wide dependency): a route that
+states no role is operator-only, so a route added later without thinking stays out of an
+agent's reach. An agent credential refused here gets 403 `operator_only` naming the rule,
+and the attempt is audited (`api_call`, refused, actor `agent:<name>`).
+
+What an agent may do (the agent routes): list the tools, run a tool (`POST /run`) and ask
+for one (`POST /request`) as itself, and read its own approval requests (`GET /approvals`,
+`/requests`, `/approvals/{id}`) and its own audit records (`GET /logs`), plus the OpenAPI
+document. Everything else — deciding approvals, minting grants, the config and lockdown,
+tool toggles, nodes, tasks — is the operator's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.routing import APIRoute
+
+from daena_tui.api.auth import Role
+from daena_tui.api.errors import ApiError
+from daena_tui.api.state import caller_dep, engine_dep
+from engine import AuditEntry
+
+OPERATOR: Role = "operator"
+AGENT: Role = "agent"
+ROLE_KEY = "x-daena-role"
+AGENT_RULE = (
+    "an agent credential may list tools, run tools and ask for approvals as itself, and "
+    "read its own requests and results; deciding approvals, minting grants, the config, "
+    "lockdown, tool switches, nodes and tasks are the operator's"
+)
+
+
+def role(name: Role) -> dict[str, Any]:
+    """The `openapi_extra` of a route that `name` may use (operator routes say OPERATOR)."""
+    return {ROLE_KEY: name}
+
+
+def route_role(route: Any) -> Role:
+    """The role a route states; none stated (or not an API route) means operator-only."""
+    extra = route.openapi_extra if isinstance(route, APIRoute) else None
+    return AGENT if (extra or {}).get(ROLE_KEY) == AGENT else OPERATOR
+
+
+async def authorize(request: Request) -> None:
+    """Refuse an agent credential on a route that is not an agent route (audited)."""
+    caller = caller_dep(request)
+    if caller.role == OPERATOR or route_role(request.scope.get("route")) == AGENT:
+        return
+    where = f"{request.method} {request.url.path}"
+    detail = f"{where}: operator only; {AGENT_RULE} (this is {caller.identity})"
+    await engine_dep(request).record(
+        AuditEntry(
+            actor=caller.identity,
+            action="api_call",
+            status="refused",
+            args={"method": request.method, "path": request.url.path},
+            error=detail,
+        )
+    )
+    raise ApiError(403, "operator_only", detail)
