@@ -4,12 +4,11 @@ An SSRF defence: the agent picks the URL and a hostile page picks the redirects.
 are followed by hand (at most five) and every hop passes the same gate before contact:
 1. http(s) only; in safe mode the host must be in AUTOMATION_ALLOWED_DOMAINS; an https page
    may not redirect to plain http.
-2. The host is resolved once and every address is judged (`engine.safety.addresses`): only
-   public addresses, unless the operator lists the private one in
+2. The host is resolved once and every address is judged (`web_guard`): only public
+   addresses, unless the operator lists the private one in
    AUTOMATION_ALLOWED_PRIVATE_ADDRESSES. This holds with safe mode off too.
-3. The console's own services (every node, WINDOWS_NODE_URL, OLLAMA_BASE_URL and the API's
-   default address) are refused on their port on any non-public address and on this
-   machine, even when listed.
+3. The console's own services (every node, WINDOWS_NODE_URL, OLLAMA_BASE_URL, the API) are
+   refused on their port on any non-public address and on this machine, even when listed.
 4. The connection goes to the checked address itself, with the name in the Host header and
    TLS SNI, so a DNS answer that changes between check and connect (rebinding) reaches
    nothing new. The scraper has its own client: no proxy from the environment.
@@ -21,43 +20,30 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import socket
 import ssl
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.errors import InputError, PolicyError, ToolFailure
-from engine.safety.addresses import (
-    NEVER_KINDS,
-    PRIVATE_SETTING,
-    PUBLIC,
-    IPAddress,
-    classify,
-    is_this_machine,
-    literal_address,
-    parse_private_entries,
-)
+from engine.safety.addresses import IPAddress, literal_address
 from engine.settings import Settings
+from engine.tools.builtin.web_guard import (
+    AddressGuard,
+    checked_addresses,
+    literal_own_services,
+    node_urls,
+    own_services,
+    url_host,
+    url_port,
+)
 from engine.tools.spec import Risk, ToolContext, ToolSpec
 
 MAX_REDIRECTS = 5
 MAX_BODY_BYTES = 2_000_000
 DEFAULT_MAX_CHARS = 100_000
 _REDIRECTS = {301, 302, 303, 307, 308}
-# `daena serve` binds here unless told otherwise (daena_tui/cli_serve.py DEFAULT_HOST/PORT).
-API_DEFAULT_URL = "http://127.0.0.1:8000"
-# Services of this process known only once running (url -> label), refused like the nodes.
-SERVED_HERE: dict[str, str] = {}
-
-
-def refuse_own_service(url: str, label: str = "the console's API") -> None:
-    """Name a service this process serves (e.g. the address `daena serve` actually bound)
-    so the scraper refuses it like a node, whatever the private-address opt-ins say."""
-    SERVED_HERE[url] = label
 
 
 class ScrapeArgs(BaseModel):
@@ -104,14 +90,6 @@ def _shown(url: httpx.URL) -> str:
     return str(url.copy_with(userinfo=b"")) if url.userinfo else str(url)
 
 
-def _host(url: httpx.URL) -> str:
-    return url.raw_host.decode("ascii", errors="replace")
-
-
-def _port(url: httpx.URL) -> int:
-    return url.port or (443 if url.scheme == "https" else 80)
-
-
 def checked_url(raw: str | httpx.URL, settings: Settings, *, field: str = "url") -> httpx.URL:
     """Parse a URL, require http(s) and a host, and apply the safe-mode domain rule."""
     try:
@@ -120,7 +98,7 @@ def checked_url(raw: str | httpx.URL, settings: Settings, *, field: str = "url")
         raise InputError(f"{field}: {str(raw)!r} is not a valid URL ({err})") from err
     if url.scheme not in ("http", "https"):
         raise InputError(f"{field}: only http and https URLs are allowed, not {url.scheme!r}")
-    host = _host(url)
+    host = url_host(url)
     if not host:
         raise InputError(f"{field}: {str(url)!r} has no host")
     if settings.automation_safe_mode and not host_allowed(
@@ -131,146 +109,6 @@ def checked_url(raw: str | httpx.URL, settings: Settings, *, field: str = "url")
             f"{field}: host {host!r} is not in AUTOMATION_ALLOWED_DOMAINS ({allowed})"
         )
     return url
-
-
-# --- which addresses may be contacted -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OwnService:
-    """One of the console's own services: never a scraping target."""
-
-    label: str
-    url: str
-    port: int
-    addresses: frozenset[IPAddress]
-
-
-async def resolve_host(host: str, port: int) -> list[IPAddress]:
-    """The addresses a name resolves to, in the resolver's order (the one DNS lookup per
-    hop; tests replace it to play a rebinding DNS server)."""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    found: list[IPAddress] = []
-    for *_, sockaddr in infos:
-        ip = ipaddress.ip_address(str(sockaddr[0]))
-        if ip not in found:
-            found.append(ip)
-    return found
-
-
-async def _addresses(host: str, port: int, field: str) -> list[IPAddress]:
-    literal = literal_address(host)
-    if literal is not None:
-        return [literal]
-    try:
-        found = await resolve_host(host.rstrip("."), port)  # "name." is "name"
-    except (OSError, UnicodeError) as err:
-        raise ToolFailure(f"{field}: cannot resolve host {host!r} ({err})") from err
-    if not found:
-        raise ToolFailure(f"{field}: host {host!r} resolves to no address")
-    return found
-
-
-def _service_targets(
-    settings: Settings, nodes: Iterable[tuple[str, str]]
-) -> list[tuple[str, str, str, int]]:
-    """(label, url, host, port) of every service of the console's own."""
-    named = [
-        *((f"node {name!r}", url) for name, url in nodes),
-        ("the node of WINDOWS_NODE_URL", settings.windows_node_url),
-        ("the model server of OLLAMA_BASE_URL", settings.ollama_base_url),
-        ("the console's API (daena serve's default address)", API_DEFAULT_URL),
-        *((label, url) for url, label in SERVED_HERE.items()),
-    ]
-    targets = []
-    for label, raw in named:
-        try:
-            url = httpx.URL(raw)
-        except (httpx.InvalidURL, ValueError):
-            continue
-        targets.append((label, raw, _host(url), _port(url)))
-    return targets
-
-
-def literal_own_services(settings: Settings) -> list[OwnService]:
-    """The configured own services without DNS (for the check before a run)."""
-    services = []
-    for label, raw, host, port in _service_targets(settings, ()):
-        literal = literal_address(host)
-        services.append(OwnService(label, raw, port, frozenset([literal] if literal else [])))
-    return services
-
-
-async def own_services(settings: Settings, nodes: Iterable[tuple[str, str]]) -> list[OwnService]:
-    """The console's own services with their addresses; a name that does not resolve still
-    protects its port on every non-public address."""
-    services = []
-    for label, raw, host, port in _service_targets(settings, nodes):
-        try:
-            found = await _addresses(host, port, "own service")
-        except ToolFailure:
-            found = []
-        services.append(OwnService(label, raw, port, frozenset(found)))
-    return services
-
-
-class AddressGuard:
-    """Judges one (address, port) a hop would connect to; raises PolicyError naming the
-    field and the rule."""
-
-    def __init__(self, settings: Settings, services: list[OwnService]) -> None:
-        self._entries = parse_private_entries(settings.automation_allowed_private_addresses)
-        self._services = services
-
-    def check(self, ip: IPAddress, port: int, *, host: str, field: str) -> None:
-        verdict = classify(ip)
-        target = verdict.effective
-        this_machine = verdict.kind == PUBLIC and is_this_machine(target)
-        where = f"{_hostport(target, port)}"
-        if literal_address(host) is None:
-            where = f"host {host!r} resolves to {where}, which"
-        for service in self._services:
-            if port == service.port and (
-                target in service.addresses or verdict.kind != PUBLIC or this_machine
-            ):
-                raise PolicyError(
-                    f"{field}: {where} is (or may be) {service.label}, {service.url}; the "
-                    f"console's own services are never scraped, whatever {PRIVATE_SETTING} says"
-                )
-        if verdict.kind == PUBLIC and not this_machine:
-            return
-        what = "this machine's own address" if this_machine else verdict.describe()
-        if verdict.kind in NEVER_KINDS:
-            raise PolicyError(f"{field}: {where} is {what}; such addresses are never scraped")
-        if any(entry.admits(target, port) for entry in self._entries):
-            return
-        raise PolicyError(
-            f"{field}: {where} is {what}; loopback, private and link-local addresses are "
-            f"refused unless {PRIVATE_SETTING} lists them (e.g. {_hostport(target, port)})"
-        )
-
-
-def _hostport(ip: IPAddress, port: int) -> str:
-    bare = ip if ip.version == 4 else ipaddress.IPv6Address(int(ip))
-    return f"[{bare}]:{port}" if bare.version == 6 else f"{bare}:{port}"
-
-
-async def _node_urls(ctx: ToolContext) -> list[tuple[str, str]]:
-    from engine.nodes.registry import NodeRegistry  # the engine's registry, when there is one
-
-    if isinstance(ctx.nodes, NodeRegistry):
-        return [(node.name, node.url) for node in await ctx.nodes.list()]
-    return []
-
-
-async def _checked_addresses(url: httpx.URL, guard: AddressGuard, field: str) -> list[IPAddress]:
-    """Resolve the hop's host once and check every address; the caller connects only to
-    these (so a second, different DNS answer is never asked for)."""
-    host, port = _host(url), _port(url)
-    found = await _addresses(host, port, field)
-    for ip in found:
-        guard.check(ip, port, host=host, field=field)
-    return found
 
 
 # --- fetching ---------------------------------------------------------------------------
@@ -290,7 +128,7 @@ async def _open_pinned(
 ) -> httpx.Response:
     """GET `url` from one of the checked addresses (in order, the next one only when the
     connection is refused): the URL carries the address, Host and SNI carry the name."""
-    host = _host(url)
+    host = url_host(url)
     extensions = {} if literal_address(host) is not None else {"sni_hostname": host}
     failure: httpx.ConnectError | None = None
     for ip in addresses:
@@ -330,7 +168,7 @@ def tls_verify() -> ssl.SSLContext | bool:
 async def _fetch(ctx: ToolContext, raw_url: str) -> dict[str, Any]:
     settings = ctx.settings
     url = checked_url(raw_url, settings)
-    guard = AddressGuard(settings, await own_services(settings, await _node_urls(ctx)))
+    guard = AddressGuard(settings, await own_services(settings, await node_urls(ctx)))
     hops: list[str] = []
     field = "url"
     timeout = httpx.Timeout(settings.automation_request_timeout_sec)
@@ -338,7 +176,7 @@ async def _fetch(ctx: ToolContext, raw_url: str) -> dict[str, Any]:
         trust_env=False, follow_redirects=False, timeout=timeout, verify=tls_verify()
     ) as client:
         for _ in range(MAX_REDIRECTS + 1):
-            addresses = await _checked_addresses(url, guard, field)
+            addresses = await checked_addresses(url, guard, field)
             resp = await _open_pinned(client, url, addresses)
             try:
                 location = resp.headers.get("location")
@@ -366,11 +204,11 @@ def _check(ctx: ToolContext, args: ScrapeArgs) -> None:
     """Before anything runs (dry runs and the inbox included): the URL rules, and the
     address rules for a URL that names an address literally (names are resolved at run)."""
     url = checked_url(args.url, ctx.settings)
-    host = _host(url)
+    host = url_host(url)
     literal = literal_address(host)
     if literal is not None:
         guard = AddressGuard(ctx.settings, literal_own_services(ctx.settings))
-        guard.check(literal, _port(url), host=host, field="url")
+        guard.check(literal, url_port(url), host=host, field="url")
     if args.selector is not None:
         import soupsieve  # imported on use: parsing libraries cost ~0.1 s at start-up
 

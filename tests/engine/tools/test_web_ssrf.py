@@ -23,7 +23,7 @@ from engine import Engine
 from engine.errors import ConfigError, InputError, PolicyError, ToolFailure
 from engine.safety.addresses import classify, literal_address, parse_private_entry
 from engine.settings import load_settings
-from engine.tools.builtin import web
+from engine.tools.builtin import web, web_guard
 from engine.tools.builtin.web import WEB_SCRAPE
 from engine.tools.spec import ToolContext
 from tests.conftest import make_settings
@@ -375,10 +375,10 @@ async def test_a_service_this_process_serves_is_refused_once_named(
     make_ctx: MakeCtx, target: Counting, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`daena serve` on another port names its bound address; from then on it is refused."""
-    monkeypatch.setattr(web, "SERVED_HERE", {})
+    monkeypatch.setattr(web_guard, "SERVED_HERE", {})
     ctx = make_ctx(**settings_for(AUTOMATION_SAFE_MODE=False, **{RULE: ["127.0.0.0/8"]}))
     assert (await scrape(ctx, f"{target.base}/page"))["text"] == "served"
-    web.refuse_own_service(f"http://127.0.0.1:{target.port}")
+    web_guard.refuse_own_service(f"http://127.0.0.1:{target.port}")
     with pytest.raises(PolicyError, match=r"the console's API, http://127\.0\.0\.1:\d+; "):
         await scrape(ctx, f"http://localhost:{target.port}/page")
     assert target.paths == ["/page"]
@@ -471,7 +471,7 @@ class RebindingDns:
 
     def __init__(self, name: str, *answers: list[str]) -> None:
         self.name, self.answers, self.asked = name, list(answers), 0
-        self.real = web.resolve_host
+        self.real = web_guard.resolve_host
 
     async def __call__(self, host: str, port: int) -> list[Any]:
         if host != self.name:
@@ -489,7 +489,7 @@ async def test_dns_rebinding_cannot_move_the_connection_to_loopback(
     on 127.0.0.1:P sees nothing, and the next fetch (a new question) is refused."""
     good, victim = twin
     dns = RebindingDns("rebind.test", ["127.0.0.2"], ["127.0.0.1"])
-    monkeypatch.setattr(web, "resolve_host", dns)
+    monkeypatch.setattr(web_guard, "resolve_host", dns)
     ctx = make_ctx(
         **settings_for(
             AUTOMATION_ALLOWED_DOMAINS=["rebind.test"], **{RULE: [f"127.0.0.2:{good.port}"]}
@@ -508,7 +508,7 @@ async def test_rebinding_between_redirect_hops_is_refused(
 ) -> None:
     good, victim = twin
     dns = RebindingDns("rebind.test", ["127.0.0.2"], ["127.0.0.1"])
-    monkeypatch.setattr(web, "resolve_host", dns)
+    monkeypatch.setattr(web_guard, "resolve_host", dns)
     ctx = make_ctx(**settings_for(AUTOMATION_SAFE_MODE=False, **{RULE: [f"127.0.0.2:{good.port}"]}))
     with pytest.raises(
         PolicyError, match=r"url \(redirect\): host 'rebind.test' resolves to 127.0.0.1"
@@ -522,7 +522,9 @@ async def test_a_mixed_dns_answer_is_refused_whole(
 ) -> None:
     """One answer listing an allowed and a loopback address: nothing is contacted."""
     good, victim = twin
-    monkeypatch.setattr(web, "resolve_host", RebindingDns("mixed.test", ["127.0.0.2", "127.0.0.1"]))
+    monkeypatch.setattr(
+        web_guard, "resolve_host", RebindingDns("mixed.test", ["127.0.0.2", "127.0.0.1"])
+    )
     ctx = make_ctx(**settings_for(AUTOMATION_SAFE_MODE=False, **{RULE: [f"127.0.0.2:{good.port}"]}))
     with pytest.raises(PolicyError, match=re.escape("resolves to 127.0.0.1")):
         await scrape(ctx, f"http://mixed.test:{good.port}/page")
@@ -575,7 +577,7 @@ async def test_https_is_pinned_and_verified_by_name_and_never_downgraded(
     server_tls, client_tls = tls
     secure = start("127.0.0.2", tls=server_tls)
     try:
-        monkeypatch.setattr(web, "resolve_host", RebindingDns("pinned.test", ["127.0.0.2"]))
+        monkeypatch.setattr(web_guard, "resolve_host", RebindingDns("pinned.test", ["127.0.0.2"]))
         monkeypatch.setattr(web, "tls_verify", lambda: client_tls)
         ctx = make_ctx(
             **settings_for(
