@@ -8,6 +8,7 @@ from typing import Any
 
 from daena_tui.cli_support import Cli, parse_json_object, parse_kv, table
 from engine import RunRequest, RunResult
+from engine.errors import InputError
 
 
 def register(sub: Any) -> None:
@@ -72,20 +73,26 @@ async def show_tool(args: argparse.Namespace, cli: Cli) -> int:
 
 
 async def run_tool(args: argparse.Namespace, cli: Cli) -> int:
+    """Every attempt is audited: an unknown tool is refused by the engine like any other
+    refusal, and arguments that cannot be read are recorded as given, then refused."""
     eng = await cli.engine()
-    spec = eng.registry.get(args.tool)
-    tool_args: dict[str, Any] = parse_json_object(args.args, "--args") if args.args else {}
-    tool_args.update(parse_kv(args.arg, spec.json_schema()))
-    result = await eng.run(
-        RunRequest(
-            tool=args.tool,
-            args=tool_args,
-            dry_run=args.dry_run,
-            approval_id=args.approval,
-            reason=args.reason,
-            requester=args.requester or eng.operator,
-        )
+    known = args.tool in eng.registry
+    schema = eng.registry.get(args.tool).json_schema() if known else {}
+    request = RunRequest(
+        tool=args.tool or "?",
+        dry_run=args.dry_run,
+        approval_id=args.approval,
+        reason=args.reason,
+        requester=args.requester or eng.operator,
     )
+    try:
+        tool_args: dict[str, Any] = parse_json_object(args.args, "--args") if args.args else {}
+        tool_args.update(parse_kv(args.arg, schema))
+    except InputError as err:
+        given = {"--args": args.args, "--arg": args.arg}
+        result = await eng.executor.refuse(request.model_copy(update={"args": given}), err)
+    else:
+        result = await eng.run(request.model_copy(update={"args": tool_args}))
     cli.emit(result.model_dump(mode="json"), lambda: format_result(result))
     return result.exit_code
 

@@ -1,9 +1,16 @@
 """The audit log (SPEC §6): every attempt and decision, redacted, hash-chained, exportable.
 
 Each record stores the hash of the one before it; `verify()` recomputes the chain and names
-the first record that does not match, so any edit, deletion or reordering is found.
-Records are appended inside the caller's transaction, so the chain is serialised across
-processes by SQLite's write lock.
+the first record that does not match, so any edit, deletion or reordering is found. The
+chain's head is anchored outside the chain (`engine.audit_head`), so deleting the newest
+records is found too. Records are appended inside the caller's transaction, so the chain
+is serialised across processes by SQLite's write lock.
+
+Redaction (`Redactor`) is applied to every raw value before it is encoded or cut: secrets
+are matched in the forms the engine writes them (raw, JSON- and repr-escaped,
+percent-encoded), URL credentials are hidden, and a secret's beginning left by a length
+cap is redacted. It keeps the log from storing the console's secrets; it does not (cannot)
+find a secret an agent chose to disguise.
 """
 
 from __future__ import annotations
@@ -14,44 +21,85 @@ import json
 import re
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from functools import partial
 from typing import IO, Any
 
-from engine import audit_search
+from engine import audit_head, audit_search
+from engine.audit_head import GENESIS
 from engine.errors import InputError
 from engine.events import AuditAppended
 from engine.storage.database import Database, SyncTransaction, Transaction, dumps
 
-GENESIS = "0" * 64
 REDACTED = "***"
 SUMMARY_CAP = 4000
+MIN_SECRET = 4
+"""Shorter configured secrets are not used as patterns (they would blank ordinary text)."""
 SECRET_KEY = re.compile(
     r"(?i)(token|secret|passw|api[_-]?key|authorization|credential|private[_-]?key|cookie)"
 )
+_AUTHORITY = r"[^\s/?#\"'<>\\`]"
+URL_USERINFO = re.compile(rf"(?i)\b([a-z][a-z0-9+.\-]*://)({_AUTHORITY}*)@")
+"""`scheme://userinfo@`: userinfo runs to the last `@` of the authority, as URL parsers read it."""
+_CUT_AUTHORITY = re.compile(rf"(?i)\b([a-z][a-z0-9+.\-]*://){_AUTHORITY}*$")
+CSV_FORMULA_START = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
+"""First characters a spreadsheet may evaluate (OWASP CSV injection, and full-width forms)."""
+
+
+def secret_forms(secret: str) -> set[str]:
+    """`secret` as the engine itself may write it: raw, JSON-escaped (with and without
+    ASCII escapes), inside a Python repr (either quoting) and percent-encoded."""
+    forms = {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        repr(secret)[1:-1],
+        repr(secret + "'\"")[1:-4],  # inside a single-quoted repr (the text has both quotes)
+        urllib.parse.quote(secret, safe=""),
+        urllib.parse.quote_plus(secret, safe=""),
+    }
+    if '"' not in secret:  # inside a double-quoted repr (the text has a single quote)
+        forms.add(repr(secret + "'")[1:-2])
+    return {form for form in forms if len(form) >= MIN_SECRET}
 
 
 class Redactor:
-    """Removes values of secret-named keys and every occurrence of configured secrets."""
+    """Removes values of secret-named keys, every configured secret in every form the
+    engine writes it in, credentials inside URLs, and a secret's beginning left at a cut.
+
+    Redaction works on raw values before anything is encoded or cut: a token with quotes or
+    backslashes is found before JSON escapes it, and a text is redacted before it is capped.
+    """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self._secrets: set[str] = set()
+        self._forms: tuple[str, ...] = ()
+        self._pattern: re.Pattern[str] | None = None
+        for secret in secrets:
+            self.add(secret)
 
     def add(self, secret: str) -> None:
-        if len(secret) >= 4 and secret not in self._secrets:
-            self._secrets = sorted([*self._secrets, secret], key=len, reverse=True)
+        if len(secret) < MIN_SECRET or secret in self._secrets:
+            return
+        self._secrets.add(secret)
+        forms = {form for known in self._secrets for form in secret_forms(known)}
+        self._forms = tuple(sorted(forms, key=len, reverse=True))  # longest match wins
+        self._pattern = re.compile("|".join(map(re.escape, self._forms)))
 
     def text(self, value: str) -> str:
-        for secret in self._secrets:
-            value = value.replace(secret, REDACTED)
+        if self._pattern is not None:
+            value = self._pattern.sub(REDACTED, value)
+        if "://" in value:
+            value = URL_USERINFO.sub(lambda m: f"{m.group(1)}{REDACTED}@", value)
         return value
 
     def __call__(self, value: Any) -> Any:
         if isinstance(value, dict):
             return {
-                key: REDACTED
+                self(key): REDACTED
                 if SECRET_KEY.search(str(key)) and value[key] not in (None, "")
                 else self(value[key])
                 for key in value
@@ -60,7 +108,71 @@ class Redactor:
             return [self(v) for v in value]
         if isinstance(value, str):
             return self.text(value)
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        if numeric and self._pattern is not None and self._pattern.search(str(value)):
+            return REDACTED  # a numeric token
         return value
+
+    def encode(self, value: Any) -> str:
+        """`value` redacted, then as canonical JSON (checked again once encoded)."""
+        text = dumps(self(value))
+        if self._pattern is not None and self._pattern.search(text):
+            # Escaping made a secret out of other characters: redact, and keep it JSON.
+            text = self._pattern.sub(REDACTED, text)
+            try:
+                json.loads(text)
+            except ValueError:
+                text = dumps(REDACTED)
+        return text
+
+    def cut(self, text: str, cap: int) -> str:
+        """`text` (already redacted) cut to `cap` characters; a secret's beginning or a URL's
+        authority left at the cut is redacted too."""
+        if len(text) <= cap:
+            return text
+        return self._tail(text[:cap])
+
+    def summary(self, value: Any, cap: int) -> str:
+        """A redacted JSON preview of `value` of about `cap` characters. Long strings are
+        shortened first (each cut redacted like the last one), so a huge result is not
+        encoded whole for a short preview."""
+        window = cap + 2 * (len(self._forms[0]) if self._forms else 0) + 16
+
+        def shorten(v: Any) -> Any:
+            if isinstance(v, str) and len(v) > window:
+                return self._tail(self.text(v[:window]))
+            if isinstance(v, dict):
+                return {k: shorten(item) for k, item in v.items()}
+            if isinstance(v, list | tuple):
+                return [shorten(item) for item in v]
+            return v
+
+        return self.cut(self.encode(shorten(value)), cap)
+
+    def _tail(self, kept: str) -> str:
+        longest = 0
+        for form in self._forms:
+            for size in range(min(len(form) - 1, len(kept)), longest, -1):
+                if kept.endswith(form[:size]):
+                    longest = size
+                    break
+        if longest:
+            kept = kept[:-longest] + REDACTED
+        match = _CUT_AUTHORITY.search(kept)
+        if match:  # cut inside `scheme://user:pass` before its `@`
+            kept = kept[: match.start()] + match.group(1) + REDACTED
+        return kept
+
+
+def neutralise_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet will show, not evaluate: a text whose first character (after
+    any leading whitespace) could start a formula gets a leading single quote (OWASP)."""
+    if not isinstance(value, str) or not value:
+        return value
+    first = value[0] if not value[0].isspace() else (value.lstrip()[:1] or value[0])
+    if value[0] in CSV_FORMULA_START or first in CSV_FORMULA_START:
+        return "'" + value
+    return value
 
 
 @dataclass(frozen=True)
@@ -78,6 +190,9 @@ class AuditEntry:
     trace_id: str | None = None
     task_id: str | None = None
     approval_id: str | None = None
+    result: Any = None
+    """A structured result: the log redacts it, then encodes and caps it as the summary
+    (preferred to `result_summary`, which is text already and is only redacted and capped)."""
 
 
 @dataclass(frozen=True)
@@ -207,23 +322,34 @@ class AuditLog:
     def __init__(self, db: Database, redactor: Redactor) -> None:
         self._db = db
         self.redact = redactor
+        self._key = audit_head.HeadKey(db.path)
+        self._sealed: audit_head.Head | None = None  # the head this log wrote last
 
     def _values(self, entry: AuditEntry) -> dict[str, Any]:
-        summary = entry.result_summary
-        if summary is not None:
-            summary = self.redact.text(summary)[:SUMMARY_CAP]
+        """The stored columns: every text redacted from its raw value before any encoding or
+        cap (action and status are the engine's own words)."""
+        redact = self.redact
+
+        def text(value: str | None) -> str | None:
+            return None if value is None else redact.text(value)
+
+        if entry.result is not None:
+            summary: str | None = redact.summary(entry.result, SUMMARY_CAP)
+        else:
+            summary = text(entry.result_summary)
+            summary = None if summary is None else redact.cut(summary, SUMMARY_CAP)
         return {
-            "actor": entry.actor,
+            "actor": redact.text(entry.actor),
             "action": entry.action,
-            "tool": entry.tool,
-            "args": None if entry.args is None else dumps(self.redact(entry.args)),
+            "tool": text(entry.tool),
+            "args": None if entry.args is None else redact.encode(entry.args),
             "status": entry.status,
-            "error": None if entry.error is None else self.redact.text(entry.error),
+            "error": text(entry.error),
             "duration_ms": None if entry.duration_ms is None else round(entry.duration_ms, 3),
             "result_summary": summary,
-            "trace_id": entry.trace_id,
-            "task_id": entry.task_id,
-            "approval_id": entry.approval_id,
+            "trace_id": text(entry.trace_id),
+            "task_id": text(entry.task_id),
+            "approval_id": text(entry.approval_id),
         }
 
     async def append(self, tx: Transaction, entry: AuditEntry) -> int:
@@ -231,11 +357,27 @@ class AuditLog:
         return await tx.run(lambda stx: self.append_sync(stx, entry))
 
     def append_sync(self, stx: SyncTransaction, entry: AuditEntry) -> int:
-        """Add one record from the connection's thread (see `Database.write`)."""
+        """Add one record from the connection's thread (see `Database.write`), and move the
+        anchored head to it in the same transaction (see `engine.audit_head`)."""
         values = self._values(entry)
-        last = stx.fetchone("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
-        record_id = (int(last[0]) + 1) if last else 1
-        prev_hash = str(last[1]) if last else GENESIS
+        state = audit_head.read_state(stx.conn)
+        trouble = audit_head.problem(state, self._key.load(), known=self._sealed)
+        key = self._key.ensure()
+        prev = (state.newest_id, state.newest_hash)
+        if trouble is not None:  # the break goes into the chain, where verify reports it
+            reset = AuditEntry(
+                actor="daena", action=audit_head.RESET_ACTION, status="error", error=trouble
+            )
+            prev = self._insert(stx, self._values(reset), *prev)
+        record_id, digest = self._insert(stx, values, *prev)
+        audit_head.write(stx.conn, key, record_id, digest)
+        self._sealed = audit_head.Head(record_id, digest, audit_head.seal(key, record_id, digest))
+        return record_id
+
+    def _insert(
+        self, stx: SyncTransaction, values: dict[str, Any], prev_id: int, prev_hash: str
+    ) -> tuple[int, str]:
+        record_id = prev_id + 1
         ts = time.time()
         digest = record_hash(prev_hash, _hashed_fields(record_id, ts, values))
         stx.execute(
@@ -244,8 +386,8 @@ class AuditLog:
         )
         if record_id % audit_search.INDEX_BATCH == 0:
             audit_search.index_pending(stx.conn, audit_search.APPEND_CHUNK)
-        stx.emit(AuditAppended(record_id, entry.action, entry.tool, entry.status))
-        return record_id
+        stx.emit(AuditAppended(record_id, values["action"], values["tool"], values["status"]))
+        return record_id, digest
 
     async def record(self, entry: AuditEntry) -> int:
         """Append in a transaction of its own."""
@@ -339,7 +481,8 @@ class AuditLog:
         return await self._db.write(lambda stx: audit_search.rebuild(stx.conn))
 
     async def verify(self) -> VerifyReport:
-        """Recompute the chain; report the first record whose hash or link is wrong."""
+        """Recompute the chain, then check its anchored head; report the first record whose
+        hash or link is wrong, a recorded head reset, or newest records that are missing."""
         expected_prev: str | None = None
         checked = 0
         async for rec in self.iterate():
@@ -356,8 +499,16 @@ class AuditLog:
                 )
             if record_hash(rec.prev_hash, _hashed_fields(rec.id, rec.ts, values)) != rec.hash:
                 return VerifyReport(False, checked, rec.id, f"record {rec.id} was modified")
+            if rec.action == audit_head.RESET_ACTION:
+                return VerifyReport(False, checked, rec.id, f"record {rec.id}: {rec.error}")
             expected_prev = rec.hash
             checked += 1
+        state = await self._db.read(audit_head.read_state)
+        trouble = audit_head.problem(state, self._key.load())
+        if trouble is not None:
+            missing = state.head is not None and state.head.last_id > state.newest_id
+            first = state.newest_id + 1 if missing else state.newest_id
+            return VerifyReport(False, checked, first, trouble)
         return VerifyReport(True, checked)
 
     async def _anchor(self, first_id: int) -> str | None:
@@ -402,7 +553,13 @@ class AuditLog:
         return deleted
 
     async def export(self, out: IO[str], fmt: str, filters: AuditFilter | None = None) -> int:
-        """Write matching records as JSON lines (`jsonl`) or CSV; returns the count."""
+        """Write matching records as JSON lines (`jsonl`, exact) or CSV; returns the count.
+
+        CSV is for spreadsheets, so it is safe to open there: a text cell that could start
+        a formula is prefixed with `'` (`neutralise_cell`), in every column. Cells are not
+        all wrapped in quotes: the csv module already quotes any cell holding a separator,
+        quote or line break (so no cell can spill into the next), and quotes are CSV syntax
+        a spreadsheet strips before it evaluates, so they would not stop a formula."""
         count = 0
         writer = None
         async for rec in self.iterate(filters):
@@ -414,7 +571,7 @@ class AuditLog:
                     writer = csv.DictWriter(out, fieldnames=list(data))
                     writer.writeheader()
                 data["args"] = rec.args or ""
-                writer.writerow(data)
+                writer.writerow({k: neutralise_cell(v) for k, v in data.items()})
             count += 1
         if writer is None and fmt == "csv":
             csv.writer(out).writerow(["id", "time", "actor", "action", "tool", "status"])

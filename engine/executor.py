@@ -28,7 +28,6 @@ from engine.runs import (
     canonical_args,
     cap_result,
     refusal_code,
-    summarise,
 )
 from engine.storage.database import Database, SyncTransaction
 from engine.tools.registry import ToolRegistry
@@ -97,6 +96,11 @@ class Executor:
         if spec.check is not None:
             spec.check(self._context(trace_id), model)
         return spec, model, canonical
+
+    async def refuse(self, req: RunRequest, err: EngineError) -> RunResult:
+        """Audit an attempt a front end refused before it could be run, such as a command line
+        whose arguments cannot be read, and return it as a refused run."""
+        return await self._refuse(req, uuid.uuid4().hex[:16], err)
 
     async def _refuse(self, req: RunRequest, trace_id: str, err: EngineError) -> RunResult:
         return await self._finish(
@@ -233,6 +237,7 @@ class Executor:
                 f"internal error in {spec.name}: {type(err).__name__}: {err}",
             )
         truncated = False
+        uncapped = result  # the audit log redacts before it caps, so it gets the whole result
         if result is not None:
             result, truncated = cap_result(result, spec.output_cap)
         duration = (time.perf_counter() - started) * 1000
@@ -244,6 +249,7 @@ class Executor:
             error=error,
             args=canonical,
             result=result,
+            audit_result=uncapped,
             duration_ms=duration,
             dry_run=dry_run,
             truncated=truncated,
@@ -304,6 +310,7 @@ class Executor:
         error: str | None = None,
         args: Any = None,
         result: dict[str, Any] | None = None,
+        audit_result: dict[str, Any] | None = None,
         duration_ms: float = 0.0,
         dry_run: bool = False,
         truncated: bool = False,
@@ -328,7 +335,7 @@ class Executor:
                     status=final,
                     error=late.message if late else error,
                     duration_ms=duration_ms,
-                    result_summary=None if late else summarise(result),
+                    result=None if late else audit_result,
                     trace_id=trace_id,
                     task_id=req.task_id,
                     approval_id=approval_id,
@@ -336,7 +343,8 @@ class Executor:
             )
             if approved is not None:
                 Approvals.record_run(stx, approved.id, final, audit_id)
-            stx.emit(RunFinished(audit_id, req.tool, final, trace_id, dry_run))
+            tool = self._audit.redact.text(req.tool)  # events are stored too
+            stx.emit(RunFinished(audit_id, tool, final, trace_id, dry_run))
             return audit_id, final, late
 
         try:

@@ -185,9 +185,20 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX agent_credentials_by_name ON agent_credentials (name, revoked_at);
     """,
-    # 7: the audit chain's head, so deleting the newest records is detected (promise 7)
+    # 7: the audit chain's head, so deleting the newest records is detected (promise 7; see
+    # engine/audit_head.py). Unsealed (mac NULL) until the first append creates the key.
     """
-    SELECT 1;
+    CREATE TABLE audit_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        last_id INTEGER NOT NULL,
+        last_hash TEXT NOT NULL,
+        mac TEXT
+    );
+    INSERT INTO audit_head (id, last_id, last_hash)
+        SELECT 1, COALESCE(MAX(id), 0), COALESCE(
+            (SELECT hash FROM audit ORDER BY id DESC LIMIT 1),
+            '0000000000000000000000000000000000000000000000000000000000000000'
+        ) FROM audit;
     """,
     # 8: run leases (engine/leases.py): which process holds each started run until its
     # outcome is recorded. Rows are written by each connection's temporary trigger (it
