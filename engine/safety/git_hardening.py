@@ -1,53 +1,135 @@
-"""Git that only the operator's configuration steers (security promise 1, root cause 2).
+"""Git that only the console's own configuration steers (security promises 1 and 2).
 
 An allowlisted `git status` is harmless only if nothing the agent can shape decides what git
-runs. Git reads configuration from the system, the user, the repository and the command
-line, discovers repositories by walking up from the working directory, follows `.git` files
-to directories anywhere, and runs hooks, fsmonitor, pagers, external diff drivers,
-credential helpers and signature programs from that configuration. So every git command a
-tool runs gets:
+runs or reads. Git reads configuration from the system, the user, the repository and the
+command line, discovers repositories by walking up from the working directory, follows
+`.git` files and `commondir`/`alternates` links to directories anywhere, and starts hooks,
+fsmonitor, pagers, editors, external diff, textconv, filter and merge drivers, credential
+helpers, signature programs and aliases from that configuration. So every git command a tool
+runs gets:
 
-- an explicit repository (`GIT_DIR=<workspace>/.git`, `GIT_WORK_TREE=<workspace>`): no
-  discovery, never a parent repository, never the workspace itself taken as a bare one;
+- a repository root checked by `git_dir_of` (shared with the libgit2 tools): the workspace's
+  own real `.git` directory, which borrows nothing from elsewhere; anything else is refused
+  with a clear message;
+- an explicit repository (`GIT_DIR`, `GIT_WORK_TREE`): no discovery, never a parent
+  repository, never the workspace itself taken as a bare one;
 - no system or global configuration (`GIT_CONFIG_NOSYSTEM`, `GIT_CONFIG_GLOBAL=/dev/null`);
-- command-line overrides (which win over the repository's config and reach submodule git
-  processes through `GIT_CONFIG_PARAMETERS`) that switch off every program git could start.
+- command-scope configuration (`GIT_CONFIG_COUNT`/`KEY_n`/`VALUE_n`: it wins over the
+  repository's own, needs no `key=value` splitting, and reaches every child git) that turns
+  off each program git could start: the fixed keys of `HARDENED_CONFIG`, plus every filter,
+  diff and merge driver the repository's config defines (`driver_overrides`), so a
+  `.gitattributes` the agent writes has nothing to select;
+- only git's built-in commands, with no global option before them, and never one whose
+  purpose is to start other programs (`git help`, `git difftool`, `git hook` ...);
+- `--no-ext-diff --no-textconv` for the commands that would otherwise use the drivers, so a
+  neutralised driver does not make them fail.
 
-A workspace whose `.git` is not a real directory (a gitfile pointing elsewhere, a symlink,
-missing) is refused with a clear message: git tools work on a repository root only.
+Values were checked against git 2.39 (tests/engine/tools/test_git_hostile_repos.py):
+filter commands set to "" are skipped; program-valued keys that have no "off" value are set
+to the null device, which cannot be executed, so git reports "cannot run" and runs nothing.
+`uploadpack.packObjectsHook` is deliberately not set: git honours it only from protected
+(system, global, command-line) configuration, which this module never gives it.
+`core.gitProxy` and `core.sshCommand` need a transport, which `protocol.allow=never` stops.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import re
+import subprocess
 from pathlib import Path
 
-from engine.errors import ToolFailure
+from engine.errors import PolicyError, ToolFailure
 
-# `-c` overrides: each one turns off a way configuration can start a program or reach out.
-HARDENED_CONFIG = (
-    "core.hooksPath=" + os.devnull,
-    "core.fsmonitor=false",
-    "core.pager=cat",
-    "core.editor=true",
-    "core.sshCommand=false",
-    "core.askPass=",
-    "credential.helper=",
-    "diff.external=",
-    "diff.ignoreSubmodules=all",
-    "status.submoduleSummary=false",
-    "submodule.recurse=false",
-    "log.showSignature=false",
-    "gpg.program=false",
-    "protocol.allow=never",
-    "safe.bareRepository=explicit",
-    "core.untrackedCache=false",
+# A program-valued key set to this runs nothing: the null device cannot be executed.
+NO_PROGRAM = os.devnull
+
+# Command-scope configuration: each entry turns off a way git could start a program, read a
+# file outside the repository, or enter another repository.
+HARDENED_CONFIG: tuple[tuple[str, str], ...] = (
+    ("core.hooksPath", os.devnull),  # hooks are looked up below a path that holds none
+    ("core.fsmonitor", "false"),
+    ("core.pager", "cat"),  # git treats `cat` as "no pager" (and --no-pager is given)
+    ("core.editor", ":"),  # git's own no-op editor
+    ("sequence.editor", ":"),
+    ("core.askPass", ""),  # empty: no askpass program (SSH_ASKPASS is not consulted then)
+    ("credential.helper", ""),  # empty resets the list of credential helpers
+    ("core.sshCommand", NO_PROGRAM),
+    ("core.alternateRefsCommand", NO_PROGRAM),
+    ("diff.external", NO_PROGRAM),
+    ("gpg.program", NO_PROGRAM),
+    ("gpg.openpgp.program", NO_PROGRAM),
+    ("gpg.x509.program", NO_PROGRAM),
+    ("gpg.ssh.program", NO_PROGRAM),
+    ("gpg.ssh.defaultKeyCommand", NO_PROGRAM),
+    ("log.showSignature", "false"),
+    ("core.excludesFile", os.devnull),  # never an ignore or attributes file from elsewhere
+    ("core.attributesFile", os.devnull),
+    ("diff.ignoreSubmodules", "all"),  # never look into a submodule's repository
+    ("status.submoduleSummary", "false"),
+    ("submodule.recurse", "false"),
+    ("fetch.recurseSubmodules", "false"),
+    ("protocol.allow", "never"),  # no transport at all: no ssh, proxies or remote helpers
+    ("safe.bareRepository", "explicit"),
+    ("core.untrackedCache", "false"),
+    ("maintenance.auto", "false"),  # no background `git maintenance` after a commit
+    ("gc.auto", "0"),
 )
+
+# Per-driver keys that start a program, and the value that turns each off.
+DRIVER_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
+    "filter": (("clean", ""), ("smudge", ""), ("process", ""), ("required", "false")),
+    "diff": (("command", NO_PROGRAM), ("textconv", NO_PROGRAM)),
+    "merge": (("driver", NO_PROGRAM),),
+}
+
+# Options added right after these subcommands so they never consult a driver.
+_NO_DRIVER_OPTIONS: dict[str, tuple[str, ...]] = {
+    "diff": ("--no-ext-diff", "--no-textconv"),
+    "log": ("--no-ext-diff", "--no-textconv"),
+    "show": ("--no-ext-diff", "--no-textconv"),
+    "whatchanged": ("--no-ext-diff", "--no-textconv"),
+    "blame": ("--no-textconv",),
+    "annotate": ("--no-textconv",),
+}
+
+# Built-in commands whose purpose is to start other programs or reach other repositories.
+_SPAWNING = frozenset(
+    {
+        "help",
+        "difftool",
+        "maintenance",
+        "hook",
+        "remote-ext",
+        "remote-fd",
+        "for-each-repo",
+        "credential",
+        "credential-cache",
+        "credential-store",
+        "upload-pack",
+        "receive-pack",
+        "upload-archive",
+        "bugreport",
+        "diagnose",
+    }
+)
+
+_INCLUDE_HEADER = re.compile(r"^[\s\ufeff]*\[\s*include(?:if)?\b", re.IGNORECASE | re.MULTILINE)
+_MAX_CONFIG_BYTES = 1_000_000
+_TIMEOUT_SEC = 10.0
 
 
 def git_dir_of(workspace: Path) -> Path:
-    """The workspace's own `.git` directory; refuse anything else with a clear message."""
-    dot_git = workspace / ".git"
+    """The workspace's own `.git` directory; refuse anything else with a clear message.
+
+    Refused: no `.git` (a workspace below another repository, or shaped like a git directory
+    itself), a `.git` file (submodule or linked worktree pointing elsewhere), a symlinked
+    `.git` or symlinks directly inside it or its `objects`, a `commondir` or `alternates`
+    link to another repository, and a config that includes other files.
+    """
+    root = workspace.resolve()
+    dot_git = root / ".git"
     if dot_git.is_symlink():
         raise ToolFailure(f"workspace: {dot_git} is a symbolic link; git tools refuse it")
     if dot_git.is_file():
@@ -57,24 +139,70 @@ def git_dir_of(workspace: Path) -> Path:
         )
     if not dot_git.is_dir():
         raise ToolFailure(
-            f"workspace: {workspace} is not a git repository root (no .git directory); "
-            "git tools never use a repository found above the workspace"
+            f"workspace: {root} is not a git repository root (no .git directory); "
+            "git tools never use a repository found above or shaped by the workspace"
         )
+    for folder in (dot_git, dot_git / "objects"):
+        _refuse_links_in(folder)
+    for borrowed in ("commondir", "objects/info/alternates"):
+        if os.path.lexists(dot_git / borrowed):
+            raise ToolFailure(
+                f"workspace: {dot_git / borrowed} makes git read another repository's "
+                "files; git tools refuse a repository that borrows from elsewhere"
+            )
+    for name in ("config", "config.worktree"):
+        _refuse_includes(dot_git / name)
     return dot_git
 
 
-def hardened_git_env(workspace: Path) -> dict[str, str]:
-    """Environment entries for a git child: explicit repository, no outside configuration."""
+def _refuse_links_in(folder: Path) -> None:
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        raise ToolFailure(f"workspace: cannot read {folder}: {err.strerror}") from err
+    for entry in entries:
+        if entry.is_symlink():
+            raise ToolFailure(
+                f"workspace: {entry.path} is a symbolic link; git tools refuse a repository "
+                "whose files may lie outside it"
+            )
+
+
+def _refuse_includes(config: Path) -> None:
+    try:
+        with config.open("rb") as handle:
+            data = handle.read(_MAX_CONFIG_BYTES + 1)
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        raise ToolFailure(f"workspace: cannot read {config}: {err.strerror}") from err
+    if len(data) > _MAX_CONFIG_BYTES:
+        raise ToolFailure(f"workspace: {config} is larger than {_MAX_CONFIG_BYTES} bytes")
+    if _INCLUDE_HEADER.search(data.decode("utf-8", "replace")):
+        raise ToolFailure(
+            f"workspace: {config} includes other configuration files; git tools refuse it "
+            "(git would read configuration from outside the repository)"
+        )
+
+
+def _base_env(workspace: Path) -> dict[str, str]:
     dot_git = git_dir_of(workspace)
+    root = dot_git.parent
     return {
         "GIT_DIR": str(dot_git),
-        "GIT_WORK_TREE": str(workspace),
-        "GIT_CEILING_DIRECTORIES": str(workspace.parent),
+        "GIT_WORK_TREE": str(root),
+        "GIT_CEILING_DIRECTORIES": str(root.parent),
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_PARAMETERS": "",  # no inherited `-c` values
         "GIT_ATTR_NOSYSTEM": "1",
         "GIT_PAGER": "cat",
         "PAGER": "cat",
+        "GIT_EDITOR": ":",
+        "GIT_SEQUENCE_EDITOR": ":",
+        "GIT_ASKPASS": "",
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_OPTIONAL_LOCKS": "0",
         "GIT_NO_REPLACE_OBJECTS": "1",
@@ -82,15 +210,109 @@ def hardened_git_env(workspace: Path) -> dict[str, str]:
     }
 
 
+def _run_git(git: str, args: list[str], env: dict[str, str], cwd: Path) -> str:
+    """Output of a git query the hardening itself needs (not an agent's command)."""
+    full_env = {"PATH": os.environ.get("PATH", os.defpath), **env}
+    for name in ("SYSTEMROOT", "HOME", "USERPROFILE"):
+        if name in os.environ:
+            full_env.setdefault(name, os.environ[name])
+    try:
+        done = subprocess.run(
+            [git, *args],
+            cwd=cwd,
+            env=full_env,
+            capture_output=True,
+            timeout=_TIMEOUT_SEC,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise ToolFailure(f"command: cannot run {git} {' '.join(args)}: {err}") from err
+    if done.returncode != 0:
+        last = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["failed"]
+        raise ToolFailure(f"command: {git} {' '.join(args)}: {last[0][:200]}")
+    return done.stdout.decode("utf-8", "surrogateescape")
+
+
+@functools.cache
+def git_builtins(git: str = "git") -> frozenset[str]:
+    """The names of git's built-in commands (asked once per git program)."""
+    env = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+    listed = _run_git(git, ["--list-cmds=builtins"], env, Path(os.path.abspath(os.sep)))
+    return frozenset(listed.split())
+
+
+def driver_overrides(config_names: list[str]) -> list[tuple[str, str]]:
+    """For every filter, diff and merge driver among `config_names`, the values that turn
+    each of its program keys off (whatever keys of it the repository set)."""
+    seen: set[tuple[str, str]] = set()
+    overrides: list[tuple[str, str]] = []
+    for name in config_names:
+        section, _, rest = name.partition(".")
+        subsection, _, _key = rest.rpartition(".")
+        section = section.lower()
+        if section not in DRIVER_KEYS or not subsection or (section, subsection) in seen:
+            continue
+        seen.add((section, subsection))
+        overrides += [(f"{section}.{subsection}.{k}", v) for k, v in DRIVER_KEYS[section]]
+    return overrides
+
+
+def repository_config_names(workspace: Path, git: str = "git") -> list[str]:
+    """Every variable name the repository's own configuration sets, as git itself parses it
+    (includes are refused by `git_dir_of`, system and global configuration are off)."""
+    listed = _run_git(
+        git, ["config", "--list", "--name-only", "-z"], _base_env(workspace), workspace
+    )
+    return [name for name in listed.split("\0") if name]
+
+
+def hardened_git_env(workspace: Path, git: str = "git") -> dict[str, str]:
+    """Environment entries for a git child: explicit repository, no outside configuration,
+    and command-scope configuration that turns off every program git could start.
+
+    Meant to be merged over an allow-listed environment (`scrubbed_env`), which carries no
+    other `GIT_*` variable."""
+    env = _base_env(workspace)
+    config = [*HARDENED_CONFIG, *driver_overrides(repository_config_names(workspace, git))]
+    env["GIT_CONFIG_COUNT"] = str(len(config))
+    for index, (key, value) in enumerate(config):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
+    return env
+
+
+def git_subcommand(argv: list[str]) -> str:
+    """The built-in subcommand argv runs; refuse global options, aliases, `git-*` programs
+    and built-ins whose purpose is to start other programs."""
+    if len(argv) < 2:
+        raise PolicyError("command: git needs a subcommand")
+    sub = argv[1]
+    if sub.startswith("-"):
+        raise PolicyError(
+            f"command: git option {sub!r} before the subcommand is not allowed; the console "
+            "chooses git's repository and configuration itself"
+        )
+    if sub in _SPAWNING or "--" in sub:
+        raise PolicyError(f"command: 'git {sub}' starts other programs; it is not allowed")
+    if sub not in git_builtins(argv[0]):
+        raise PolicyError(
+            f"command: 'git {sub}' is not one of git's built-in commands (aliases and "
+            "git-* programs are not allowed)"
+        )
+    return sub
+
+
 def hardened_git_argv(argv: list[str]) -> list[str]:
-    """`git <overrides> --no-pager <rest>`: the overrides come before the subcommand."""
-    overrides = [part for item in HARDENED_CONFIG for part in ("-c", item)]
-    return [argv[0], *overrides, "--no-pager", *argv[1:]]
+    """`git --no-pager <subcommand> [--no-ext-diff --no-textconv] <rest>`."""
+    sub = git_subcommand(argv)
+    return [argv[0], "--no-pager", sub, *_NO_DRIVER_OPTIONS.get(sub, ()), *argv[2:]]
 
 
 def prepare_git(argv: list[str], workspace: Path) -> tuple[list[str], dict[str, str]]:
     """The argv and extra environment to run an (already allowlisted) git command with."""
-    return hardened_git_argv(argv), hardened_git_env(workspace)
+    hardened = hardened_git_argv(argv)
+    return hardened, hardened_git_env(workspace, argv[0])
 
 
 def is_git(argv: list[str]) -> bool:

@@ -1,14 +1,21 @@
 """`apply_patch`: apply a unified diff to the workspace's working tree with pygit2 (SPEC §4.4).
 
 No `git` subprocess: the text is normalised (LLMs often omit the `diff --git` lines and the
-`new file mode` line, which libgit2 needs), parsed with `pygit2.Diff.parse_diff`, every
-touched path is confined to the workspace (and kept out of `.git`), then libgit2 checks that
-it applies and applies it to the working tree only (the index is left alone).
+`new file mode` line, which libgit2 needs), parsed with `pygit2.Diff.parse_diff`, and every
+touched path (old and new names, as written and as libgit2 parsed them) is confined to the
+workspace, kept out of `.git` in any spelling at any depth and away from the console's own
+files. Nothing may become or stay executable, change mode, or be a symlink or submodule.
+Then libgit2 checks that it applies and applies it to the working tree only (the index is
+left alone).
 
 Workspaces that are not a git repository work too: libgit2 is given a temporary bare
 repository whose work directory is set to the workspace, so nothing is written into the
-workspace except the patched files. A workspace that is a repository root uses its own
-repository (its attributes and config apply, as they would for `git apply`).
+workspace except the patched files and nothing in it (a fake `.git` layout, a config file
+at its top) is taken for a repository. A workspace that is a repository root uses its own
+repository, opened by `engine.safety.git_repo` (refused when it is not a plain root with its
+own `.git`; no system or user configuration). In both cases libgit2 runs no program: of
+the filters a `.gitattributes` can name it applies only its built-in `text`/`eol` and
+`ident` conversions, and a `filter=<driver>` is ignored whatever the config says.
 """
 
 from __future__ import annotations
@@ -27,13 +34,15 @@ import pygit2
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.errors import ConfinementError, InputError, ToolFailure
-from engine.safety.paths import resolve_in_workspace
+from engine.safety.git_repo import open_workspace_repo
+from engine.safety.paths import is_git_name, resolve_in_workspace
+from engine.safety.protected import ProtectedPaths
 from engine.tools.spec import Risk, ToolContext, ToolSpec
 
 MAX_PATCH_CHARS = 5_000_000
 _WORKDIR = pygit2.enums.ApplyLocation.WORKDIR
 _STATUS = {"A": "added", "D": "deleted", "M": "modified", "R": "renamed", "C": "added"}
-_FORBIDDEN_MODES = {0o120000: "symbolic link", 0o160000: "submodule"}
+_FORBIDDEN_KINDS = {0o120000: "symbolic link", 0o160000: "submodule"}
 
 
 class PatchArgs(BaseModel):
@@ -186,11 +195,8 @@ def _repository(workspace: Path) -> Iterator[pygit2.Repository]:
     repository pointed at the workspace (never one found by searching parent folders:
     patch paths are relative to the workspace, not to an enclosing repository)."""
     root = workspace.resolve()
-    if (root / ".git").exists():
-        try:
-            repo = pygit2.Repository(str(root), pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
-        except pygit2.GitError as err:
-            raise ToolFailure(f"workspace: {root} has a broken .git: {err}") from err
+    if os.path.lexists(root / ".git"):
+        repo = open_workspace_repo(root)  # refuses a .git file, link or borrowed layout
         try:
             yield repo
         finally:
@@ -212,40 +218,77 @@ def _parse(text: str, what: str = "patch") -> pygit2.Diff:
         raise InputError(f"{what}: cannot be parsed as a unified diff: {err}") from err
 
 
-def _confine(workspace: Path, raw: str) -> None:
+def _confine(workspace: Path, raw: str, protected: ProtectedPaths | None) -> Path:
     if raw.startswith(("/", "\\")):
         # libgit2 would silently drop the leading slash; an absolute path is a mistake or
         # an attack either way.
         raise ConfinementError(f"patch: absolute path {raw!r} is not allowed")
-    resolve_in_workspace(workspace, raw, field="patch", allow_git_dir=False)
-    for part in Path(raw.replace("\\", "/")).parts:
+    if any(is_git_name(part) for part in raw.replace("\\", "/").split("/")):
         # Nested repositories and case/NTFS spellings (`.GIT`, `.git.`, `git~1`) count too.
-        name = part.casefold().rstrip(". ")
-        if name in (".git", "git~1") or name.startswith(".git:"):
-            raise ConfinementError(f"patch: {raw!r} is inside a .git directory")
+        raise ConfinementError(f"patch: {raw!r} is or is inside a .git entry")
+    return resolve_in_workspace(
+        workspace, raw, field="patch", allow_git_dir=False, protected=protected
+    )
+
+
+def _check_modes(delta: pygit2.DiffDelta) -> None:
+    """No symlink or submodule, no mode change, nothing left executable (promise 1: a patch
+    must not hand anyone a program to run). Deleting an executable file is allowed."""
+    shown = delta.new_file.path or delta.old_file.path
+    old, new = delta.old_file.mode, delta.new_file.mode
+    for mode in (old, new):
+        kind = _FORBIDDEN_KINDS.get(mode & 0o170000)
+        if kind is not None:
+            raise ConfinementError(f"patch: {shown!r} is or would become a {kind}")
+    if new & 0o111 or (old & 0o111 and not _is_deletion(delta)):
+        raise ConfinementError(
+            f"patch: {shown!r} has executable mode {(new or old):o}; patches may only touch "
+            "plain, non-executable files"
+        )
+    if old and new and old != new:
+        raise ConfinementError(f"patch: {shown!r} changes mode {old:o} -> {new:o}; not allowed")
+
+
+def _is_deletion(delta: pygit2.DiffDelta) -> bool:
+    return delta.status == pygit2.enums.DeltaStatus.DELETED
+
+
+def _refuse_executable_target(path: Path, shown: str) -> None:
+    """A patch that rewrites a file that is executable on disk would rewrite a program."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if st.st_mode & 0o111 and not os.path.isdir(path):
+        raise ConfinementError(
+            f"patch: {shown!r} is executable on disk; patches may not rewrite executables"
+        )
 
 
 def _describe(
-    workspace: Path, sections: list[FileSection], diff: pygit2.Diff
+    workspace: Path,
+    sections: list[FileSection],
+    diff: pygit2.Diff,
+    protected: ProtectedPaths | None = None,
 ) -> list[dict[str, Any]]:
-    """Confine every old and new path (as written and as libgit2 parsed them) and list the
-    files with their change status."""
+    """Confine every old and new path (as written and as libgit2 parsed them), check modes,
+    and list the files with their change status."""
     for section in sections:
         for raw in (section.old, section.new):
             if raw is not None:
-                _confine(workspace, raw)
+                _confine(workspace, raw, protected)
     files: list[dict[str, Any]] = []
     for patch in diff:
         if patch is None:
             continue
         delta = patch.delta
         for raw in {delta.old_file.path, delta.new_file.path}:
-            _confine(workspace, raw)
+            target = _confine(workspace, raw, protected)
+            if not _is_deletion(delta):
+                _refuse_executable_target(target, raw)
         if delta.is_binary:
             raise InputError(f"patch: {delta.new_file.path!r} is a binary change; text only")
-        kind = _FORBIDDEN_MODES.get(delta.new_file.mode & 0o170000)
-        if kind is not None:
-            raise ConfinementError(f"patch: {delta.new_file.path!r} would become a {kind}")
+        _check_modes(delta)
         status = _STATUS.get(delta.status_char(), "modified")
         entry: dict[str, Any] = {
             "path": delta.old_file.path if status == "deleted" else delta.new_file.path,
@@ -283,11 +326,13 @@ def _explain(repo: pygit2.Repository, sections: list[FileSection], reason: str) 
     return f"patch: does not apply: {reason}"
 
 
-def _check_patch(workspace: Path, text: str, *, apply: bool) -> list[dict[str, Any]]:
+def _check_patch(
+    workspace: Path, text: str, *, apply: bool, protected: ProtectedPaths | None = None
+) -> list[dict[str, Any]]:
     sections = parse_sections(text)
     normalised = render(sections)
     diff = _parse(normalised)
-    files = _describe(workspace, sections, diff)
+    files = _describe(workspace, sections, diff, protected)
     for entry in files:
         # libgit2's `applies` accepts creating a file that exists; its checkout then fails.
         if entry["status"] == "added" and os.path.lexists(workspace / entry["path"]):
@@ -306,16 +351,20 @@ def _check_patch(workspace: Path, text: str, *, apply: bool) -> list[dict[str, A
 
 def _check(ctx: ToolContext, args: PatchArgs) -> None:
     sections = parse_sections(args.patch)
-    _describe(ctx.workspace, sections, _parse(render(sections)))
+    _describe(ctx.workspace, sections, _parse(render(sections)), ctx.protected)
 
 
 async def _dry_run(ctx: ToolContext, args: PatchArgs) -> dict[str, Any]:
-    files = await asyncio.to_thread(_check_patch, ctx.workspace, args.patch, apply=False)
+    files = await asyncio.to_thread(
+        _check_patch, ctx.workspace, args.patch, apply=False, protected=ctx.protected
+    )
     return {"applies": True, "files": files}
 
 
 async def _run(ctx: ToolContext, args: PatchArgs) -> dict[str, Any]:
-    files = await asyncio.to_thread(_check_patch, ctx.workspace, args.patch, apply=True)
+    files = await asyncio.to_thread(
+        _check_patch, ctx.workspace, args.patch, apply=True, protected=ctx.protected
+    )
     return {"files": files}
 
 
@@ -323,7 +372,8 @@ APPLY_PATCH = ToolSpec(
     name="apply_patch",
     description=(
         "Apply a unified diff to the workspace working tree (pygit2); a dry run only checks "
-        "that it applies. Paths outside the workspace or inside .git are refused."
+        "that it applies. Paths outside the workspace, inside .git or of the console's own "
+        "files, executables and mode changes are refused."
     ),
     risk=Risk.HIGH,
     args_model=PatchArgs,
