@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from daena_tui.cli_support import Cli, table
-from engine import ConfigError, EngineError, describe_settings, parse_value
+from engine import ConfigError, EngineError, InputError, describe_settings, parse_value
 
 
 def register(sub: Any) -> None:
@@ -25,8 +25,13 @@ def register(sub: Any) -> None:
     export = actions.add_parser("export", help="write the policy as JSON")
     export.add_argument("--output", "-o", metavar="FILE")
     export.set_defaults(handler=export_config)
-    imp = actions.add_parser("import", help="replace the policy from a JSON file")
+    imp = actions.add_parser(
+        "import",
+        help="replace the whole policy from a JSON file (shows the diff, then asks; "
+        "--yes applies without asking, needed when stdin is not a terminal)",
+    )
     imp.add_argument("file")
+    imp.add_argument("--yes", "-y", action="store_true", help="apply the shown diff")
     imp.set_defaults(handler=import_config)
 
     doctor = sub.add_parser("doctor", help="every effective setting, its source, and checks")
@@ -75,6 +80,9 @@ async def export_config(args: argparse.Namespace, cli: Cli) -> int:
 
 
 async def import_config(args: argparse.Namespace, cli: Cli) -> int:
+    """An import replaces the policy: its diff is printed first, then applied with --yes or
+    after a "y" on a terminal; without either nothing is applied (exit 2), so a script can
+    never replace the policy unseen."""
     path = Path(args.file)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -85,8 +93,27 @@ async def import_config(args: argparse.Namespace, cli: Cli) -> int:
     if not isinstance(document, dict):
         raise ConfigError(f"file: {path} must hold a JSON object")
     eng = await cli.engine()
-    config = await eng.policy.replace(document, eng.operator)
-    cli.emit(config.export(), f"policy imported from {path}")
+    plan = await eng.policy.plan_import(document)
+    changes = [{"key": c.key, "old": c.old, "new": c.new} for c in plan.changes]
+    if not cli.json:
+        lines = [f"  {c.text()}" for c in plan.changes] or ["  (no change in effect)"]
+        cli.line(f"importing {path} replaces the policy:\n" + "\n".join(lines))
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise InputError(
+                "--yes: nothing was imported; stdin is not a terminal to confirm the diff "
+                "above, so pass --yes to apply it"
+            )
+        sys.stderr.write(f"apply these {len(plan.changes)} changes? [y/N] ")
+        sys.stderr.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            sys.stderr.write("not applied\n")
+            return 1
+    config = await eng.policy.replace(document, eng.operator, expected=plan.before)
+    cli.emit(
+        {"config": config.export(), "changes": changes, "applied": True},
+        f"policy imported from {path}",
+    )
     return 0
 
 

@@ -79,7 +79,9 @@ class Engine:
         self.workspace = settings.execution_workspace_root.resolve()
         self.redactor = Redactor(settings.secret_values())
         self.audit = AuditLog(db, self.redactor)
-        self.policy = PolicyStore(db, self.audit, registry.names())
+        self.policy = PolicyStore(
+            db, self.audit, {spec.name: spec.default_enabled for spec in registry.all()}
+        )
         self.approvals = Approvals(db, self.audit)
         self.credentials = AgentCredentials(db, self.audit)
         self.leases = RunLeases(db, self.audit)

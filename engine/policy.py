@@ -1,18 +1,26 @@
 """Execution policy (SPEC §5): the persisted config and the decision order for a run.
 
 The config lives in the database (one JSON document, validated on every change; an invalid
-value is rejected and nothing is stored). `config/execution_layer_config.json` seeds it on
-first start; the original file's nested `budget` object is accepted too.
+value is rejected and nothing is stored). Types are strict: `true` is not a number, `0` is
+not `false`, `"5"` is not 5. `config/execution_layer_config.json` seeds it on first start;
+the original file's nested `budget` object is accepted too, but a value given both there
+and at the top level is refused rather than one of them silently kept.
+
+A change (`update`) is partial: a `tool_enabled` map is merged. An import (`replace`) is a
+whole new policy: a tool it does not list goes back to its default. `plan_import` shows
+what an import would change before it is applied.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.audit import AuditEntry, AuditLog
 from engine.errors import ConfigError
@@ -24,20 +32,31 @@ BUDGET_KEYS = ("max_steps_per_run", "max_retries_per_tool")
 CURRENT_DOC = "SELECT doc FROM exec_config WHERE id = 1"
 
 
-def flatten_budget(data: Any) -> Any:
-    """Accept the original `{"budget": {...}}` shape."""
-    if isinstance(data, dict) and isinstance(data.get("budget"), dict):
-        data = dict(data)
-        budget = data.pop("budget")
-        for key, value in budget.items():
-            data.setdefault(key, value)
+def flatten_budget(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Accept the original `{"budget": {...}}` shape; a key given twice is an error."""
+    if "budget" not in data:
+        return data
+    data = dict(data)
+    budget = data.pop("budget")
+    if not isinstance(budget, dict):
+        raise ConfigError(f"{prefix}budget: must be an object with {' and '.join(BUDGET_KEYS)}")
+    for key, value in budget.items():
+        if key not in BUDGET_KEYS:
+            raise ConfigError(
+                f"{prefix}budget.{key}: unknown budget key (one of: {', '.join(BUDGET_KEYS)})"
+            )
+        if key in data:
+            raise ConfigError(
+                f"{prefix}budget.{key}: given twice (also as {key} at the top level); keep one"
+            )
+        data[key] = value
     return data
 
 
 class ExecutionConfig(BaseModel):
-    """Tool toggles, approval mode and budgets."""
+    """Tool toggles, approval mode and budgets (strict types: nothing is coerced)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     tool_enabled: dict[str, bool] = Field(default_factory=dict)
     approval_mode: Literal["auto", "require_approval"] = "require_approval"
@@ -46,11 +65,6 @@ class ExecutionConfig(BaseModel):
     max_retries_per_tool: int = Field(2, ge=0, le=20)
     dry_run_default: bool = False
     lockdown: bool = False
-
-    @model_validator(mode="before")
-    @classmethod
-    def _accept_budget(cls, data: Any) -> Any:
-        return flatten_budget(data)
 
     def enabled(self, tool: str, default: bool) -> bool:
         return self.tool_enabled.get(tool, default)
@@ -64,8 +78,10 @@ def validate_config(
 ) -> ExecutionConfig:
     """Validate a whole config document; errors name the field and the rule."""
     prefix = f"{source}: " if source else ""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix}config: must be a JSON object")
     try:
-        config = ExecutionConfig.model_validate(data)
+        config = ExecutionConfig.model_validate(flatten_budget(data, prefix))
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "config"
@@ -75,6 +91,51 @@ def validate_config(
         if unknown:
             raise ConfigError(f"{prefix}tool_enabled: unknown tool {unknown[0]!r}")
     return config
+
+
+@dataclass(frozen=True)
+class Change:
+    """One effective difference between two policies (`tool_enabled.<tool>` per tool)."""
+
+    key: str
+    old: Any
+    new: Any
+
+    def text(self) -> str:
+        def shown(value: Any) -> str:
+            if self.key.startswith("tool_enabled.") and isinstance(value, bool):
+                return "on" if value else "off"
+            return json.dumps(value)
+
+        return f"{self.key}: {shown(self.old)} -> {shown(self.new)}"
+
+
+def config_diff(
+    before: ExecutionConfig, after: ExecutionConfig, defaults: Mapping[str, bool]
+) -> list[Change]:
+    """What changes in effect: each differing value, each tool whose on/off state differs
+    (an unlisted tool counts as its default)."""
+    changes = [
+        Change(key, getattr(before, key), getattr(after, key))
+        for key in ExecutionConfig.model_fields
+        if key != "tool_enabled" and getattr(before, key) != getattr(after, key)
+    ]
+    tools = sorted(set(defaults) | set(before.tool_enabled) | set(after.tool_enabled))
+    for tool in tools:
+        default = defaults.get(tool, True)
+        old, new = before.enabled(tool, default), after.enabled(tool, default)
+        if old != new:
+            changes.append(Change(f"tool_enabled.{tool}", old, new))
+    return changes
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    """An import checked against the stored policy, before it is applied."""
+
+    before: ExecutionConfig
+    after: ExecutionConfig
+    changes: list[Change]
 
 
 def parse_value(key: str, raw: str) -> Any:
@@ -105,10 +166,12 @@ def load_seed(path: Path = SEED_FILE) -> dict[str, Any]:
 class PolicyStore:
     """Reads and changes the execution config in the database; every change is audited."""
 
-    def __init__(self, db: Database, audit: AuditLog, known_tools: set[str]) -> None:
+    def __init__(self, db: Database, audit: AuditLog, tools: Mapping[str, bool]) -> None:
+        """`tools`: every known tool and whether it is on when the policy does not say."""
         self._db = db
         self._audit = audit
-        self._known = known_tools
+        self._defaults = dict(tools)
+        self._known = set(tools)
         self._last: ExecutionConfig | None = None
         self._last_doc: str | None = None
 
@@ -160,7 +223,7 @@ class PolicyStore:
             row = await tx.fetchone("SELECT doc FROM exec_config WHERE id = 1")
             before = json.loads(row[0]) if row else ExecutionConfig().export()
             merged = dict(before)
-            changes = flatten_budget(dict(changes))
+            changes = flatten_budget(dict(changes))  # validated below, before anything is stored
             for key, value in changes.items():
                 if key == "tool_enabled" and isinstance(value, dict):
                     merged["tool_enabled"] = {**before.get("tool_enabled", {}), **value}
@@ -185,7 +248,52 @@ class PolicyStore:
             await tx.emit(ConfigChanged(tuple(sorted(changes)), operator))
         return config
 
-    async def replace(self, document: dict[str, Any], operator: str) -> ExecutionConfig:
-        """Import a whole document (validated first; nothing stored if invalid)."""
+    async def plan_import(self, document: dict[str, Any]) -> ImportPlan:
+        """Validate `document` as a whole policy and say what importing it would change."""
+        after = validate_config(document, source="import")
+        before = await self.current()
+        self._check_known(after, before)
+        return ImportPlan(before, after, config_diff(before, after, self._defaults))
+
+    async def replace(
+        self, document: dict[str, Any], operator: str, *, expected: ExecutionConfig | None = None
+    ) -> ExecutionConfig:
+        """Import a whole document in place of the stored policy (validated strictly first;
+        nothing stored if invalid). With `expected` (the `before` of a shown plan), refuse
+        when the stored policy has changed since."""
         config = validate_config(document, source="import")
-        return await self.update(config.export(), operator)
+        async with self._db.transaction() as tx:
+            row = await tx.fetchone(CURRENT_DOC)
+            before = self._parse(row[0] if row else None)
+            if expected is not None and before != expected:
+                raise ConfigError(
+                    "import: the policy changed since its diff was shown; nothing was "
+                    "imported (run the import again to see the new diff)"
+                )
+            self._check_known(config, before)
+            changes = config_diff(before, config, self._defaults)
+            await tx.execute(
+                "INSERT INTO exec_config (id, doc, updated_at, updated_by) VALUES (1, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET doc = excluded.doc, "
+                "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+                (dumps(config.export()), time.time(), operator),
+            )
+            await self._audit.append(
+                tx,
+                AuditEntry(
+                    actor=operator,
+                    action="config_import",
+                    status="ok",
+                    args=config.export(),
+                    result_summary="; ".join(c.text() for c in changes) or "no change in effect",
+                ),
+            )
+            keys = sorted({c.key.split(".")[0] for c in changes}) or ["tool_enabled"]
+            await tx.emit(ConfigChanged(tuple(keys), operator))
+        return config
+
+    def _check_known(self, config: ExecutionConfig, before: ExecutionConfig) -> None:
+        # Names already stored (e.g. a plugin not installed here) may be re-imported.
+        unknown = sorted(set(config.tool_enabled) - self._known - set(before.tool_enabled))
+        if unknown:
+            raise ConfigError(f"import: tool_enabled: unknown tool {unknown[0]!r}")

@@ -216,11 +216,11 @@ def test_config_export_import_round_trip(daena: Daena, tmp_path: Path) -> None:
     daena("config", "set", "max_steps_per_run", "9")
     assert daena("config", "export", "-o", str(exported))[0] == 0
     daena("config", "set", "max_steps_per_run", "3")
-    assert daena("config", "import", str(exported))[0] == 0
+    assert daena("config", "import", str(exported), "--yes")[0] == 0
     assert daena.json("config", "show")[1]["max_steps_per_run"] == 9  # type: ignore[index]
     bad = tmp_path / "bad.json"
     bad.write_text('{"approval_mode": "sometimes"}')
-    code, _, err = daena("config", "import", str(bad))
+    code, _, err = daena("config", "import", str(bad), "--yes")
     assert code == 2 and "approval_mode" in err
     assert daena.json("config", "show")[1]["max_steps_per_run"] == 9  # type: ignore[index]
 
@@ -296,3 +296,65 @@ def test_odd_input_found_by_hand_is_a_clear_error(
     code, _, err = daena(*argv)
     assert code == 2, err
     assert needle in err and "Traceback" not in err and "internal error" not in err
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("max_steps_per_run", "true"), ("max_retries_per_tool", "false"), ("lockdown", "1")],
+)
+def test_config_set_never_coerces(daena: Daena, key: str, value: str) -> None:
+    _, before = daena.json("config", "show")
+    code, _, err = daena("config", "set", key, value)
+    assert code == 2 and key in err
+    assert daena.json("config", "show")[1] == before
+
+
+def test_config_import_shows_the_diff_and_needs_yes_without_a_terminal(
+    daena: Daena, tmp_path: Path
+) -> None:
+    assert daena("tools", "enable", "filesystem_write")[0] == 0
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"tool_enabled": {"git_status": True}, "max_steps_per_run": 4}))
+    _, before = daena.json("config", "show")
+    code, out, err = daena("config", "import", str(policy))  # stdin is not a terminal here
+    assert code == 2 and "--yes" in err
+    assert "filesystem_write: on -> off" in out and "max_steps_per_run: 20 -> 4" in out
+    assert daena.json("config", "show")[1] == before  # nothing applied
+    code, out, _ = daena("config", "import", str(policy), "--yes")
+    assert code == 0 and "filesystem_write: on -> off" in out
+    _, after = daena.json("config", "show")
+    assert isinstance(after, dict) and after["tool_enabled"] == {"git_status": True}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pty")
+@pytest.mark.parametrize(("answer", "applied"), [("y", True), ("n", False)])
+def test_config_import_asks_on_a_terminal(
+    workspace: Path, db_path: Path, tmp_path: Path, answer: str, applied: bool
+) -> None:
+    import os
+    import pty
+
+    base = ["--db", str(db_path), "--workspace", str(workspace), "--operator", "op@test"]
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"max_steps_per_run": 4}))
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daena_tui", *base, "config", "import", str(policy)],
+        stdin=follower,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(follower)
+    os.write(leader, f"{answer}\n".encode())
+    out, err = proc.communicate(timeout=60)
+    os.close(leader)
+    assert "max_steps_per_run: 20 -> 4" in out and "apply" in err.lower()
+    assert proc.returncode == (0 if applied else 1), err
+    show = subprocess.run(
+        [sys.executable, "-m", "daena_tui", *base, "--json", "config", "show"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert json.loads(show.stdout)["max_steps_per_run"] == (4 if applied else 20)

@@ -147,3 +147,59 @@ async def test_dry_runs_follow_policy_changes_from_another_process(
         assert (await eng.run("git_diff", dry_run=True)).status == "dry_run"
     record = (await eng.audit.page(AuditFilter(status="refused")))[0]
     assert record.tool == "git_diff" and "disabled" in (record.error or "")
+
+
+async def test_an_import_replaces_the_tool_toggles(eng: Engine) -> None:
+    """A tool the imported document does not list is back to its default (high risk: off)."""
+    await eng.set_tool_enabled("filesystem_write", True)
+    await eng.set_tool_enabled("apply_patch", True)
+    document = {"approval_mode": "require_approval", "tool_enabled": {"git_status": True}}
+    plan = await eng.policy.plan_import(document)
+    changes = {c.key: (c.old, c.new) for c in plan.changes}
+    assert changes["tool_enabled.filesystem_write"] == (True, False)
+    assert changes["tool_enabled.apply_patch"] == (True, False)
+    config = await eng.policy.replace(document, "alice", expected=plan.before)
+    assert config.tool_enabled == {"git_status": True}
+    assert not config.enabled("filesystem_write", False)
+    disabled = await eng.run("filesystem_write", {"path": "x.txt", "content": "x"})
+    assert disabled.status == "refused" and "disabled" in (disabled.error or "")
+    [record] = await eng.audit.page(AuditFilter(action="config_import"), limit=1)
+    assert record.actor == "alice"
+    assert "filesystem_write: on -> off" in (record.result_summary or "")
+
+
+async def test_an_import_refuses_when_the_policy_changed_since_its_diff(eng: Engine) -> None:
+    plan = await eng.policy.plan_import({"max_steps_per_run": 7})
+    await eng.update_config({"max_steps_per_run": 3})
+    with pytest.raises(ConfigError, match="changed since"):
+        await eng.policy.replace({"max_steps_per_run": 7}, "alice", expected=plan.before)
+    assert (await eng.config()).max_steps_per_run == 3
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        ({"max_steps_per_run": True}, "max_steps_per_run"),
+        ({"max_retries_per_tool": False}, "max_retries_per_tool"),
+        ({"max_steps_per_run": "5"}, "max_steps_per_run"),
+        ({"max_steps_per_run": 5.0}, "max_steps_per_run"),
+        ({"lockdown": 1}, "lockdown"),
+        ({"dry_run_default": "false"}, "dry_run_default"),
+        ({"tool_enabled": {"git_status": 0}}, "tool_enabled.git_status"),
+        ({"budget": {"max_steps_per_run": 5}, "max_steps_per_run": 7}, "given twice"),
+        ({"budget": {"max_steps_per_run": 5}, "max_steps_per_run": 5}, "given twice"),
+        ({"budget": {"max_steps": 5}}, "budget.max_steps"),
+        ({"budget": 5}, "budget"),
+    ],
+)
+async def test_values_are_never_coerced_by_a_change_or_an_import(
+    eng: Engine, document: dict[str, object], field: str
+) -> None:
+    before = await eng.config()
+    audit_before = await eng.audit.count()
+    for attempt in (eng.update_config, lambda d: eng.policy.replace(d, "alice")):
+        with pytest.raises(ConfigError) as info:
+            await attempt(document)
+        assert field in info.value.message
+    assert await eng.config() == before
+    assert await eng.audit.count() == audit_before
