@@ -251,12 +251,15 @@ async def _status(ctx: ToolContext, args: NoArgs) -> dict[str, Any]:
 
 def _check_diff(ctx: ToolContext, args: DiffArgs) -> None:
     for raw in args.paths:
-        resolve_in_workspace(ctx.workspace, raw, field="paths")
+        resolve_in_workspace(ctx.workspace, raw, field="paths", protected=ctx.protected)
 
 
 async def _diff(ctx: ToolContext, args: DiffArgs) -> dict[str, Any]:
     prefixes = [
-        relative_to_workspace(ctx.workspace, resolve_in_workspace(ctx.workspace, p, field="paths"))
+        relative_to_workspace(
+            ctx.workspace,
+            resolve_in_workspace(ctx.workspace, p, field="paths", protected=ctx.protected),
+        )
         for p in args.paths
     ]
     return await asyncio.to_thread(diff, ctx.workspace, args.staged, prefixes, ctx.protected)

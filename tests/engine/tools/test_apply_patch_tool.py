@@ -247,3 +247,127 @@ async def test_blank_context_lines_without_the_space_still_apply(
     patch = "--- a/b.txt\n+++ b/b.txt\n@@ -1,3 +1,3 @@\n a\n\n-b\n+B\n"
     await apply(make_ctx(ws), patch)
     assert (ws / "b.txt").read_text() == "a\n\nB\n"
+
+
+# -- hostile patches: .git, executables, mode changes, the console's own files -------------
+
+_NEW = "--- /dev/null\n+++ b/{}\n@@ -0,0 +1 @@\n+x\n"
+
+
+@pytest.mark.parametrize(
+    ("patch", "words"),
+    [
+        (_NEW.format(".git"), ".git entry"),
+        (_NEW.format("sub/.git"), ".git entry"),
+        (_NEW.format(".GIT/config"), ".git entry"),
+        (_NEW.format("sub/.git/hooks/post-checkout"), ".git entry"),
+        (_NEW.format("sub/.Git./config"), ".git entry"),
+        (_NEW.format("GIT~1/config"), ".git entry"),
+        (
+            "diff --git a/a.txt b/.git/hooks/pre-commit\nsimilarity index 100%\n"
+            "rename from a.txt\nrename to .git/hooks/pre-commit\n",
+            ".git entry",
+        ),
+        (
+            "diff --git a/a.txt b/sub/.git/config\nsimilarity index 100%\n"
+            "copy from a.txt\ncopy to sub/.git/config\n",
+            ".git entry",
+        ),
+        (
+            "diff --git a/.git/config b/stolen.txt\nsimilarity index 100%\n"
+            "rename from .git/config\nrename to stolen.txt\n",
+            ".git entry",
+        ),
+        (
+            "diff --git a/run.sh b/run.sh\nnew file mode 100755\n--- /dev/null\n+++ b/run.sh\n"
+            "@@ -0,0 +1 @@\n+echo pwned\n",
+            "executable mode",
+        ),
+        ("diff --git a/a.txt b/a.txt\nold mode 100644\nnew mode 100755\n", "executable mode"),
+        (
+            "diff --git a/a.txt b/a.txt\nindex 1111111..2222222 100755\n--- a/a.txt\n"
+            "+++ b/a.txt\n@@ -1,3 +1,3 @@\n one\n-two\n+TWO\n three\n",
+            "executable mode",
+        ),
+        (
+            "diff --git a/a.txt b/b.sh\nold mode 100644\nnew mode 100755\nsimilarity index 100%\n"
+            "rename from a.txt\nrename to b.sh\n",
+            "executable mode",
+        ),
+        ("--- a/tool.sh\n+++ b/tool.sh\n@@ -1 +1 @@\n-echo hi\n+echo pwned\n", "executable on"),
+        ("--- a/.env\n+++ b/.env\n@@ -1 +1 @@\n-TOKEN=t\n+TOKEN=mine\n", "console's own"),
+        ("--- a/.ENV\n+++ b/.ENV\n@@ -1 +1 @@\n-TOKEN=t\n+TOKEN=mine\n", "console's own"),
+        (
+            "diff --git a/a.txt b/.env\nsimilarity index 100%\nrename from a.txt\nrename to .env\n",
+            "console's own",
+        ),
+        ("--- a/env-link\n+++ b/env-link\n@@ -1 +1 @@\n-TOKEN=t\n+TOKEN=mine\n", "console's own"),
+    ],
+)
+async def test_patches_touching_git_executables_or_protected_files_are_refused(
+    ws: Path, make_ctx: MakeCtx, patch: str, words: str
+) -> None:
+    (ws / "sub").mkdir()
+    (ws / "tool.sh").write_text("echo hi\n")
+    (ws / "tool.sh").chmod(0o755)
+    (ws / ".env").write_text("TOKEN=t\n")
+    (ws / "env-link").symlink_to(ws / ".env")
+    before = snapshot(ws)
+    modes = {p: p.stat().st_mode for p in ws.rglob("*") if ".git" not in p.parts}
+    ctx = make_ctx(ws)
+    assert APPLY_PATCH.check is not None and APPLY_PATCH.dry_run is not None
+    with pytest.raises(PolicyError, match=words):
+        APPLY_PATCH.check(ctx, args(patch))
+    for call in (APPLY_PATCH.run, APPLY_PATCH.dry_run):
+        with pytest.raises(PolicyError, match=words):
+            await call(ctx, args(patch))
+    assert snapshot(ws) == before
+    assert {p: p.stat().st_mode for p in modes} == modes
+    assert not (ws / "sub" / ".git").exists() and not (ws / "run.sh").exists()
+
+
+async def test_deleting_an_executable_file_is_allowed(ws: Path, make_ctx: MakeCtx) -> None:
+    (ws / "old.sh").write_text("echo old\n")
+    (ws / "old.sh").chmod(0o755)
+    patch = (
+        "diff --git a/old.sh b/old.sh\ndeleted file mode 100755\n--- a/old.sh\n+++ /dev/null\n"
+        "@@ -1 +0,0 @@\n-echo old\n"
+    )
+    result = await apply(make_ctx(ws), patch)
+    assert result == {"files": [{"path": "old.sh", "status": "deleted"}]}
+    assert not (ws / "old.sh").exists()
+
+
+async def test_new_files_are_not_executable(ws: Path, make_ctx: MakeCtx) -> None:
+    await apply(make_ctx(ws), NEW_FILE)
+    assert (ws / "docs" / "new.md").stat().st_mode & 0o111 == 0
+
+
+async def test_a_fake_git_layout_in_a_plain_workspace_does_not_steer_the_patch(
+    workspace: Path, tmp_path: Path, make_ctx: MakeCtx
+) -> None:
+    """A plain workspace shaped like a git directory, with attributes naming a filter:
+    the private bare repository is used, the files land in the workspace unfiltered."""
+    marker = tmp_path / "MARKER"
+    evil = tmp_path / "evil.sh"
+    evil.write_text(f"#!/bin/sh\necho ran >> {marker}\ncat\n")
+    evil.chmod(0o755)
+    pygit2.init_repository(str(workspace), bare=True)
+    with (workspace / "config").open("a") as config:
+        config.write(f'[core]\n\tworktree = {tmp_path}\n[filter "x"]\n\tsmudge = {evil}\n')
+    (workspace / ".gitattributes").write_text("* filter=x ident\n")
+    (workspace / "a.txt").write_text(ORIGINAL)
+    await apply(make_ctx(workspace), MODIFY)
+    assert (workspace / "a.txt").read_text() == ORIGINAL.replace("two", "TWO")
+    assert not marker.exists() and not (tmp_path / "a.txt").exists()
+
+
+async def test_a_dot_git_file_is_never_followed(
+    workspace: Path, tmp_path: Path, make_ctx: MakeCtx
+) -> None:
+    elsewhere = pygit2.init_repository(str(tmp_path / "elsewhere"))
+    (workspace / ".git").write_text(f"gitdir: {elsewhere.path}\n")
+    (workspace / "a.txt").write_text(ORIGINAL)
+    with pytest.raises(ToolFailure, match="is a file pointing to another git directory"):
+        await apply(make_ctx(workspace), MODIFY)
+    assert (workspace / "a.txt").read_text() == ORIGINAL

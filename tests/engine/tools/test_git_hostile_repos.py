@@ -697,3 +697,41 @@ def test_git_tools_open_nothing_outside_the_workspace(
     assert str(trap.outside) not in log.read_text()
     assert SECRET not in done.stdout
     assert trap.fired() == ""
+
+
+# -- git_diff never shows the console's own files ------------------------------------------
+
+
+async def test_git_diff_leaves_out_protected_files(tmp_path: Path) -> None:
+    ws = real_repo(
+        tmp_path / "ws",
+        {
+            ".env": "EXECUTION_TOKEN=old\n",
+            "daena.toml": 'DAENA_OPERATOR = "op@test"\n',
+            "a.txt": "one\n",
+        },
+    )
+    os.link(ws / ".env", ws / "env-copy")  # another name of the same file
+    git(ws, "add", "env-copy")
+    git(ws, "commit", "-qm", "link")
+    (ws / ".env").write_text("EXECUTION_TOKEN=tok-secret-123\n")
+    (ws / "daena.toml").write_text('DAENA_OPERATOR = "op@test"\n# toml-secret-456\n')
+    (ws / "a.txt").write_text("ONE\n")
+    settings = make_settings(
+        ws, tmp_path / "state" / "d.db", DAENA_CONFIG_FILE=str(ws / "daena.toml")
+    )
+    async with Engine.open(settings) as eng:
+        unstaged = await eng.run("git_diff")
+        git(ws, "add", "-A")
+        staged = await eng.run("git_diff", {"staged": True})
+        only_env = await eng.run("git_diff", {"paths": [".env"]})
+        status = await eng.run("git_status")
+    for result in (unstaged, staged):
+        assert result.status == "ok", result.error
+        assert [f["path"] for f in result.result["files"]] == ["a.txt"]
+        assert result.result["protected_left_out"] == 3
+        assert "3 protected paths" in result.result["note"]
+    assert only_env.status == "refused" and "console's own files" in (only_env.error or "")
+    assert status.status == "ok"  # names only, never content
+    text = shown(unstaged, staged, only_env, status)
+    assert "tok-secret-123" not in text and "toml-secret-456" not in text
