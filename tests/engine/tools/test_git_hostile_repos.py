@@ -727,7 +727,7 @@ async def test_git_diff_leaves_out_protected_files(tmp_path: Path) -> None:
         only_env = await eng.run("git_diff", {"paths": [".env"]})
         status = await eng.run("git_status")
     for result in (unstaged, staged):
-        assert result.status == "ok", result.error
+        assert result.status == "ok" and result.result is not None, result.error
         assert [f["path"] for f in result.result["files"]] == ["a.txt"]
         assert result.result["protected_left_out"] == 3
         assert "3 protected paths" in result.result["note"]
