@@ -134,7 +134,7 @@ async def _open_pinned(
     for ip in addresses:
         request = client.build_request(
             "GET",
-            url.copy_with(host=str(ip)),
+            url.copy_with(host=str(ip).split("%")[0]),  # a %scope cannot go in a URL
             headers={"Host": url.netloc.decode("ascii")},
             extensions=extensions,
         )
