@@ -12,7 +12,9 @@ runs gets:
   own real `.git` directory, which borrows nothing from elsewhere; anything else is refused
   with a clear message;
 - an explicit repository (`GIT_DIR`, `GIT_WORK_TREE`): no discovery, never a parent
-  repository, never the workspace itself taken as a bare one;
+  repository, never the workspace itself taken as a bare one; and no submodule whose git
+  directory lies outside the workspace (`refuse_outside_submodules`: git reads a gitlink's
+  repository during every index refresh, whatever `diff.ignoreSubmodules` says);
 - no system or global configuration (`GIT_CONFIG_NOSYSTEM`, `GIT_CONFIG_GLOBAL=/dev/null`);
 - command-scope configuration (`GIT_CONFIG_COUNT`/`KEY_n`/`VALUE_n`: it wins over the
   repository's own, needs no `key=value` splitting, and reaches every child git) that turns
@@ -187,6 +189,47 @@ def _refuse_includes(config: Path) -> None:
         )
 
 
+def refuse_outside_submodules(dot_git: Path) -> None:
+    """Every gitlink's `.git` must lead to a git directory inside the workspace.
+
+    Git compares a submodule's checked-out commit by reading its repository during the index
+    refresh of `status` and `diff`, even with submodules ignored, so a `sub/.git` file
+    pointing elsewhere would make it read there. (libgit2's work-tree diffs skip submodules
+    entirely, so the git tools do not need this.)"""
+    import pygit2  # local: the subprocess path needs libgit2 only for reading the index
+
+    index_file = dot_git / "index"
+    if not index_file.is_file():
+        return
+    try:
+        index = pygit2.Index(str(index_file))
+    except pygit2.GitError as err:
+        raise ToolFailure(f"workspace: cannot read {index_file}: {err}") from err
+    root = dot_git.parent
+    for entry in index:
+        if entry.mode != pygit2.enums.FileMode.COMMIT:
+            continue
+        folder = root / entry.path
+        link = folder / ".git"
+        if not os.path.lexists(link):
+            continue
+        target = _git_dir_behind(link)
+        if not folder.resolve().is_relative_to(root) or not target.is_relative_to(root):
+            raise ToolFailure(
+                f"workspace: submodule {entry.path!r} has its git directory outside the "
+                f"workspace ({target}); git would read it, so shell git is refused here"
+            )
+
+
+def _git_dir_behind(link: Path) -> Path:
+    """Where a `.git` entry leads (a gitfile's `gitdir:`, or the entry itself), resolved."""
+    if link.is_symlink() or not link.is_file():
+        return link.resolve()
+    text = link.read_bytes()[:4096].decode("utf-8", "replace")
+    target = text.partition("gitdir:")[2].strip() if text.startswith("gitdir:") else ""
+    return (link.parent / target).resolve() if target else link.resolve()
+
+
 def _base_env(workspace: Path) -> dict[str, str]:
     dot_git = git_dir_of(workspace)
     root = dot_git.parent
@@ -274,6 +317,7 @@ def hardened_git_env(workspace: Path, git: str = "git") -> dict[str, str]:
     Meant to be merged over an allow-listed environment (`scrubbed_env`), which carries no
     other `GIT_*` variable."""
     env = _base_env(workspace)
+    refuse_outside_submodules(Path(env["GIT_DIR"]))
     config = [*HARDENED_CONFIG, *driver_overrides(repository_config_names(workspace, git))]
     env["GIT_CONFIG_COUNT"] = str(len(config))
     for index, (key, value) in enumerate(config):

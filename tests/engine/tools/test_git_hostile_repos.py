@@ -577,10 +577,51 @@ async def test_git_tools_never_enter_a_submodule(
         f"-Subproject commit {'1' * 40}",
         f"+Subproject commit {'2' * 40}",
     ]
-    outputs = [shell_git(ws, *command) for command in SHELL_COMMANDS]
+    for command in SHELL_COMMANDS:  # git itself would read the outside repository
+        with pytest.raises(ToolFailure, match="submodule 'sub' has its git directory outside"):
+            prepare_git(["git", *command], ws)
     assert trap.fired() == ""
-    text = shown(status, diff, staged, *outputs)
+    text = shown(status, diff, staged)
     assert outside_head not in text and outside_head[:7] not in text and SECRET not in text
+
+
+@pytest.mark.parametrize("how", ["gitfile", "symlinked-folder"])
+def test_shell_git_refuses_any_submodule_that_leads_outside(
+    trap: Trap, tmp_path: Path, how: str
+) -> None:
+    elsewhere = real_repo(trap.outside / "subrepo")
+    trap.arm(elsewhere / ".git" / "config", elsewhere / ".git" / "hooks")
+    ws = real_repo(tmp_path / "ws")
+    git(ws, "update-index", "--add", "--cacheinfo", f"160000,{'1' * 40},sub")
+    if how == "gitfile":
+        (ws / "sub").mkdir()
+        (ws / "sub" / ".git").write_text("gitdir: ../../outside/subrepo/.git\n")
+    else:
+        (ws / "sub").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(ToolFailure, match="outside the workspace"):
+        prepare_git(["git", "status"], ws)
+    assert trap.fired() == ""
+
+
+def test_shell_git_works_with_a_submodule_kept_inside(trap: Trap, tmp_path: Path) -> None:
+    """The usual layout (`sub/.git` -> `.git/modules/sub`) stays usable, and its armed
+    config runs nothing either."""
+    ws = real_repo(tmp_path / "ws")
+    sub = real_repo(ws / "sub", {"s.txt": "s\n"})
+    modules = ws / ".git" / "modules"
+    modules.mkdir()
+    (sub / ".git").rename(modules / "sub")
+    (sub / ".git").write_text("gitdir: ../.git/modules/sub\n")
+    git(modules / "sub", "config", "core.worktree", "../../../sub")
+    trap.arm(modules / "sub" / "config", modules / "sub" / "hooks")
+    git(ws, "add", "sub")
+    git(ws, "commit", "-qm", "submodule")
+    (sub / "s.txt").write_text("changed\n")
+    stale(sub / "s.txt")
+    outputs = [shell_git(ws, *command) for command in SHELL_COMMANDS]
+    assert all(out.returncode == 0 for out in outputs), [o.stderr for o in outputs]
+    assert "working tree clean" in outputs[0].stdout  # submodules are ignored
+    assert trap.fired() == ""
 
 
 async def test_apply_patch_never_writes_through_a_submodule(
