@@ -31,7 +31,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.safety.commands import allow_command, run_argv, scrubbed_env, split_command
+from engine.safety.commands import (
+    CommandFailed,
+    allow_command,
+    run_argv,
+    scrubbed_env,
+    split_command,
+)
 from engine.tools.builtin.shell import MAX_TIMEOUT_SEC, OUTPUT_CAP, raise_for_result
 from engine.tools.spec import Risk, ToolContext, ToolSpec
 
@@ -113,8 +119,12 @@ async def _run(ctx: ToolContext, args: SandboxArgs) -> dict[str, Any]:
             env=sandbox_env(),
         )
         left = sorted(await asyncio.to_thread(os.listdir, tmp))
-    raise_for_result(result, split_command(args.command))
-    # What `pip download` fetched; the directory (and the files) are gone afterwards.
+    # What `pip download` fetched (also on failure); the directory and files are gone now.
+    try:
+        raise_for_result(result, split_command(args.command))
+    except CommandFailed as failed:
+        failed.result.update(cwd=tmp, files=left)
+        raise
     return {**result.to_dict(), "cwd": tmp, "files": left}
 
 
