@@ -24,12 +24,9 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 PRIVATE_SETTING = "AUTOMATION_ALLOWED_PRIVATE_ADDRESSES"
 
-# Kinds an operator may opt in to (by an explicit entry); every other non-public kind is
-# refused whatever the settings say.
 PUBLIC = "public"
-OPT_IN_KINDS = frozenset(
-    {"loopback", "private", "shared (carrier-grade NAT)", "link-local", "special-purpose"}
-)
+# Refused whatever the settings say; every other non-public kind (loopback, private, shared,
+# link-local, special-purpose) is reachable only through an explicit operator entry.
 NEVER_KINDS = frozenset({"unspecified", "multicast", "broadcast", "cloud metadata"})
 
 _V4 = ipaddress.IPv4Network
