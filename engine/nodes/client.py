@@ -6,11 +6,18 @@ transport in tests). `probe` never raises for network trouble: it reports `unrea
 engine exception matching the node's answer (403 → PolicyError/ConfinementError, 404 →
 NotFoundError, 400/413/422 → InputError, 409/504 → ToolFailure) carrying the node's `detail`;
 a node that cannot be reached, rejects the token or fails internally raises NodeError.
+
+A node is not trusted to be well-behaved: every exchange has one overall deadline (connect,
+headers and every byte of the body; a node trickling a byte at a time cannot stretch it),
+an answer larger than its cap is refused while it is read (never buffered whole), and the
+text fields of a health answer are clipped before they are stored or shown.
 """
 
 from __future__ import annotations
 
+import asyncio
 import errno
+import json
 import socket
 import time
 from dataclasses import asdict, dataclass, field
@@ -42,6 +49,43 @@ from engine.protocol import (
 NodeStatus = Literal["ok", "unreachable", "unauthorized", "error"]
 DEFAULT_PROBE_TIMEOUT = 5.0
 RUN_TOOL_GRACE_SEC = 10.0
+MAX_HEALTH_BYTES = 64 * 1024
+MAX_ANSWER_BYTES = 32 * 1024 * 1024  # a tool's result; the engine caps what it keeps
+MAX_VERSION_CHARS = 64
+MAX_FIELD_CHARS = 512  # platform, hostname, workspace root, each tool name
+MAX_TOOLS = 256
+
+
+class AnswerTooLarge(Exception):
+    """The node's answer exceeded the cap for its kind."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"answer too large (over {limit:,} bytes)")
+
+
+class Deadline(Exception):
+    """The whole exchange did not finish in time."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A node's answer, read whole within the deadline and the size cap."""
+
+    status_code: int
+    content: bytes
+    reason_phrase: str
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+def clip(text: str, limit: int) -> str:
+    """At most `limit` characters, an ellipsis marking a cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
 @dataclass(frozen=True)
@@ -123,7 +167,7 @@ def _headers(token: str | None) -> dict[str, str]:
     return {TOKEN_HEADER: token}
 
 
-def _error_body(response: httpx.Response) -> ErrorBody:
+def _error_body(response: Answer) -> ErrorBody:
     try:
         return ErrorBody.model_validate(response.json())
     except (ValueError, ValidationError):
@@ -138,8 +182,47 @@ def _error_body(response: httpx.Response) -> ErrorBody:
 class NodeClient:
     """Talks to node servers over the injected httpx client (it never closes that client)."""
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, *, max_answer_bytes: int = MAX_ANSWER_BYTES
+    ) -> None:
         self._http = http
+        self._max_answer = max_answer_bytes
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str],
+        deadline: float,
+        limit: int,
+        **kw: Any,
+    ) -> Answer:
+        """One request and its whole answer within `deadline` seconds and `limit` bytes;
+        raises Deadline, AnswerTooLarge or an httpx error."""
+        try:
+            async with asyncio.timeout(deadline):
+                async with self._http.stream(
+                    method,
+                    url,
+                    headers={"Accept-Encoding": "identity", **headers},
+                    timeout=deadline,
+                    follow_redirects=False,
+                    **kw,
+                ) as response:
+                    declared = response.headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) > limit:
+                        raise AnswerTooLarge(limit)
+                    body = bytearray()
+                    async for chunk in response.aiter_bytes():  # decoded: the cap is on that
+                        body += chunk
+                        if len(body) > limit:
+                            raise AnswerTooLarge(limit)
+        except TimeoutError as err:
+            raise Deadline from err
+        except httpx.TimeoutException as err:
+            raise Deadline from err
+        return Answer(response.status_code, bytes(body), response.reason_phrase)
 
     async def probe(
         self,
@@ -162,11 +245,13 @@ class NodeClient:
             return report("error", err.message)
         started = time.perf_counter()
         try:
-            response = await self._http.get(
-                base + HEALTH_PATH, headers=headers, timeout=timeout, follow_redirects=False
+            response = await self._exchange(
+                "GET", base + HEALTH_PATH, headers=headers, deadline=timeout, limit=MAX_HEALTH_BYTES
             )
-        except httpx.TimeoutException:
+        except Deadline:
             return report("unreachable", f"no answer from {base} within {timeout:g}s")
+        except AnswerTooLarge as err:
+            return report("error", f"{base} is not a Daena node (health {err})")
         except (httpx.ConnectError, httpx.NetworkError) as err:
             return report("unreachable", f"cannot connect to {base}: {_reason(err)}")
         except httpx.HTTPError as err:
@@ -198,13 +283,14 @@ class NodeClient:
             )
         return report(
             "ok",
-            f"{health.hostname} ({health.platform}) answered in {latency:.0f} ms",
+            f"{clip(health.hostname, MAX_FIELD_CHARS)} ({clip(health.platform, MAX_FIELD_CHARS)})"
+            f" answered in {latency:.0f} ms",
             latency_ms=latency,
-            version=health.version,
-            platform=health.platform,
-            hostname=health.hostname,
-            workspace_root=health.workspace_root,
-            tools=tuple(health.tools),
+            version=clip(health.version, MAX_VERSION_CHARS),
+            platform=clip(health.platform, MAX_FIELD_CHARS),
+            hostname=clip(health.hostname, MAX_FIELD_CHARS),
+            workspace_root=clip(health.workspace_root, MAX_FIELD_CHARS),
+            tools=tuple(clip(t, MAX_FIELD_CHARS) for t in health.tools[:MAX_TOOLS]),
         )
 
     async def run_tool(
@@ -217,8 +303,9 @@ class NodeClient:
     ) -> dict[str, Any]:
         """Run `tool_name` on the node and return its result dict.
 
-        `timeout` is the whole HTTP exchange; by default the args' `timeout_sec` (or 30 s)
-        plus a grace period, so the node's own timeout answer (504) arrives first.
+        `timeout` is the deadline of the whole HTTP exchange; by default the args'
+        `timeout_sec` (or 30 s) plus a grace period, so the node's own timeout answer (504)
+        arrives first. An answer over `max_answer_bytes` is refused.
         """
         base = base_url(url)
         headers = _headers(token)
@@ -228,15 +315,18 @@ class NodeClient:
             timeout = float(limit) + RUN_TOOL_GRACE_SEC
         body = RunToolRequest(tool_name=tool_name, args=args).model_dump()
         try:
-            response = await self._http.post(
+            response = await self._exchange(
+                "POST",
                 base + RUN_TOOL_PATH,
                 json=body,
                 headers=headers,
-                timeout=timeout,
-                follow_redirects=False,
+                deadline=timeout,
+                limit=self._max_answer,
             )
-        except httpx.TimeoutException as err:
+        except Deadline as err:
             raise NodeError(f"node {base}: no answer to {tool_name} within {timeout:g}s") from err
+        except AnswerTooLarge as err:
+            raise NodeError(f"node {base}: {tool_name}: {err}") from err
         except (httpx.ConnectError, httpx.NetworkError) as err:
             raise NodeError(f"node {base}: cannot connect: {_reason(err)}") from err
         except httpx.HTTPError as err:
@@ -252,7 +342,7 @@ class NodeClient:
         raise error_from_response(base, tool_name, response)
 
 
-def error_from_response(base: str, tool_name: str, response: httpx.Response) -> EngineError:
+def error_from_response(base: str, tool_name: str, response: Answer) -> EngineError:
     """The engine exception for a node's error answer, carrying the node's `detail`."""
     body = _error_body(response)
     status = response.status_code

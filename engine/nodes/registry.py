@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from engine.audit import AuditEntry, AuditLog
 from engine.errors import InputError, NotFoundError, PolicyError
 from engine.events import NodeChanged, NodeHealthChanged
-from engine.nodes.client import NodeClient, NodeHealthReport
+from engine.nodes.client import MAX_VERSION_CHARS, NodeClient, NodeHealthReport, clip
 from engine.storage.database import Database
 
 NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -50,6 +50,8 @@ class Node:
         data = {k: row[k] for k in row.keys() if k not in ("created_at", "updated_at")}  # noqa: SIM118
         data["enabled"] = bool(data["enabled"])
         data["tools"] = tuple(json.loads(data["tools"])) if data["tools"] else ()
+        if data["version"]:  # stored before versions were clipped at the probe
+            data["version"] = clip(data["version"], MAX_VERSION_CHARS)
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
