@@ -97,25 +97,33 @@ class Redactor:
         return value
 
     def __call__(self, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {
-                self(key): REDACTED
-                if SECRET_KEY.search(str(key)) and value[key] not in (None, "")
-                else self(value[key])
-                for key in value
-            }
-        if isinstance(value, list | tuple):
-            return [self(v) for v in value]
+        return self._walk(value, None)
+
+    def _walk(self, value: Any, limit: int | None) -> Any:
+        """`value` redacted; strings longer than `limit` are cut first (the cut redacted)."""
         if isinstance(value, str):
+            if limit is not None and len(value) > limit:
+                return self._tail(self.text(value[:limit]))
             return self.text(value)
+        if isinstance(value, dict):
+            out: dict[Any, Any] = {}
+            for key, item in value.items():
+                name = self.text(key) if isinstance(key, str) else key
+                if item not in (None, "") and SECRET_KEY.search(str(key)):
+                    out[name] = REDACTED
+                else:
+                    out[name] = self._walk(item, limit)
+            return out
+        if isinstance(value, list | tuple):
+            return [self._walk(v, limit) for v in value]
         numeric = isinstance(value, int | float) and not isinstance(value, bool)
         if numeric and self._pattern is not None and self._pattern.search(str(value)):
             return REDACTED  # a numeric token
         return value
 
-    def encode(self, value: Any) -> str:
+    def encode(self, value: Any, *, limit: int | None = None) -> str:
         """`value` redacted, then as canonical JSON (checked again once encoded)."""
-        text = dumps(self(value))
+        text = dumps(self._walk(value, limit))
         if self._pattern is not None and self._pattern.search(text):
             # Escaping made a secret out of other characters: redact, and keep it JSON.
             text = self._pattern.sub(REDACTED, text)
@@ -134,20 +142,10 @@ class Redactor:
 
     def summary(self, value: Any, cap: int) -> str:
         """A redacted JSON preview of `value` of about `cap` characters. Long strings are
-        shortened first (each cut redacted like the last one), so a huge result is not
-        encoded whole for a short preview."""
+        cut first (each cut redacted like the last one), so a huge result is not encoded
+        whole for a short preview."""
         window = cap + 2 * (len(self._forms[0]) if self._forms else 0) + 16
-
-        def shorten(v: Any) -> Any:
-            if isinstance(v, str) and len(v) > window:
-                return self._tail(self.text(v[:window]))
-            if isinstance(v, dict):
-                return {k: shorten(item) for k, item in v.items()}
-            if isinstance(v, list | tuple):
-                return [shorten(item) for item in v]
-            return v
-
-        return self.cut(self.encode(shorten(value)), cap)
+        return self.cut(self.encode(value, limit=window), cap)
 
     def _tail(self, kept: str) -> str:
         longest = 0
