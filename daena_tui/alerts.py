@@ -1,6 +1,7 @@
 """Alerts for the operator (SPEC §9, §12).
 
-A new approval request → a notification and the terminal bell, from the console itself.
+A new approval request → a notification and the terminal bell, from the console itself;
+it names the tool and its risk, never the agent's requester or reason (SPEC §4 promise 4).
 Spoken alerts come from the engine's voice service: the App runs `eng.voice.run(eng.bus,
 on_outcome=...)` in one worker, and `voice_alert_spoken` is that `on_outcome`. The console
 has already rung the bell for an approval request, so a "bell" outcome rings nothing more;
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import engine
 from daena_tui.clock import time_left
+from engine.safety.display import inert_one_line
 
 if TYPE_CHECKING:
     from daena_tui.app import DaenaApp
@@ -22,14 +24,26 @@ if TYPE_CHECKING:
 VOICE_NOTICE_SEC = 4.0
 
 
-def approval_sentence(event: engine.ApprovalRequested, now: float) -> str:
-    return f"Approval needed: {event.tool}, expires in {time_left(event.expires_at - now)}"
+def approval_sentence(event: engine.ApprovalRequested, now: float, risk: str = "") -> str:
+    """The console's own words about a request: the tool (a registered name), its risk and
+    the time left. The requester and reason are the agent's words; they are read in the
+    inbox, labelled, not in a toast that speaks with the console's voice."""
+    tool = inert_one_line(event.tool, 60)
+    risky = f" ({risk} risk)" if risk else ""
+    return f"Approval needed: {tool}{risky}, expires in {time_left(event.expires_at - now)}"
+
+
+def tool_risk(app: DaenaApp, tool: str) -> str:
+    try:
+        return str(app.eng.registry.get(tool).risk)
+    except engine.EngineError:
+        return ""
 
 
 def approval_requested(app: DaenaApp, event: engine.ApprovalRequested) -> None:
-    sentence = approval_sentence(event, app.clock.now())
+    sentence = approval_sentence(event, app.clock.now(), tool_risk(app, event.tool))
     app.notify(
-        f"{sentence} (requested by {event.requester}). Press 3 for the inbox.",
+        f"{sentence}. Press 3 for the inbox.",
         title="Approval needed",
         severity="warning",
         timeout=10,
@@ -49,7 +63,7 @@ def voice_alert_spoken(app: DaenaApp, outcome: SpeechOutcome) -> None:
     """`on_outcome` of the voice worker (runs on the event loop)."""
     if outcome.wav_path is not None and not outcome.played:
         app.notify(
-            f"{outcome.text}: {not_played(outcome)}",
+            inert_one_line(f"{outcome.text}: {not_played(outcome)}"),
             title="Voice alert not played",
             timeout=VOICE_NOTICE_SEC,
             markup=False,

@@ -79,7 +79,10 @@ wait_for "e2e write" "request in the inbox"
 wait_for "hello-e2e" "exact arguments in the detail pane"
 keys a
 wait_for "Approve request" "decision modal"
-keys Tab Enter # focus starts on Deny; Tab moves to Approve
+wait_for "Enter now: cancel" "focus starts on Cancel"
+keys Left # the approve modal starts on Cancel; Left moves to Approve
+wait_for "Enter now: APPROVE" "focus on Approve"
+keys Enter
 wait_for "ran once: ok" "approved and run"
 [[ "$(cat "$TMP/ws/e2e.txt" 2>/dev/null)" == "hello-e2e" ]] || fail "e2e.txt was not written"
 

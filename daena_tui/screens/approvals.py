@@ -1,5 +1,10 @@
 """Approvals: the inbox (soonest expiry first, live time left), the exact arguments of the
-selected request, approve (a) / deny (d) through a decision modal, and the history (h)."""
+selected request first, approve (a) and deny (d) through two single-purpose modals, every
+argument in full (v), and the history (h).
+
+Requester and reason are the agent's words: they are shown inert, after the arguments and
+labelled as such. One decision at a time: while one is open or on its way to the engine,
+a and d do nothing, so keys typed ahead cannot start another."""
 
 from __future__ import annotations
 
@@ -16,10 +21,12 @@ from textual.widgets import ContentSwitcher, DataTable, Label, Static
 
 import engine
 from daena_tui.clock import time_left
-from daena_tui.render import render_args
+from daena_tui.render import agent_cell, render_args
 from daena_tui.screens.base import SectionScreen
-from daena_tui.screens.modals.decision import DecisionModal
+from daena_tui.screens.modals.decision import ApproveModal, DenyModal
+from daena_tui.screens.modals.request_view import RequestViewModal
 from daena_tui.styles import risk_text, status_text, tone
+from engine.safety.display import inert_one_line
 
 Row = DataTable[str | Text]
 
@@ -30,6 +37,7 @@ class ApprovalsScreen(SectionScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "approve", "Approve"),
         Binding("d", "deny", "Deny"),
+        Binding("v", "view_all", "All arguments"),
         Binding("h", "toggle_history", "Inbox/History"),
         Binding("r", "reload", "Refresh"),
     ]
@@ -39,6 +47,7 @@ class ApprovalsScreen(SectionScreen):
         self.pending: dict[str, engine.ApprovalRequest] = {}
         self.history: dict[str, engine.ApprovalRequest] = {}
         self.selected: engine.ApprovalRequest | None = None
+        self.deciding = False  # a decision modal is open or its decision is being made
 
     def compose_body(self) -> ComposeResult:
         yield Label("", id="approvals-title")
@@ -47,8 +56,8 @@ class ApprovalsScreen(SectionScreen):
             inbox.add_column("Left", key="left", width=7)
             inbox.add_column("Tool", key="tool", width=22)
             inbox.add_column("Risk", key="risk", width=6)
-            inbox.add_column("Requester", key="requester", width=12)
-            inbox.add_column("Reason", key="reason")
+            inbox.add_column("By (agent)", key="requester", width=12)
+            inbox.add_column("Reason (agent)", key="reason")
             yield inbox
             history: Row = DataTable(id="history", cursor_type="row")
             history.add_column("Decided", key="decided", width=14)
@@ -56,7 +65,7 @@ class ApprovalsScreen(SectionScreen):
             history.add_column("Tool", key="tool", width=22)
             history.add_column("By", key="by", width=14)
             history.add_column("Run", key="run", width=8)
-            history.add_column("Reason", key="reason")
+            history.add_column("Why", key="reason")
             yield history
         with VerticalScroll(id="approval-detail-scroll"):
             yield Static(id="approval-detail")
@@ -102,8 +111,8 @@ class ApprovalsScreen(SectionScreen):
                 time_left(r.seconds_left(now)),
                 r.tool,
                 risk_text(self.app, self._risk(r.tool)),
-                r.requester,
-                r.reason,
+                agent_cell(r.requester, 60),
+                agent_cell(r.reason),
                 key=r.id,
             )
         self._restore_cursor(table, keep)
@@ -118,9 +127,9 @@ class ApprovalsScreen(SectionScreen):
                 self.clock.short(r.decided_at or r.expires_at),
                 status_text(self.app, status),
                 r.tool,
-                r.decided_by or "",
+                agent_cell(r.decided_by or "", 60),
                 status_text(self.app, r.run_status) if r.run_status else "",
-                r.decision_reason or "",
+                agent_cell(r.decision_reason or ""),
                 key=r.id,
             )
         self._restore_cursor(table, keep)
@@ -185,29 +194,33 @@ class ApprovalsScreen(SectionScreen):
         )
 
     def _detail(self, r: engine.ApprovalRequest) -> RenderableType:
+        """The console's facts on one line, the exact arguments, then the agent's words."""
+        head = Text()
+        head.append(r.tool, "bold").append(" · risk ").append(
+            risk_text(self.app, self._risk(r.tool))
+        )
+        head.append(" · ").append(status_text(self.app, r.status))
+        if r.status == "pending":
+            head.append(f" · expires {self.clock.format(r.expires_at)}")
+        head.append(f" · {r.id}", "dim")
+        heading = tone(self.app, "accent", "exact arguments (this is what runs):", bold=True)
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold")
         grid.add_column()
         facts: list[tuple[str, str | Text]] = [
-            ("request", r.id),
-            ("tool", r.tool),
-            ("risk", risk_text(self.app, self._risk(r.tool))),
-            ("requester", r.requester),
-            ("reason", r.reason),
+            ("requested by (agent-supplied)", agent_cell(r.requester, 200)),
+            ("agent's reason", agent_cell(r.reason, 2000) if r.reason else ""),
             ("created", self.clock.format(r.created_at)),
-            ("expires", self.clock.format(r.expires_at)),
-            ("status", status_text(self.app, r.status)),
-            ("decided by", r.decided_by or ""),
+            ("decided by", agent_cell(r.decided_by or "", 200)),
             ("decided", self.clock.format(r.decided_at)),
-            ("why", r.decision_reason or ""),
+            ("why", agent_cell(r.decision_reason or "", 2000)),
             ("run", r.run_status or ""),
             ("task", r.task_id or ""),
         ]
         for key, value in facts:
             if value:
-                grid.add_row(key, value)
-        heading = tone(self.app, "accent", "\nexact arguments (this is what runs)", bold=True)
-        return Group(grid, heading, render_args(r.args))
+                grid.add_row(Text(key), value if isinstance(value, Text) else Text(value))
+        return Group(head, heading, render_args(r.args), Text(""), grid)
 
     def action_toggle_history(self) -> None:
         switcher = self.query_one(ContentSwitcher)
@@ -221,30 +234,58 @@ class ApprovalsScreen(SectionScreen):
     def action_deny(self) -> None:
         self._decide("deny")
 
-    @work(exclusive=True, group="decide")
-    async def _decide(self, intent: str) -> None:
+    def action_view_all(self) -> None:
+        if self.selected is not None:
+            self.app.push_screen(RequestViewModal(self.selected))
+
+    def _decide(self, intent: str) -> None:
+        if self.deciding:
+            return  # one decision at a time: keys typed ahead do not start another
         request = self.selected
         if request is None or self.showing_history or request.id not in self.pending:
             self.notify("Select a pending request in the inbox first.", title="Approvals")
             return
-        left = request.seconds_left(self.clock.now())
-        decision = await self.app.push_screen_wait(
-            DecisionModal(request, intent=intent, seconds_left=left)
-        )
-        if decision is None:
-            return
+        self.deciding = True
+        self._decision(request, intent)
+
+    @work(group="decide")
+    async def _decision(self, request: engine.ApprovalRequest, intent: str) -> None:
+        """Ask in the modal of `intent` and carry out only that: the deny path has no call
+        to approve, and the approve path none to deny."""
         try:
-            if decision.approve:
-                result = await self.eng.approve(request.id, reason=decision.reason)
-                detail = f" — {result.error}" if result.error else ""
-                self.notify(
-                    f"{request.tool} ran once: {result.status}{detail}",
-                    title="Approved",
-                    severity="information" if result.ok else "warning",
-                )
+            risk, left = self._risk(request.tool), request.seconds_left(self.clock.now())
+            if intent == "deny":
+                modal = DenyModal(request, risk=risk, seconds_left=left)
+                reason = await self.app.push_screen_wait(modal)
+                if reason is not None:
+                    await self._deny(request, reason)
             else:
-                await self.eng.deny(request.id, decision.reason)
-                self.notify(f"{request.tool} will not run.", title="Denied")
+                confirm = ApproveModal(request, risk=risk, seconds_left=left)
+                note = await self.app.push_screen_wait(confirm)
+                if note is not None:
+                    await self._approve(request, note)
+        finally:
+            self.deciding = False
+        self.reload()
+
+    async def _deny(self, request: engine.ApprovalRequest, reason: str) -> None:
+        try:
+            await self.eng.deny(request.id, reason)
         except engine.EngineError as err:
             self.report(err)
-        self.reload()
+            return
+        self.notify(f"{request.tool} will not run.", title="Denied", markup=False)
+
+    async def _approve(self, request: engine.ApprovalRequest, note: str) -> None:
+        try:
+            result = await self.eng.approve(request.id, reason=note)
+        except engine.EngineError as err:
+            self.report(err)
+            return
+        error = f" — {inert_one_line(result.error, 200)}" if result.error else ""
+        self.notify(
+            f"{request.tool} ran once: {result.status}{error}",
+            title="Approved",
+            severity="information" if result.ok else "warning",
+            markup=False,
+        )

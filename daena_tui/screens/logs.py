@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Input, Label, Select
 
 import engine
 from daena_tui.messages import EngineEventReceived
+from daena_tui.render import agent_cell
 from daena_tui.screens.base import SectionScreen
 from daena_tui.screens.modals.audit_detail import AuditDetailModal
 from daena_tui.styles import status_text
@@ -155,14 +156,14 @@ class LogsScreen(SectionScreen):
 
     def _add_row(self, table: DataTable[str | Text], rec: engine.AuditRecord) -> None:
         detail = rec.error or rec.result_summary or ""
-        table.add_row(
+        table.add_row(  # actor, tool and detail may be the agent's words: inert, one line
             str(rec.id),
             self.clock.short(rec.ts),
-            rec.actor,
+            agent_cell(rec.actor, 60),
             rec.action,
-            rec.tool or "",
+            agent_cell(rec.tool or "", 60),
             status_text(self.app, rec.status),
-            detail.replace("\n", " ")[:200],
+            agent_cell(detail, 200),
             key=str(rec.id),
         )
 

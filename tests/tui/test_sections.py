@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Input, Select, Switch, TextArea
 import engine
 from daena_tui.app import create_app
 from daena_tui.screens.modals.confirm import ConfirmModal
-from daena_tui.screens.modals.decision import DecisionModal
+from daena_tui.screens.modals.decision import ApproveModal, DenyModal
 from daena_tui.widgets.result_view import ResultView
 
 from .conftest import started, text_of, wait_for
@@ -94,14 +94,14 @@ async def test_approve_from_inbox_runs_exactly_once(app, eng, workspace: Path) -
         detail = text_of(app.screen.query_one("#approval-detail"))
         assert "hello from the agent" in detail
         await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, DecisionModal), "decision modal")
-        assert app.screen.focused is not None and app.screen.focused.id == "deny"
+        await wait_for(pilot, lambda: isinstance(app.screen, ApproveModal), "approve modal")
+        assert app.screen.focused is not None and app.screen.focused.id == "cancel"
         await pilot.click("#approve")
         await wait_for(pilot, lambda: (workspace / "approved.txt").exists(), "file written")
         await wait_for(pilot, lambda: inbox.row_count == 0, "inbox emptied")
         await pilot.press("a")  # nothing selected any more: cannot approve twice
         await pilot.pause()
-        assert not isinstance(app.screen, DecisionModal)
+        assert not isinstance(app.screen, ApproveModal)
     assert (workspace / "approved.txt").read_text(encoding="utf-8") == "hello from the agent\n"
     runs = await eng.audit.page(
         engine.AuditFilter(tool="filesystem_write", action="run", status="ok")
@@ -127,10 +127,10 @@ async def test_deny_from_inbox_never_runs(app, eng, workspace: Path) -> None:
         inbox = app.screen.query_one("#inbox", DataTable)
         await wait_for(pilot, lambda: request_id in inbox.rows, "request in the inbox")
         await pilot.press("d")
-        await wait_for(pilot, lambda: isinstance(app.screen, DecisionModal), "decision modal")
+        await wait_for(pilot, lambda: isinstance(app.screen, DenyModal), "deny modal")
         await pilot.click("#deny")  # no reason yet: refused, the modal stays
         await pilot.pause()
-        assert isinstance(app.screen, DecisionModal)
+        assert isinstance(app.screen, DenyModal)
         app.screen.query_one("#reason", Input).value = "not today"
         deny = app.screen.query_one("#deny")
         await wait_for(pilot, lambda: not deny.has_class("-active"), "button ready again")

