@@ -9,7 +9,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from engine import Engine, audit_search, load_settings
+from engine import Engine, audit_head, audit_search, load_settings
 from engine.audit import GENESIS, _hashed_fields, record_hash
 from engine.storage.database import dumps
 
@@ -58,6 +58,7 @@ def fill(db: Path, n: int, batch: int = 20_000) -> None:
             rows.clear()
     if rows:
         conn.executemany(f"INSERT INTO audit VALUES ({','.join('?' * 15)})", rows)
+    audit_head.seal_newest(conn, db)  # the head names the new newest record
     conn.commit()
     conn.close()
 

@@ -93,6 +93,14 @@ def write(conn: sqlite3.Connection, key: bytes, last_id: int, last_hash: str) ->
     )
 
 
+def seal_newest(conn: sqlite3.Connection, db_path: Path) -> None:
+    """Anchor the head at the newest record as it is now, for a tool that writes records in
+    bulk outside the log (the benchmark generator). It vouches for nothing before: only
+    someone holding the key can call it usefully, and that someone is trusted anyway."""
+    state = read_state(conn)
+    write(conn, HeadKey(db_path).ensure(), state.newest_id, state.newest_hash)
+
+
 def problem(state: ChainState, key: bytes | None, *, known: Head | None = None) -> str | None:
     """What is wrong with the head, or None when it proves the newest record is the last.
     A head equal to `known` (the one this process sealed last) needs no second HMAC."""
