@@ -776,3 +776,34 @@ async def test_git_diff_leaves_out_protected_files(tmp_path: Path) -> None:
     assert status.status == "ok"  # names only, never content
     text = shown(unstaged, staged, only_env, status)
     assert "tok-secret-123" not in text and "toml-secret-456" not in text
+
+
+# -- end to end: shell_exec through the engine ---------------------------------------------
+
+
+async def run_shell(eng: Engine, command: str) -> Any:
+    args = {"command": command}
+    grant = await eng.grant("shell_exec", args)
+    return await eng.run("shell_exec", args, approval_id=grant.id)
+
+
+async def test_shell_exec_git_in_hostile_layouts_runs_nothing_else(
+    trap: Trap, tmp_path: Path, hostile_root: Path
+) -> None:
+    async with engine_on(hostile_root, tmp_path) as eng:
+        results = [
+            await run_shell(eng, command)
+            for command in ("git status", "git diff", "git log -p", "git diff --stat")
+        ]
+    for result in results:
+        assert result.status == "ok", result.error
+    assert "-two" in results[1].result["stdout"]  # the real change, no textconv
+    assert trap.fired() == ""
+    below = tmp_path / "parent"
+    real_repo(below)
+    trap.arm(below / ".git" / "config", below / ".git" / "hooks")
+    (below / "ws").mkdir()
+    async with engine_on(below / "ws", tmp_path) as eng:
+        refused = await run_shell(eng, "git status")
+    assert refused.status != "ok" and "not a git repository root" in (refused.error or "")
+    assert trap.fired() == ""
