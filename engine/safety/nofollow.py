@@ -5,9 +5,8 @@ file actually opened is that path, even when the tree changes in between (a dire
 swapped for a symlink to `/home/me/.ssh` after the check). On POSIX every component is
 opened relative to its parent's directory fd with `O_NOFOLLOW`, starting from the
 workspace root, so a link that appears later fails the open (`ELOOP`/`ENOTDIR`) instead of
-being followed. Windows has no `dir_fd`: there each open is followed by a re-check that the
-path still resolves to itself and that the opened handle is the file at that path (same
-`st_dev`/`st_ino`), which refuses a swap that happened before or during the open.
+being followed. Windows has no `dir_fd`: there each opened handle is checked against the
+path the OS reports for it (see `CheckedDirectory`).
 """
 
 from __future__ import annotations
@@ -16,11 +15,17 @@ import contextlib
 import errno
 import os
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
 from engine.errors import ConfinementError, NotFoundError, ToolFailure
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
@@ -82,38 +87,55 @@ class FdDirectory:
 
 
 class CheckedDirectory:
-    """Fallback without `dir_fd` (Windows): paths, each open re-checked after the fact.
-
-    A handle is accepted only when the path still resolves to exactly itself (no link
-    anywhere on the way, since the confined path had none) and the handle is the file now
-    at that path. A swap between the re-check and a later rename makes the rename miss
-    (the temp file's random name exists only in the real directory), so writes fail
-    instead of landing outside.
+    """Fallback without `dir_fd` (Windows): paths, and every opened handle checked after
+    the fact by asking the OS where the handle really is (`GetFinalPathNameByHandleW`;
+    `/proc/self/fd` or `F_GETPATH` elsewhere): that answer involves no name lookup, so a
+    link flipped in and out around the open cannot fool it. A handle anywhere but exactly
+    the expected path is closed and refused (a temp file it created is removed again).
+    The rename that publishes a write is by path; a swap at that moment makes it miss (the
+    temp file's random name exists only in the real directory), so it fails, it does not
+    land outside. Where the OS cannot name a handle, the check falls back to comparing
+    `realpath` and the handle's `st_dev`/`st_ino` with the file at that path (racy against
+    a link flipped back and forth; no such platform is supported).
     """
 
     def __init__(self, path: Path, where: str) -> None:
         self.path = path
         self.where = where
 
-    def _verify(self, target: Path, fd: int | None = None) -> None:
-        real = Path(os.path.realpath(target))
-        if os.path.normcase(str(real)) != os.path.normcase(str(target)):
-            raise OSError(errno.ELOOP, "a link appeared on the path", str(target))
-        if fd is not None:
-            opened, there = os.fstat(fd), os.stat(real)
-            if (opened.st_dev, opened.st_ino) != (there.st_dev, there.st_ino):
-                raise OSError(errno.ELOOP, "the path changed while it was opened", str(target))
+    def _verify_path(self, target: Path) -> None:
+        try:
+            if _same_path(os.path.realpath(target), target):
+                return
+        except OSError:  # realpath meeting a link that turned back into a directory
+            pass
+        raise OSError(errno.ELOOP, "a link appeared on the path", str(target))
+
+    def _verify_handle(self, target: Path, fd: int) -> None:
+        actual = handle_path(fd)
+        if actual is not None:
+            if not _same_path(actual, target):
+                raise OSError(errno.ELOOP, "the path led elsewhere when opened", str(target))
+            return
+        self._verify_path(target)
+        opened, there = os.fstat(fd), os.stat(target)
+        if (opened.st_dev, opened.st_ino) != (there.st_dev, there.st_ino):
+            raise OSError(errno.ELOOP, "the path changed while it was opened", str(target))
 
     def open(self, name: str, flags: int, mode: int = 0o600) -> int:
         target = self.path / name
-        self._verify(target.parent)
+        self._verify_path(target.parent)
         if not flags & os.O_CREAT and stat.S_ISLNK(self.lstat(name).st_mode):
             raise OSError(errno.ELOOP, "is a link", str(target))
         fd = os.open(target, flags | _BINARY | _CLOEXEC, mode)
         try:
-            self._verify(target, fd)
+            self._verify_handle(target, fd)
         except OSError:
+            stray = handle_path(fd) if flags & os.O_CREAT else None
             os.close(fd)
+            if stray is not None:  # our own new, empty file, wherever it landed
+                with contextlib.suppress(OSError):
+                    os.unlink(stray)
             raise
         return fd
 
@@ -121,7 +143,7 @@ class CheckedDirectory:
         return os.lstat(self.path / name)
 
     def mkdir(self, name: str) -> None:
-        self._verify(self.path)
+        self._verify_path(self.path)
         os.mkdir(self.path / name, 0o755)
 
     def child(self, name: str) -> CheckedDirectory:
@@ -130,11 +152,11 @@ class CheckedDirectory:
             raise OSError(errno.ELOOP, "is a link", str(target))
         if not target.is_dir():
             raise OSError(errno.ENOTDIR, "not a directory", str(target))
-        self._verify(target)
+        self._verify_path(target)
         return CheckedDirectory(target, _join(self.where, name))
 
     def replace(self, src: str, dst: str) -> None:
-        self._verify(self.path)
+        self._verify_path(self.path)
         os.replace(self.path / src, self.path / dst)
 
     def unlink(self, name: str) -> None:
@@ -145,6 +167,40 @@ class CheckedDirectory:
 
     def close(self) -> None:
         return None
+
+
+def _same_path(actual: str, expected: Path) -> bool:
+    return os.path.normcase(actual) == os.path.normcase(str(expected))
+
+
+def handle_path(fd: int) -> str | None:
+    """Where the OS says the open file `fd` is (no name lookup), or None if it cannot say."""
+    if sys.platform == "win32":
+        import ctypes
+        import msvcrt
+
+        buffer = ctypes.create_unicode_buffer(32768)
+        size = ctypes.windll.kernel32.GetFinalPathNameByHandleW(
+            msvcrt.get_osfhandle(fd), buffer, len(buffer), 0
+        )
+        if not 0 < size < len(buffer):
+            return None
+        found = buffer.value
+        if found.startswith("\\\\?\\UNC\\"):
+            return "\\\\" + found[8:]
+        return found.removeprefix("\\\\?\\")
+    try:
+        found = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        get_path = getattr(fcntl, "F_GETPATH", None) if fcntl is not None else None
+        if get_path is None:
+            return None
+        try:
+            raw = fcntl.fcntl(fd, get_path, bytes(1024))
+        except OSError:
+            return None
+        return os.fsdecode(raw.split(b"\0", 1)[0])
+    return found if found.startswith("/") else None
 
 
 def _join(where: str, name: str) -> str:
@@ -183,7 +239,7 @@ def open_directory(
 
     A missing component is created when `create` (0o755, relative to its parent), else it
     raises `NotFoundError(missing)`. A component that is now a link raises
-    `ConfinementError`; one that is a file raises `NotFoundError` too (nothing to open).
+    `ConfinementError`; one that is a file raises `NotFoundError` ("is not a directory").
     """
     current = open_root(root)
     try:
@@ -230,7 +286,7 @@ def _classify(
             is_link = False
         if is_link or err.errno == errno.ELOOP:
             return link_refusal(field, raw, where)
-        return NotFoundError(missing or f"{field}: {where!r} is not a directory")
+        return NotFoundError(f"{field}: {where!r} is not a directory")
     if isinstance(err, FileNotFoundError):
         return NotFoundError(missing or f"{field}: {where!r} does not exist")
     return os_failure(field, where, err)

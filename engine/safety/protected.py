@@ -6,18 +6,24 @@ that could write it, the settings file or the database would rewrite policy. So 
 path is checked against this set, on the engine and on the node, for reads and writes alike.
 
 A path is protected when it *is* one of these files (by resolved path, case-folded so a
-case-insensitive file system cannot be fooled by `.ENV`, or by inode, so a hard link is the
-same file) or lies inside one of the protected directories.
+case-insensitive file system cannot be fooled by `.ENV`, and with the last name read as
+NTFS reads it, so `.env.` or `.env::$DATA` is `.env`), when it is named after the database
+in the database's directory (`daena.db-wal`, `-shm`, `-journal`, the audit head's
+`.audit-key`, whatever SQLite or the engine adds next), when it lies inside a protected
+directory, or when the file opened is one of them under another name (same device and
+inode: a hard link).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.audit_head import key_path as audit_key_path
 from engine.errors import ConfinementError
 from engine.settings import env_file_of
 
@@ -50,14 +56,27 @@ class ProtectedPaths:
 
     files: frozenset[Path] = frozenset()
     directories: frozenset[Path] = frozenset()
+    # Files whose name starts with one of these names, in the same directory (a database).
+    families: frozenset[Path] = frozenset()
     _file_keys: frozenset[str] = field(default=frozenset(), repr=False)
     _dir_keys: tuple[str, ...] = field(default=(), repr=False)
+    _family_keys: tuple[str, ...] = field(default=(), repr=False)
 
     @classmethod
-    def of(cls, files: Iterable[Path], directories: Iterable[Path] = ()) -> ProtectedPaths:
-        f = frozenset(_absolute(p) for p in files)
+    def of(
+        cls, files: Iterable[Path], directories: Iterable[Path] = (), families: Iterable[Path] = ()
+    ) -> ProtectedPaths:
+        fam = frozenset(_absolute(p) for p in families)
+        f = frozenset(_absolute(p) for p in files) | fam
         d = frozenset(_absolute(p) for p in directories)
-        return cls(f, d, frozenset(_key(p) for p in f), tuple(_key(p) for p in d))
+        return cls(
+            f,
+            d,
+            fam,
+            frozenset(_key(p) for p in f),
+            tuple(_key(p) for p in d),
+            tuple(_key(p) for p in fam),
+        )
 
     def covers(self, path: Path) -> bool:
         """True when `path` (absolute, already resolved) is protected."""
@@ -65,6 +84,8 @@ class ProtectedPaths:
         if key in self._file_keys:
             return True
         if any(key == d or key.startswith(d.rstrip(os.sep) + os.sep) for d in self._dir_keys):
+            return True
+        if any(key.startswith(f) for f in self._family_keys):
             return True
         return self._same_inode(path)
 
@@ -80,14 +101,24 @@ class ProtectedPaths:
         name: a hard link, or a path swapped after the name check."""
         if not st.st_ino:
             return False  # no identity on this file system; names decide
+        return any(
+            (ost.st_dev, ost.st_ino) == (st.st_dev, st.st_ino)
+            for ost in self._identities(with_families=st.st_nlink > 1)
+        )
+
+    def _identities(self, *, with_families: bool) -> Iterator[os.stat_result]:
         for other in self.files:
-            try:
-                ost = os.stat(other)
-            except OSError:
-                continue
-            if (ost.st_dev, ost.st_ino) == (st.st_dev, st.st_ino):
-                return True
-        return False
+            with contextlib.suppress(OSError):
+                yield os.stat(other)
+        if not with_families:
+            return
+        for family in self.families:
+            with contextlib.suppress(OSError), os.scandir(family.parent) as entries:
+                prefix = _key(family)
+                for entry in entries:
+                    if _key(Path(entry.path)).startswith(prefix):
+                        with contextlib.suppress(OSError):
+                            yield entry.stat(follow_symlinks=False)
 
     def inside(self, directory: Path) -> list[Path]:
         """Protected files and directories at or below `directory` (for listings)."""
@@ -113,7 +144,8 @@ def refusal(field: str, shown: str) -> ConfinementError:
 
 
 def database_files(db_path: Path) -> list[Path]:
-    """An SQLite database and the companion files that hold its data."""
+    """An SQLite database and the companion files that hold its data (the family rule
+    covers these and any other file named after the database; listed for identity)."""
     return [db_path, *(db_path.with_name(db_path.name + s) for s in SQLITE_COMPANIONS)]
 
 
@@ -122,7 +154,8 @@ def protected_for_settings(settings: Any, *, workspace: Path | None = None) -> P
 
     Always included: `.env` in the current directory and in the workspace (the defaults read
     it from there), the `.env` the settings were actually built from, `DAENA_CONFIG_FILE`,
-    the database and its companions, the engine's `config/` directory.
+    the database and every file named after it beside it (its audit head key too), the
+    engine's `config/` directory.
     """
     files: list[Path] = [Path.cwd() / ENV_FILE_NAME]
     if workspace is not None:
@@ -134,7 +167,7 @@ def protected_for_settings(settings: Any, *, workspace: Path | None = None) -> P
     if config_file is not None:
         files.append(Path(config_file))
     db_path = getattr(settings, "daena_db_path", None)
-    if db_path is not None:
-        files += database_files(Path(db_path))
+    databases = [Path(db_path)] if db_path is not None else []
+    files += [f for db in databases for f in (*database_files(db), audit_key_path(db))]
     extra_dirs = [Path(d) for d in getattr(settings, "protected_directories", ()) or ()]
-    return ProtectedPaths.of(files, [CONFIG_DIR, *extra_dirs])
+    return ProtectedPaths.of(files, [CONFIG_DIR, *extra_dirs], databases)

@@ -16,6 +16,7 @@ other names keep their old content: a write never reaches through a link.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import stat
@@ -23,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import InputError, NotFoundError, ToolFailure
+from engine.errors import ConfinementError, EngineError, InputError, NotFoundError, ToolFailure
 from engine.safety.nofollow import Directory, link_refusal, open_directory, os_failure
 from engine.safety.paths import ConfinedPath, confine
 from engine.safety.protected import ProtectedPaths
@@ -183,7 +184,7 @@ def _open_existing(parent: Directory, target: ConfinedPath, flags: int) -> int |
     except FileNotFoundError:
         return None
     except OSError as err:
-        if _is_link(parent, name):
+        if err.errno in (errno.ELOOP, errno.EMLINK) or _is_link(parent, name):
             raise link_refusal(target.field, target.raw, target.shown) from err
         if isinstance(err, IsADirectoryError):
             raise InputError(f"{target.field}: {target.shown} is a directory") from err
@@ -226,7 +227,7 @@ def _replace(parent: Directory, target: ConfinedPath, data: bytes, mode: int) ->
     try:
         fd = parent.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as err:
-        raise ToolFailure(f"{target.field}: cannot write {target.shown}: {err.strerror}") from err
+        raise _write_failure(target, err) from err
     try:
         with os.fdopen(fd, "wb") as handle:
             if hasattr(os, "fchmod"):
@@ -238,9 +239,20 @@ def _replace(parent: Directory, target: ConfinedPath, data: bytes, mode: int) ->
     except OSError as err:
         with contextlib.suppress(OSError):
             parent.unlink(tmp)
-        if isinstance(err, IsADirectoryError | NotADirectoryError):
-            raise InputError(f"{target.field}: {target.shown} is a directory") from err
-        raise ToolFailure(
-            f"{target.field}: cannot write {target.shown}: {err.strerror or err}"
-        ) from err
+        raise _write_failure(target, err) from err
     parent.fsync()
+
+
+# The directory changed under the write: a link appeared or the temp file's path went away.
+_CHANGED = {errno.ELOOP, errno.EMLINK, errno.ENOTDIR, errno.ENOENT}
+
+
+def _write_failure(target: ConfinedPath, err: OSError) -> EngineError:
+    if isinstance(err, IsADirectoryError):
+        return InputError(f"{target.field}: {target.shown} is a directory")
+    if err.errno in _CHANGED:
+        return ConfinementError(
+            f"{target.field}: {target.raw!r} changed while it was being written (a directory "
+            "became a link or went away); refused, nothing was written outside the workspace"
+        )
+    return ToolFailure(f"{target.field}: cannot write {target.shown}: {err.strerror or err}")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 from pathlib import Path
 
 import pytest
 
-from engine import ConfinementError, Engine, InputError
-from engine.safety.paths import resolve_in_workspace
+from engine import ConfinementError, Engine, InputError, NotFoundError
+from engine.safety import nofollow
+from engine.safety.paths import confine, resolve_in_workspace
+from engine.safety.textfiles import confined_read, confined_write
+from tests.support.races import INSIDE, race_rounds, swapping, unchanged
 
 
 @pytest.fixture
@@ -95,3 +100,62 @@ async def test_git_diff_paths_are_confined(eng: Engine) -> None:
     result = await eng.run("git_diff", {"paths": ["../"]})
     assert result.status == "refused"
     assert result.error and result.error.startswith("paths:")
+
+
+# -- the Windows fallback (no dir_fd), exercised here on POSIX ----------------------------------
+
+
+@pytest.fixture
+def without_dir_fd(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Use the checked-path fallback the node uses on Windows."""
+    monkeypatch.setattr(nofollow, "NOFOLLOW_SUPPORTED", False)
+
+
+@pytest.mark.usefixtures("without_dir_fd")
+def test_fallback_reads_and_writes_inside(workspace: Path) -> None:
+    assert isinstance(nofollow.open_root(workspace), nofollow.CheckedDirectory)
+    assert confined_read(workspace, "src/app.py").content == "print('hi')\n"
+    written = confined_write(workspace, "new/deep/a.txt", "a\n", create_dirs=True)
+    assert written.created and (workspace / "new/deep/a.txt").read_text() == "a\n"
+    assert not confined_write(workspace, "new/deep/a.txt", "b\n").created
+    assert stat.S_IMODE((workspace / "new/deep/a.txt").stat().st_mode) == 0o644
+
+
+@pytest.mark.usefixtures("without_dir_fd")
+def test_fallback_refuses_links_that_appear(workspace: Path, secret_sibling: Path) -> None:
+    (workspace / "d").mkdir()
+    (workspace / "d" / "key.txt").write_text("inside\n")
+    target = confine(workspace, "d/key.txt")
+    os.rename(workspace / "d", workspace / "d.real")
+    os.symlink(secret_sibling, workspace / "d")  # swapped after the check
+    with (
+        pytest.raises(ConfinementError, match="became a link"),
+        nofollow.open_directory(target.root, target.parts[:-1], field="path", raw="d/key.txt"),
+    ):
+        pass
+    root = nofollow.CheckedDirectory(workspace.resolve(), ".")
+    os.symlink(secret_sibling / "key.txt", workspace / "f.txt")
+    with pytest.raises(OSError, match="link"):
+        root.open("f.txt", os.O_RDONLY)
+
+
+@pytest.mark.usefixtures("without_dir_fd")
+def test_fallback_race_reads_never_see_outside(workspace: Path, secret_sibling: Path) -> None:
+    (secret_sibling / "f.txt").write_text("TOP SECRET\n")
+    with swapping(workspace, secret_sibling):
+        for _ in race_rounds():
+            for _ in range(10):
+                try:
+                    assert confined_read(workspace, "d/f.txt").content == INSIDE
+                except (ConfinementError, NotFoundError) as err:
+                    assert "TOP SECRET" not in err.message
+
+
+@pytest.mark.usefixtures("without_dir_fd")
+def test_fallback_race_writes_never_land_outside(workspace: Path, secret_sibling: Path) -> None:
+    with swapping(workspace, secret_sibling):
+        for i in race_rounds():
+            for j in range(5):
+                with contextlib.suppress(ConfinementError, NotFoundError):
+                    confined_write(workspace, f"d/w{i}-{j}.txt", "planted\n")
+    assert unchanged(secret_sibling, {"key.txt": "TOP SECRET\n"})

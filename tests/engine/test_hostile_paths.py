@@ -308,7 +308,11 @@ PROTECTED_READS = [
     "daena.db-wal",
     "daena.db-shm",
     "DAENA.DB-WAL",
+    "daena.db-journal",
+    "daena.db.audit-key",
     "daena.toml",
+    ".env.",
+    ".env::$DATA",
 ]
 
 
