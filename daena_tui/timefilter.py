@@ -24,7 +24,7 @@ def parse_when(raw: str, clock: Clock, *, field: str) -> float | None:
     text = raw.strip()
     if not text:
         return None
-    match = _RELATIVE.match(text.lower())
+    match = _RELATIVE.fullmatch(text.lower())
     if match:
         return clock.now() - float(match.group(1)) * _UNITS[match.group(2)]
     for fmt in _FORMATS:

@@ -75,7 +75,7 @@ class Node:
 
 
 def validate_name(name: str) -> str:
-    if not NAME_RULE.match(name or ""):
+    if not NAME_RULE.fullmatch(name or ""):  # not match: `$` passes a final newline
         raise InputError(
             f"name: {name!r} must be 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"

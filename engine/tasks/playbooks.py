@@ -35,7 +35,9 @@ class PlaybookVariable(BaseModel):
     name: str = Field(pattern=_VARIABLE_NAME.pattern)
     description: str = ""
     default: str | None = None
-    pattern: str | None = Field(None, description="Regular expression the value must match")
+    pattern: str | None = Field(
+        None, description="Regular expression the whole value must match (re.fullmatch)"
+    )
 
     @field_validator("pattern")
     @classmethod
@@ -113,7 +115,8 @@ class Playbook(BaseModel):
             text = raw if isinstance(raw, str) else json.dumps(raw)
             if "\x00" in text:
                 raise InputError(f"variables.{var.name}: must not contain NUL bytes")
-            if var.pattern is not None and not re.search(var.pattern, text):
+            # fullmatch: with search or match, `$` also matches before a final newline
+            if var.pattern is not None and not re.fullmatch(var.pattern, text):
                 raise InputError(
                     f"variables.{var.name}: {text!r} does not match the rule {var.pattern!r}"
                 )
@@ -213,7 +216,7 @@ class PlaybookLibrary:
         return sorted(p for p in self.directory.glob("*.json") if p.is_file())
 
     def load(self, name: str) -> Playbook:
-        if not re.match(NAME_RULE, name):
+        if not re.fullmatch(NAME_RULE, name):
             raise InputError(f"playbook: {name!r} is not a playbook name")
         path = self.directory / f"{name}.json"
         if not path.is_file():

@@ -163,3 +163,10 @@ def _drain(queue):  # type: ignore[no-untyped-def]
     while not queue.empty():
         items.append(queue.get_nowait())
     return items
+
+
+async def test_a_node_name_with_a_trailing_newline_is_refused(eng: Engine) -> None:
+    name = "lab\n"
+    with pytest.raises(InputError, match="name:"):
+        await eng.nodes.add(name, "http://127.0.0.1:9", None, operator="op")
+    assert all(n.name != name.strip() for n in await eng.nodes.list())

@@ -37,6 +37,18 @@ def test_run_tests_variable_stays_one_argv_element() -> None:
             run_tests.render({"path": bad})
 
 
+def test_a_variable_rule_holds_for_the_whole_value() -> None:
+    """`$` matches before a final newline: a rule is matched against the whole value."""
+    run_tests = PlaybookLibrary(PLAYBOOK_DIR).load("run_tests")
+    with pytest.raises(InputError, match=r"variables\.path: .* does not match the rule"):
+        run_tests.render({"path": "tests\n"})
+
+
+def test_a_playbook_name_with_a_trailing_newline_is_not_a_name() -> None:
+    with pytest.raises(InputError, match="is not a playbook name"):
+        PlaybookLibrary(PLAYBOOK_DIR).load("run_tests\n")
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
