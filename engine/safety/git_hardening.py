@@ -158,6 +158,8 @@ def git_dir_of(workspace: Path) -> Path:
 
 
 def _refuse_links_in(folder: Path) -> None:
+    """A link directly inside `.git` or its `objects` would have git read files elsewhere.
+    `hooks` may be a link (a common setup): no hook ever runs, and nothing reads it."""
     try:
         entries = list(os.scandir(folder))
     except FileNotFoundError:
@@ -165,7 +167,7 @@ def _refuse_links_in(folder: Path) -> None:
     except OSError as err:
         raise ToolFailure(f"workspace: cannot read {folder}: {err.strerror}") from err
     for entry in entries:
-        if entry.is_symlink():
+        if entry.is_symlink() and not (entry.name == "hooks" and folder.name == ".git"):
             raise ToolFailure(
                 f"workspace: {entry.path} is a symbolic link; git tools refuse a repository "
                 "whose files may lie outside it"

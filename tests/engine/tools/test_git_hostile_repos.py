@@ -554,6 +554,8 @@ def with_submodule(trap: Trap, tmp_path: Path) -> tuple[Path, str]:
     (ws / "sub").mkdir()
     (ws / "sub" / ".git").write_text(f"gitdir: {elsewhere / '.git'}\n")
     (ws / "sub" / "s.txt").write_text("changed\n")
+    (ws / "nested").mkdir()  # an untracked nested repository pointing outside, too
+    (ws / "nested" / ".git").write_text(f"gitdir: {elsewhere / '.git'}\n")
     return ws, outside_head
 
 
@@ -662,9 +664,20 @@ def test_libgit2_reads_no_system_or_user_configuration(tmp_path: Path) -> None:
     assert pygit2.settings.owner_validation is True
 
 
-def test_git_dir_of_accepts_a_plain_repository_root(tmp_path: Path) -> None:
+def test_git_dir_of_accepts_a_plain_repository_root(trap: Trap, tmp_path: Path) -> None:
     ws = real_repo(tmp_path / "ws")
     assert git_dir_of(ws) == ws.resolve() / ".git"
+    # A linked hooks folder is a common setup and harmless: no hook ever runs.
+    shutil.rmtree(ws / ".git" / "hooks")
+    (trap.outside / "hooks").mkdir()
+    shutil.copy(trap.evil, trap.outside / "hooks" / "pre-commit")
+    (ws / ".git" / "hooks").symlink_to(trap.outside / "hooks", target_is_directory=True)
+    assert git_dir_of(ws) == ws.resolve() / ".git"
+    git(ws, "config", "user.name", "T")
+    git(ws, "config", "user.email", "t@example.com")
+    (ws / "a.txt").write_text("changed\n")
+    assert shell_git(ws, "commit", "-qam", "m").returncode == 0
+    assert trap.fired() == ""
 
 
 # -- strace: what really runs and what is really opened ------------------------------------
