@@ -117,7 +117,9 @@ _SPAWNING = frozenset(
     }
 )
 
-_INCLUDE_HEADER = re.compile(r"^[\s\ufeff]*\[\s*include(?:if)?\b", re.IGNORECASE | re.MULTILINE)
+# Anywhere, not only at a line's start: git reads `[core] [include]` as two headers. A value
+# that merely contains "[include" is refused too (fail safe).
+_INCLUDE_HEADER = re.compile(r"\[\s*include(?:if)?\b", re.IGNORECASE)
 _MAX_CONFIG_BYTES = 1_000_000
 _TIMEOUT_SEC = 10.0
 

@@ -310,6 +310,14 @@ def _include_if(ws: Path, trap: Trap) -> None:
         config.write(f'  [IncludeIf "gitdir:{ws}/"]\n\tpath = {included}\n')
 
 
+def _include_after_header(ws: Path, trap: Trap) -> None:
+    """git reads `[core] [include]` on one line as two section headers."""
+    included = trap.outside / "included.cfg"
+    included.write_text(f"[core]\n\tfsmonitor = {trap.evil}\n")
+    with (ws / ".git" / "config").open("a") as config:
+        config.write(f"[core] [include]\n\tpath = {included}\n")
+
+
 def _symlinked_dot_git(ws: Path, trap: Trap) -> None:
     elsewhere = real_repo(trap.outside / "linked")
     shutil.rmtree(ws / ".git")
@@ -338,6 +346,7 @@ def _symlinked_objects_dir(ws: Path, trap: Trap) -> None:
         (_alternates, "borrows from elsewhere"),
         (_include, "includes other configuration files"),
         (_include_if, "includes other configuration files"),
+        (_include_after_header, "includes other configuration files"),
         (_symlinked_dot_git, "is a symbolic link"),
         (_symlinked_config, "is a symbolic link"),
         (_symlinked_objects_dir, "is a symbolic link"),
