@@ -60,7 +60,7 @@ async def safe_shell_exec(env: ToolEnv, args: SafeShellExecArgs) -> dict[str, An
     allowed = allow_command(
         argv, env.shell_allowlist, workspace=env.workspace, protected=env.protected
     )
-    run, child_env = command_to_run(allowed.argv, env.workspace)
+    run, child_env = await asyncio.to_thread(command_to_run, allowed.argv, env.workspace)
     result = await run_argv(
         run,
         cwd=env.workspace,

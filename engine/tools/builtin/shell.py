@@ -10,6 +10,7 @@ hidden inside.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -75,7 +76,8 @@ def _check(ctx: ToolContext, args: ShellArgs) -> None:
 
 async def _dry_run(ctx: ToolContext, args: ShellArgs) -> dict[str, Any]:
     allowed = allowed_argv(ctx, args.command)
-    argv, _ = command_to_run(allowed.argv, ctx.workspace)
+    # Reading the repository's configuration for the hardening runs git: not on the loop.
+    argv, _ = await asyncio.to_thread(command_to_run, allowed.argv, ctx.workspace)
     return {
         "argv": argv,
         "command": split_command(args.command),
@@ -86,7 +88,7 @@ async def _dry_run(ctx: ToolContext, args: ShellArgs) -> dict[str, Any]:
 
 async def _run(ctx: ToolContext, args: ShellArgs) -> dict[str, Any]:
     allowed = allowed_argv(ctx, args.command)  # again: `run` may be called without `check`
-    argv, env = command_to_run(allowed.argv, ctx.workspace)
+    argv, env = await asyncio.to_thread(command_to_run, allowed.argv, ctx.workspace)
     result = await run_argv(
         argv,
         cwd=ctx.workspace,
