@@ -58,7 +58,9 @@ def build_parser(*, with_commands: bool = True) -> argparse.ArgumentParser:
         "--workspace", metavar="DIR", help="workspace root (EXECUTION_WORKSPACE_ROOT)"
     )
     parser.add_argument(
-        "--env-file", metavar="PATH", default=".env", help="dotenv file (default .env)"
+        "--env-file",
+        metavar="PATH",
+        help="dotenv file (default: .env when it exists; a given file must exist)",
     )
     parser.add_argument("--operator", help="name recorded on decisions (DAENA_OPERATOR)")
     if with_commands:
@@ -78,8 +80,21 @@ def settings_from(args: argparse.Namespace) -> Settings:
         overrides["execution_workspace_root"] = Path(args.workspace)
     if args.operator:
         overrides["daena_operator"] = args.operator
-    env_file = args.env_file if args.env_file and Path(args.env_file).is_file() else None
-    return load_settings(env_file=env_file, **overrides)
+    return load_settings(env_file=env_file_from(args), **overrides)
+
+
+def env_file_from(args: argparse.Namespace) -> Path | None:
+    """`--env-file` must name a file; without it `.env` is read when there is one."""
+    from engine import ConfigError
+
+    if args.env_file is None:
+        default = Path(".env")
+        return default if default.is_file() else None
+    path = Path(args.env_file).expanduser()
+    if not path.is_file():
+        what = "is not a file" if path.exists() else "does not exist"
+        raise ConfigError(f"--env-file: {args.env_file} {what}")
+    return path
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
@@ -112,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(list(sys.argv[1:] if argv is None else argv))
     try:
         if args.command is None:
+            env_file_from(args)  # a wrong --env-file is said here, not inside the console
             return open_console(args)
         return asyncio.run(_dispatch(args, settings_from(args)))
     except EngineError as err:

@@ -11,6 +11,7 @@ from typing import Any
 
 from daena_tui.cli_support import Cli, table
 from engine import ConfigError, EngineError, InputError, describe_settings, parse_value
+from engine.settings import env_file_of
 
 
 def register(sub: Any) -> None:
@@ -23,7 +24,7 @@ def register(sub: Any) -> None:
     set_.add_argument("value")
     set_.set_defaults(handler=set_config)
     export = actions.add_parser("export", help="write the policy as JSON")
-    export.add_argument("--output", "-o", metavar="FILE")
+    export.add_argument("--output", "-o", metavar="FILE", help="file to write ('-': stdout)")
     export.set_defaults(handler=export_config)
     imp = actions.add_parser(
         "import",
@@ -66,7 +67,7 @@ async def set_config(args: argparse.Namespace, cli: Cli) -> int:
 async def export_config(args: argparse.Namespace, cli: Cli) -> int:
     eng = await cli.engine()
     text = json.dumps((await eng.config()).export(), indent=2) + "\n"
-    if args.output:
+    if args.output and args.output != "-":
         try:
             Path(args.output).write_text(text, encoding="utf-8")
         except OSError as err:
@@ -118,7 +119,7 @@ async def import_config(args: argparse.Namespace, cli: Cli) -> int:
 
 
 async def doctor_report(args: argparse.Namespace, cli: Cli) -> int:
-    rows = describe_settings(cli.settings, args.env_file if Path(args.env_file).is_file() else None)
+    rows = describe_settings(cli.settings, env_file_of(cli.settings))
     checks: list[tuple[str, str]] = [("python", platform.python_version())]
     problems = 0
     try:

@@ -358,3 +358,31 @@ def test_config_import_asks_on_a_terminal(
         timeout=60,
     )
     assert json.loads(show.stdout)["max_steps_per_run"] == (4 if applied else 20)
+
+
+def test_a_missing_env_file_is_an_error(daena: Daena, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.env"
+    code, out, err = daena("--env-file", str(missing), "config", "show")
+    assert code == 2 and out == ""
+    assert "--env-file" in err and str(missing) in err and "Traceback" not in err
+
+
+def test_a_missing_env_file_stops_the_console_before_it_opens(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.env"
+    proc = subprocess.run(
+        [sys.executable, "-m", "daena_tui", "--env-file", str(missing)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2 and "--env-file" in proc.stderr
+
+
+def test_config_export_dash_writes_to_stdout(
+    daena: Daena, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = daena("config", "export", "-o", "-")
+    assert code == 0 and json.loads(out)["approval_mode"] == "require_approval"
+    assert not (tmp_path / "-").exists()
