@@ -1,4 +1,9 @@
-"""`daena approvals`: the inbox from the command line."""
+"""`daena approvals`: the inbox from the command line.
+
+Requester, reason and arguments are the agent's words: printed inert (controls, bidi and
+invisible characters as marks such as `⟨ESC⟩`, blank runs collapsed), labelled, and in `show`
+the exact arguments come first. `--json` prints the stored values exactly (as JSON escapes).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from typing import Any
 from daena_tui.cli_support import Cli, duration, parse_json_object, parse_kv, table, when
 from daena_tui.cli_tools import format_result
 from engine import ApprovalRequest
+from engine.safety.display import inert, inert_one_line
 
 
 def register(sub: Any) -> None:
@@ -60,13 +66,19 @@ async def list_requests(args: argparse.Namespace, cli: Cli) -> int:
                     (
                         r.id,
                         r.tool,
-                        r.requester,
+                        inert_one_line(r.requester, 24),
                         duration(r.seconds_left(now)) if r.status == "pending" else r.status,
                         _short(r.args),
                     )
                     for r in requests
                 ],
-                ["ID", "TOOL", "REQUESTER", "LEFT" if status == "pending" else "STATUS", "ARGS"],
+                [
+                    "ID",
+                    "TOOL",
+                    "BY (AGENT)",
+                    "LEFT" if status == "pending" else "STATUS",
+                    "ARGS (show ID for all)",
+                ],
             )
             if requests
             else f"no {args.status if status else ''} approval requests".replace("  ", " ")
@@ -76,8 +88,7 @@ async def list_requests(args: argparse.Namespace, cli: Cli) -> int:
 
 
 def _short(args: dict[str, Any], width: int = 60) -> str:
-    text = json.dumps(args, ensure_ascii=False)
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return inert_one_line(json.dumps(args, ensure_ascii=False), width)
 
 
 async def show_request(args: argparse.Namespace, cli: Cli) -> int:
@@ -85,24 +96,27 @@ async def show_request(args: argparse.Namespace, cli: Cli) -> int:
     r = await eng.approvals.get(args.id)
 
     def text() -> str:
+        status = r.status + (f" ({duration(r.seconds_left())} left)" if r.is_pending else "")
         lines = [
             f"request   {r.id}",
             f"tool      {r.tool}",
-            f"requester {r.requester}",
-            f"reason    {r.reason or '-'}",
-            f"created   {when(r.created_at)}",
-            f"status    {r.status}"
-            + (f" ({duration(r.seconds_left())} left)" if r.status == "pending" else ""),
+            f"status    {status}",
+            "exact arguments (this is what runs):",
         ]
-        if r.decided_by:
-            lines.append(
-                f"decided   {r.decided_by} at {when(r.decided_at)}: {r.decision_reason or ''}"
-            )
-        lines.append("arguments:")
         for key, value in r.args.items():
             shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-            lines.append(f"  {key}:")
-            lines.extend(f"    {line}" for line in str(shown).splitlines() or [""])
+            lines.append(f"  {inert_one_line(key, 80)}:")
+            lines.extend(f"    {line}" for line in inert(shown).splitlines() or [""])
+        lines.append(f"requested by (agent-supplied): {inert_one_line(r.requester)}")
+        reason = inert(r.reason).splitlines() if r.reason else ["-"]
+        lines.append(f"agent's reason: {reason[0]}")
+        lines.extend(f"    {line}" for line in reason[1:])
+        lines.append(f"created   {when(r.created_at)}")
+        if r.decided_by:
+            lines.append(
+                f"decided   {inert_one_line(r.decided_by)} at {when(r.decided_at)}: "
+                + inert_one_line(r.decision_reason or "")
+            )
         return "\n".join(lines)
 
     cli.emit(request_dict(r), text)

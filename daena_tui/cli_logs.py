@@ -12,6 +12,7 @@ from typing import Any
 
 from daena_tui.cli_support import Cli, table, when
 from engine import AuditFilter, AuditRecord, InputError
+from engine.safety.display import inert_one_line
 
 FOLLOW_INTERVAL_SEC = 0.5
 
@@ -78,9 +79,10 @@ def filters_from(args: argparse.Namespace) -> AuditFilter:
 
 
 def row(r: AuditRecord) -> tuple[Any, ...]:
-    detail = r.error or r.result_summary or ""
-    detail = detail.replace("\n", " ")
-    return (r.id, when(r.ts), r.actor, r.action, r.tool or "", r.status, detail[:70])
+    """One record on one line; actor, tool and detail may be the agent's words: inert."""
+    detail = inert_one_line(r.error or r.result_summary or "", 70)
+    actor, tool = inert_one_line(r.actor, 40), inert_one_line(r.tool or "", 40)
+    return (r.id, when(r.ts), actor, r.action, tool, r.status, detail)
 
 
 HEADERS = ["ID", "TIME", "ACTOR", "ACTION", "TOOL", "STATUS", "DETAIL"]

@@ -23,6 +23,7 @@ from engine import (
     NotFoundError,
     PolicyError,
 )
+from engine.safety.display import json_inert, marks_only
 
 if TYPE_CHECKING:
     from engine import Engine, Settings
@@ -63,21 +64,24 @@ class Cli:
         await self._stack.aclose()
 
     def emit(self, data: Any, text: str | Callable[[], str]) -> None:
-        """Print `data` as JSON with --json, else the human text."""
+        """Print `data` as JSON with --json, else the human text. Neither lets a control,
+        bidi or invisible character reach the terminal raw (agent text is in both): JSON
+        writes them as \\u escapes (the same JSON value), text as visible marks."""
         if self.json:
-            self.out.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+            dumped = json.dumps(data, indent=2, default=str, ensure_ascii=False)
+            self.out.write(json_inert(dumped) + "\n")
         else:
             shown = text() if callable(text) else text
             if shown:
-                self.out.write(shown.rstrip("\n") + "\n")
+                self.out.write(marks_only(shown.rstrip("\n")) + "\n")
 
     def line(self, text: str) -> None:
-        self.out.write(text + "\n")
+        self.out.write(marks_only(text) + "\n")
         self.out.flush()
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> int:
-    sys.stderr.write(f"daena: {message}\n")
+    sys.stderr.write(f"daena: {marks_only(message)}\n")  # errors quote agent input
     return code
 
 

@@ -231,6 +231,15 @@ def inert_one_line(text: str, max_chars: int | None = None) -> str:
     return "".join(p.text for p in one_line(text, max_chars))
 
 
+def marks_only(text: str) -> str:
+    """Every hazard replaced by its mark, newlines and tabs kept and nothing collapsed: the
+    last guard on output the front end composed itself (aligned tables, its own blank lines)
+    around agent text that was already shown through `show` or `one_line`."""
+    return _SUSPECT.sub(
+        lambda m: "".join(mark_for(ch) if hazard(ch) else ch for ch in m.group()), text
+    )
+
+
 def json_inert(dumped: str) -> str:
     """JSON text with every hazard written as a `\\uXXXX` escape: the same JSON value, but
     nothing in it can act on a terminal or hide. JSON text has hazards only inside strings
