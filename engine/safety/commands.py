@@ -4,9 +4,24 @@ the node server's `safe_shell_exec`.
 The original product prefix-matched a string and handed it to a shell, so `git status; id`
 ran. Here a command is split into argv, every shell metacharacter is refused *before*
 anything is spawned (even though no shell ever sees the argv, refusing keeps the rule easy to
-state and audit), the allowlist compares argv prefixes, and the child runs with
-`create_subprocess_exec`, a scrubbed environment, a timeout that kills the whole process
-group, and capped output.
+state and audit), and the child runs with `create_subprocess_exec`, a scrubbed environment, a
+timeout that kills the whole process group, and capped output.
+
+The allowlist is an allow model, not a prefix plus a deny list (`allow_command`):
+
+- an entry must be a whole-word argv prefix of the command (`git status` admits
+  `git status --short`, never `git statusx`, `gitk` or `git -c x status`);
+- when the entry names a command family the console knows (`git status|diff|log`,
+  `python -m pytest`, `pip list|show|download`), every word after the entry must be an
+  option, value or operand that family's spec allows (`engine.safety.command_rules`): exact
+  option names, checked values, workspace-confined paths; anything else is refused naming the
+  word and the rule;
+- an entry with no spec (an operator's `make test`, `pip --version`) admits exactly its own
+  words and nothing after them: an operator who wants arguments writes them in the entry
+  (`make test --keep-going`).
+
+git then runs with the hardened configuration of `engine.safety.git_hardening`
+(`command_to_run`), which is also the argv a dry run reports.
 """
 
 from __future__ import annotations
