@@ -146,6 +146,7 @@ def git_dir_of(workspace: Path) -> Path:
             f"workspace: {root} is not a git repository root (no .git directory); "
             "git tools never use a repository found above or shaped by the workspace"
         )
+    _refuse_foreign_owner(root, dot_git)
     for folder in (dot_git, dot_git / "objects"):
         _refuse_links_in(folder)
     for borrowed in ("commondir", "objects/info/alternates"):
@@ -157,6 +158,22 @@ def git_dir_of(workspace: Path) -> Path:
     for name in ("config", "config.worktree"):
         _refuse_includes(dot_git / name)
     return dot_git
+
+
+def _refuse_foreign_owner(*paths: Path) -> None:
+    """Git's and libgit2's ownership rule, for every path here: a repository another user
+    owns could carry configuration that user chose. (git skips the check when `GIT_DIR` is
+    given explicitly, as here, so it is made here; POSIX only.)"""
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:
+        return
+    for path in paths:
+        owner = path.stat().st_uid
+        if owner != getuid():
+            raise ToolFailure(
+                f"workspace: {path} is owned by another user (uid {owner}); git tools use "
+                "only repositories the console's own user owns"
+            )
 
 
 def _refuse_links_in(folder: Path) -> None:

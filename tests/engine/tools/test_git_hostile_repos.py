@@ -673,6 +673,18 @@ def test_libgit2_reads_no_system_or_user_configuration(tmp_path: Path) -> None:
     assert pygit2.settings.owner_validation is True
 
 
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs chown")
+async def test_a_repository_owned_by_another_user_is_refused(tmp_path: Path) -> None:
+    ws = real_repo(tmp_path / "ws")
+    for path in (ws, *ws.rglob("*")):
+        os.lchown(path, 12345, 12345)
+    async with engine_on(ws, tmp_path) as eng:
+        status = await run_tool(eng, "git_status")
+    assert status.status == "error" and "owned by another user" in (status.error or "")
+    with pytest.raises(ToolFailure, match="owned by another user"):
+        prepare_git(["git", "status"], ws)
+
+
 def test_git_dir_of_accepts_a_plain_repository_root(trap: Trap, tmp_path: Path) -> None:
     ws = real_repo(tmp_path / "ws")
     assert git_dir_of(ws) == ws.resolve() / ".git"
