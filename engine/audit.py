@@ -8,9 +8,11 @@ is serialised across processes by SQLite's write lock.
 
 Redaction (`Redactor`) is applied to every raw value before it is encoded or cut: secrets
 are matched in the forms the engine writes them (raw, JSON- and repr-escaped,
-percent-encoded), URL credentials are hidden, and a secret's beginning left by a length
-cap is redacted. It keeps the log from storing the console's secrets; it does not (cannot)
-find a secret an agent chose to disguise.
+percent-encoded); a secret's first `PARTIAL` characters are redacted wherever they stand
+(what a tool's own output cap or a line wrap left of it), and any shorter beginning left
+where the log itself cuts a text; URL credentials (`scheme://userinfo@`) are hidden. It
+keeps the log from storing the console's secrets; it does not (cannot) find a secret an
+agent chose to disguise (base64, reversed, split into pieces).
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ REDACTED = "***"
 SUMMARY_CAP = 4000
 MIN_SECRET = 4
 """Shorter configured secrets are not used as patterns (they would blank ordinary text)."""
+PARTIAL = 8
+"""A secret's first PARTIAL characters are redacted wherever they appear, with as much of
+the rest as follows them: what a tool's own output cap or a line wrap left of a secret."""
 SECRET_KEY = re.compile(
     r"(?i)(token|secret|passw|api[_-]?key|authorization|credential|private[_-]?key|cookie)"
 )
@@ -78,6 +83,8 @@ class Redactor:
         self._secrets: set[str] = set()
         self._forms: tuple[str, ...] = ()
         self._pattern: re.Pattern[str] | None = None
+        self._partials: tuple[re.Pattern[str], ...] = ()
+        self._partial_start: re.Pattern[str] | None = None
         for secret in secrets:
             self.add(secret)
 
@@ -88,10 +95,16 @@ class Redactor:
         forms = {form for known in self._secrets for form in secret_forms(known)}
         self._forms = tuple(sorted(forms, key=len, reverse=True))  # longest match wins
         self._pattern = re.compile("|".join(map(re.escape, self._forms)))
+        long_forms = [form for form in self._forms if len(form) > PARTIAL]
+        self._partials = tuple(re.compile(_beginning_of(form)) for form in long_forms)
+        starts = {re.escape(form[:PARTIAL]) for form in long_forms}
+        self._partial_start = re.compile("|".join(starts)) if starts else None
 
     def text(self, value: str) -> str:
         if self._pattern is not None:
             value = self._pattern.sub(REDACTED, value)
+        if self._partial_start is not None and self._partial_start.search(value):
+            value = self._without_beginnings(value)
         if "://" in value:
             value = URL_USERINFO.sub(lambda m: f"{m.group(1)}{REDACTED}@", value)
         return value
@@ -124,14 +137,15 @@ class Redactor:
     def encode(self, value: Any, *, limit: int | None = None) -> str:
         """`value` redacted, then as canonical JSON (checked again once encoded)."""
         text = dumps(self._walk(value, limit))
-        if self._pattern is not None and self._pattern.search(text):
-            # Escaping made a secret out of other characters: redact, and keep it JSON.
-            text = self._pattern.sub(REDACTED, text)
+        if self._pattern is None:
+            return text
+        again = self.text(text)
+        if again != text:  # escaping made a secret out of other characters: keep it JSON
             try:
-                json.loads(text)
+                json.loads(again)
             except ValueError:
-                text = dumps(REDACTED)
-        return text
+                return dumps(REDACTED)
+        return again
 
     def cut(self, text: str, cap: int) -> str:
         """`text` (already redacted) cut to `cap` characters; a secret's beginning or a URL's
@@ -147,6 +161,19 @@ class Redactor:
         window = cap + 2 * (len(self._forms[0]) if self._forms else 0) + 16
         return self.cut(self.encode(value, limit=window), cap)
 
+    def _without_beginnings(self, value: str) -> str:
+        """Each span holding the beginning of a secret in any form, replaced (the spans of
+        all forms merged, so forms that start alike cannot leave a remainder)."""
+        spans = sorted(m.span() for p in self._partials for m in p.finditer(value))
+        out, at = [], 0
+        for start, end in spans:
+            if end <= at:
+                continue
+            if start >= at:
+                out += [value[at:start], REDACTED]
+            at = end
+        return "".join([*out, value[at:]])
+
     def _tail(self, kept: str) -> str:
         longest = 0
         for form in self._forms:
@@ -160,6 +187,14 @@ class Redactor:
         if match:  # cut inside `scheme://user:pass` before its `@`
             kept = kept[: match.start()] + match.group(1) + REDACTED
         return kept
+
+
+def _beginning_of(form: str) -> str:
+    """A pattern for `form`'s first PARTIAL characters and as much of the rest as follows."""
+    rest = ""
+    for char in reversed(form[PARTIAL:]):
+        rest = f"(?:{re.escape(char)}{rest})?"
+    return re.escape(form[:PARTIAL]) + rest
 
 
 def neutralise_cell(value: Any) -> Any:

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import AuditEntry, Engine, RunRequest
-from engine.audit import REDACTED, SUMMARY_CAP, Redactor
+from engine.audit import PARTIAL, REDACTED, SUMMARY_CAP, Redactor
 from engine.audit_head import RESET_ACTION, key_path
 from tests.conftest import make_settings
 
@@ -38,6 +38,7 @@ def forms(secret: str) -> set[str]:
 
 
 ALL_FORMS = forms(TOKEN) | forms(NODE_TOKEN)
+BEGINNINGS = {form[:PARTIAL] for form in ALL_FORMS}
 
 
 def stored_texts(db_path: Path) -> list[str]:
@@ -59,7 +60,7 @@ def stored_texts(db_path: Path) -> list[str]:
 
 def assert_no_secret(db_path: Path) -> None:
     for text in stored_texts(db_path):
-        for form in ALL_FORMS:
+        for form in ALL_FORMS | BEGINNINGS:
             assert form not in text, (form, text[:300])
     conn = sqlite3.connect(db_path)
     try:  # the search index itself (trigram phrases) knows no secret
@@ -211,6 +212,24 @@ async def test_a_secret_cut_by_the_summary_cap_leaves_no_prefix(
     assert_no_secret(db_path)
 
 
+async def test_what_a_tool_cap_or_a_line_wrap_left_of_a_secret_is_redacted(
+    hostile: Engine, workspace: Path, db_path: Path
+) -> None:
+    """A tool's own output cap or a wrapped line leaves a secret's beginning, not the secret:
+    its first characters are redacted wherever they stand, with whatever of it follows."""
+    eng = hostile
+    cut = TOKEN[: PARTIAL + 3]
+    (workspace / "wrapped.txt").write_text(
+        f"key: {cut}\n… [truncated 40 characters]\n{json.dumps(TOKEN)[1 : PARTIAL + 6]}\n"
+    )
+    result = await eng.run("filesystem_read", {"path": "wrapped.txt"})
+    assert result.status == "ok"
+    await eng.record(AuditEntry(actor="op", action="note", status="error", error=f"x {cut}"))
+    assert_no_secret(db_path)
+    record = await eng.audit.get(result.audit_id or 0)
+    assert record is not None and "[truncated 40 characters]" in (record.result_summary or "")
+
+
 async def test_credentials_inside_urls_are_redacted(eng: Engine, db_path: Path) -> None:
     urls = [
         "http://alice:s3cr3t-pw@example.com/x",
@@ -250,12 +269,18 @@ secret_text = st.text(
     before=st.text(max_size=60),
     after=st.text(max_size=60),
     cap=st.integers(min_value=1, max_value=140),
+    cut_by_tool=st.integers(min_value=PARTIAL, max_value=24),
 )
 def test_property_no_secret_survives_encoding_or_any_cut(
-    secret: str, before: str, after: str, cap: int
+    secret: str, before: str, after: str, cap: int, cut_by_tool: int
 ) -> None:
     redact = Redactor([secret])
-    value = {"out": before + secret + after, secret: [after + secret], "n": repr(secret)}
+    value = {
+        "out": before + secret + after,
+        secret: [after + secret],
+        "n": repr(secret),
+        "stderr": f"{before}{secret[:cut_by_tool]}\n… [truncated]",
+    }
     encoded = redact.encode(value)
     json.loads(encoded)
     preview = redact.summary(value, cap)
@@ -263,6 +288,7 @@ def test_property_no_secret_survives_encoding_or_any_cut(
     for text in (encoded, preview, error):
         for form in forms(secret):
             assert form not in text
+            assert len(form) <= PARTIAL or form[:PARTIAL] not in text
     cuts = [
         (preview, len(redact.encode(value)) > cap),
         (error, len(redact.text(f"{before}{secret!r}{after}")) > cap),
