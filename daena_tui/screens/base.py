@@ -17,6 +17,7 @@ from daena_tui.clock import Clock
 from daena_tui.messages import EngineEventReceived
 from daena_tui.sections import BY_MODE
 from daena_tui.widgets.header import ConsoleHeader, SectionNav
+from engine.safety.display import marks_only
 
 if TYPE_CHECKING:
     from daena_tui.app import DaenaApp
@@ -73,4 +74,4 @@ class SectionScreen(Screen[None]):
 
     def report(self, err: engine.EngineError) -> None:
         # Engine messages quote paths and tool output ("[Errno 2] ..."): never markup.
-        self.notify(err.message, title=err.title, severity="error", markup=False)
+        self.notify(marks_only(err.message), title=err.title, severity="error", markup=False)

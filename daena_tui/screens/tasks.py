@@ -19,12 +19,14 @@ from textual.notifications import SeverityLevel
 from textual.widgets import DataTable, Static
 
 import engine
+from daena_tui.render import agent_cell, agent_text
 from daena_tui.screens.base import SectionScreen
 from daena_tui.screens.modals.confirm import ConfirmModal
 from daena_tui.screens.modals.prompt import PromptField, PromptModal
 from daena_tui.styles import status_text, tone
 from daena_tui.widgets.tables import TaskTable
 from engine import Playbook, Task
+from engine.safety.display import inert_one_line
 
 ARTIFACT_LINES = 20
 STATUS_SEVERITY: dict[str, SeverityLevel] = {
@@ -88,7 +90,13 @@ class TasksScreen(SectionScreen):
         self.tasks = {t.id: t for t in items}
         table.clear()
         for t in items:
-            table.add_row(t.id, status_text(self.app, t.status), t.source, t.goal, key=t.id)
+            table.add_row(
+                t.id,
+                status_text(self.app, t.status),
+                agent_cell(t.source, 60),
+                agent_cell(t.goal),  # a planner's goal and steps are agent text: inert
+                key=t.id,
+            )
         if keep in self.tasks:
             table.move_cursor(row=table.get_row_index(keep))
         self._show_detail()
@@ -127,13 +135,14 @@ class TasksScreen(SectionScreen):
         head = Table.grid(padding=(0, 2))
         head.add_column(style="bold", no_wrap=True)
         head.add_column()
-        head.add_row("goal", task.goal)
+        head.add_row("goal", agent_text(task.goal, max_lines=10, more=""))
         head.add_row("status", status_text(self.app, task.status))
-        head.add_row("plan", task.source)
+        head.add_row("plan", agent_cell(task.source))
         if task.variables:
-            head.add_row("variables", ", ".join(f"{k}={v}" for k, v in task.variables.items()))
+            pairs = ", ".join(f"{k}={v}" for k, v in task.variables.items())
+            head.add_row("variables", agent_cell(pairs, 2000))
         if task.reason:
-            head.add_row("why", task.reason)
+            head.add_row("why", agent_text(task.reason, max_lines=10, more=""))
         head.add_row("budget", burn_down(task.steps_started, task.budget.max_steps))
         limit = task.budget.max_seconds
         ran = f"{task.running_seconds():.1f} s" + (f" of {limit:g} s" if limit else "")
@@ -145,21 +154,18 @@ class TasksScreen(SectionScreen):
             for step in task.steps:
                 steps.add_row(
                     str(step.index + 1),
-                    step.title or step.tool,
-                    step.tool,
+                    agent_cell(step.title or step.tool, 120),
+                    agent_cell(step.tool, 60),
                     status_text(self.app, step.status),
                     str(step.attempts),
-                    (step.error or step.result_summary or "")[:120],
+                    agent_cell(step.error or step.result_summary or "", 120),
                 )
             parts.append(steps)
         elif task.planner:
             parts.append(Text("The planner proposes steps one at a time.", style="dim"))
         for artifact in task.artifacts:
-            lines = artifact.content.splitlines()
-            shown = "\n".join(lines[:ARTIFACT_LINES])
-            if len(lines) > ARTIFACT_LINES:
-                shown += f"\n… {len(lines) - ARTIFACT_LINES} more lines"
-            parts += [tone(self.app, "accent", f"\n{artifact.kind}", bold=True), Text(shown)]
+            shown = agent_text(artifact.content, max_lines=ARTIFACT_LINES, more="")
+            parts += [tone(self.app, "accent", f"\n{artifact.kind}", bold=True), shown]
         return Group(*parts)
 
     # -- creating -------------------------------------------------------------------------
@@ -261,7 +267,7 @@ class TasksScreen(SectionScreen):
         if task.status == engine.TaskStatus.WAITING_APPROVAL:
             message += " — decide in the inbox (3), then resume it (u)"
         elif task.reason:
-            message += f" — {task.reason}"
+            message += f" — {inert_one_line(task.reason, 300)}"
         self.notify(
             message,
             title="Tasks",

@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 import engine
 from daena_tui.render import command_line, render_output
+from engine.safety.display import marks_only
 
 STATUS_STYLE = {
     "ok": "$success",
@@ -73,7 +74,7 @@ class ResultView(Widget):
             head += f"  [dim]audit #{result.audit_id}[/]"
         lines = [head]
         if result.error:
-            lines.append(f"[$error]{escape(result.error)}[/]")
+            lines.append(f"[$error]{escape(marks_only(result.error))}[/]")  # quotes agent input
         if result.approval_request_id:
             lines.append(f"waiting in the inbox as [b]{result.approval_request_id}[/] (key 3)")
         if result.truncated:

@@ -213,3 +213,18 @@ def test_the_spoken_alert_says_the_tool_never_the_agent_words() -> None:
     alert = alert_for(event, now=1e12 - 600)
     assert alert is not None
     assert alert.text == "Approval needed: filesystem_write, expires in 10 minutes"
+
+
+async def test_a_task_goal_from_the_agent_is_shown_inert(app: DaenaApp, eng: engine.Engine) -> None:
+    task = await eng.tasks.create_from_goal(REASON)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await pilot.press("4")
+        table = app.screen.query_one("#tasks-table", DataTable)
+        await wait_for(pilot, lambda: task.id in table.rows, "task listed")
+        detail = app.screen.query_one("#task-detail")
+        await wait_for(pilot, lambda: "goal" in text_of(detail), "task detail")
+        await pilot.pause()
+        assert_inert(screen_text(app))
+        assert str(table.get_cell(task.id, "goal")).startswith("⟨ESC⟩[2J⟨ESC⟩[Hroutine⟨CR⟩")
+        assert REASON_SHOWN in " ".join(text_of(detail).split())
