@@ -139,6 +139,10 @@ def trap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Trap:
     home = tmp_path / "home"
     home.mkdir()
     t.arm(home / ".gitconfig")
+    xdg = home / ".config" / "git"
+    xdg.mkdir(parents=True)
+    t.arm(xdg / "config")
+    (xdg / "attributes").write_text("* filter=x diff=y\n")
     monkeypatch.setenv("HOME", str(home))
     return t
 
