@@ -125,8 +125,12 @@ class CheckedDirectory:
     def open(self, name: str, flags: int, mode: int = 0o600) -> int:
         target = self.path / name
         self._verify_path(target.parent)
-        if not flags & os.O_CREAT and stat.S_ISLNK(self.lstat(name).st_mode):
-            raise OSError(errno.ELOOP, "is a link", str(target))
+        if not flags & os.O_CREAT:
+            mode_now = self.lstat(name).st_mode
+            if stat.S_ISLNK(mode_now):
+                raise OSError(errno.ELOOP, "is a link", str(target))
+            if stat.S_ISDIR(mode_now):  # Windows cannot open a directory as a file
+                raise IsADirectoryError(errno.EISDIR, "is a directory", str(target))
         fd = os.open(target, flags | _BINARY | _CLOEXEC, mode)
         try:
             self._verify_handle(target, fd)
@@ -178,11 +182,13 @@ def handle_path(fd: int) -> str | None:
     if sys.platform == "win32":
         import ctypes
         import msvcrt
+        from ctypes import wintypes
 
+        final_path = ctypes.windll.kernel32.GetFinalPathNameByHandleW
+        final_path.argtypes = [wintypes.HANDLE, wintypes.LPWSTR, wintypes.DWORD, wintypes.DWORD]
+        final_path.restype = wintypes.DWORD
         buffer = ctypes.create_unicode_buffer(32768)
-        size = ctypes.windll.kernel32.GetFinalPathNameByHandleW(
-            msvcrt.get_osfhandle(fd), buffer, len(buffer), 0
-        )
+        size = final_path(msvcrt.get_osfhandle(fd), buffer, len(buffer), 0)
         if not 0 < size < len(buffer):
             return None
         found = buffer.value

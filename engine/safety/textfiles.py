@@ -10,7 +10,9 @@ Reads refuse binary files (a NUL in the first 8 KiB) and files over the cap. Wri
 file (the content would run as a program); they are atomic (a temp file created next to
 the target, then renamed over it), and the new file is always `0o644`-or-less, never
 executable whatever the umask or the old file's mode. Renaming also means a hard link's
-other names keep their old content: a write never reaches through a link.
+other names keep their old content: a write never reaches through a link. Content that
+starts with `#!` is not refused: without an exec bit a shebang does nothing, and an
+interpreter runs a file whatever its first line says.
 """
 
 from __future__ import annotations
@@ -187,7 +189,9 @@ def _open_existing(parent: Directory, target: ConfinedPath, flags: int) -> int |
         if err.errno in (errno.ELOOP, errno.EMLINK) or _is_link(parent, name):
             raise link_refusal(target.field, target.raw, target.shown) from err
         if isinstance(err, IsADirectoryError):
-            raise InputError(f"{target.field}: {target.shown} is a directory") from err
+            raise InputError(
+                f"{target.field}: {target.shown} is a directory, not a regular file"
+            ) from err
         raise os_failure(target.field, target.shown, err) from err
 
 

@@ -119,6 +119,10 @@ def test_fallback_reads_and_writes_inside(workspace: Path) -> None:
     assert written.created and (workspace / "new/deep/a.txt").read_text() == "a\n"
     assert not confined_write(workspace, "new/deep/a.txt", "b\n").created
     assert stat.S_IMODE((workspace / "new/deep/a.txt").stat().st_mode) == 0o644
+    with pytest.raises(InputError, match="not a regular file"):
+        confined_read(workspace, "src")
+    with pytest.raises(InputError, match="directory"):
+        confined_write(workspace, "src", "x")
 
 
 @pytest.mark.usefixtures("without_dir_fd")
