@@ -47,20 +47,39 @@ def route_role(route: Any) -> Role:
     return AGENT if (extra or {}).get(ROLE_KEY) == AGENT else OPERATOR
 
 
+async def refuse(request: Request, identity: str, detail: str, **what: Any) -> None:
+    """Audit an agent's refused call (`api_call`, refused) and answer 403 `operator_only`."""
+    await engine_dep(request).record(
+        AuditEntry(
+            actor=identity,
+            action="api_call",
+            status="refused",
+            args={"method": request.method, "path": request.url.path, **what},
+            error=detail,
+        )
+    )
+    raise ApiError(403, "operator_only", detail)
+
+
 async def authorize(request: Request) -> None:
     """Refuse an agent credential on a route that is not an agent route (audited)."""
     caller = caller_dep(request)
     if caller.role == OPERATOR or route_role(request.scope.get("route")) == AGENT:
         return
     where = f"{request.method} {request.url.path}"
-    detail = f"{where}: operator only; {AGENT_RULE} (this is {caller.identity})"
-    await engine_dep(request).record(
-        AuditEntry(
-            actor=caller.identity,
-            action="api_call",
-            status="refused",
-            args={"method": request.method, "path": request.url.path},
-            error=detail,
-        )
+    await refuse(
+        request,
+        caller.identity,
+        f"{where}: operator only; {AGENT_RULE} (this is {caller.identity})",
     )
-    raise ApiError(403, "operator_only", detail)
+
+
+async def as_itself(request: Request, field: str, given: str | None, identity: str) -> None:
+    """An agent acts as itself: a name field (`requester`, `actor`) naming anyone else is
+    refused (403, audited) rather than quietly replaced."""
+    if given is not None and given != identity:
+        detail = (
+            f"{field}: an agent credential acts as {identity}; leave {field} out "
+            f"(got {given[:64]!r})"
+        )
+        await refuse(request, identity, detail, **{field: given[:64]})

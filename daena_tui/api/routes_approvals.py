@@ -18,12 +18,12 @@ import time
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from daena_tui.api.models import DecisionBody, InboxRequestBody, envelope
-from daena_tui.api.roles import AGENT, OPERATOR, role
-from daena_tui.api.routes_tools import iso, own_name
+from daena_tui.api.roles import AGENT, OPERATOR, as_itself, role
+from daena_tui.api.routes_tools import iso
 from daena_tui.api.state import AgentDep, EngineDep, OperatorDep
 from engine import ApprovalRequest, RunRequest, RunStatus
 
@@ -118,12 +118,14 @@ async def decide(
     summary="an agent's request into the inbox",
     openapi_extra=role(AGENT),
 )
-async def inbox_request(body: InboxRequestBody, eng: EngineDep, agent: AgentDep) -> JSONResponse:
+async def inbox_request(
+    request: Request, body: InboxRequestBody, eng: EngineDep, agent: AgentDep
+) -> JSONResponse:
     """With an agent token the requester is `agent:<name>` (a different `requester` is
     403); with the operator token, `requester` as given (default `agent`)."""
     if agent is not None:
         given = body.requester if "requester" in body.model_fields_set else None
-        own_name("requester", given, agent.identity)
+        await as_itself(request, "requester", given, agent.identity)
         stored = await agent.request(body.tool_name, body.args, reason=body.reason)
     else:
         run_request = RunRequest(

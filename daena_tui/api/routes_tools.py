@@ -16,10 +16,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from daena_tui.api.errors import ApiError
 from daena_tui.api.models import (
     ConfigPatch,
     GrantBody,
@@ -27,7 +26,7 @@ from daena_tui.api.models import (
     ToolEnabledBody,
     envelope,
 )
-from daena_tui.api.roles import AGENT, OPERATOR, role
+from daena_tui.api.roles import AGENT, OPERATOR, as_itself, role
 from daena_tui.api.state import AgentDep, CallerDep, EngineDep, OperatorDep
 from engine import (
     AuditFilter,
@@ -86,27 +85,16 @@ def run_response(result: RunResult, status: int) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-def own_name(field: str, given: str | None, caller: str) -> None:
-    """An agent acts as itself: a name field naming anyone else is refused."""
-    if given is not None and given != caller:
-        raise ApiError(
-            403,
-            "operator_only",
-            f"{field}: an agent credential acts as {caller}; leave {field} out "
-            f"(got {given[:64]!r})",
-        )
-
-
 @router.post(
     "/run", summary="run a tool through policy, approvals and audit", openapi_extra=role(AGENT)
 )
 async def run_tool(
-    body: RunBody, eng: EngineDep, caller: CallerDep, agent: AgentDep
+    request: Request, body: RunBody, eng: EngineDep, caller: CallerDep, agent: AgentDep
 ) -> JSONResponse:
     """The requester is the caller: `agent:<name>` for an agent token (a different
     `requester` is 403), `requester` or `api:<DAENA_OPERATOR>` for the operator token."""
     if agent is not None:
-        own_name("requester", body.requester, agent.identity)
+        await as_itself(request, "requester", body.requester, agent.identity)
         result = await agent.run(
             body.tool_name,
             body.args,
@@ -115,7 +103,7 @@ async def run_tool(
             reason=body.reason,
         )
         return run_response(result, run_http_status(result))
-    request = RunRequest(
+    run_request = RunRequest(
         tool=body.tool_name,
         args=body.args,
         dry_run=body.dry_run,
@@ -123,7 +111,7 @@ async def run_tool(
         requester=body.requester or caller.identity,
         reason=body.reason,
     )
-    result = await eng.run(request)  # decides (again), runs and audits
+    result = await eng.run(run_request)  # decides (again), runs and audits
     return run_response(result, run_http_status(result))
 
 
@@ -160,6 +148,7 @@ async def approve_tool(
     openapi_extra=role(AGENT),
 )
 async def logs(
+    request: Request,
     eng: EngineDep,
     agent: AgentDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LOG_LIMIT)] = 100,
@@ -172,7 +161,7 @@ async def logs(
 ) -> list[dict[str, Any]]:
     filters = AuditFilter(tool=tool, status=status, actor=actor, action=action, text=text)
     if agent is not None:
-        own_name("actor", actor, agent.identity)
+        await as_itself(request, "actor", actor, agent.identity)
         records = await agent.results(filters, before_id=before_id, limit=limit)
     else:
         records = await eng.audit.page(filters, before_id=before_id, limit=limit)

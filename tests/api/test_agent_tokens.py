@@ -235,6 +235,10 @@ async def test_an_agent_cannot_name_another_requester(attack: Attack, name: str)
     assert await snapshot(attack.api.eng) == before
     logs = await attack.agent.get("/logs", params={"actor": name})
     assert logs.status_code == 403
+    refused = await attack.api.eng.audit.page(
+        AuditFilter(actor=AGENT, action="api_call", status="refused"), limit=10
+    )
+    assert len(refused) == 3 and all(name[:64] in (r.args or "") for r in refused)
 
 
 async def test_an_agent_reads_only_its_own_requests(attack: Attack) -> None:

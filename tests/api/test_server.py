@@ -180,7 +180,9 @@ def test_daena_serve_subprocess(tmp_path: Path) -> None:
     env = script_env()
     env["EXECUTION_TOKEN"] = TOKEN
     code = "import sys; from daena_tui import cli\nsys.exit(cli.main(sys.argv[1:]))"
-    args = ["--db", str(tmp_path / "d.db"), "--workspace", str(ws), "--env-file", ""]
+    empty_env = tmp_path / "empty.env"  # no .env from the working directory is read
+    empty_env.write_text("", encoding="utf-8")
+    args = ["--db", str(tmp_path / "d.db"), "--workspace", str(ws), "--env-file", str(empty_env)]
     proc = subprocess.Popen(
         [sys.executable, "-c", code, *args, "serve", "--port", "0", "--log-level", "warning"],
         stdout=subprocess.PIPE,
