@@ -539,9 +539,7 @@ class AuditLog:
         state = await self._db.read(audit_head.read_state)
         trouble = audit_head.problem(state, self._key.load())
         if trouble is not None:
-            missing = state.head is not None and state.head.last_id > state.newest_id
-            first = state.newest_id + 1 if missing else state.newest_id
-            return VerifyReport(False, checked, first, trouble)
+            return VerifyReport(False, checked, _first_unanchored(state), trouble)
         return VerifyReport(True, checked)
 
     async def _anchor(self, first_id: int) -> str | None:
@@ -609,6 +607,16 @@ class AuditLog:
         if writer is None and fmt == "csv":
             csv.writer(out).writerow(["id", "time", "actor", "action", "tool", "status"])
         return count
+
+
+def _first_unanchored(state: audit_head.ChainState) -> int:
+    """Where a head problem is: the first record the head does not vouch for."""
+    head = state.head
+    if head is not None and head.last_id < state.newest_id:
+        return head.last_id + 1  # records added behind the log
+    if head is not None and head.last_id == state.newest_id and head.mac is not None:
+        return head.last_id  # the newest record was replaced (or the seal is wrong)
+    return state.newest_id + 1  # missing newest records, or no head to vouch for them
 
 
 def _select(
