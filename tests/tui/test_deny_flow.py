@@ -48,6 +48,8 @@ DENY_SEQUENCES = {
     "reason then enter": ["n", "o", "enter"],
     "reason tab tab enter": ["n", "o", "tab", "tab", "enter"],
     "typed ahead: d a enter": ["a", "enter", "enter"],
+    "palette enter": ["ctrl+p", "enter"],
+    "palette approve": ["ctrl+p", *"approvals: approve", "enter", "enter"],
 }
 
 
