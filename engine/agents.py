@@ -32,12 +32,21 @@ if TYPE_CHECKING:
 class AgentSession:
     """Run, request, read-own — as `agent:<name>`."""
 
-    __slots__ = ("_eng", "identity", "name")
+    __slots__ = ("_eng", "_name")
 
     def __init__(self, eng: Engine, name: str) -> None:
         self._eng = eng
-        self.name = check_name(name)
-        self.identity = f"{AGENT_PREFIX}{name}"
+        self._name = check_name(name)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def identity(self) -> str:
+        """`agent:<name>`: the requester and audit actor of everything this session does
+        (read-only: a session cannot be renamed into someone else)."""
+        return f"{AGENT_PREFIX}{self._name}"
 
     async def tools(self) -> list[ToolInfo]:
         return await self._eng.list_tools()
