@@ -393,7 +393,7 @@ class AuditLog:
         """Add one record from the connection's thread (see `Database.write`), and move the
         anchored head to it in the same transaction (see `engine.audit_head`)."""
         values = self._values(entry)
-        state = audit_head.read_state(stx.conn)
+        state = audit_head.read_state(stx.conn, writing=True)
         trouble = audit_head.problem(state, self._key.load(), known=self._sealed)
         key = self._key.ensure()
         prev = (state.newest_id, state.newest_hash)
