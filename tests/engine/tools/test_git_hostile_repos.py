@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from pygit2.enums import ConfigLevel
 
 from engine import Engine
 from engine.errors import PolicyError, ToolFailure
+from engine.safety import git_hardening
 from engine.safety.commands import scrubbed_env
 from engine.safety.git_hardening import (
     DRIVER_KEYS,
@@ -404,6 +406,7 @@ def hostile_root(trap: Trap, tmp_path: Path) -> Path:
         {
             "a.txt": "one\ntwo\nthree\n",
             "b.txt": "bee\n",
+            "c.txt": "sea\n",
             ".gitattributes": "a.txt filter=x diff=y merge=z\nb.txt filter=a=b diff=y\n",
         },
     )
@@ -412,6 +415,7 @@ def hostile_root(trap: Trap, tmp_path: Path) -> Path:
     git(ws, "config", "user.email", "t@example.com")
     (ws / "a.txt").write_text("one\n2\nthree\n")
     (ws / "b.txt").write_text("BEE\n")
+    (ws / "c.txt").write_text("SEA\n")  # no attributes: diff.external would be its driver
     stale(ws / "a.txt")
     stale(ws / "b.txt")
     return ws
@@ -427,7 +431,7 @@ async def test_hostile_repository_config_runs_nothing_in_the_git_tools(
         patch = "--- a/a.txt\n+++ b/a.txt\n@@ -1,3 +1,3 @@\n one\n-2\n+TWO\n three\n"
         patched = await run_tool(eng, "apply_patch", {"patch": patch})
         after = await run_tool(eng, "git_diff", {"paths": ["a.txt"]})
-    assert status.status == "ok" and status.result["short"] == " M a.txt\n M b.txt"
+    assert status.status == "ok" and status.result["short"] == " M a.txt\n M b.txt\n M c.txt"
     assert diff.status == "ok" and "-two\n+2\n" in diff.result["patch"]  # no textconv
     assert patched.status == "ok", patched.error
     assert (ws / "a.txt").read_text() == "one\nTWO\nthree\n"  # no smudge filter either
@@ -479,28 +483,84 @@ def test_re_enabled_drivers_fail_closed(
     assert trap.fired() == ""
 
 
-def test_a_signed_commit_is_not_verified_by_the_repository_s_gpg(
-    trap: Trap, hostile_root: Path
-) -> None:
-    ws = hostile_root
+def signed_commit(ws: Path) -> str:
+    """A copy of HEAD carrying a (bogus) PGP signature, so `--show-signature` calls gpg."""
     head = git(ws, "rev-parse", "HEAD")
-    body = git(ws, "cat-file", "commit", head)
-    header, _, message = body.partition("\n\n")
+    header, _, message = git(ws, "cat-file", "commit", head).partition("\n\n")
     signature = "gpgsig -----BEGIN PGP SIGNATURE-----\n \n -----END PGP SIGNATURE-----"
-    signed = f"{header}\n{signature}\n\n{message}\n"
     done = subprocess.run(
         ["git", "hash-object", "-t", "commit", "-w", "--stdin"],
         cwd=ws,
         env=CLEAN_ENV,
-        input=signed,
+        input=f"{header}\n{signature}\n\n{message}\n",
         capture_output=True,
         text=True,
         check=True,
     )
-    signed_id = done.stdout.strip()
+    return done.stdout.strip()
+
+
+def test_a_signed_commit_is_not_verified_by_the_repository_s_gpg(
+    trap: Trap, hostile_root: Path
+) -> None:
+    signed_id = signed_commit(hostile_root)
     for command in (("log", "-1", signed_id), ("show", "--show-signature", signed_id)):
-        shell_git(ws, *command)
+        shell_git(hostile_root, *command)
     assert trap.fired() == ""
+
+
+@pytest.mark.parametrize(
+    ("key", "command"),
+    [
+        ("core.fsmonitor", ("status",)),
+        ("core.hooksPath", ("commit", "-qam", "message")),
+        ("diff.external", ("diff", "--ext-diff", "c.txt")),
+        ("gpg.", ("show", "--show-signature", "SIGNED")),
+        (None, ("cat-file", "--filters", "HEAD:a.txt")),  # None: the per-driver overrides
+    ],
+)
+def test_each_override_is_what_stops_its_program(
+    trap: Trap, hostile_root: Path, monkeypatch: pytest.MonkeyPatch, key: Any, command: Any
+) -> None:
+    """Without the one override the armed program runs (so the setup really arms it);
+    with it, nothing runs."""
+    command = tuple(signed_commit(hostile_root) if c == "SIGNED" else c for c in command)
+    shell_git(hostile_root, *command)
+    assert trap.fired() == ""
+    if key is None:
+        monkeypatch.setattr(git_hardening, "driver_overrides", lambda names: [])
+    else:
+        kept = tuple(item for item in HARDENED_CONFIG if not item[0].startswith(key))
+        assert len(kept) < len(HARDENED_CONFIG)
+        monkeypatch.setattr(git_hardening, "HARDENED_CONFIG", kept)
+    shell_git(hostile_root, *command)
+    assert trap.fired() != ""
+
+
+def test_no_pager_runs_even_on_a_terminal(trap: Trap, hostile_root: Path) -> None:
+    """On a terminal git would start the repository's pager (the control run shows it);
+    the hardened run prints directly."""
+    for hardened in (True, False):
+        argv, extra = prepare_git(["git", "log"], hostile_root)
+        env = scrubbed_env(extra)
+        if not hardened:
+            argv, env = ["git", "log"], {**CLEAN_ENV, "HOME": str(Path.home())}
+        leader, follower = pty.openpty()
+        try:
+            subprocess.run(
+                argv,
+                cwd=hostile_root,
+                env=env,
+                stdin=follower,
+                stdout=follower,
+                stderr=follower,
+                timeout=60,
+                check=False,
+            )
+        finally:
+            os.close(follower)
+            os.close(leader)
+        assert (trap.fired() == "") is hardened
 
 
 @pytest.mark.parametrize(
