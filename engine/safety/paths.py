@@ -77,10 +77,11 @@ def confine(
     """Resolve `raw` against `root`; refuse anything that lands outside it.
 
     Absolute paths are accepted only when they resolve inside the workspace. With
-    `allow_git_dir=False` (every writer) a path with a `.git` component in any case, at any
-    depth, as written or once resolved, is refused: `.git` decides what git runs (hooks,
+    `allow_git_dir=False` (it marks a writer) a path with a `.git` component in any case, at
+    any depth, as written or once resolved, is refused: `.git` decides what git runs (hooks,
     config), and a `.git` *file* redirects git elsewhere. `protected` files (the console's
-    own settings, secrets, database) are refused by name, case-folded, and by identity.
+    own settings, secrets, database; for a writer also its program) are refused by name,
+    case-folded, and by identity.
     """
     text = _normalise(raw, field)
     base = root.resolve()
@@ -100,7 +101,7 @@ def confine(
             "(it decides what git runs)"
         )
     if protected is not None:
-        protected.check(resolved, field=field, shown=raw)
+        protected.check(resolved, field=field, shown=raw, writing=not allow_git_dir)
     return ConfinedPath(base, parts, raw, field)
 
 

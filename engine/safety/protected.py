@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import site
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,32 +60,47 @@ class ProtectedPaths:
     directories: frozenset[Path] = frozenset()
     # Files whose name starts with one of these names, in the same directory (a database).
     families: frozenset[Path] = frozenset()
+    # Directories no tool may *write* (reading them is harmless): the console's own program
+    # and the Python environment it runs in, where a `.pth` file or a changed module would
+    # run the next time the console (or any tool's Python) starts.
+    code: frozenset[Path] = frozenset()
     _file_keys: frozenset[str] = field(default=frozenset(), repr=False)
     _dir_keys: tuple[str, ...] = field(default=(), repr=False)
     _family_keys: tuple[str, ...] = field(default=(), repr=False)
+    _code_keys: tuple[str, ...] = field(default=(), repr=False)
 
     @classmethod
     def of(
-        cls, files: Iterable[Path], directories: Iterable[Path] = (), families: Iterable[Path] = ()
+        cls,
+        files: Iterable[Path],
+        directories: Iterable[Path] = (),
+        families: Iterable[Path] = (),
+        code: Iterable[Path] = (),
     ) -> ProtectedPaths:
         fam = frozenset(_absolute(p) for p in families)
         f = frozenset(_absolute(p) for p in files) | fam
         d = frozenset(_absolute(p) for p in directories)
+        c = frozenset(_absolute(p) for p in code)
         return cls(
             f,
             d,
             fam,
+            c,
             frozenset(_key(p) for p in f),
             tuple(_key(p) for p in d),
             tuple(_key(p) for p in fam),
+            tuple(_key(p) for p in c),
         )
 
-    def covers(self, path: Path) -> bool:
-        """True when `path` (absolute, already resolved) is protected."""
+    def covers(self, path: Path, *, writing: bool = False) -> bool:
+        """True when `path` (absolute, already resolved) is protected; with `writing`, the
+        console's program and Python environment count too."""
         key = _key(path)
         if key in self._file_keys:
             return True
-        if any(key == d or key.startswith(d.rstrip(os.sep) + os.sep) for d in self._dir_keys):
+        if any(_within(key, d) for d in self._dir_keys):
+            return True
+        if writing and any(_within(key, c) for c in self._code_keys):
             return True
         if any(key.startswith(f) for f in self._family_keys):
             return True
@@ -125,9 +142,12 @@ class ProtectedPaths:
         base = _key(directory).rstrip(os.sep) + os.sep
         return sorted(p for p in self.files | self.directories if _key(p).startswith(base))
 
-    def check(self, path: Path, *, field: str = "path", shown: str = "") -> None:
-        """Raise `ConfinementError` naming the field when `path` is protected."""
-        if self.covers(path):
+    def check(
+        self, path: Path, *, field: str = "path", shown: str = "", writing: bool = False
+    ) -> None:
+        """Raise `ConfinementError` naming the field when `path` is protected (for a writer,
+        pass `writing=True`)."""
+        if self.covers(path, writing=writing):
             raise refusal(field, shown or path.name)
 
     def check_stat(self, st: os.stat_result, *, field: str = "path", shown: str = "") -> None:
@@ -139,8 +159,38 @@ class ProtectedPaths:
 def refusal(field: str, shown: str) -> ConfinementError:
     return ConfinementError(
         f"{field}: {shown!r} is one of the console's own files "
-        "(settings, secrets or database); no tool may read or change it"
+        "(settings, secrets, database or program); no tool may read or change it"
     )
+
+
+def _within(key: str, directory: str) -> bool:
+    return key == directory or key.startswith(directory.rstrip(os.sep) + os.sep)
+
+
+# Settings naming files or directories the engine loads (models are pickles: code).
+_LOADED_PATH_SETTINGS = (
+    "models_root",
+    "ollama_models",
+    "xtts_model_path",
+    "xtts_speaker_wav",
+    "daena_voice_wav",
+    "daena_playbooks_dir",
+)
+# The console's own packages, beside `engine`.
+_OWN_PACKAGES = ("engine", "daena_tui", "node_server")
+
+
+def program_directories() -> list[Path]:
+    """The console's own source and the Python environment it runs in (when that is a
+    virtual environment or its site-packages): writing there is running code later."""
+    source = Path(__file__).resolve().parent.parent.parent
+    dirs = [source / name for name in _OWN_PACKAGES]
+    if sys.prefix != sys.base_prefix:  # a virtual environment: all of it is the console's
+        dirs.append(Path(sys.prefix))
+    dirs += [Path(p) for p in site.getsitepackages()]
+    if site.ENABLE_USER_SITE:
+        dirs.append(Path(site.getusersitepackages()))
+    return dirs
 
 
 def database_files(db_path: Path) -> list[Path]:
@@ -155,7 +205,8 @@ def protected_for_settings(settings: Any, *, workspace: Path | None = None) -> P
     Always included: `.env` in the current directory and in the workspace (the defaults read
     it from there), the `.env` the settings were actually built from, `DAENA_CONFIG_FILE`,
     the database and every file named after it beside it (its audit head key too), the
-    engine's `config/` directory.
+    engine's `config/` directory, the model and voice files it loads; for writers also the
+    console's program and Python environment (`program_directories`).
     """
     files: list[Path] = [Path.cwd() / ENV_FILE_NAME]
     if workspace is not None:
@@ -170,4 +221,9 @@ def protected_for_settings(settings: Any, *, workspace: Path | None = None) -> P
     databases = [Path(db_path)] if db_path is not None else []
     files += [f for db in databases for f in (*database_files(db), audit_key_path(db))]
     extra_dirs = [Path(d) for d in getattr(settings, "protected_directories", ()) or ()]
-    return ProtectedPaths.of(files, [CONFIG_DIR, *extra_dirs], databases)
+    extra_dirs += [
+        Path(value)
+        for name in _LOADED_PATH_SETTINGS
+        if (value := getattr(settings, name, None)) is not None
+    ]
+    return ProtectedPaths.of(files, [CONFIG_DIR, *extra_dirs], databases, program_directories())

@@ -17,13 +17,14 @@ from pathlib import Path
 
 import pytest
 
+import engine
 from daena_tui.cli import main
 from engine import ConfinementError, Engine, InputError, NotFoundError, Settings, load_settings
 from engine.safety.nofollow import open_directory
 from engine.safety.paths import confine, is_git_name, resolve_in_workspace
-from engine.safety.protected import protected_for_settings
-from engine.safety.textfiles import confined_read, confined_write
-from tests.conftest import make_repo
+from engine.safety.protected import ProtectedPaths, program_directories, protected_for_settings
+from engine.safety.textfiles import confined_read, confined_write, precheck_write
+from tests.conftest import make_repo, make_settings
 from tests.support.races import INSIDE, race_rounds, swapping, unchanged
 
 SECRET = "tok-SECRET-7f3a9c"  # the API token in `.env`
@@ -402,3 +403,40 @@ def test_protected_files_are_refused_through_the_cli(
     assert code == 0 and SECRET not in out and ".env" in out
     assert (zero_config.workspace / ".env").read_text().startswith(f"EXECUTION_TOKEN={SECRET}")
     token_nowhere(zero_config)
+
+
+# -- the console's program, Python environment and loaded models ---------------------------------
+
+
+def test_the_consoles_program_and_environment_are_not_writable(workspace: Path) -> None:
+    """A `.pth` file in site-packages or a changed engine module runs at the next start."""
+    protected = protected_for_settings(make_settings(workspace, workspace / "db.sqlite"))
+    site_file = Path(engine.__file__).resolve().parent / "safety" / "paths.py"
+    assert protected.covers(site_file, writing=True) and not protected.covers(site_file)
+    for directory in program_directories():
+        assert protected.covers(directory / "evil.pth", writing=True)
+    venv = workspace / "venv"
+    (venv / "lib").mkdir(parents=True)
+    own = ProtectedPaths.of([], code=[venv])
+    with pytest.raises(ConfinementError, match="console's own"):
+        confined_write(workspace, "venv/lib/x.pth", "import os\n", protected=own)
+    with pytest.raises(ConfinementError, match="console's own"):
+        precheck_write(workspace, "VENV/../venv/lib/x.pth", protected=own)
+    assert not (venv / "lib" / "x.pth").exists()
+    (venv / "lib" / "ok.txt").write_text("readable\n")
+    assert confined_read(workspace, "venv/lib/ok.txt", protected=own).content == "readable\n"
+
+
+async def test_models_inside_the_workspace_are_out_of_reach(workspace: Path, db_path: Path) -> None:
+    """Model files are pickles: writing one is running code when the voice loads it."""
+    (workspace / "models" / "xtts").mkdir(parents=True)
+    (workspace / "models" / "xtts" / "config.json").write_text("{}\n")
+    settings = make_settings(workspace, db_path, MODELS_ROOT=str(workspace / "models"))
+    async with Engine.open(settings) as eng:
+        await enable_writes(eng)
+        read = await eng.run("filesystem_read", {"path": "models/xtts/config.json"})
+        wrote = await eng.run(
+            "filesystem_write", {"path": "models/xtts/model.pth", "content": "cos\nsystem\n"}
+        )
+    assert read.status == "refused" and wrote.status == "refused"
+    assert not (workspace / "models" / "xtts" / "model.pth").exists()
