@@ -36,6 +36,11 @@ def register(sub: Any) -> None:
     imp.set_defaults(handler=import_config)
 
     doctor = sub.add_parser("doctor", help="every effective setting, its source, and checks")
+    doctor.add_argument(
+        "--full",
+        action="store_true",
+        help="SQLite's full integrity_check (also index contents; slower) instead of quick_check",
+    )
     doctor.set_defaults(handler=doctor_report)
 
 
@@ -125,6 +130,16 @@ async def doctor_report(args: argparse.Namespace, cli: Cli) -> int:
     try:
         eng = await cli.engine()
         checks.append(("database", f"ok, schema {await eng.db.user_version()} ({eng.db.path})"))
+        found = await eng.db.integrity_problems(full=args.full)
+        check = "integrity_check" if args.full else "quick_check"
+        more = f" (+{len(found) - 1} more)" if len(found) > 1 else ""
+        checks.append(
+            (
+                "database integrity",
+                f"FAILED {check}: {found[0]}{more}" if found else f"ok ({check})",
+            )
+        )
+        problems += 1 if found else 0
         checks.append(("tools", f"{len(eng.registry.all())} registered"))
         for error in eng.registry.plugin_errors:
             checks.append(("plugin", f"FAILED {error}"))

@@ -5,6 +5,12 @@ Writes go through `transaction()`, which takes SQLite's write lock up front
 "database is locked" mid-transaction) and an asyncio lock (so coroutines sharing the one
 connection never interleave their statements). Events emitted inside a transaction are
 stored with it and published on the local bus only after it commits.
+
+A write is acknowledged only while the files at the configured path are still the ones
+this connection opened (device and inode of the database and its `-wal`): a file deleted,
+moved away or replaced while the process runs would otherwise take every later write with
+it, silently. Once the identity differs, the write that sees it and every later one raise
+StorageError; reopening (a restart) picks up whatever file is now at the path.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sqlite3
 import time
 import uuid
@@ -27,6 +34,7 @@ from engine.events import Event, EventBus
 from engine.storage.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 30_000
+FileIdentity = tuple[int, int]
 T = TypeVar("T")
 Params = tuple[Any, ...] | dict[str, Any]
 
@@ -106,6 +114,15 @@ async def run_on_connection_thread(
     return result
 
 
+def file_identity(path: Path) -> FileIdentity | None:
+    """(device, inode) of the file at `path` now; None when there is none."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 class Database:
     """Owns the connection; hands out transactions and read helpers."""
 
@@ -115,6 +132,7 @@ class Database:
         self.bus = bus
         self.origin = uuid.uuid4().hex
         self._lock = asyncio.Lock()
+        self._files: dict[Path, FileIdentity | None] = {}
 
     @classmethod
     async def open(cls, path: Path, bus: EventBus) -> Database:
@@ -130,6 +148,7 @@ class Database:
         try:
             await db._configure()
             await db._migrate()
+            db._remember_files()
         except (sqlite3.Error, StorageError) as err:
             await conn.close()
             if isinstance(err, StorageError):
@@ -142,6 +161,35 @@ class Database:
         await self._conn.execute("PRAGMA journal_mode = WAL")
         await self._conn.execute("PRAGMA synchronous = NORMAL")
         await self._conn.execute("PRAGMA foreign_keys = ON")
+
+    def _remember_files(self) -> None:
+        if str(self.path) == ":memory:":
+            return
+        for path in (self.path, Path(f"{self.path}-wal")):
+            self._files[path] = file_identity(path)
+
+    def check_files(self) -> None:
+        """Raise StorageError when the database or its WAL at the path is not the file this
+        connection opened (called after each commit, before the write is acknowledged)."""
+        for path, opened in self._files.items():
+            if opened is not None and file_identity(path) != opened:
+                gone = "deleted or moved" if not path.exists() else "replaced by another file"
+                raise StorageError(
+                    f"the database file {path} is no longer the one this process opened (it "
+                    f"was {gone}): the last write went to the old file and is lost, and "
+                    f"nothing more is written; restart to open the file now at {self.path}"
+                )
+
+    async def integrity_problems(self, *, full: bool = False) -> list[str]:
+        """SQLite's own checks of every page: `quick_check` (structure), or with `full`
+        `integrity_check` (also index contents against their tables). [] when sound."""
+        pragma = "integrity_check" if full else "quick_check"
+        try:
+            rows = await self.fetchall(f"PRAGMA {pragma}(100)")
+        except StorageError as err:  # damage bad enough that the check itself cannot run
+            return [err.message]
+        found = [str(r[0]) for r in rows]
+        return [] if found == ["ok"] else found
 
     async def user_version(self) -> int:
         row = await self.fetchone("PRAGMA user_version")
@@ -186,8 +234,10 @@ class Database:
             except sqlite3.Error as err:
                 raise StorageError(f"cannot start a write on {self.path}: {err}") from err
             try:
+                self.check_files()
                 yield tx
                 await self._conn.execute("COMMIT")
+                self.check_files()
             except BaseException as err:
                 if self._conn.in_transaction:
                     with contextlib.suppress(sqlite3.Error):
@@ -204,10 +254,12 @@ class Database:
         events: list[Event] = []
 
         def body(raw: sqlite3.Connection) -> T:
+            self.check_files()
             raw.execute("BEGIN IMMEDIATE")
             try:
                 result = fn(SyncTransaction(raw, self.origin, events))
                 raw.execute("COMMIT")
+                self.check_files()
             except BaseException:
                 if raw.in_transaction:
                     with contextlib.suppress(sqlite3.Error):
