@@ -129,8 +129,9 @@ def git_dir_of(workspace: Path) -> Path:
 
     Refused: no `.git` (a workspace below another repository, or shaped like a git directory
     itself), a `.git` file (submodule or linked worktree pointing elsewhere), a symlinked
-    `.git` or symlinks directly inside it or its `objects`, a `commondir` or `alternates`
-    link to another repository, and a config that includes other files.
+    `.git` or symlinks directly inside it, `info`, `objects`, `objects/info` or
+    `objects/pack`, a `commondir` or `alternates` link to another repository, a config that
+    includes other files, and a repository another user owns.
     """
     root = workspace.resolve()
     dot_git = root / ".git"
@@ -147,8 +148,8 @@ def git_dir_of(workspace: Path) -> Path:
             "git tools never use a repository found above or shaped by the workspace"
         )
     _refuse_foreign_owner(root, dot_git)
-    for folder in (dot_git, dot_git / "objects"):
-        _refuse_links_in(folder)
+    for folder in ("", "info", "objects", "objects/info", "objects/pack"):
+        _refuse_links_in(dot_git / folder)
     for borrowed in ("commondir", "objects/info/alternates"):
         if os.path.lexists(dot_git / borrowed):
             raise ToolFailure(
@@ -177,8 +178,8 @@ def _refuse_foreign_owner(*paths: Path) -> None:
 
 
 def _refuse_links_in(folder: Path) -> None:
-    """A link directly inside `.git` or its `objects` would have git read files elsewhere.
-    `hooks` may be a link (a common setup): no hook ever runs, and nothing reads it."""
+    """A link in these folders would have git read files elsewhere. `.git/hooks` may be a
+    link (a common setup): no hook ever runs, and nothing reads it."""
     try:
         entries = list(os.scandir(folder))
     except FileNotFoundError:

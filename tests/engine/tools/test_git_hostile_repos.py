@@ -345,6 +345,19 @@ def _symlinked_objects_dir(ws: Path, trap: Trap) -> None:
     pack.symlink_to(donor / ".git" / "objects" / "pack", target_is_directory=True)
 
 
+def _symlinked_pack_file(ws: Path, trap: Trap) -> None:
+    donor = real_repo(trap.outside / "donor", {"s.txt": SECRET + "\n"})
+    git(donor, "gc", "-q")
+    for pack in (donor / ".git" / "objects" / "pack").iterdir():
+        (ws / ".git" / "objects" / "pack" / pack.name).symlink_to(pack)
+
+
+def _symlinked_exclude(ws: Path, trap: Trap) -> None:
+    (ws / ".git" / "info").mkdir(exist_ok=True)
+    (ws / ".git" / "info" / "exclude").unlink(missing_ok=True)
+    (ws / ".git" / "info" / "exclude").symlink_to(trap.outside / "secret.txt")
+
+
 @pytest.mark.parametrize(
     ("layout", "words"),
     [
@@ -356,6 +369,8 @@ def _symlinked_objects_dir(ws: Path, trap: Trap) -> None:
         (_symlinked_dot_git, "is a symbolic link"),
         (_symlinked_config, "is a symbolic link"),
         (_symlinked_objects_dir, "is a symbolic link"),
+        (_symlinked_pack_file, "is a symbolic link"),
+        (_symlinked_exclude, "is a symbolic link"),
     ],
 )
 async def test_repositories_that_borrow_from_outside_are_refused(
