@@ -243,20 +243,28 @@ def command_to_run(argv: list[str], workspace: Path) -> tuple[list[str], dict[st
     """The argv and environment an allowed command runs with: git gets the hardened
     configuration of `engine.safety.git_hardening` (and is refused outside a repository
     root), everything gets a scrubbed environment."""
+    env = scrubbed_env()
     if is_git(argv):
-        hardened, extra = prepare_git(argv, workspace)
-        return hardened, scrubbed_env(extra)
-    return list(argv), scrubbed_env()
+        # The hardening runs git itself to read the repository's configuration: give it the
+        # program `run_argv` will start, never one a lookup could find in the workspace.
+        program = find_program(argv[0], env.get("PATH", "")) or argv[0]
+        hardened, extra = prepare_git([program, *argv[1:]], workspace)
+        return [argv[0], *hardened[1:]], {**env, **extra}
+    return list(argv), env
 
 
 def scrubbed_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """An environment for children: allow-listed variables only, plus `GIT_TERMINAL_PROMPT=0`
-    so git never waits for a password on a terminal nobody watches."""
+    so git never waits for a password on a terminal nobody watches. `PATH` keeps only
+    absolute entries: a relative one (`.`, an empty entry) would find programs in the
+    child's current directory, the workspace the agent writes."""
     env = {
         name: value
         for name, value in os.environ.items()
         if name.upper() in _ENV_ALLOW or name.upper().startswith("LC_")
     }
+    for name in [n for n in env if n.upper() == "PATH"]:
+        env[name] = os.pathsep.join(d for d in env[name].split(os.pathsep) if os.path.isabs(d))
     env["GIT_TERMINAL_PROMPT"] = "0"
     if extra:
         env.update(extra)
@@ -333,6 +341,31 @@ def _spawn_options() -> dict[str, Any]:
     return {"start_new_session": True}
 
 
+def find_program(name: str, search_path: str) -> str | None:
+    """Where a bare program name (`git`) is on the absolute entries of `search_path`.
+
+    The lookup is ours, not the OS's: Windows would try the current directory first (the
+    node's workspace under the zero-config defaults) and POSIX a relative PATH entry, both
+    places the agent writes. None for a name with a directory part (the operator named that
+    file) or one not found (starting it then fails as "not found").
+    """
+    if not name or "/" in name or "\\" in name:
+        return None
+    suffixes = [""]
+    if sys.platform == "win32":
+        suffixes = os.environ.get("PATHEXT", ".COM;.EXE;.BAT;.CMD").lower().split(";")
+        if Path(name).suffix:
+            suffixes.insert(0, "")
+    for folder in search_path.split(os.pathsep):
+        if not folder or not os.path.isabs(folder):
+            continue
+        for suffix in suffixes:
+            candidate = os.path.join(folder, name + suffix)
+            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+                return candidate
+    return None
+
+
 async def run_argv(
     argv: Sequence[str],
     *,
@@ -350,12 +383,14 @@ async def run_argv(
     args = list(argv)
     if not args:
         raise InputError("command: must not be empty")
+    child_env = scrubbed_env() if env is None else env
     started = time.perf_counter()
     try:
         proc = await asyncio.create_subprocess_exec(
             *args,
+            executable=find_program(args[0], child_env.get("PATH", "")),
             cwd=cwd,
-            env=scrubbed_env() if env is None else env,
+            env=child_env,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

@@ -318,3 +318,24 @@ def test_the_lab_state_sees_outside_changes(lab: Lab) -> None:
     (lab.out / "new.txt").write_text("x")
     assert lab.outside_state() != before
     assert os.path.exists(lab.out / "secret.txt")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX executable bits")
+async def test_a_program_in_the_workspace_never_stands_in_for_the_allowlisted_one(
+    lab: Lab, eng: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`git` in the workspace and `.` (or an empty entry) on the operator's PATH: the
+    program run is still the real git, never the agent's file."""
+    fake = lab.ws / "git"
+    fake.write_text(f"#!/bin/sh\ntouch {lab.out / 'fake-git-ran'}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", os.pathsep.join([".", "", os.environ["PATH"]]))
+    control = subprocess.run(
+        ["git", "status"], cwd=lab.ws, env={"PATH": os.environ["PATH"]}, check=False
+    )
+    assert control.returncode == 0 and (lab.out / "fake-git-ran").exists()  # the sentinel
+    (lab.out / "fake-git-ran").unlink()
+    result = await eng.run("shell_exec", {"command": "git status --short"})
+    assert result.status == "ok", result.error
+    assert result.result is not None and "?? git" in result.result["stdout"]
+    assert not (lab.out / "fake-git-ran").exists()

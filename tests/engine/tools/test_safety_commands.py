@@ -15,6 +15,7 @@ from engine.safety.commands import (
     CommandFailed,
     CommandResult,
     allow_command,
+    find_program,
     run_argv,
     scrubbed_env,
     split_command,
@@ -213,6 +214,25 @@ def test_scrubbed_env_keeps_basics_and_drops_secrets(monkeypatch: pytest.MonkeyP
     for name in ("EXECUTION_TOKEN", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY"):
         assert name not in env
     assert "sekrit-123" not in env.values()
+
+
+def test_scrubbed_path_keeps_only_absolute_entries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", os.pathsep.join([".", "/usr/bin", "", "bin", "/bin"]))
+    assert scrubbed_env()["PATH"] == os.pathsep.join(["/usr/bin", "/bin"])
+
+
+@posix_only
+def test_find_program_searches_absolute_entries_only(tmp_path: Path) -> None:
+    here = tmp_path / "here"
+    here.mkdir()
+    (here / "tool").write_text("#!/bin/sh\n")
+    (here / "tool").chmod(0o755)
+    (here / "plain").write_text("not executable")
+    assert find_program("tool", os.pathsep.join([".", str(here)])) == str(here / "tool")
+    assert find_program("plain", str(here)) is None
+    assert find_program("tool", ".") is None
+    assert find_program("./tool", str(here)) is None  # a named file is the operator's choice
+    assert find_program("no-such-program-xyz", str(here)) is None
 
 
 # --- run_argv -------------------------------------------------------------------------------
