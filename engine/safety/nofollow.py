@@ -209,6 +209,10 @@ def handle_path(fd: int) -> str | None:
     return found if found.startswith("/") else None
 
 
+class MissingDirectory(NotFoundError):
+    """A directory on the way to a path does not exist (so `create_dirs` would make it)."""
+
+
 def _join(where: str, name: str) -> str:
     return name if where == "." else f"{where}/{name}"
 
@@ -254,7 +258,10 @@ def open_directory(
                 nxt = current.child(name)
             except FileNotFoundError:
                 if not create:
-                    raise NotFoundError(missing or f"{field}: {name!r} does not exist") from None
+                    where = _join(current.where, name)
+                    raise MissingDirectory(
+                        missing or f"{field}: {where!r} does not exist"
+                    ) from None
                 try:
                     current.mkdir(name)
                 except FileExistsError:
@@ -294,5 +301,5 @@ def _classify(
             return link_refusal(field, raw, where)
         return NotFoundError(f"{field}: {where!r} is not a directory")
     if isinstance(err, FileNotFoundError):
-        return NotFoundError(missing or f"{field}: {where!r} does not exist")
+        return MissingDirectory(missing or f"{field}: {where!r} does not exist")
     return os_failure(field, where, err)

@@ -27,7 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import ConfinementError, EngineError, InputError, NotFoundError, ToolFailure
-from engine.safety.nofollow import Directory, link_refusal, open_directory, os_failure
+from engine.safety.nofollow import (
+    Directory,
+    MissingDirectory,
+    link_refusal,
+    open_directory,
+    os_failure,
+)
 from engine.safety.paths import ConfinedPath, confine
 from engine.safety.protected import ProtectedPaths
 
@@ -113,7 +119,7 @@ def confined_write(
             mode = _existing_mode(parent, target, protected)
             if not dry_run:
                 _replace(parent, target, data, NEW_FILE_MODE if mode is None else mode)
-    except NotFoundError:
+    except MissingDirectory:
         if not (dry_run and create_dirs):
             raise
         mode = None  # a dry run: the directories would be created, then the file

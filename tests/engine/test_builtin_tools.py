@@ -123,6 +123,27 @@ async def test_write_dry_run_changes_nothing(writer: Engine, workspace: Path) ->
     assert (workspace / "README.md").read_text() == "hello\n"
 
 
+async def test_write_dry_run_checks_what_the_write_would(writer: Engine, workspace: Path) -> None:
+    new_dirs = await writer.run(
+        "filesystem_write",
+        {"path": "a/b/c.txt", "content": "x", "create_dirs": True},
+        dry_run=True,
+    )
+    assert new_dirs.result == {"path": "a/b/c.txt", "would": "create", "bytes": 1}
+    assert not (workspace / "a").exists()
+    under_a_file = await writer.run(
+        "filesystem_write",
+        {"path": "README.md/c.txt", "content": "x", "create_dirs": True},
+        dry_run=True,
+    )
+    assert under_a_file.status == "error" and "not a directory" in (under_a_file.error or "")
+    (workspace / "blob.bin").write_bytes(b"\x00\x01")
+    binary = await writer.run(
+        "filesystem_write", {"path": "blob.bin", "content": "t"}, dry_run=True
+    )
+    assert binary.status == "error" and "binary" in (binary.error or "")
+
+
 async def test_git_tools_see_changes_made_between_runs(eng: Engine, workspace: Path) -> None:
     """The open repository is reused between runs; what git does outside must still show."""
     assert (await eng.run("git_status")).result["clean"] is True  # type: ignore[index]
