@@ -920,3 +920,19 @@ async def test_shell_exec_git_in_hostile_layouts_runs_nothing_else(
         refused = await run_shell(eng, "git status")
     assert refused.status != "ok" and "not a git repository root" in (refused.error or "")
     assert trap.fired() == ""
+
+
+async def test_a_cached_repository_is_checked_again_on_every_run(
+    trap: Trap, tmp_path: Path
+) -> None:
+    ws = real_repo(tmp_path / "ws")
+    elsewhere = real_repo(trap.outside / "elsewhere", {"s.txt": SECRET + "\n"})
+    async with engine_on(ws, tmp_path) as eng:
+        assert (await run_tool(eng, "git_status")).status == "ok"
+        shutil.rmtree(ws / ".git")
+        (ws / ".git").write_text(f"gitdir: {elsewhere / '.git'}\n")
+        swapped = await run_tool(eng, "git_status")
+        diff = await run_tool(eng, "git_diff")
+    for result in (swapped, diff):
+        assert result.status == "error" and "is a file pointing" in (result.error or "")
+    assert SECRET not in shown(swapped, diff)
