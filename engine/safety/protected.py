@@ -208,7 +208,9 @@ def protected_for_settings(settings: Any, *, workspace: Path | None = None) -> P
     engine's `config/` directory, the model and voice files it loads; for writers also the
     console's program and Python environment (`program_directories`).
     """
-    files: list[Path] = [Path.cwd() / ENV_FILE_NAME]
+    files: list[Path] = []
+    with contextlib.suppress(OSError):  # a deleted current directory holds no `.env`
+        files.append(Path.cwd() / ENV_FILE_NAME)
     if workspace is not None:
         files.append(workspace / ENV_FILE_NAME)
     loaded = env_file_of(settings)
