@@ -50,6 +50,8 @@ _AUTHORITY = r"[^\s/?#\"'<>\\`]"
 URL_USERINFO = re.compile(rf"(?i)\b([a-z][a-z0-9+.\-]*://)({_AUTHORITY}*)@")
 """`scheme://userinfo@`: userinfo runs to the last `@` of the authority, as URL parsers read it."""
 _CUT_AUTHORITY = re.compile(rf"(?i)\b([a-z][a-z0-9+.\-]*://){_AUTHORITY}*$")
+AGENT_TOKEN = re.compile(r"\b(daena_agent_[0-9a-f]+_)[A-Za-z0-9_\-]+")
+"""An agent token (engine/credentials.py: prefix, public id, secret): the secret part goes."""
 CSV_FORMULA_START = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
 """First characters a spreadsheet may evaluate (OWASP CSV injection, and full-width forms)."""
 
@@ -107,6 +109,8 @@ class Redactor:
             value = self._without_beginnings(value)
         if "://" in value:
             value = URL_USERINFO.sub(lambda m: f"{m.group(1)}{REDACTED}@", value)
+        if "daena_agent_" in value:
+            value = AGENT_TOKEN.sub(lambda m: f"{m.group(1)}{REDACTED}", value)
         return value
 
     def __call__(self, value: Any) -> Any:

@@ -256,6 +256,18 @@ async def test_credentials_inside_urls_are_redacted(eng: Engine, db_path: Path) 
     assert "alice" not in texts and "https://***@github.com" in texts
 
 
+async def test_agent_tokens_are_redacted_though_the_log_never_knew_them(
+    eng: Engine, db_path: Path
+) -> None:
+    """Agent tokens are stored hashed, so the redactor cannot learn them; their shape gives
+    them away instead (the public id stays, the secret goes)."""
+    token = "daena_agent_0a1b2c3d4e5f_" + "Zx9_-" * 8
+    await eng.run("no_such_tool", {"auth": f"Bearer {token}", "h": [token[:-3]]})
+    await eng.record(AuditEntry(actor="op", action="note", status="error", error=token))
+    texts = "\n".join(stored_texts(db_path))
+    assert "Zx9_-Zx9" not in texts and "daena_agent_0a1b2c3d4e5f_***" in texts
+
+
 secret_text = st.text(
     st.characters(blacklist_characters="*", blacklist_categories=("Cs",)),
     min_size=4,
