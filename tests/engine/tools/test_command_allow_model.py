@@ -236,3 +236,9 @@ def test_whatever_pytest_argv_is_admitted_loads_no_plugin_and_reads_no_file(
             assert word == "-pno:cacheprovider"
         assert not word.startswith("@")
         assert not word.startswith(("--basetemp", "--junitxml", "-o", "-c", "/"))
+
+
+def test_git_log_filters_take_separate_values_but_never_an_option(ws: Path) -> None:
+    assert admit(ws, "git", "log", "--author", "ada", "--grep", "fix", "--since", "monday")
+    with pytest.raises(PolicyError, match="must not start with '-'"):
+        admit(ws, "git", "log", "--grep", "--output=x")

@@ -10,7 +10,7 @@ from typing import Any
 import pygit2
 import pytest
 
-from engine.errors import PolicyError, ToolFailure
+from engine.errors import ConfinementError, PolicyError, ToolFailure
 from engine.safety.commands import CommandFailed
 from engine.tools.builtin import builtin_tools
 from engine.tools.builtin.sandbox import SANDBOX_WORKER_RUN
@@ -214,4 +214,21 @@ async def test_sandbox_refusals_spawn_nothing(
 ) -> None:
     with pytest.raises(PolicyError):
         await run(SANDBOX_WORKER_RUN, make_ctx(), command=command)
+    assert forbid_spawn == []
+
+
+async def test_paths_are_checked_again_when_the_approved_command_runs(
+    git_workspace: Path, make_ctx: MakeCtx, forbid_spawn: list[object], tmp_path: Path
+) -> None:
+    """Approved while `sub` was a directory; swapped for a link out before the run."""
+    (git_workspace / "sub").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    ctx = make_ctx()
+    args = SHELL_EXEC.args_model.model_validate({"command": "git diff -- sub"})
+    assert SHELL_EXEC.check is not None
+    SHELL_EXEC.check(ctx, args)  # what the approval saw
+    (git_workspace / "sub").rmdir()
+    (git_workspace / "sub").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    with pytest.raises(ConfinementError, match="outside the workspace"):
+        await SHELL_EXEC.run(ctx, args)
     assert forbid_spawn == []
