@@ -68,6 +68,14 @@ def test_the_agent_session_has_no_way_to_decide() -> None:
     assert not set(DECIDING) & public
 
 
+def test_a_session_cannot_be_renamed(eng: Engine) -> None:
+    agent = eng.as_agent("bot")
+    for attribute in ("identity", "name"):
+        with pytest.raises(AttributeError):
+            setattr(agent, attribute, "op@test")
+    assert agent.identity == "agent:bot"
+
+
 async def test_an_agents_risky_run_waits_and_the_agent_cannot_approve_it(
     risky: Engine, workspace: Path
 ) -> None:
