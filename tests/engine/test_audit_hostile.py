@@ -565,3 +565,47 @@ async def test_no_tool_reaches_the_head_key_even_inside_the_workspace(workspace:
         assert written.status == "refused"
         assert key.read_bytes().strip() != b"0" * 64
         assert (await eng.audit.verify()).ok
+
+
+async def test_a_database_from_before_the_anchor_is_migrated_and_sealed(
+    workspace: Path, db_path: Path
+) -> None:
+    from engine.audit import GENESIS, _hashed_fields, record_hash
+    from engine.storage import database
+
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    conn = raw(db_path)
+    for number, script in enumerate(database.MIGRATIONS[:6], start=1):
+        conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+    prev = GENESIS
+    for i in range(1, 11):
+        ordered: dict[str, object] = {
+            "actor": "old",
+            "action": "note",
+            "tool": None,
+            "args": None,
+            "status": "ok",
+            "error": None,
+            "duration_ms": None,
+            "result_summary": None,
+            "trace_id": None,
+            "task_id": None,
+            "approval_id": None,
+        }
+        digest = record_hash(prev, _hashed_fields(i, 1000.0 + i, ordered))
+        conn.execute(
+            "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (i, 1000.0 + i, *ordered.values(), prev, digest),
+        )
+        prev = digest
+    conn.close()
+    settings = make_settings(workspace, db_path)
+    async with Engine.open(settings) as eng:
+        assert (await eng.audit.verify()).ok
+        await eng.run("git_status")
+        assert key_path(db_path).exists()
+        report = await eng.audit.verify()
+        assert report.ok and report.checked >= 11
+    delete_newest(db_path, 1)
+    async with Engine.open(settings) as eng:
+        assert not (await eng.audit.verify()).ok
