@@ -60,7 +60,7 @@ def build_parser(*, with_commands: bool = True) -> argparse.ArgumentParser:
     parser.add_argument(
         "--env-file",
         metavar="PATH",
-        help="dotenv file (default: .env when it exists; a given file must exist)",
+        help="dotenv file (default: .env when it exists; a given file must exist; '' for none)",
     )
     parser.add_argument("--operator", help="name recorded on decisions (DAENA_OPERATOR)")
     if with_commands:
@@ -84,9 +84,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def env_file_from(args: argparse.Namespace) -> Path | None:
-    """`--env-file` must name a file; without it `.env` is read when there is one."""
+    """`--env-file` must name a file ('' for none); without it `.env` is read when there
+    is one."""
     from engine import ConfigError
 
+    if args.env_file == "":
+        return None
     if args.env_file is None:
         default = Path(".env")
         return default if default.is_file() else None
