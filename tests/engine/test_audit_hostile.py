@@ -609,3 +609,18 @@ async def test_a_database_from_before_the_anchor_is_migrated_and_sealed(
     delete_newest(db_path, 1)
     async with Engine.open(settings) as eng:
         assert not (await eng.audit.verify()).ok
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(max_size=12), min_size=1, max_size=6))
+def test_property_no_csv_cell_opens_as_a_formula(cells: list[str]) -> None:
+    from engine.audit import neutralise_cell
+
+    out = io.StringIO()
+    csv.writer(out).writerow([neutralise_cell(c) for c in cells])
+    (row,) = list(csv.reader(io.StringIO(out.getvalue())))
+    assert len(row) == len(cells)
+    for original, cell in zip(cells, row, strict=True):
+        assert cell in (original, "'" + original)  # nothing but the quote is changed
+        if cell[:1] in FORMULA_START or cell.lstrip()[:1] in FORMULA_START:
+            raise AssertionError(cell)
