@@ -39,6 +39,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -277,13 +278,21 @@ def _base_env(workspace: Path) -> dict[str, str]:
 
 def _run_git(git: str, args: list[str], env: dict[str, str], cwd: Path) -> str:
     """Output of a git query the hardening itself needs (not an agent's command)."""
-    full_env = {"PATH": os.environ.get("PATH", os.defpath), **env}
+    # Only absolute PATH entries, and the program looked up here: a relative entry (`.`, an
+    # empty one) would find a `git` in the workspace, which the agent writes.
+    search = os.pathsep.join(
+        d for d in os.environ.get("PATH", os.defpath).split(os.pathsep) if os.path.isabs(d)
+    )
+    program = git if os.path.dirname(git) else shutil.which(git, path=search)
+    if program is None:
+        raise ToolFailure(f"command: {git!r} was not found on the absolute PATH entries")
+    full_env = {"PATH": search, **env}
     for name in ("SYSTEMROOT", "HOME", "USERPROFILE"):
         if name in os.environ:
             full_env.setdefault(name, os.environ[name])
     try:
         done = subprocess.run(
-            [git, *args],
+            [program, *args],
             cwd=cwd,
             env=full_env,
             capture_output=True,

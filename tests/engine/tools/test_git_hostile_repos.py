@@ -936,3 +936,19 @@ async def test_a_cached_repository_is_checked_again_on_every_run(
     for result in (swapped, diff):
         assert result.status == "error" and "is a file pointing" in (result.error or "")
     assert SECRET not in shown(swapped, diff)
+
+
+def test_the_hardening_never_runs_a_git_found_in_the_workspace(
+    trap: Trap, hostile_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative PATH entry would find `./git` in the workspace for the hardening's own
+    configuration query; only absolute entries are searched."""
+    fake = hostile_root / "git"
+    shutil.copy(trap.evil, fake)
+    monkeypatch.setenv("PATH", os.pathsep.join([".", "", os.environ["PATH"]]))
+    git_hardening.git_builtins.cache_clear()
+    try:
+        prepare_git(["git", "status"], hostile_root)
+    finally:
+        git_hardening.git_builtins.cache_clear()
+    assert trap.fired() == ""
