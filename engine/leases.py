@@ -22,7 +22,7 @@ from functools import partial
 
 from engine.audit import AuditEntry, AuditLog
 from engine.events import RunFinished
-from engine.liveness import pid_alive
+from engine.liveness import owner_alive, process_token
 from engine.storage.database import Database, SyncTransaction
 
 
@@ -32,6 +32,7 @@ class Lease:
     start_id: int
     owner_host: str
     owner_pid: int
+    owner_started: str | None
     started_at: float
     tool: str | None
     task_id: str | None
@@ -44,11 +45,19 @@ class Lease:
 
     def owner_gone(self) -> bool:
         """True only when the owner is known to have ended (on this host, pid not alive)."""
-        return self.owner_host == socket.gethostname() and pid_alive(self.owner_pid) is False
+        if self.owner_host != socket.gethostname():
+            return False
+        return owner_alive(self.owner_pid, self.owner_started) is False
+
+
+def _sql_text(value: str | None) -> str:
+    """A literal for the trigger's text (it cannot take parameters)."""
+    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
 
 
 _SELECT = (
-    "SELECT l.trace_id, l.start_id, l.owner_host, l.owner_pid, l.started_at, a.tool, "
+    "SELECT l.trace_id, l.start_id, l.owner_host, l.owner_pid, l.owner_started, "
+    "l.started_at, a.tool, "
     "a.task_id, a.approval_id, EXISTS (SELECT 1 FROM approval_requests r "
     "WHERE r.id = a.approval_id) AS for_request "
     "FROM run_leases l LEFT JOIN audit a ON a.id = l.start_id"
@@ -61,6 +70,7 @@ def _lease(row: sqlite3.Row) -> Lease:
         start_id=int(row["start_id"]),
         owner_host=row["owner_host"],
         owner_pid=int(row["owner_pid"]),
+        owner_started=row["owner_started"],
         started_at=float(row["started_at"]),
         tool=row["tool"],
         task_id=row["task_id"],
@@ -79,12 +89,14 @@ class RunLeases:
     async def stamp(self) -> None:
         """Make this connection record a lease for every `run_start` it writes (call once,
         at open)."""
-        host = socket.gethostname().replace("'", "''")
+        host = _sql_text(socket.gethostname())
+        started = _sql_text(process_token(os.getpid()))
         await self._db.execute_local(
             "CREATE TEMP TRIGGER IF NOT EXISTS run_leases_stamp AFTER INSERT ON main.audit "
             "WHEN new.action = 'run_start' AND new.trace_id IS NOT NULL BEGIN "
             "INSERT OR REPLACE INTO run_leases (trace_id, start_id, owner_host, owner_pid, "
-            f"started_at) VALUES (new.trace_id, new.id, '{host}', {os.getpid()}, new.ts); END"
+            "owner_started, started_at) VALUES "
+            f"(new.trace_id, new.id, {host}, {os.getpid()}, {started}, new.ts); END"
         )
 
     async def holder(self, trace_id: str) -> Lease | None:

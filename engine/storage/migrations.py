@@ -202,15 +202,18 @@ MIGRATIONS: list[str] = [
     """,
     # 8: run leases (engine/leases.py): which process holds each started run until its
     # outcome is recorded. Rows are written by each connection's temporary trigger (it
-    # knows the process); the outcome's record releases the lease here.
+    # knows the process); the outcome's record releases the lease here. A task's owner and
+    # a lease's also record the owner process's start (engine/liveness.py: pids are reused).
     """
     CREATE TABLE run_leases (
         trace_id TEXT PRIMARY KEY,
         start_id INTEGER NOT NULL,
         owner_host TEXT NOT NULL,
         owner_pid INTEGER NOT NULL,
+        owner_started TEXT,
         started_at REAL NOT NULL
     );
+    ALTER TABLE tasks ADD COLUMN owner_started TEXT;
     CREATE TRIGGER run_leases_release AFTER INSERT ON audit
     WHEN new.action IN ('run', 'run_interrupted', 'approval_run_interrupted')
     BEGIN

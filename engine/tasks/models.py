@@ -132,6 +132,7 @@ class Task(BaseModel):
     owner: str | None = None
     owner_pid: int | None = None
     owner_host: str | None = None
+    owner_started: str | None = None
     heartbeat_at: float | None = None
     steps: list[TaskStep] = Field(default_factory=list)
     artifacts: list[TaskArtifact] = Field(default_factory=list)

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from engine.audit import AuditEntry, AuditRecord
 from engine.brain import Brain
 from engine.errors import EngineError, InputError, NotFoundError
+from engine.liveness import process_token
 from engine.runs import RunRequest, RunStatus
 from engine.storage.database import Transaction
 from engine.tasks.budget import BudgetGuard
@@ -102,6 +103,7 @@ class TaskRunner:
         self.store = store
         self.brain = brain
         self.owner, self.pid, self.host = new_owner()
+        self.started = process_token(self.pid)
         self.heartbeat_sec = HEARTBEAT_SEC
         self.planner = TaskPlanner(eng, store, brain)
 
@@ -116,6 +118,7 @@ class TaskRunner:
                 "owner": self.owner,
                 "owner_pid": self.pid,
                 "owner_host": self.host,
+                "owner_started": self.started,
                 "run_started_at": now,
                 "heartbeat_at": now,
                 "started_at": task.started_at or now,

@@ -30,7 +30,7 @@ from engine.audit import AuditEntry
 from engine.brain import Brain, BrainStatus
 from engine.errors import ApprovalError, ConfigError, InputError, NotFoundError
 from engine.events import ApprovalDecided, RunFinished
-from engine.liveness import pid_alive
+from engine.liveness import owner_alive
 from engine.runs import canonical_args
 from engine.tasks.models import RESUMABLE, TERMINAL, Budget, StepStatus, Task, TaskStatus
 from engine.tasks.playbooks import Playbook, PlaybookLibrary, PlaybookStep
@@ -446,7 +446,7 @@ class TaskService:
         if task.owner_host == socket.gethostname() and task.owner_pid:
             if task.owner_pid == os.getpid():
                 return False  # this process, but no runner here drives it: an orphan
-            alive = pid_alive(task.owner_pid)
+            alive = owner_alive(task.owner_pid, task.owner_started)
             if alive is not None:
                 return alive
         last = task.heartbeat_at or task.run_started_at or 0.0

@@ -31,7 +31,7 @@ from engine.tasks.playbooks import PlaybookStep
 _TASK_COLUMNS = (
     "id, goal, source, variables, status, reason, max_steps, max_retries, max_seconds,"
     " elapsed_sec, created_by, created_at, updated_at, started_at, finished_at,"
-    " run_started_at, owner, owner_pid, owner_host, heartbeat_at"
+    " run_started_at, owner, owner_pid, owner_host, owner_started, heartbeat_at"
 )
 _STEP_COLUMNS = (
     "task_id, idx, tool, args, title, dry_run, retry_on_failure, max_retries,"
@@ -64,6 +64,7 @@ def task_from_row(row: sqlite3.Row) -> Task:
         owner=data["owner"],
         owner_pid=data["owner_pid"],
         owner_host=data["owner_host"],
+        owner_started=data["owner_started"],
         heartbeat_at=data["heartbeat_at"],
     )
 

@@ -6,6 +6,7 @@ process that started it is still alive (even stopped)."""
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -92,3 +93,20 @@ async def test_quitting_mid_run_leaves_no_run_without_an_outcome(
     rows = await run_records(settings)
     assert_one_interrupted_outcome(rows, proc.pid)
     assert not (settings.execution_workspace_root / "trace.txt").exists()  # cancelled early
+
+
+async def test_a_lease_whose_pid_was_reused_is_reaped(settings: Settings, start_run: Start) -> None:
+    """The owner died and its pid now belongs to another process: still an orphan."""
+    proc = start_run("kill")
+    proc.kill()
+    proc.wait(timeout=30)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with sqlite3.connect(settings.daena_db_path) as conn:  # as if `other` got the pid
+            conn.execute("UPDATE run_leases SET owner_pid = ?", (other.pid,))
+        conn.close()
+        rows = await run_records(settings)
+        assert_one_interrupted_outcome(rows, other.pid)
+    finally:
+        other.kill()
+        other.wait()

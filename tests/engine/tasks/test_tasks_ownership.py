@@ -5,7 +5,9 @@ ahead), and a step is never run again while its previous run may still be going.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +19,7 @@ from test_tasks_restart import lines, wait_for
 
 from engine import Engine
 from engine.errors import InputError
+from engine.liveness import process_token
 from engine.tasks import StepStatus, TaskService, TaskStateError, TaskStatus
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGSTOP")
@@ -92,3 +95,30 @@ async def test_a_rerun_never_overlaps_a_run_that_may_still_be_going(
     assert lines(workspace) == ["a", "w", "c"]
     assert [r["tool"] for r in await audit_rows(eng, task_id, "run_start")] == ["wait_medium"]
     assert [r["status"] for r in await audit_rows(eng, task_id)] == ["ok", "ok", "ok"]
+
+
+async def test_a_reused_pid_is_not_mistaken_for_the_owner(
+    eng: Engine, tasks: TaskService, playbook_dir: Path
+) -> None:
+    """The owner's pid alive but belonging to another process (pids are reused): the task is
+    recovered; the owner's own process (same pid, same start) keeps it."""
+    if process_token(os.getpid()) is None:
+        pytest.skip("no process start times on this platform")
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        task = await tasks.create_from_playbook(write_playbook(playbook_dir, "one", [STEPS[0]]))
+        async with eng.db.transaction() as tx:
+            await tx.execute(
+                "UPDATE tasks SET status = 'running', owner = 'reused', owner_pid = ?, "
+                "owner_host = ?, owner_started = ?, heartbeat_at = ? WHERE id = ?",
+                (other.pid, socket.gethostname(), process_token(other.pid), time.time(), task.id),
+            )
+        assert await tasks.recover() == []  # the very process that claimed it
+        async with eng.db.transaction() as tx:
+            await tx.execute(
+                "UPDATE tasks SET owner_started = 'another-boot:1' WHERE id = ?", (task.id,)
+            )
+        assert await tasks.recover() == [task.id]  # same pid, another process
+    finally:
+        other.kill()
+        other.wait()
