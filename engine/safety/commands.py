@@ -13,7 +13,7 @@ The allowlist is an allow model, not a prefix plus a deny list (`allow_command`)
   `git status --short`, never `git statusx`, `gitk` or `git -c x status`);
 - when the entry names a command family the console knows (`git status|diff|log`,
   `python -m pytest`, `pip list|show|download`), every word after the entry must be an
-  option, value or operand that family's spec allows (`engine.safety.command_rules`): exact
+  option, value or operand that family's spec allows (`engine.safety.command_specs`): exact
   option names, checked values, workspace-confined paths; anything else is refused naming the
   word and the rule;
 - an entry with no spec (an operator's `make test`, `pip --version`) admits exactly its own
@@ -40,7 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import EngineError, InputError, PolicyError, ToolFailure
-from engine.safety.command_rules import Where, check_arguments, family_of
+from engine.safety.command_rules import Where, check_arguments
+from engine.safety.command_specs import family_of
 from engine.safety.git_hardening import is_git, prepare_git
 from engine.safety.protected import ProtectedPaths
 
@@ -189,7 +190,7 @@ def allow_command(
 
     The entry must be a whole-word argv prefix (`git status` admits `git status --short`, not
     `git statusx`, `gitk` or `git -c x status`). What follows it must then be allowed by the
-    spec of the command family the entry names (`engine.safety.command_rules`); an entry with
+    spec of the command family the entry names (`engine.safety.command_specs`); an entry with
     no spec (`make test`) admits exactly its own words and nothing after them.
     """
     candidates: list[tuple[str, list[str]]] = []

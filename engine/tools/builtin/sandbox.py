@@ -4,7 +4,7 @@ The original "sandbox" passed the whole environment to its child and printed tok
 later filtered options by exact name, so `--index-url=http://evil`, `-i`, abbreviations
 such as `--pyth` and an sdist's build backend all slipped past. Now:
 
-- the same allow model as `shell_exec` (`engine.safety.command_rules`): only the options each
+- the same allow model as `shell_exec` (`engine.safety.command_specs`): only the options each
   pip subcommand's spec names, in full, with checked values; operands are package names
   (`pip download`: name and `==`-style versions), never paths or URLs;
 - wheels only: `--only-binary=:all:` is added to `pip download` (and `PIP_ONLY_BINARY` set),

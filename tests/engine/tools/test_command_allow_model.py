@@ -1,4 +1,4 @@
-"""engine.safety.command_rules: how the allow model reads an argv, rule by rule.
+"""engine.safety.command_rules and command_specs: how the allow model reads an argv.
 
 The hostile corpora (test_command_hostile.py, test_sandbox_hostile.py, the node's
 test_shell_hostile.py) show the attacks fail end to end; this file pins the reading itself:
@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import ConfinementError, EngineError, PolicyError
-from engine.safety.command_rules import GIT_DIFF, PIP_DOWNLOAD, PYTEST, family_of
+from engine.safety.command_specs import GIT_DIFF, PIP_DOWNLOAD, PYTEST, family_of
 from engine.safety.commands import allow_command
 from engine.safety.protected import ProtectedPaths
 
