@@ -115,10 +115,9 @@ class RunLeases:
         """Give every run orphaned by a dead process on this host its `run_interrupted`
         outcome; returns their trace ids. Runs of approved requests are left to
         `Approvals.reap_interrupted_runs` (call it first)."""
-        rows = await self._db.fetchall(
-            f"{_SELECT} WHERE l.owner_host = ? AND l.owner_pid != ?",
-            (socket.gethostname(), os.getpid()),
-        )
+        # This process's own leases are alive (owner_gone says so), unless they were left by
+        # an earlier process that had the same pid.
+        rows = await self._db.fetchall(f"{_SELECT} WHERE l.owner_host = ?", (socket.gethostname(),))
         reaped: list[str] = []
         for lease in map(_lease, rows):
             if lease.for_request or not lease.owner_gone():

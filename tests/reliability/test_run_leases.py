@@ -5,6 +5,7 @@ process that started it is still alive (even stopped)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from engine import Engine, Settings
+from engine.liveness import process_token
 
 SCRIPT = Path(__file__).resolve().parent / "lease_run_script.py"
 Start = Callable[[str], "subprocess.Popen[str]"]
@@ -110,3 +112,20 @@ async def test_a_lease_whose_pid_was_reused_is_reaped(settings: Settings, start_
     finally:
         other.kill()
         other.wait()
+
+
+async def test_a_lease_left_by_an_earlier_process_with_this_pid_is_reaped(
+    settings: Settings, start_run: Start
+) -> None:
+    if process_token(os.getpid()) is None:
+        pytest.skip("no process start times on this platform")
+    proc = start_run("kill")
+    proc.kill()
+    proc.wait(timeout=30)
+    with sqlite3.connect(settings.daena_db_path) as conn:  # as if it had had this pid
+        conn.execute(
+            "UPDATE run_leases SET owner_pid = ?, owner_started = 'another-boot:1'",
+            (os.getpid(),),
+        )
+    conn.close()
+    assert_one_interrupted_outcome(await run_records(settings), os.getpid())
