@@ -624,3 +624,15 @@ def test_property_no_csv_cell_opens_as_a_formula(cells: list[str]) -> None:
         assert cell in (original, "'" + original)  # nothing but the quote is changed
         if cell[:1] in FORMULA_START or cell.lstrip()[:1] in FORMULA_START:
             raise AssertionError(cell)
+
+
+async def test_pruning_past_a_recorded_break_clears_it(eng: Engine, db_path: Path) -> None:
+    """The break stays until the operator prunes the records it concerns (audited)."""
+    await filled(eng)
+    delete_newest(db_path, 2)
+    await eng.run("git_status")  # writes the reset record, then its own
+    assert not (await eng.audit.verify()).ok
+    assert await eng.audit.prune(before_ts=10**12, operator="op@test") > 0
+    report = await eng.audit.verify()
+    assert report.ok, report
+    assert (await eng.audit.page())[0].action == "audit_prune"
