@@ -98,6 +98,16 @@ async def test_filesystem_write_into_any_git_is_refused(
     assert sorted(p.relative_to(workspace) for p in workspace.rglob("*")) == before
 
 
+async def test_an_existing_git_file_is_not_rewritten(writer: Engine, workspace: Path) -> None:
+    """A `.git` file redirects git to another directory (submodules): never writable."""
+    (workspace / "vendor").mkdir()
+    (workspace / "vendor" / ".git").write_text("gitdir: ../.git/modules/vendor\n")
+    for raw in ("vendor/.git", "vendor/.GIT", "./vendor//.git"):
+        result = await writer.run("filesystem_write", {"path": raw, "content": "gitdir: /tmp\n"})
+        assert result.status == "refused", (raw, result)
+    assert (workspace / "vendor" / ".git").read_text() == "gitdir: ../.git/modules/vendor\n"
+
+
 async def test_link_into_git_is_refused_for_writes(writer: Engine, workspace: Path) -> None:
     os.symlink(".git", workspace / "innocent")
     os.symlink(".git/hooks/pre-commit", workspace / "notes.txt")
