@@ -22,7 +22,9 @@ never differ:
 - A path (operand, or after `--`) is confined like every tool path: inside the workspace after
   following links, no `..` component (git and pytest normalise paths by text, not by links),
   never one of the console's own files, never git pathspec magic (`:(top)`) or a `rev:path`
-  blob, never an `@argsfile`.
+  blob.
+- Where the program reads `@file` as more arguments (pytest), no word may start with `@`,
+  not even an option's value (`-k @args.txt`).
 
 Some specs add options of their own after the command name (`--no-ext-diff --no-textconv` for
 git diff and log; `--only-binary=:all:` for pip download), so the effective argv, which dry
@@ -85,6 +87,9 @@ class CommandSpec:
     after_dashdash: Kind | None = None
     clusters: bool = False
     numeric_count: bool = False  # git log's `-3`
+    # The program reads any word starting with this as a file of more arguments, wherever
+    # it stands, even as an option's value (argparse's `fromfile_prefix_chars`: pytest).
+    argfile_prefix: str = ""
     forced: tuple[str, ...] = ()
     dangers: dict[str, str] = field(default_factory=dict)
     _by_name: dict[str, Opt] = field(default_factory=dict, repr=False, compare=False)
@@ -269,6 +274,13 @@ def _option(spec: CommandSpec, args: Sequence[str], i: int, where: Where) -> int
 def check_arguments(spec: CommandSpec, args: Sequence[str], where: Where) -> None:
     """Raise `PolicyError` (or `ConfinementError`) unless every word in `args` — what follows
     the command's name — is an option, value or operand `spec` allows."""
+    prefix = spec.argfile_prefix
+    for word in args if prefix else ():
+        if word.startswith(prefix):
+            raise PolicyError(
+                f"{where.field}: {word!r} starts with {prefix!r}, which {spec.name!r} reads "
+                "as a file of more arguments, wherever it stands"
+            )
     i = 0
     while i < len(args):
         word = args[i]

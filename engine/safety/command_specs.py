@@ -186,6 +186,7 @@ PYTEST = CommandSpec(
     operand=TEST_PATH,
     after_dashdash=TEST_PATH,
     clusters=True,
+    argfile_prefix="@",
     dangers=PYTEST_DANGERS,
 )
 

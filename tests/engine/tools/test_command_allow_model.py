@@ -235,10 +235,42 @@ def test_whatever_pytest_argv_is_admitted_loads_no_plugin_and_reads_no_file(
         elif word.startswith("-p"):
             assert word == "-pno:cacheprovider"
         assert not word.startswith("@")
-        assert not word.startswith(("--basetemp", "--junitxml", "-o", "-c", "/"))
+        assert not word.startswith(("--basetemp", "--junitxml", "-o", "-c"))
+        if word.startswith("/"):  # only as an expression for -k / -m, never as a path
+            assert i > 0 and rest[i - 1] in ("-k", "-m")
 
 
 def test_git_log_filters_take_separate_values_but_never_an_option(ws: Path) -> None:
     assert admit(ws, "git", "log", "--author", "ada", "--grep", "fix", "--since", "monday")
     with pytest.raises(PolicyError, match="must not start with '-'"):
         admit(ws, "git", "log", "--grep", "--output=x")
+
+
+_GIT_VOCAB = [
+    "--output=x", "--output", "x", "--no-index", "--no-ind", "--ext-diff", "--textconv",
+    "--binary", "-Oorder", "-O", "--stat", "-U3", "-U", "3", "-n", "--", "README.md",
+    "../x", "/etc/passwd", "HEAD", "HEAD:README.md", "-p", "--exec=x", "-c", "-sb",
+    "--format=%GG", "--format=%h", "--open-files-in-pager", ".env", "--submodule=log",
+]  # fmt: skip
+_NEVER = ("--output", "--no-ind", "--ext", "--textconv", "--binary", "-O", "--exec", "--open")
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sub=st.sampled_from(["status", "diff", "log"]),
+    words=st.lists(st.sampled_from(_GIT_VOCAB), max_size=7),
+)
+def test_whatever_git_argv_is_admitted_writes_reads_and_runs_nothing_else(
+    tmp_path_factory: pytest.TempPathFactory, sub: str, words: list[str]
+) -> None:
+    ws = tmp_path_factory.getbasetemp() / "git-prop-ws"
+    ws.mkdir(exist_ok=True)
+    (ws / "README.md").touch()
+    try:
+        argv = admit(ws, "git", sub, *words)
+    except EngineError:
+        return
+    for word in argv[2:]:
+        assert not word.startswith(_NEVER), argv
+        assert "%G" not in word and ":" not in word and ".." not in word, argv
+        assert not word.startswith("/") and word != ".env", argv

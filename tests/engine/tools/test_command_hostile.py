@@ -81,6 +81,8 @@ def make_lab(root: Path) -> Lab:
         f"from pathlib import Path\nPath({str(out / 'plugin-ran')!r}).write_text('pwned')\n"
     )
     (ws / "args.txt").write_text(f"--basetemp={out / 'bt-args'}\n")
+    # argparse expands `@file` anywhere, even as an option's value: `-k @kargs.txt`.
+    (ws / "kargs.txt").write_text(f"ok\n--basetemp={out / 'bt-k'}\n")
     (ws / ".env").write_text("EXECUTION_TOKEN=console-secret\n")
     # A program the agent names as "the interpreter" for pip's --python re-exec.
     script = out / "fake-python"
@@ -172,6 +174,9 @@ ATTACKS: dict[str, Attack] = {
     ),
     "pytest @argsfile": Attack(
         ["{py}", "-m", "pytest", "-q", "@args.txt", "tests"], "'@'", creates="outside/bt-args"
+    ),
+    "pytest @argsfile as the value of -k": Attack(
+        ["{py}", "-m", "pytest", "-q", "-k", "@kargs.txt", "tests"], "'@'", creates="outside/bt-k"
     ),
     "pytest --rootdir outside": Attack(
         ["{py}", "-m", "pytest", "--rootdir={out}"], "root directory"
