@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
+from textual.screen import ModalScreen
 from textual.widgets import DataTable
 
 import engine
@@ -67,25 +68,27 @@ async def pending_write(eng: engine.Engine) -> str:
     return pending.approval_request_id
 
 
-async def inbox_with(pilot: Pilot[int], request_id: str) -> DaenaApp:
+async def inbox_with(pilot: Pilot[int], request_id: str) -> tuple[DaenaApp, ApprovalsScreen]:
     app = await started(pilot)
     await pilot.press("3")
-    inbox = app.screen.query_one("#inbox", DataTable)
+    approvals = app.screen
+    assert isinstance(approvals, ApprovalsScreen)
+    inbox = approvals.query_one("#inbox", DataTable)
     await wait_for(pilot, lambda: request_id in inbox.rows, "request in the inbox")
-    return app
+    return app, approvals
 
 
-async def settle(pilot: Pilot[int], app: DaenaApp) -> None:
-    """Close whatever the keys left open and let a decision in flight reach the engine."""
-    for _ in range(3):
-        if isinstance(app.screen, ApprovalsScreen):
+async def settle(pilot: Pilot[int], app: DaenaApp, approvals: ApprovalsScreen) -> None:
+    """Close whatever the keys left open (a modal, another section the palette went to) and
+    let a decision in flight reach the engine."""
+    for _ in range(6):
+        if app.screen is approvals:
             break
-        await pilot.press("escape")
-    screen = app.screen
+        await pilot.press("escape" if isinstance(app.screen, ModalScreen) else "3")
     await wait_for(
         pilot,
-        lambda: isinstance(screen, ApprovalsScreen) and not screen.deciding,
-        "no decision in flight",
+        lambda: app.screen is approvals and not approvals.deciding,
+        "back in the inbox, no decision in flight",
     )
 
 
@@ -102,9 +105,9 @@ async def test_no_key_sequence_in_the_deny_flow_approves(
 ) -> None:
     request_id = await pending_write(eng)
     async with app.run_test(size=(80, 24)) as pilot:
-        app = await inbox_with(pilot, request_id)
+        app, approvals = await inbox_with(pilot, request_id)
         await pilot.press("d", *DENY_SEQUENCES[name])
-        await settle(pilot, app)
+        await settle(pilot, app, approvals)
     request = await eng.approvals.get(request_id)
     assert request.status in ("pending", "denied"), f"{name}: {request.status}"
     assert request.decided_by is None or request.status == "denied"
@@ -118,7 +121,7 @@ async def test_enter_in_the_deny_modal_denies_with_the_reason(
 ) -> None:
     request_id = await pending_write(eng)
     async with app.run_test(size=(80, 24)) as pilot:
-        app = await inbox_with(pilot, request_id)
+        app, approvals = await inbox_with(pilot, request_id)
         await pilot.press("d")
         await wait_for(pilot, lambda: isinstance(app.screen, DenyModal), "deny modal")
         modal = app.screen
@@ -130,7 +133,7 @@ async def test_enter_in_the_deny_modal_denies_with_the_reason(
         assert app.screen is modal
         assert "a denial needs a reason" in text_of(modal.query_one("#decision-error"))
         await pilot.press(*"looks like exfiltration", "enter")
-        await settle(pilot, app)
+        await settle(pilot, app, approvals)
     request = await eng.approvals.get(request_id)
     assert request.status == "denied" and request.decision_reason == "looks like exfiltration"
     assert not (workspace / TARGET).exists() and await ran(eng) == []
@@ -152,7 +155,7 @@ async def test_the_approve_modal_starts_on_cancel_and_never_denies(
 ) -> None:
     request_id = await pending_write(eng)
     async with app.run_test(size=(80, 24)) as pilot:
-        app = await inbox_with(pilot, request_id)
+        app, approvals = await inbox_with(pilot, request_id)
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, ApproveModal), "approve modal")
         modal = app.screen
@@ -160,7 +163,7 @@ async def test_the_approve_modal_starts_on_cancel_and_never_denies(
         assert not modal.query("#deny"), "the approve modal has no Deny button"
         assert text_of(modal.query_one("#enter-does")) == "Enter now: cancel"
         await pilot.press(*APPROVE_SLIPS[name])
-        await settle(pilot, app)
+        await settle(pilot, app, approvals)
     request = await eng.approvals.get(request_id)
     assert request.status == "pending", f"{name}: {request.status}"
     assert not (workspace / TARGET).exists() and await ran(eng) == []
@@ -171,7 +174,7 @@ async def test_approving_takes_a_deliberate_move_to_the_approve_button(
 ) -> None:
     request_id = await pending_write(eng)
     async with app.run_test(size=(80, 24)) as pilot:
-        app = await inbox_with(pilot, request_id)
+        app, approvals = await inbox_with(pilot, request_id)
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, ApproveModal), "approve modal")
         await pilot.press("left")  # from Cancel to Approve, which the modal says...
@@ -182,7 +185,7 @@ async def test_approving_takes_a_deliberate_move_to_the_approve_button(
             "Enter now approves",
         )
         await pilot.press("enter")  # ...then press it
-        await settle(pilot, app)
+        await settle(pilot, app, approvals)
         await wait_for(pilot, lambda: (workspace / TARGET).exists(), "approved run")
     request = await eng.approvals.get(request_id)
     assert request.status == "approved" and request.run_status == "ok"
