@@ -8,14 +8,17 @@ and that no control, bidi or invisible character reaches the terminal.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 import engine
 from daena_tui.app import DaenaApp
+from daena_tui.render import command_line, render_args, render_output
 from daena_tui.screens.modals.audit_detail import AuditDetailModal
 from daena_tui.screens.modals.decision import ApproveModal, DenyModal
 from daena_tui.screens.modals.request_view import RequestViewModal
@@ -228,3 +231,22 @@ async def test_a_task_goal_from_the_agent_is_shown_inert(app: DaenaApp, eng: eng
         assert_inert(screen_text(app))
         assert str(table.get_cell(task.id, "goal")).startswith("⟨ESC⟩[2J⟨ESC⟩[Hroutine⟨CR⟩")
         assert REASON_SHOWN in " ".join(text_of(detail).split())
+
+
+def rendered(renderable: object) -> str:
+    console = Console(width=100, file=io.StringIO(), record=True, color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_short_arguments_results_and_argv_are_inert_too() -> None:
+    args = {"path": "\u202etxt.exe", "mode": "[b]x[/b]\x1b[2J", "n": ["\u200b"]}
+    shown = rendered(render_args(args))
+    assert_inert(shown)
+    assert '"path": "⟨U+202E⟩txt.exe"' in shown and '"[b]x[/b]\\u001b[2J"' in shown
+    output = rendered(
+        render_output({"content": "ok\x1b]0;title\x07\n" + "\n" * 50 + "tail", "path": "a.py"})
+    )
+    assert_inert(output)
+    assert "⟨ESC⟩]0;title⟨BEL⟩" in output and "… 50 blank lines …" in output
+    assert command_line({"argv": ["git", "log", "\x1b[8m"]}) == "git log '⟨ESC⟩[8m'"
