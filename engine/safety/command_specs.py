@@ -311,3 +311,14 @@ def family_of(entry: Sequence[str]) -> Family | None:
         if spec is not None:
             return Family(spec, 4 if module else 2, module)
     return None
+
+
+def is_pip(argv: Sequence[str]) -> bool:
+    """True when argv runs pip: `pip ...`, `pip3 ...` or `python [-I] -m pip ...`."""
+    if not argv:
+        return False
+    program = _program(argv[0])
+    if _PIP.fullmatch(program):
+        return True
+    rest = [w for w in argv[1:4] if w != "-I"]
+    return bool(_PYTHON.fullmatch(program)) and rest[:2] == ["-m", "pip"]

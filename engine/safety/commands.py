@@ -41,7 +41,7 @@ from typing import Any
 
 from engine.errors import EngineError, InputError, PolicyError, ToolFailure
 from engine.safety.command_rules import Where, check_arguments
-from engine.safety.command_specs import family_of
+from engine.safety.command_specs import family_of, is_pip
 from engine.safety.git_hardening import is_git, prepare_git
 from engine.safety.protected import ProtectedPaths
 
@@ -243,8 +243,11 @@ def _admit(entry: str, prefix: list[str], argv: list[str], where: Where) -> Allo
 def command_to_run(argv: list[str], workspace: Path) -> tuple[list[str], dict[str, str]]:
     """The argv and environment an allowed command runs with: git gets the hardened
     configuration of `engine.safety.git_hardening` (and is refused outside a repository
-    root), everything gets a scrubbed environment."""
+    root), pip reads no configuration file (`pip_env`), everything gets a scrubbed
+    environment."""
     env = scrubbed_env()
+    if is_pip(argv):
+        env.update(pip_env())
     if is_git(argv):
         # The hardening runs git itself to read the repository's configuration: give it the
         # program `run_argv` will start, never one a lookup could find in the workspace.
@@ -252,6 +255,40 @@ def command_to_run(argv: list[str], workspace: Path) -> tuple[list[str], dict[st
         hardened, extra = prepare_git([program, *argv[1:]], workspace)
         return [argv[0], *hardened[1:]], {**env, **extra}
     return list(argv), env
+
+
+# Where pip fetches from is the operator's choice: these pass from the console's own
+# environment (never from the agent's arguments, never from a configuration file).
+OPERATOR_PIP_VARIABLES = (
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_TRUSTED_HOST",
+    "PIP_CERT",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+)
+
+
+def pip_env() -> dict[str, str]:
+    """Environment entries for a pip child: no configuration file at all.
+
+    pip reads `pip.conf` from the user's and the site's directories, and the site one is
+    `<sys.prefix>/pip.conf`: for a virtual environment inside the workspace, a file the agent
+    can write, which may set any option (`log`, `cache-dir`, `python`, `index-url` ...).
+    `PIP_CONFIG_FILE=/dev/null` makes pip skip every file; the operator's index settings are
+    taken from the console's own environment instead.
+    """
+    operator = {name: os.environ[name] for name in OPERATOR_PIP_VARIABLES if name in os.environ}
+    return {
+        **operator,
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_NO_INPUT": "1",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
 
 
 def scrubbed_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine.safety.commands import (
     CommandFailed,
     allow_command,
+    pip_env,
     run_argv,
     scrubbed_env,
     split_command,
@@ -49,33 +50,13 @@ SANDBOX_ALLOWLIST = (
     "python -m pip list",
     "python -m pip show",
 )
-SANDBOX_ENV = {
-    "PIP_NO_INPUT": "1",
-    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-    "PIP_ONLY_BINARY": ":all:",
-    "PIP_CONFIG_FILE": os.devnull,
-    "PIP_NO_CACHE_DIR": "1",
-}
-# Where packages come from is the operator's choice: these pass from the console's own
-# environment (never from the agent's arguments, never from a config file).
-OPERATOR_INDEX_VARIABLES = (
-    "PIP_INDEX_URL",
-    "PIP_EXTRA_INDEX_URL",
-    "PIP_TRUSTED_HOST",
-    "PIP_CERT",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-)
+SANDBOX_ENV = {"PIP_ONLY_BINARY": ":all:", "PIP_NO_CACHE_DIR": "1"}
 
 
 def sandbox_env() -> dict[str, str]:
-    """The child's environment: scrubbed, pip pinned down, the operator's index settings."""
-    operator = {name: os.environ[name] for name in OPERATOR_INDEX_VARIABLES if name in os.environ}
-    return scrubbed_env({**operator, **SANDBOX_ENV})
+    """The child's environment: scrubbed, no pip configuration file, the operator's index
+    settings (`pip_env`), wheels only, no cache."""
+    return scrubbed_env({**pip_env(), **SANDBOX_ENV})
 
 
 class SandboxArgs(BaseModel):

@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -344,3 +345,30 @@ async def test_a_program_in_the_workspace_never_stands_in_for_the_allowlisted_on
     assert result.status == "ok", result.error
     assert result.result is not None and "?? git" in result.result["stdout"]
     assert not (lab.out / "fake-git-ran").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX virtual environment layout")
+async def test_a_pip_conf_in_a_workspace_venv_does_not_steer_pip(lab: Lab) -> None:
+    """pip reads `<sys.prefix>/pip.conf`; for a virtual environment inside the workspace that
+    is a file the agent can write, and it may set any option (here `log`, a file outside)."""
+    venv = lab.ws / ".venv"
+    subprocess.run([PY, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    site = next(venv.glob("lib/python*/site-packages"))
+    (site / "daena-test.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")  # our pip
+    (venv / "pip.conf").write_text(f"[global]\nlog = {lab.out / 'pip-config.log'}\n")
+    python = str(venv / "bin" / "python")
+    control = subprocess.run(
+        [python, "-m", "pip", "list"], cwd=lab.ws, env=scrubbed_env(), check=False, timeout=120
+    )
+    assert control.returncode == 0 and (lab.out / "pip-config.log").exists()  # the sentinel
+    (lab.out / "pip-config.log").unlink()
+    before = lab.outside_state()
+    allowlist = json.dumps([f"{python} -m pip list", f"{python} -m pip --version"])
+    settings = make_settings(lab.ws, lab.db, SHELL_ALLOWLIST=allowlist)
+    async with Engine.open(settings) as engine:
+        await engine.update_config({"approval_mode": "auto"})
+        for command in ([python, "-m", "pip", "list"], [python, "-m", "pip", "--version"]):
+            result = await engine.run("shell_exec", {"command": command})
+            assert result.status == "ok", result.error
+    assert not (lab.out / "pip-config.log").exists()
+    assert lab.outside_state() == before
