@@ -191,7 +191,8 @@ def allow_command(
     The entry must be a whole-word argv prefix (`git status` admits `git status --short`, not
     `git statusx`, `gitk` or `git -c x status`). What follows it must then be allowed by the
     spec of the command family the entry names (`engine.safety.command_specs`); an entry with
-    no spec (`make test`) admits exactly its own words and nothing after them.
+    no spec (`make test`) admits exactly its own words and nothing after them. A program
+    that would be started from the workspace (a venv in it on PATH, `./script`) is refused.
     """
     candidates: list[tuple[str, list[str]]] = []
     for entry in allowlist:
@@ -210,6 +211,8 @@ def allow_command(
             f"{field}: {shown!r} is not in the allowlist (allowed commands: {allowed})"
         )
     where = Where(workspace=workspace, protected=protected, field=field)
+    program = find_program(argv[0], scrubbed_env().get("PATH", ""))
+    refuse_workspace_program(program or argv[0], workspace)
     first: EngineError | None = None
     for entry, prefix in sorted(candidates, key=lambda c: -len(c[1])):
         try:
@@ -404,6 +407,23 @@ def find_program(name: str, search_path: str) -> str | None:
     return None
 
 
+def refuse_workspace_program(program: str, cwd: Path) -> None:
+    """Refuse to start a program that lies in `cwd` (the workspace): the agent can write
+    it or what it loads (a virtual environment's site-packages take `.pth` files that run
+    code at start-up, a script imports its neighbours). A bare name that was not found is
+    left to fail as "not found"."""
+    if not any(sep in program for sep in ("/", "\\")):
+        return
+    location = Path(program) if os.path.isabs(program) else cwd / program
+    roots = {Path(os.path.abspath(cwd)), cwd.resolve()}
+    for candidate in (Path(os.path.abspath(location)), location.resolve()):
+        if any(candidate.is_relative_to(root) for root in roots):
+            raise PolicyError(
+                f"command: program {program!r} lies in the workspace, which the agent can "
+                "write (or what it loads); allowlist a program installed outside it"
+            )
+
+
 async def run_argv(
     argv: Sequence[str],
     *,
@@ -422,11 +442,13 @@ async def run_argv(
     if not args:
         raise InputError("command: must not be empty")
     child_env = scrubbed_env() if env is None else env
+    executable = find_program(args[0], child_env.get("PATH", ""))
+    refuse_workspace_program(executable or args[0], cwd)
     started = time.perf_counter()
     try:
         proc = await asyncio.create_subprocess_exec(
             *args,
-            executable=find_program(args[0], child_env.get("PATH", "")),
+            executable=executable,
             cwd=cwd,
             env=child_env,
             stdin=asyncio.subprocess.DEVNULL,

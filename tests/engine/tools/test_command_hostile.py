@@ -350,7 +350,9 @@ async def test_a_program_in_the_workspace_never_stands_in_for_the_allowlisted_on
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX virtual environment layout")
 async def test_a_pip_conf_in_a_workspace_venv_does_not_steer_pip(lab: Lab) -> None:
     """pip reads `<sys.prefix>/pip.conf`; for a virtual environment inside the workspace that
-    is a file the agent can write, and it may set any option (here `log`, a file outside)."""
+    is a file the agent can write, and it may set any option (here `log`, a file outside).
+    Such a pip is refused outright (it lies in the workspace); and any pip shell_exec runs
+    reads no configuration file (`PIP_CONFIG_FILE=/dev/null`)."""
     venv = lab.ws / ".venv"
     subprocess.run([PY, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     site = next(venv.glob("lib/python*/site-packages"))
@@ -369,6 +371,37 @@ async def test_a_pip_conf_in_a_workspace_venv_does_not_steer_pip(lab: Lab) -> No
         await engine.update_config({"approval_mode": "auto"})
         for command in ([python, "-m", "pip", "list"], [python, "-m", "pip", "--version"]):
             result = await engine.run("shell_exec", {"command": command})
-            assert result.status == "ok", result.error
+            assert result.status == "refused", result.error
+            assert result.error is not None and "lies in the workspace" in result.error
     assert not (lab.out / "pip-config.log").exists()
     assert lab.outside_state() == before
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX virtual environment layout")
+async def test_a_program_from_a_workspace_venv_is_refused(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The operator works in an activated virtual environment that lives in the workspace.
+    Its site-packages are files the agent can write, and a `.pth` there runs at start-up:
+    `python` or `pip` found there is not the tool, it is the agent's code."""
+    venv = lab.ws / ".venv"
+    subprocess.run([PY, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    site = next(venv.glob("lib/python*/site-packages"))
+    (site / "daena-test.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    marker = lab.out / "pth-ran"
+    (site / "agent.pth").write_text(f"import pathlib; pathlib.Path({str(marker)!r}).touch()\n")
+    monkeypatch.setenv("PATH", os.pathsep.join([str(venv / "bin"), os.environ["PATH"]]))
+    control = subprocess.run(
+        ["python", "-m", "pip", "--version"], cwd=lab.ws, env=scrubbed_env(), timeout=120
+    )
+    assert control.returncode == 0 and marker.exists()  # the sentinel
+    marker.unlink()
+    allowlist = json.dumps(["python -m pip list", "python -m pytest", "python --version"])
+    settings = make_settings(lab.ws, lab.db, SHELL_ALLOWLIST=allowlist)
+    async with Engine.open(settings) as engine:
+        await engine.update_config({"approval_mode": "auto"})
+        for command in ("python -m pip list", "python -m pytest -q", "python --version"):
+            result = await engine.run("shell_exec", {"command": command})
+            assert result.status == "refused", (command, result.status, result.error)
+            assert result.error is not None and "lies in the workspace" in result.error
+    assert not marker.exists()

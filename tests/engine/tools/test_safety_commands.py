@@ -235,6 +235,22 @@ def test_find_program_searches_absolute_entries_only(tmp_path: Path) -> None:
     assert find_program("no-such-program-xyz", str(here)) is None
 
 
+@posix_only
+def test_a_program_in_the_workspace_is_refused(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "run.sh").write_text("#!/bin/sh\n")
+    (ws / "run.sh").chmod(0o755)
+    outside = tmp_path / "bin"
+    outside.mkdir()
+    (outside / "tool").symlink_to(ws / "run.sh")  # a link from outside into the workspace
+    allow = ["./run.sh", str(ws / "run.sh"), str(outside / "tool"), sys.executable]
+    for argv in (["./run.sh"], [str(ws / "run.sh")], [str(outside / "tool")]):
+        with pytest.raises(PolicyError, match="lies in the workspace"):
+            allow_command(argv, allow, workspace=ws)
+    assert allow_command([sys.executable], allow, workspace=ws).argv == [sys.executable]
+
+
 # --- run_argv -------------------------------------------------------------------------------
 
 
