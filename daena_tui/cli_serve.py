@@ -17,6 +17,7 @@ from typing import Any
 
 import uvicorn
 
+import engine
 from daena_tui.api import API_PREFIX, create_api
 from daena_tui.api.auth import is_loopback
 from daena_tui.cli_support import EXIT_TOOL_ERROR, EXIT_USAGE, Cli, fail
@@ -116,6 +117,8 @@ async def serve(args: argparse.Namespace, cli: Cli) -> int:
         server = uvicorn.Server(config)
         port = sock.getsockname()[1]
         shown = f"[{host}]" if ":" in host else host
+        # The agent reaches tools through this API: its own address is never scrapeable.
+        engine.refuse_own_service(f"http://{shown}:{port}")
         mode = "token required" if token_set else "NO TOKEN (insecure-local)"
         if not token_set and not args.insecure_local:
             mode = "no EXECUTION_TOKEN: agent tokens only"

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
         TaskStep,
         TaskStepChanged,
     )
+    from engine.tools.builtin.web_guard import refuse_own_service
     from engine.tools.spec import Risk, ToolContext, ToolSpec
     from engine.voice import SpeechOutcome, VoiceStatus
 
@@ -121,6 +122,7 @@ _HOMES = {
     "describe_settings": "engine.settings",
     "load_settings": "engine.settings",
     "parse_value": "engine.policy",
+    "refuse_own_service": "engine.tools.builtin.web_guard",
 }
 
 __all__ = [
@@ -182,6 +184,7 @@ __all__ = [
     "describe_settings",
     "load_settings",
     "parse_value",
+    "refuse_own_service",
 ]
 
 

@@ -179,6 +179,8 @@ def test_daena_serve_subprocess(tmp_path: Path) -> None:
     make_repo(ws)
     env = script_env()
     env["EXECUTION_TOKEN"] = TOKEN
+    env["AUTOMATION_SAFE_MODE"] = "false"
+    env["AUTOMATION_ALLOWED_PRIVATE_ADDRESSES"] = "127.0.0.0/8"
     code = "import sys; from daena_tui import cli\nsys.exit(cli.main(sys.argv[1:]))"
     empty_env = tmp_path / "empty.env"  # no .env from the working directory is read
     empty_env.write_text("", encoding="utf-8")
@@ -207,6 +209,18 @@ def test_daena_serve_subprocess(tmp_path: Path) -> None:
                 time.sleep(0.05)
         assert response.status_code == 200
         assert httpx.get(url + "/tools", timeout=5).status_code == 401
+        # Loopback is opted in, yet the API's own address is never scraped through it.
+        auth = {TOKEN_HEADER: TOKEN}
+        config = httpx.patch(url + "/config", json={"approval_mode": "auto"}, headers=auth)
+        assert config.status_code == 200, config.text
+        own = httpx.post(
+            url + "/run",
+            json={"tool_name": "web_scrape_bs4", "args": {"url": url + "/tools"}},
+            headers=auth,
+            timeout=15,
+        )
+        assert own.status_code == 403, own.text
+        assert "never scraped" in own.json()["error"]
     finally:
         proc.send_signal(signal.SIGINT)
         try:
