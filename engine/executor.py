@@ -18,7 +18,14 @@ from pydantic import BaseModel
 
 from engine.approvals import ApprovalRequest, Approvals
 from engine.audit import AuditEntry, AuditLog
-from engine.errors import ApprovalError, EngineError, LockdownError, StorageError, ToolDisabledError
+from engine.errors import (
+    ApprovalError,
+    EngineError,
+    LockdownError,
+    PolicyError,
+    StorageError,
+    ToolDisabledError,
+)
 from engine.events import RunFinished
 from engine.policy import ExecutionConfig, PolicyStore
 from engine.runs import (
@@ -217,6 +224,7 @@ class Executor:
         started = time.perf_counter()
         result: dict[str, Any] | None = None
         error: str | None = None
+        refused_by: EngineError | None = None
         status = RunStatus.DRY_RUN if dry_run else RunStatus.OK
         try:
             if dry_run:
@@ -226,6 +234,8 @@ class Executor:
                 result = await asyncio.wait_for(spec.run(ctx, model), spec.timeout_for(model))
         except TimeoutError:
             status, error = RunStatus.TIMEOUT, f"timed out after {spec.timeout_for(model):g} s"
+        except PolicyError as err:  # a rule only the run could check (a name's address, a race)
+            status, error, refused_by = RunStatus.REFUSED, err.message, err
         except EngineError as err:
             status, error = RunStatus.ERROR, err.message
             result = getattr(err, "result", None)
@@ -255,6 +265,7 @@ class Executor:
             truncated=truncated,
             approval_id=approval_id,
             approved=approved,
+            refusal=refused_by,
         )
 
     async def _record_start(

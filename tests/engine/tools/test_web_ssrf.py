@@ -361,6 +361,24 @@ async def test_loopback_refusal_is_audited_as_refused(
     assert target.hits == []
 
 
+async def test_a_name_found_at_run_time_to_be_loopback_is_audited_as_refused(
+    workspace: Path, tmp_path: Path, target: Counting, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the run resolves a name; its refusal is still a refusal (exit 3, `refused` in
+    the audit), not a tool error."""
+    monkeypatch.setattr(web_guard, "resolve_host", RebindingDns("inside.test", ["127.0.0.1"]))
+    settings = make_settings(workspace, tmp_path / "state" / "daena.db", AUTOMATION_SAFE_MODE=False)
+    async with Engine.open(settings) as eng:
+        await eng.update_config({"approval_mode": "auto"}, "op@test")
+        result = await eng.run("web_scrape_bs4", {"url": f"http://inside.test:{target.port}/"})
+        assert str(result.status) == "refused" and result.refused_by is not None
+        assert result.audit_id is not None
+        record = await eng.audit.get(result.audit_id)
+        assert record is not None and record.status == "refused"
+        assert (record.error or "").startswith("url: ")
+    assert target.hits == []
+
+
 def this_machine_address() -> str | None:
     """A non-loopback address of this machine (the one it would send from), if any."""
     try:
