@@ -90,6 +90,9 @@ class CommandSpec:
     # The program reads any word starting with this as a file of more arguments, wherever
     # it stands, even as an option's value (argparse's `fromfile_prefix_chars`: pytest).
     argfile_prefix: str = ""
+    # git: the console's own files inside the workspace are excluded by pathspec, so a
+    # tracked `.env` never shows in a diff, a log or a status.
+    excludes_protected: bool = False
     forced: tuple[str, ...] = ()
     dangers: dict[str, str] = field(default_factory=dict)
     _by_name: dict[str, Opt] = field(default_factory=dict, repr=False, compare=False)
@@ -271,9 +274,19 @@ def _option(spec: CommandSpec, args: Sequence[str], i: int, where: Where) -> int
     return i + 1
 
 
-def check_arguments(spec: CommandSpec, args: Sequence[str], where: Where) -> None:
+@dataclass(frozen=True)
+class Reading:
+    """Where the operands stood in an admitted argv: their indices before `--`, and the
+    index of `--` (None when there is none)."""
+
+    operands: tuple[int, ...] = ()
+    dashdash: int | None = None
+
+
+def check_arguments(spec: CommandSpec, args: Sequence[str], where: Where) -> Reading:
     """Raise `PolicyError` (or `ConfinementError`) unless every word in `args` — what follows
-    the command's name — is an option, value or operand `spec` allows."""
+    the command's name — is an option, value or operand `spec` allows; say where the
+    operands were."""
     prefix = spec.argfile_prefix
     for word in args if prefix else ():
         if word.startswith(prefix):
@@ -282,6 +295,7 @@ def check_arguments(spec: CommandSpec, args: Sequence[str], where: Where) -> Non
                 "as a file of more arguments, wherever it stands"
             )
     i = 0
+    operands: list[int] = []
     while i < len(args):
         word = args[i]
         if word == "--":
@@ -289,11 +303,13 @@ def check_arguments(spec: CommandSpec, args: Sequence[str], where: Where) -> Non
                 raise PolicyError(f"{where.field}: {spec.name!r} takes no '--' and no paths")
             for rest in args[i + 1 :]:
                 spec.after_dashdash.check(rest, where, "path")
-            return
+            return Reading(tuple(operands), i)
         if word.startswith("-") and word != "-":
             i = _option(spec, args, i, where)
             continue
         if spec.operand is None:
             raise PolicyError(f"{where.field}: {spec.name!r} takes no operands (got {word!r})")
         spec.operand.check(word, where, "operand")
+        operands.append(i)
         i += 1
+    return Reading(tuple(operands))

@@ -98,6 +98,7 @@ GIT_STATUS = CommandSpec(
     operand=GIT_PATH,
     after_dashdash=GIT_PATH,
     clusters=True,
+    excludes_protected=True,
     dangers=GIT_DANGERS | {"-v": "it shows diffs through the configured drivers"},
 )  # fmt: skip
 
@@ -110,6 +111,7 @@ GIT_DIFF = CommandSpec(
     operand=GIT_REV_OR_PATH,
     after_dashdash=GIT_PATH,
     forced=("--no-ext-diff", "--no-textconv"),
+    excludes_protected=True,
     dangers=GIT_DANGERS,
 )
 
@@ -135,6 +137,7 @@ GIT_LOG = CommandSpec(
     after_dashdash=GIT_PATH,
     numeric_count=True,
     forced=("--no-ext-diff", "--no-textconv"),
+    excludes_protected=True,
     dangers=GIT_DANGERS,
 )  # fmt: skip
 

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import EngineError, InputError, PolicyError, ToolFailure
-from engine.safety.command_rules import Where, check_arguments
+from engine.safety.command_rules import Reading, Where, check_arguments
 from engine.safety.command_specs import family_of, is_pip
 from engine.safety.git_hardening import is_git, prepare_git
 from engine.safety.protected import ProtectedPaths
@@ -236,11 +236,39 @@ def _admit(entry: str, prefix: list[str], argv: list[str], where: Where) -> Allo
                 "takes no arguments but its own)"
             )
         return Allowed(entry, list(argv))
-    check_arguments(family.spec, argv[len(prefix) :], where)
-    run = [*argv[: family.length], *family.spec.forced, *argv[family.length :]]
+    reading = check_arguments(family.spec, argv[len(prefix) :], where)
+    tail = list(argv[family.length :])
+    if family.spec.excludes_protected:
+        tail = _excluding_protected(tail, reading, len(prefix) - family.length, where)
+    run = [*argv[: family.length], *family.spec.forced, *tail]
     if family.module:
         run.insert(1, "-I")  # the workspace (the current directory) must not shadow the module
     return Allowed(entry, run)
+
+
+def _excluding_protected(tail: list[str], reading: Reading, offset: int, where: Where) -> list[str]:
+    """`tail` (the words after `git <sub>`) with an exclude pathspec for every console file
+    present in the workspace, so git never shows one even when the repository tracks it.
+
+    The excludes go after `--`; operands given before it that name existing paths move
+    there too (git takes them as paths anyway), revisions stay. `--follow` takes exactly one
+    pathspec, so it gets none (its one path was checked not to be a console file).
+    """
+    if where.protected is None or "--follow" in tail:
+        return tail
+    root = where.workspace.resolve()
+    excludes = [
+        f":(exclude,literal){path.relative_to(root).as_posix()}"
+        for path in where.protected.inside(root)
+        if os.path.lexists(path)
+    ]
+    if not excludes:
+        return tail
+    if reading.dashdash is not None:
+        return [*tail, *excludes]
+    paths = {offset + i for i in reading.operands if os.path.lexists(root / tail[offset + i])}
+    kept = [word for j, word in enumerate(tail) if j not in paths]
+    return [*kept, "--", *(tail[j] for j in sorted(paths)), *excludes]
 
 
 def command_to_run(argv: list[str], workspace: Path) -> tuple[list[str], dict[str, str]]:

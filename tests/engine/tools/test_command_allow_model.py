@@ -163,10 +163,16 @@ def test_the_consoles_own_files_are_refused_by_any_name(ws: Path, argv: list[str
         admit(ws, *argv)
 
 
+EXCLUDE_ENV = ":(exclude,literal).env"
+
+
 def test_the_effective_argv_adds_the_specs_own_options(ws: Path) -> None:
-    assert admit(ws, "git", "diff") == ["git", "diff", "--no-ext-diff", "--no-textconv"]
+    # git diff and log: no external driver or conversion; every git command: the console's
+    # files present in the workspace (here `.env`) excluded by pathspec.
+    diff = ["git", "diff", "--no-ext-diff", "--no-textconv", "--", EXCLUDE_ENV]
+    assert admit(ws, "git", "diff") == diff
     assert admit(ws, "git", "log", "-1")[2:4] == ["--no-ext-diff", "--no-textconv"]
-    assert admit(ws, "git", "status") == ["git", "status"]
+    assert admit(ws, "git", "status") == ["git", "status", "--", EXCLUDE_ENV]
     # `python -m pip` runs isolated: the workspace (the current directory) cannot shadow pip.
     assert admit(ws, "python", "-m", "pip", "show", "pip") == [
         "python", "-I", "-m", "pip", "show", "pip",
@@ -191,7 +197,8 @@ def test_operator_entries_keep_their_own_words_and_take_the_specs_rules(ws: Path
 
 def test_the_longest_matching_entry_is_tried_first(ws: Path) -> None:
     entries = ["git diff", "git diff --stat"]
-    assert admit(ws, "git", "diff", "--stat", "--cached", allowlist=entries)[-1] == "--cached"
+    admitted = admit(ws, "git", "diff", "--stat", "--cached", allowlist=entries)
+    assert admitted[-3:] == ["--cached", "--", EXCLUDE_ENV]
     with pytest.raises(PolicyError, match="'--output'"):
         admit(ws, "git", "diff", "--stat", "--output=x", allowlist=entries)
 
@@ -274,3 +281,18 @@ def test_whatever_git_argv_is_admitted_writes_reads_and_runs_nothing_else(
         assert not word.startswith(_NEVER), argv
         assert "%G" not in word and ":" not in word and ".." not in word, argv
         assert not word.startswith("/") and word != ".env", argv
+
+
+def test_paths_given_before_dashdash_move_after_it_with_the_excludes(ws: Path) -> None:
+    run = admit(ws, "git", "diff", "HEAD~1", "README.md", "--stat")
+    assert run[4:] == ["HEAD~1", "--stat", "--", "README.md", EXCLUDE_ENV]
+    run = admit(ws, "git", "log", "--oneline", "--", "tests")
+    assert run[-3:] == ["--", "tests", EXCLUDE_ENV]
+    # `--follow` takes exactly one pathspec: none added (that one was checked).
+    assert admit(ws, "git", "log", "--follow", "--", "README.md")[-2:] == ["--", "README.md"]
+
+
+def test_no_excludes_without_console_files_in_the_workspace(tmp_path: Path) -> None:
+    protected = ProtectedPaths.of([tmp_path / ".env"])  # protected, but not there
+    plain = allow_command(["git", "status"], ALLOW, workspace=tmp_path, protected=protected)
+    assert plain.argv == ["git", "status"]

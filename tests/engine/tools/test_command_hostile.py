@@ -405,3 +405,33 @@ async def test_a_program_from_a_workspace_venv_is_refused(
             assert result.status == "refused", (command, result.status, result.error)
             assert result.error is not None and "lies in the workspace" in result.error
     assert not marker.exists()
+
+
+async def test_a_tracked_env_never_shows_in_git_output(lab: Lab, eng: Engine) -> None:
+    """The repository tracks the console's `.env` (committed by mistake): no git command
+    the agent can get admitted shows its content, in the work tree or in history."""
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "add", "-f", ".env"], cwd=lab.ws, check=True)
+    subprocess.run([*git, "commit", "-qm", "oops"], cwd=lab.ws, check=True)
+    (lab.ws / ".env").write_text("EXECUTION_TOKEN=console-secret-2\n")
+    (lab.ws / "README.md").write_text("hello again\n")
+    control = subprocess.run(["git", "log", "-p"], cwd=lab.ws, capture_output=True, text=True)
+    assert "console-secret" in control.stdout  # the sentinel
+    for command in (
+        "git diff",
+        "git diff HEAD",
+        "git diff HEAD~1 HEAD",
+        "git diff --stat HEAD~1",
+        "git log -p",
+        "git log -p --all --name-status",
+        "git log -p -- README.md .",
+        "git status --short",
+        "git status --porcelain=v2 --ignored",
+    ):
+        result = await eng.run("shell_exec", {"command": command})
+        assert result.status == "ok", (command, result.error)
+        assert result.result is not None
+        assert "console-secret" not in result.result["stdout"], command
+        assert ".env" not in result.result["stdout"], command
+    readme = await eng.run("shell_exec", {"command": "git diff README.md"})
+    assert readme.result is not None and "+hello again" in readme.result["stdout"]
