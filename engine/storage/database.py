@@ -34,6 +34,11 @@ from engine.events import Event, EventBus
 from engine.storage.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 30_000
+SYNCHRONOUS = "FULL"
+"""A commit is acknowledged only once it is on disk: in WAL mode FULL syncs the WAL at every
+commit, NORMAL only at checkpoints (the last commits before a power loss or an OS crash
+would be lost, acknowledged audit records with them). Cost: benchmarks/bench_durability.py,
+docs/reliability.md."""
 FileIdentity = tuple[int, int]
 T = TypeVar("T")
 Params = tuple[Any, ...] | dict[str, Any]
@@ -159,7 +164,7 @@ class Database:
     async def _configure(self) -> None:
         await self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         await self._conn.execute("PRAGMA journal_mode = WAL")
-        await self._conn.execute("PRAGMA synchronous = NORMAL")
+        await self._conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
         await self._conn.execute("PRAGMA foreign_keys = ON")
 
     def _remember_files(self) -> None:
