@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from engine.tools.builtin import filesystem, git, patch, sandbox, shell, web, windows_node
+from engine.tools.builtin import (
+    filesystem,
+    git,
+    listing,
+    patch,
+    sandbox,
+    search,
+    shell,
+    web,
+    windows_node,
+)
 from engine.tools.spec import ToolSpec
 
 
@@ -10,6 +20,8 @@ def builtin_tools() -> list[ToolSpec]:
     return [
         *git.TOOLS,
         *filesystem.TOOLS,
+        *listing.TOOLS,
+        *search.TOOLS,
         *patch.TOOLS,
         *shell.TOOLS,
         *web.TOOLS,

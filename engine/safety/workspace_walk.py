@@ -1,0 +1,234 @@
+"""Walk a confined directory of the workspace without following links (promises 2 and 3).
+
+Shared by `filesystem_list`, `workspace_search` and the node server's listing and search:
+one walker, so the rules cannot drift. It starts from a path `confine` accepted and opens
+every directory one component at a time from the workspace root with no-follow opens
+(`engine.safety.nofollow`), so a directory swapped for a link mid-walk fails its open
+instead of leading outside. It never enters a link (to a directory or a file, inside or
+outside), never enters or shows a `.git` entry in any spelling, and hides the console's own
+files (`.env`, settings, database and companions, audit key) by name and, for a file with
+more than one name, by identity. `.gitignore` files are honoured as git reads them (deeper
+files override, an ignored directory is not entered); they are read with the same no-follow
+opens and a size cap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pathspec
+
+from engine.errors import ConfinementError
+from engine.safety.nofollow import CheckedDirectory, Directory, FdDirectory, open_directory
+from engine.safety.paths import confine, is_git_name
+from engine.safety.protected import ProtectedPaths
+
+READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # a FIFO must not hang a read
+GITIGNORE_CAP = 256_000
+_NOTHING = ProtectedPaths()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One name met by the walk. `kind` is file, dir, link or other (links are shown, never
+    followed); `size` is the file's size (0 for the others)."""
+
+    path: str  # workspace-relative, POSIX
+    name: str
+    kind: str
+    size: int
+    depth: int  # 1 for the start directory's own entries
+    nlink: int = 1
+
+
+def _name_key(name: str) -> str:
+    """A name as a case-insensitive or NTFS file system compares it (`.ENV`, `.env.`)."""
+    return name.split(":", 1)[0].rstrip(". ").casefold()
+
+
+class _Guard:
+    """Decides quickly which names are the console's own files: a name that cannot be one
+    (no protected name is a prefix of it) is never stat-ed again; the rest go through
+    `ProtectedPaths.covers`."""
+
+    def __init__(self, protected: ProtectedPaths) -> None:
+        self.protected = protected
+        every = protected.files | protected.directories | protected.families
+        self._prefixes = tuple({_name_key(p.name) for p in every if p.name})
+
+    def hides(self, path: Path, name: str) -> bool:
+        key = _name_key(name)
+        return any(key.startswith(p) for p in self._prefixes) and self.protected.covers(path)
+
+    def hides_stat(self, st: os.stat_result) -> bool:
+        """A file with another name elsewhere may be a hard link to a protected file."""
+        return st.st_nlink > 1 and self.protected.covers_stat(st)
+
+
+class _Ignores:
+    """The `.gitignore` rules in force in one directory: each level's spec, root first."""
+
+    def __init__(self, levels: tuple[tuple[str, pathspec.GitIgnoreSpec], ...] = ()) -> None:
+        self.levels = levels
+
+    def ignored(self, rel: str, is_dir: bool) -> bool:
+        verdict: bool | None = None
+        for base, spec in self.levels:
+            sub = rel[len(base) + 1 :] if base else rel
+            result = spec.check_file(sub + "/" if is_dir else sub)
+            if result.include is not None:
+                verdict = result.include
+        return bool(verdict)
+
+    def below(self, base: str, directory: Directory) -> _Ignores:
+        text = read_small(directory, ".gitignore", GITIGNORE_CAP)
+        if not text:
+            return self
+        spec = pathspec.GitIgnoreSpec.from_lines(text.splitlines())
+        return _Ignores((*self.levels, (base, spec)))
+
+
+def read_small(directory: Directory, name: str, cap: int) -> str | None:
+    """A regular file's text (never through a link), or None when absent, odd or too big."""
+    try:
+        fd = directory.open(name, READ_FLAGS)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > cap:
+            return None
+        return os.read(fd, cap + 1)[:cap].decode("utf-8", errors="replace")
+    finally:
+        os.close(fd)
+
+
+def _scan(directory: Directory) -> list[os.DirEntry[str]]:
+    """The directory's entries, sorted by name. POSIX lists the opened fd itself."""
+    target: int | str
+    if isinstance(directory, FdDirectory):
+        target = directory.fd
+    elif isinstance(directory, CheckedDirectory):
+        target = str(directory.path)
+    else:
+        return []
+    try:
+        with os.scandir(target) as it:
+            return sorted(it, key=lambda e: e.name)
+    except OSError:
+        return []
+
+
+def _kind(st: os.stat_result) -> str:
+    if stat.S_ISLNK(st.st_mode):
+        return "link"
+    if stat.S_ISDIR(st.st_mode):
+        return "dir"
+    if stat.S_ISREG(st.st_mode):
+        return "file"
+    return "other"
+
+
+@dataclass(frozen=True)
+class WalkOptions:
+    max_depth: int = 1
+    gitignore: bool = True
+
+
+class Walk:
+    """A walk of `start` (confined) inside `root`. Iterate `entries()` for (entry, the open
+    directory holding it); the directory stays open until the next entry is asked for."""
+
+    def __init__(
+        self,
+        root: Path,
+        start: str,
+        options: WalkOptions,
+        *,
+        protected: ProtectedPaths = _NOTHING,
+        field: str = "path",
+    ) -> None:
+        self.target = confine(root, start, field=field, protected=protected)
+        if any(is_git_name(p) for p in self.target.parts):
+            raise ConfinementError(f"{field}: {start!r} is inside .git, which tools do not list")
+        self.options = options
+        self.guard = _Guard(protected)
+        self.field = field
+        self.raw = start
+        self.hidden = 0  # protected entries left out (said in results, never named)
+
+    def entries(self) -> Iterator[tuple[Entry, Directory]]:
+        parts = self.target.parts
+        ignores = _Ignores()
+        with open_directory(
+            self.target.root, parts, field=self.field, raw=self.raw, missing=""
+        ) as start:
+            if self.options.gitignore:
+                ignores = self._ancestor_ignores(parts)
+                ignores = ignores.below("/".join(parts), start)
+            yield from self._walk(start, parts, 1, ignores)
+
+    def _ancestor_ignores(self, parts: tuple[str, ...]) -> _Ignores:
+        """The `.gitignore` files of the directories above the start (git reads them too)."""
+        ignores = _Ignores()
+        for depth in range(len(parts)):
+            above = parts[:depth]
+            with (
+                contextlib.suppress(Exception),
+                open_directory(
+                    self.target.root, above, field=self.field, raw=self.raw
+                ) as directory,
+            ):
+                ignores = ignores.below("/".join(above), directory)
+        return ignores
+
+    def _walk(
+        self, directory: Directory, parts: tuple[str, ...], depth: int, ignores: _Ignores
+    ) -> Iterator[tuple[Entry, Directory]]:
+        root = self.target.root
+        for item in _scan(directory):
+            name = item.name
+            if is_git_name(name):
+                continue
+            rel_parts = (*parts, name)
+            rel = "/".join(rel_parts)
+            if self.guard.hides(root.joinpath(*rel_parts), name):
+                self.hidden += 1
+                continue
+            try:
+                st = item.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            kind = _kind(st)
+            if kind == "file" and self.guard.hides_stat(st):
+                self.hidden += 1
+                continue
+            if self.options.gitignore and ignores.ignored(rel, kind == "dir"):
+                continue
+            size = st.st_size if kind == "file" else 0
+            yield Entry(rel, name, kind, size, depth, st.st_nlink), directory
+            if kind == "dir" and depth < self.options.max_depth:
+                yield from self._descend(directory, name, rel_parts, depth, ignores)
+
+    def _descend(
+        self,
+        directory: Directory,
+        name: str,
+        rel_parts: tuple[str, ...],
+        depth: int,
+        ignores: _Ignores,
+    ) -> Iterator[tuple[Entry, Directory]]:
+        try:
+            child = directory.child(name)  # no-follow: a directory that became a link fails
+        except OSError:
+            return
+        try:
+            inner = ignores.below("/".join(rel_parts), child) if self.options.gitignore else ignores
+            yield from self._walk(child, rel_parts, depth + 1, inner)
+        finally:
+            child.close()
