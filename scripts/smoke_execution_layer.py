@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Smoke test for a running `daena serve` (the `/api/v1/execution/*` API).
+"""Smoke test for a running `daena serve` (the typed `/api/v2/*` API).
 
     python scripts/smoke_execution_layer.py [--base http://127.0.0.1:8000] [--token T]
 
@@ -39,7 +39,7 @@ from typing import Any
 import httpx
 from smoke_support import Checks  # beside this script
 
-PREFIX = "/api/v1/execution"
+PREFIX = "/api/v2"
 TOKEN_HEADER = "X-Execution-Token"
 NEEDED_TOOLS = ("shell_exec", "apply_patch", "filesystem_read")
 

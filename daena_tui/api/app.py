@@ -1,4 +1,6 @@
-"""The HTTP API (SPEC §11): `/api/v1/execution/*`, compatible with the original routes.
+"""The HTTP API (SPEC §11): `/api/v1/execution/*` answers as the original system did
+(compat/original_api.md, `v1_routes.py`, `v1_more.py`); `/api/v2/*` is this project's
+typed API (typed results, risk, schema, scoped grants, decisions with reasons).
 
     app = create_api(settings)            # the lifespan opens (and closes) the engine
     app = create_api(eng)                 # an engine the caller opened (tests, `daena serve`)
@@ -7,8 +9,10 @@ It is a front end like the console: the same engine and database, so the console
 CLI see what the API does (and the other way round) through the events table. Every route
 needs `X-Execution-Token` (see `auth.py`): the operator token may use every route, an agent
 token only the agent routes (`roles.py`, default deny). There is no CORS and no docs page,
-only the OpenAPI document at `/api/v1/execution/openapi.json` (a token required too), where
-each route's `x-daena-role` says who may use it.
+only the OpenAPI document (both prefixes in one) at `/api/v2/openapi.json` and
+`/api/v1/execution/openapi.json` (a token required too), where each route's `x-daena-role`
+says who may use it. Open without a credential, as in the original: `/health`,
+`/api/v1/execution/token-cookie` and `/auth-status` (role `public`).
 """
 
 from __future__ import annotations
@@ -20,20 +24,30 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from daena_tui import __version__
-from daena_tui.api import routes_approvals, routes_nodes, routes_tasks, routes_tools
+from daena_tui.api import (
+    routes_approvals,
+    routes_nodes,
+    routes_tasks,
+    routes_tools,
+    v1_more,
+    v1_routes,
+)
 from daena_tui.api.auth import DEFAULT_MAX_BODY_BYTES, TOKEN_HEADER, CallerAuth, guard_rules
 from daena_tui.api.errors import install_error_handlers
-from daena_tui.api.roles import AGENT, authorize, role
+from daena_tui.api.paths import HEALTH_PATH, V1_PREFIX, V2_PREFIX
+from daena_tui.api.roles import AGENT, PUBLIC, app_routes, authorize, role, route_role
 from daena_tui.api.state import ApiState, no_unknown_query
 from engine import ConfigError, Engine, Settings
 from engine.safety.hosts import allowed_host_names, is_loopback
 from engine.safety.http_guard import HttpGuard
 
-API_PREFIX = "/api/v1/execution"
-OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
+API_PREFIX = V1_PREFIX
+OPENAPI_PATH = f"{V2_PREFIX}/openapi.json"
+V1_OPENAPI_PATH = f"{V1_PREFIX}/openapi.json"
 API_DESCRIPTION = (
     "Every route needs the X-Execution-Token header. The operator token (EXECUTION_TOKEN) "
     "may use every route and is recorded as api:<DAENA_OPERATOR>; an agent token "
@@ -60,6 +74,30 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorBody, "description": "invalid input: `<field>: <rule>`"},
     423: {"model": ErrorBody, "description": "lockdown is on"},
 }
+
+
+V1_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "`{detail}`: missing or invalid X-Execution-Token / cookie"},
+    403: {"description": "`{detail}` (and the envelope on /run): refused, or operator only"},
+    404: {"description": "`{detail}`: unknown tool, task, request or artifact"},
+    409: {"description": "`{detail}`: already decided, or the task is running"},
+    422: {"description": "`{detail: [...]}` FastAPI's list, or `{detail}`"},
+    423: {"description": "`{detail}`: lockdown is on"},
+}
+
+
+def public_paths(app: FastAPI) -> frozenset[str]:
+    """The paths of the routes that state role PUBLIC: `CallerAuth` lets only these through
+    without a credential (and `roles.authorize` admits none elsewhere)."""
+    found = frozenset(
+        path
+        for path, route in app_routes(app.routes)
+        if isinstance(route, APIRoute) and route_role(route) == PUBLIC
+    )
+    expected = {HEALTH_PATH, f"{V1_PREFIX}/token-cookie", f"{V1_PREFIX}/auth-status"}
+    if found != expected:  # a new open route is a decision, not an accident
+        raise RuntimeError(f"public routes changed: {sorted(found)} (expected {sorted(expected)})")
+    return found
 
 
 def create_api(
@@ -117,17 +155,26 @@ def create_api(
     for module in (routes_tools, routes_approvals, routes_nodes, routes_tasks):
         app.include_router(
             module.router,
-            prefix=API_PREFIX,
+            prefix=V2_PREFIX,
             responses=COMMON_RESPONSES,
             dependencies=[Depends(no_unknown_query)],
         )
+    for v1 in (v1_routes.router, v1_more.router):
+        app.include_router(
+            v1, prefix=V1_PREFIX, responses=V1_RESPONSES, dependencies=[Depends(no_unknown_query)]
+        )
+    app.include_router(v1_more.root_router, dependencies=[Depends(no_unknown_query)])
     secret = settings.execution_token.get_secret_value() if settings.execution_token else ""
+    operator_token = secret.encode("utf-8") if secret else None
+    app.state.v1_auth = v1_more.AuthInfo(operator_token, insecure_local)
     app.add_middleware(
         CallerAuth,
         engine=lambda: state.engine,
         operator=settings.daena_operator,
-        operator_token=secret.encode("utf-8") if secret else None,
+        operator_token=operator_token,
         insecure_local=insecure_local,
+        open_paths=public_paths(app),
+        cookie_prefix=V1_PREFIX + "/",
     )
     rules = guard_rules(
         allowed_hosts=allowed_host_names(bind_host, allowed_hosts),
@@ -154,6 +201,10 @@ def create_api(
 
     @app.get(OPENAPI_PATH, include_in_schema=False, openapi_extra=role(AGENT))
     async def openapi_document() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get(V1_OPENAPI_PATH, include_in_schema=False, openapi_extra=role(AGENT))
+    async def openapi_document_v1() -> JSONResponse:
         return JSONResponse(app.openapi())
 
     return app

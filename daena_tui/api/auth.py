@@ -52,7 +52,11 @@ UNCONFIGURED_REFUSAL = (
     "on a loopback address"
 )
 
-Role = Literal["operator", "agent"]
+Role = Literal["operator", "agent", "public"]
+COOKIE_NAME = "daena_execution_token"
+"""The original's cookie (`POST /api/v1/execution/token-cookie` sets it): read only on
+`/api/v1/execution/*` and only when no header is sent. It carries a token exactly as the
+header does, so it acts with that token's credential and role, nothing more."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,18 @@ def guard_rules(
     )
 
 
+def cookie_token(scope: Scope) -> bytes | None:
+    """The `daena_execution_token` cookie's value, if the request carries one."""
+    for key, value in scope["headers"]:
+        if key != b"cookie":
+            continue
+        for part in bytes(value).split(b";"):
+            name, sep, token = part.strip().partition(b"=")
+            if sep and name == COOKIE_NAME.encode("ascii") and token:
+                return token.strip(b'"')
+    return None
+
+
 class CallerAuth:
     """Pure ASGI middleware: identify the caller by its token, or answer 401.
 
@@ -113,8 +129,12 @@ class CallerAuth:
         operator: str,
         operator_token: bytes | None,
         insecure_local: bool,
+        open_paths: frozenset[str] = frozenset(),
+        cookie_prefix: str | None = None,
     ) -> None:
         self.app = app
+        self._open_paths = open_paths
+        self._cookie_prefix = cookie_prefix
         self._engine = engine
         self._operator = Caller.operator(operator)
         self._operator_token = operator_token
@@ -123,6 +143,9 @@ class CallerAuth:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] in self._open_paths:  # routes with role PUBLIC (roles.authorize)
             await self.app(scope, receive, send)
             return
         outcome = await self._identify(scope)
@@ -134,6 +157,8 @@ class CallerAuth:
 
     async def _identify(self, scope: Scope) -> Caller | JSONResponse:
         given = next((bytes(v) for k, v in scope["headers"] if k == self._header), None)
+        if given is None and self._cookie_prefix and scope["path"].startswith(self._cookie_prefix):
+            given = cookie_token(scope)
         expected = self._operator_token
         if expected is not None and given is not None and hmac.compare_digest(given, expected):
             return self._operator

@@ -9,12 +9,14 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from daena_tui.api.auth import error_json
+from daena_tui.api.paths import V1_PREFIX
 from engine import (
     ApprovalError,
     ConfigError,
@@ -94,6 +96,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError | ValidationError)
+        if request.url.path.startswith(V1_PREFIX + "/"):  # the original's (FastAPI's) list
+            listed = [
+                {key: error.get(key) for key in ("type", "loc", "msg")} for error in exc.errors()
+            ]
+            body = {"detail": jsonable_encoder(listed), "error": "invalid_input"}
+            return JSONResponse(body, status_code=422)
         return error_json(422, "invalid_input", describe_validation(exc.errors()))
 
     async def on_api_error(request: Request, exc: Exception) -> Response:

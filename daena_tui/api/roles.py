@@ -16,10 +16,12 @@ tool toggles, nodes, tasks — is the operator's.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fastapi import Request
 from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
 from daena_tui.api.auth import Role
 from daena_tui.api.errors import ApiError
@@ -28,6 +30,11 @@ from engine import AuditEntry
 
 OPERATOR: Role = "operator"
 AGENT: Role = "agent"
+PUBLIC: Role = "public"
+"""No credential: only `/health`, `/api/v1/execution/token-cookie` and `/auth-status`
+(the original's open routes). `CallerAuth` lets exactly the app's open paths through
+without a credential, and `authorize` admits a request without one only on a route that
+states PUBLIC: both must agree, or the request is 401."""
 ROLE_KEY = "x-daena-role"
 AGENT_RULE = (
     "an agent credential may list tools, run tools and ask for approvals as itself, and "
@@ -41,10 +48,25 @@ def role(name: Role) -> dict[str, Any]:
     return {ROLE_KEY: name}
 
 
+def app_routes(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple[str, BaseRoute]]:
+    """Every route with its full path, included routers opened (FastAPI keeps them nested,
+    each with its own prefix)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is None:
+            yield prefix + str(getattr(route, "path", "")), route
+            continue
+        context = getattr(route, "include_context", None)
+        yield from app_routes(inner.routes, prefix + str(getattr(context, "prefix", "")))
+
+
 def route_role(route: Any) -> Role:
     """The role a route states; none stated (or not an API route) means operator-only."""
     extra = route.openapi_extra if isinstance(route, APIRoute) else None
-    return AGENT if (extra or {}).get(ROLE_KEY) == AGENT else OPERATOR
+    stated = (extra or {}).get(ROLE_KEY)
+    if stated == AGENT:
+        return AGENT
+    return PUBLIC if stated == PUBLIC else OPERATOR
 
 
 async def refuse(request: Request, identity: str, detail: str, **what: Any) -> None:
@@ -63,7 +85,9 @@ async def refuse(request: Request, identity: str, detail: str, **what: Any) -> N
 
 async def authorize(request: Request) -> None:
     """Refuse an agent credential on a route that is not an agent route (audited)."""
-    caller = caller_dep(request)
+    if route_role(request.scope.get("route")) == PUBLIC:
+        return
+    caller = caller_dep(request)  # 401 if the middleware did not identify anyone
     if caller.role == OPERATOR or route_role(request.scope.get("route")) == AGENT:
         return
     where = f"{request.method} {request.url.path}"

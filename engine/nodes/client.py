@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from engine.errors import (
     ConfinementError,
@@ -102,6 +102,9 @@ class NodeHealthReport:
     workspace_root: str | None = None
     tools: tuple[str, ...] = field(default_factory=tuple)
     message: str = ""
+    original: bool = False
+    """The original system's node: its health says only `{status, workspace_root}`, so
+    version, platform and tools are unknown (None / empty), not "none"."""
 
     @property
     def ok(self) -> bool:
@@ -119,6 +122,21 @@ class NodeToolTimeout(ToolFailure):
     def __init__(self, message: str, result: dict[str, Any] | None) -> None:
         super().__init__(message)
         self.result = result or {}
+
+
+class OriginalNodeHealth(BaseModel):
+    """The original system's node health answer: `{status: "ok", workspace_root}` only."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    status: Literal["ok"]
+    workspace_root: str
+
+
+def _original_health(answer: Any) -> OriginalNodeHealth | None:
+    try:
+        return OriginalNodeHealth.model_validate(answer)
+    except ValidationError:
+        return None
 
 
 def _now() -> str:
@@ -273,8 +291,18 @@ class NodeClient:
                 latency_ms=latency,
             )
         try:
-            health = NodeHealth.model_validate(response.json())
+            answer = response.json()
+            health = NodeHealth.model_validate(answer)
         except (ValueError, ValidationError) as err:
+            original = _original_health(answer) if isinstance(err, ValidationError) else None
+            if original is not None:
+                return report(
+                    "ok",
+                    f"original Daena node (version and tools unknown) answered in {latency:.0f} ms",
+                    latency_ms=latency,
+                    workspace_root=clip(original.workspace_root, MAX_FIELD_CHARS),
+                    original=True,
+                )
             first = err.errors()[0]["msg"] if isinstance(err, ValidationError) else "not JSON"
             return report(
                 "error",

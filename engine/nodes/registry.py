@@ -233,8 +233,10 @@ class NodeRegistry:
             await tx.execute(
                 "UPDATE nodes SET status = ?, latency_ms = ?, last_checked = ?, message = ?, "
                 "last_seen = CASE WHEN ? THEN ? ELSE last_seen END, "
-                "version = COALESCE(?, version), platform = COALESCE(?, platform), "
-                "hostname = COALESCE(?, hostname), workspace_root = COALESCE(?, workspace_root), "
+                "version = CASE WHEN ? THEN NULL ELSE COALESCE(?, version) END, "
+                "platform = CASE WHEN ? THEN NULL ELSE COALESCE(?, platform) END, "
+                "hostname = CASE WHEN ? THEN NULL ELSE COALESCE(?, hostname) END, "
+                "workspace_root = COALESCE(?, workspace_root), "
                 "tools = COALESCE(?, tools) WHERE name = ?",
                 (
                     report.status,
@@ -243,8 +245,11 @@ class NodeRegistry:
                     report.message,
                     int(report.ok),
                     checked,
+                    report.original,  # the original node: version etc. unknown, not stale
                     report.version,
+                    report.original,
                     report.platform,
+                    report.original,
                     report.hostname,
                     report.workspace_root,
                     json.dumps(list(report.tools)) if report.ok else None,

@@ -16,7 +16,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from daena_tui.api import API_PREFIX, TOKEN_HEADER, create_api
+from daena_tui.api import TOKEN_HEADER, create_api
+from daena_tui.api import V2_PREFIX as API_PREFIX
 from engine import Engine, Settings
 from tests.conftest import make_repo, make_settings
 

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute
 
-from daena_tui.api import API_PREFIX, TOKEN_HEADER, create_api
-from daena_tui.api.roles import ROLE_KEY, route_role
+from daena_tui.api import TOKEN_HEADER, V1_PREFIX, create_api
+from daena_tui.api import V2_PREFIX as API_PREFIX
+from daena_tui.api.roles import ROLE_KEY, app_routes, route_role
 from engine import AuditFilter, Engine
 from tests.api.conftest import Api, api_client
 from tests.conftest import make_settings
@@ -38,6 +38,13 @@ AGENT_ROUTES = {
     ("GET", f"{API_PREFIX}/approvals/{{request_id}}"),
     ("GET", f"{API_PREFIX}/logs"),
     ("GET", f"{API_PREFIX}/openapi.json"),
+    ("GET", f"{V1_PREFIX}/tools"),
+    ("POST", f"{V1_PREFIX}/run"),
+    ("POST", f"{V1_PREFIX}/request"),
+    ("GET", f"{V1_PREFIX}/approvals"),
+    ("GET", f"{V1_PREFIX}/requests"),
+    ("GET", f"{V1_PREFIX}/logs"),
+    ("GET", f"{V1_PREFIX}/openapi.json"),
 }
 
 
@@ -145,7 +152,7 @@ async def test_the_refusal_names_the_rule(attack: Attack) -> None:
         f"/approvals/{attack.own_request}", json={"decision": "approve"}
     )
     detail = response.json()["detail"]
-    assert detail.startswith(f"POST /api/v1/execution/approvals/{attack.own_request}: ")
+    assert detail.startswith(f"POST /api/v2/approvals/{attack.own_request}: ")
     assert "deciding approvals, minting grants" in detail and "operator" in detail
 
 
@@ -327,52 +334,49 @@ async def test_only_the_hash_of_an_agent_token_is_stored(attack: Attack) -> None
 # -- the role of every route ----------------------------------------------------------------
 
 
-def leaf_routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
-    """Every route of the app, included routers opened (FastAPI keeps them nested)."""
-    for route in routes:
-        inner = getattr(route, "original_router", None)
-        yield from leaf_routes(inner.routes) if inner is not None else (route,)
-
-
 async def test_every_route_states_its_role_and_an_agent_is_refused_on_every_other(
     attack: Attack,
 ) -> None:
     """Walk the app's routes: each states a role; the agent routes are exactly the expected
     ones; every other route, called with the agent token, is 403 operator_only."""
-    routes = list(leaf_routes(attack.api.app.routes))
-    assert routes and all(isinstance(r, APIRoute) for r in routes), routes
+    walked = list(app_routes(attack.api.app.routes))
+    assert walked and all(isinstance(r, APIRoute) for _, r in walked), walked
+    routes = [r for _, r in walked]
     seen: set[tuple[str, str]] = set()
-    for route in routes:
+    for path, route in walked:
         assert isinstance(route, APIRoute)
-        assert (route.openapi_extra or {}).get(ROLE_KEY) in ("operator", "agent"), route.path
-        path = API_PREFIX + route.path.removeprefix(API_PREFIX)
+        stated = (route.openapi_extra or {}).get(ROLE_KEY)
+        assert stated in ("operator", "agent", "public"), path
         for method in route.methods or ():
             seen.add((method, path))
-            if route_role(route) == "agent":
+            if route_role(route) in ("agent", "public"):
                 continue
-            concrete = re.sub(r"\{[^}]+\}", "x", path.removeprefix(API_PREFIX))
-            response = await attack.agent.request(method, concrete)
+            concrete = re.sub(r"\{[^}]+\}", "x", path)
+            response = await attack.agent.request(method, "http://127.0.0.1" + concrete)
             assert response.status_code == 403, (method, path, response.text)
             assert response.json()["error"] == "operator_only"
     agent_routes = {
-        (m, API_PREFIX + r.path.removeprefix(API_PREFIX))
-        for r in routes
+        (m, path)
+        for path, r in walked
         if isinstance(r, APIRoute) and route_role(r) == "agent"
         for m in r.methods or ()
     }
     assert agent_routes == AGENT_ROUTES
+    public = {path for path, r in walked if route_role(r) == "public"}
+    assert len(routes) == len(walked)
+    assert public == {"/health", f"{V1_PREFIX}/token-cookie", f"{V1_PREFIX}/auth-status"}
     assert len(seen) > len(AGENT_ROUTES) + 10  # the walk found the operator routes too
     schema = (await attack.api.http.get("/openapi.json")).json()
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
-            assert operation[ROLE_KEY] in ("operator", "agent"), (method, path)
+            assert operation[ROLE_KEY] in ("operator", "agent", "public"), (method, path)
 
 
 async def test_a_route_without_a_role_is_operator_only(api: Api) -> None:
     """Default deny: a route added later without a role stays out of an agent's reach."""
     app = create_api(api.eng)
 
-    @app.post("/api/v1/execution/forgotten")
+    @app.post("/api/v2/forgotten")
     async def forgotten() -> dict[str, bool]:
         return {"done": True}
 
@@ -415,7 +419,7 @@ def test_a_real_server_refuses_an_agent_token_on_operator_routes(api_settings: A
 
     token = asyncio.run(mint())
     with serve_in_thread(create_api(api_settings)) as url:
-        base = url + "/api/v1/execution"
+        base = url + "/api/v2"
         with httpx.Client(base_url=base, headers={TOKEN_HEADER: token}, timeout=30) as http:
             assert http.get("/tools").status_code == 200
             grant = http.post("/approve", params={"tool_name": "shell_exec"})

@@ -1,4 +1,4 @@
-"""SPEC §11: every `/api/v1/execution/*` route, its envelope and its status codes."""
+"""SPEC §11: every `/api/v2/*` route, its envelope and its status codes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from daena_tui.api import API_PREFIX, create_api
+from daena_tui.api import V2_PREFIX as API_PREFIX
+from daena_tui.api import create_api
 from engine import AuditFilter, Engine, Settings
 from tests.api.conftest import TOKEN, Api, api_client
 from tests.node_server.conftest import TOKEN as NODE_TOKEN

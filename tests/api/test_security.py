@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from daena_tui.api import API_PREFIX, TOKEN_HEADER, create_api
+from daena_tui.api import TOKEN_HEADER, create_api
+from daena_tui.api import V2_PREFIX as API_PREFIX
 from engine import AuditFilter, ConfigError, Engine, Settings
 from tests.api.conftest import BASE_URL, TOKEN, Api, api_client
 from tests.conftest import make_settings

@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from daena_tui import cli
-from daena_tui.api import API_PREFIX, TOKEN_HEADER, create_api
+from daena_tui.api import TOKEN_HEADER, create_api
+from daena_tui.api import V2_PREFIX as API_PREFIX
 from engine import Settings
 from tests.api.conftest import TOKEN
 from tests.conftest import make_repo
