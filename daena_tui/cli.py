@@ -29,6 +29,7 @@ COMMAND_MODULE_NAMES = [
     "daena_tui.cli_config",
     "daena_tui.cli_serve",
     "daena_tui.cli_agents",
+    "daena_tui.cli_mcp",
 ]
 HELP_FLAGS = frozenset({"-h", "--help"})
 

@@ -1,0 +1,206 @@
+"""MCP clients' sessions and the inbox requests their calls wait on (SPEC §16).
+
+A call that needs approval waits for the operator's decision, which another process (the
+console, `daena approve`) makes and runs: this process sees it only through the shared
+database, so `wait_for_outcome` polls the request row and reads the run's audit record.
+A client that cancels its call withdraws the request (only its own, only while pending,
+audited); a client that goes away leaves it in the inbox marked orphaned, and approving it
+still runs it exactly once (the approving process runs it; its result stays in the audit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from engine.approvals import ApprovalRequest, Approvals
+from engine.audit import AuditEntry, AuditLog
+from engine.events import ApprovalDecided
+from engine.storage.database import Database
+
+POLL_SEC = 0.2
+EXPIRED = "expired, nothing ran"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a waited-for request ended: `ran` (with the run's status and result), `denied`,
+    `expired`, `withdrawn` or `interrupted`."""
+
+    kind: str
+    request: ApprovalRequest
+    run_status: str | None = None
+    result: Any = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class McpSession:
+    id: str
+    agent: str
+    client: str
+    transport: str
+    pid: int | None
+    started_at: float
+    last_seen: float
+    ended_at: float | None
+    calls: int
+    waiting: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class McpSessions:
+    def __init__(self, db: Database, audit: AuditLog, approvals: Approvals) -> None:
+        self._db = db
+        self._audit = audit
+        self._approvals = approvals
+
+    async def open(self, agent: str, client: str, transport: str) -> str:
+        session_id = "mcp-" + secrets.token_hex(6)
+        now = time.time()
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO mcp_sessions (id, agent, client, transport, pid, started_at,"
+                " last_seen) VALUES (?,?,?,?,?,?,?)",
+                (session_id, agent, client[:200], transport, os.getpid(), now, now),
+            )
+        return session_id
+
+    async def touch(self, session_id: str) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE mcp_sessions SET calls = calls + 1, last_seen = ? WHERE id = ?",
+                (time.time(), session_id),
+            )
+
+    async def close(self, session_id: str) -> None:
+        """The client went away: its requests still waiting are orphaned."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE mcp_sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL",
+                (time.time(), session_id),
+            )
+            await tx.execute(
+                "UPDATE mcp_waits SET state = 'orphaned'"
+                " WHERE session_id = ? AND state = 'waiting'",
+                (session_id,),
+            )
+
+    async def list(self, *, live_only: bool = False) -> list[McpSession]:
+        where = " WHERE s.ended_at IS NULL" if live_only else ""
+        rows = await self._db.fetchall(
+            "SELECT s.*, (SELECT COUNT(*) FROM mcp_waits w WHERE w.session_id = s.id"
+            f" AND w.state = 'waiting') AS waiting FROM mcp_sessions s{where}"
+            " ORDER BY s.started_at DESC LIMIT 200"
+        )
+        return [McpSession(**dict(r)) for r in rows]
+
+    async def wait_state(self, request_id: str) -> str | None:
+        row = await self._db.fetchone(
+            "SELECT state FROM mcp_waits WHERE request_id = ?", (request_id,)
+        )
+        return None if row is None else str(row["state"])
+
+    async def _set_wait(self, request_id: str, session_id: str, state: str) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO mcp_waits (request_id, session_id, state) VALUES (?,?,?)"
+                " ON CONFLICT(request_id) DO UPDATE SET state = excluded.state",
+                (request_id, session_id, state),
+            )
+
+    async def wait_for_outcome(
+        self,
+        request_id: str,
+        session_id: str,
+        progress: Callable[[ApprovalRequest], Awaitable[None]],
+        *,
+        progress_every: float = 1.0,
+    ) -> Outcome:
+        """Wait until the request is decided and (if approved) has run, or has expired;
+        `progress` is called about every `progress_every` seconds meanwhile."""
+        await self._set_wait(request_id, session_id, "waiting")
+        last_progress = 0.0
+        while True:
+            request = await self._approvals.get(request_id)
+            outcome = await self._outcome(request)
+            if outcome is not None:
+                await self._set_wait(request_id, session_id, "done")
+                return outcome
+            now = time.monotonic()
+            if now - last_progress >= progress_every:
+                last_progress = now
+                await progress(request)
+            await asyncio.sleep(POLL_SEC)
+
+    async def _outcome(self, request: ApprovalRequest) -> Outcome | None:
+        if request.status == "pending":
+            return Outcome("expired", request, error=EXPIRED) if not request.is_pending else None
+        if request.status == "expired":
+            return Outcome("expired", request, error=EXPIRED)
+        if request.status == "denied":
+            if request.decided_by == request.requester:
+                return Outcome("withdrawn", request, error="withdrawn, nothing ran")
+            return Outcome("denied", request, error=request.decision_reason or "denied")
+        if request.run_status is None:
+            return None  # approved; the approving process is running it
+        if request.run_status == "interrupted" or request.run_audit_id is None:
+            return Outcome("interrupted", request, error="the approved run was interrupted")
+        record = await self._audit.get(request.run_audit_id)
+        summary = record.result_summary if record else None
+        try:
+            result = json.loads(summary) if summary else None
+        except ValueError:
+            result = {"summary": summary}
+        return Outcome(
+            "ran",
+            request,
+            run_status=request.run_status,
+            result=result,
+            error=record.error if record else None,
+        )
+
+    async def withdraw(self, request_id: str, requester: str, why: str) -> bool:
+        """The requester takes its own pending request back: it becomes `denied` by the
+        requester, so nothing can approve it any more. A denial runs nothing, so this is the
+        one decision an agent identity may make, and only on its own request."""
+        now = time.time()
+        reason = f"withdrawn by {requester}: {why}"
+        async with self._db.transaction() as tx:
+            cursor = await tx.execute(
+                "UPDATE approval_requests SET status = 'denied', decided_by = ?, decided_at = ?,"
+                " decision_reason = ? WHERE id = ? AND requester = ? AND status = 'pending'",
+                (requester, now, reason, request_id, requester),
+            )
+            if cursor.rowcount != 1:
+                return False
+            row = await tx.fetchone(
+                "SELECT tool, args, trace_id FROM approval_requests WHERE id = ?", (request_id,)
+            )
+            assert row is not None
+            await self._audit.append(
+                tx,
+                AuditEntry(
+                    actor=requester,
+                    action="approval_withdrawn",
+                    tool=row["tool"],
+                    args=json.loads(row["args"]),
+                    status="withdrawn",
+                    result_summary=reason,
+                    approval_id=request_id,
+                    trace_id=row["trace_id"],
+                ),
+            )
+            await tx.execute(
+                "UPDATE mcp_waits SET state = 'withdrawn' WHERE request_id = ?", (request_id,)
+            )
+            await tx.emit(ApprovalDecided(request_id, row["tool"], "denied", requester))
+        return True

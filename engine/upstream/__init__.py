@@ -1,0 +1,8 @@
+"""Upstream MCP servers behind the gate (SPEC §16, docs/mcp.md).
+
+An operator plugs another MCP server in (`daena mcp add`); its tools join the catalogue as
+`SERVER.tool`, disabled until enabled, with the risk the operator sets. A call goes through
+the executor like any tool (policy, approval with exact arguments, audit, timeout, cap) and
+only then to the upstream. Each tool's definition is pinned when it is enabled: a changed
+definition disables it before the next call runs.
+"""

@@ -1,0 +1,44 @@
+"""Arguments of an upstream tool: checked against the upstream's own JSON schema.
+
+The executor validates every tool's arguments through a pydantic model and binds grants
+to its canonical dump; for an upstream tool that model accepts exactly the objects the
+upstream's input schema accepts (jsonschema, no remote references) and dumps them as given.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from pydantic import BaseModel, ConfigDict, model_validator
+
+
+def args_model_for(name: str, schema: dict[str, Any]) -> type[BaseModel]:
+    try:
+        Draft202012Validator.check_schema(schema)
+        validator: Draft202012Validator | None = Draft202012Validator(schema)
+    except SchemaError:
+        validator = None  # an upstream with an invalid schema: every call is refused
+
+    class UpstreamArgs(BaseModel):
+        model_config = ConfigDict(extra="allow")
+
+        @model_validator(mode="before")
+        @classmethod
+        def _matches_schema(cls, data: Any) -> Any:
+            if validator is None:
+                raise ValueError(f"{name} has an invalid input schema; it cannot be called")
+            if not isinstance(data, dict):
+                raise ValueError("arguments must be a JSON object")
+            for error in sorted(validator.iter_errors(data), key=lambda e: list(e.path)):
+                where = ".".join(str(p) for p in error.path) or "arguments"
+                raise ValueError(f"{where}: {error.message[:300]}")
+            return data
+
+        @classmethod
+        def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            return schema
+
+    UpstreamArgs.__name__ = UpstreamArgs.__qualname__ = "UpstreamArgs"
+    return UpstreamArgs

@@ -1,0 +1,275 @@
+"""The upstream gateway: stored servers and tools as catalogue entries, and the calls.
+
+`UpstreamGateway.specs()` turns every stored upstream tool into a `ToolSpec` named
+`SERVER.tool` (disabled by default, the operator's risk), so a call passes the executor
+like any other tool. Its `run` reaches the upstream only after checking, on the live
+connection, that the tool's definition is still the one pinned when it was enabled; a
+changed definition disables the tool, is recorded beside the pinned one, and is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from engine.audit import AuditEntry, AuditLog
+from engine.errors import ConfigError, EngineError, InputError, PolicyError, ToolFailure
+from engine.storage.database import Database
+from engine.tools.spec import Risk, ToolContext, ToolSpec
+from engine.upstream.args import args_model_for
+from engine.upstream.connection import Connection, Endpoint
+from engine.upstream.pinning import Definition
+from engine.upstream.store import (
+    Server,
+    UpstreamStore,
+    UpstreamTool,
+    check_server_name,
+    split_name,
+)
+
+if TYPE_CHECKING:
+    from engine.policy import PolicyStore
+
+MAX_LIVE = 8
+"""Upstream connections kept open at once; the least recently used one is stopped first."""
+CALL_TIMEOUT_SEC = 60.0
+LIST_TIMEOUT_SEC = 15.0
+PINNING_ACTOR = "daena:pinning"
+
+
+def _definition(tool: Any) -> tuple[Definition, dict[str, Any]]:
+    annotations = (
+        tool.annotations.model_dump(by_alias=True, exclude_none=True) if tool.annotations else {}
+    )
+    return Definition(tool.name, tool.description or "", dict(tool.input_schema)), annotations
+
+
+def result_dict(result: Any) -> dict[str, Any]:
+    """An MCP tool result as a run's result: its text, structured content, other kinds."""
+    texts = [b.text for b in result.content if getattr(b, "type", "") == "text"]
+    others = [getattr(b, "type", "?") for b in result.content if getattr(b, "type", "") != "text"]
+    out: dict[str, Any] = {"text": "\n".join(texts)}
+    if result.structured_content is not None:
+        out["structured"] = result.structured_content
+    if others:
+        out["other_content"] = others
+    return out
+
+
+class UpstreamGateway:
+    def __init__(self, db: Database, *, max_live: int = MAX_LIVE) -> None:
+        self.store = UpstreamStore(db)
+        self._max_live = max_live
+        self._connections: dict[str, Connection] = {}
+        self._policy: PolicyStore | None = None
+        self._audit_log: AuditLog | None = None
+
+    def attach(self, policy: PolicyStore, audit: AuditLog) -> None:
+        """The engine's policy (a changed definition disables the tool in it) and audit log.
+        Attached after the engine is built: the tools must be known before its policy is."""
+        self._policy, self._audit_log = policy, audit
+
+    @property
+    def _audit(self) -> AuditLog:
+        if self._audit_log is None:
+            raise ConfigError("mcp: the gateway is not attached to an engine")
+        return self._audit_log
+
+    # -- catalogue ------------------------------------------------------------------------
+
+    async def specs(self) -> list[ToolSpec]:
+        return [self.spec_for(tool) for tool in await self.store.tools()]
+
+    def spec_for(self, tool: UpstreamTool) -> ToolSpec:
+        shown = tool.pinned or tool.definition
+        name = tool.name
+
+        async def run(ctx: ToolContext, args: Any) -> dict[str, Any]:
+            return await self.call(name, args.model_dump(mode="json"))
+
+        return ToolSpec(
+            name=name,
+            description=shown.description,
+            risk=tool.risk,
+            args_model=args_model_for(name, shown.input_schema),
+            run=run,
+            default_enabled=False,
+            timeout_sec=CALL_TIMEOUT_SEC,
+            tags=("mcp", tool.server),
+        )
+
+    # -- servers --------------------------------------------------------------------------
+
+    async def add(self, name: str, endpoint: Endpoint, operator: str) -> list[UpstreamTool]:
+        """Store a server and discover its tools (all disabled)."""
+        check_server_name(name)
+        if bool(endpoint.command) == bool(endpoint.url):
+            raise InputError("server: give either a command (after --) or --url")
+        if endpoint.url and not endpoint.url.startswith(("http://", "https://")):
+            raise InputError(f"url: {endpoint.url!r} must be an http:// or https:// URL")
+        await self.store.add_server(name, endpoint, operator)
+        try:
+            await self.refresh(name)
+        except EngineError:
+            await self.store.remove_server(name)
+            raise
+        await self._audit.record(
+            AuditEntry(
+                actor=operator,
+                action="mcp_server_add",
+                status="ok",
+                args={"name": name, "endpoint": endpoint.describe()},
+            )
+        )
+        return await self.store.tools(name)
+
+    async def remove(self, name: str, operator: str) -> None:
+        await self.store.server(name)
+        conn = self._connections.pop(name, None)
+        if conn is not None:
+            await conn.stop()
+        await self.store.remove_server(name)
+        await self._audit.record(
+            AuditEntry(actor=operator, action="mcp_server_remove", status="ok", args={"name": name})
+        )
+
+    async def refresh(self, name: str) -> list[str]:
+        """List the server's tools again; returns the pinned tools whose definition changed
+        (they are disabled)."""
+        server = await self.store.server(name)
+        listed = await self._list(self.connection(server))
+        before = {t.definition.name: t for t in await self.store.tools(name)}
+        await self.store.save_discovered(name, list(listed.values()))
+        changed = []
+        for tool_name, (definition, _) in listed.items():
+            old = before.get(tool_name)
+            if old and old.pinned_hash and old.pinned_hash != definition.pin:
+                changed.append(old.name)
+                await self._disable_changed(old.name, definition)
+        return changed
+
+    async def enable(self, name: str, risk: Risk | None, operator: str) -> UpstreamTool:
+        """Pin the tool's current definition (with the operator's risk) and enable it."""
+        tool = await self.store.tool(name)
+        pinned = await self.store.pin(name, risk or tool.risk)
+        if self._policy is None:
+            raise ConfigError("mcp: the gateway is not attached to a policy")
+        await self._policy.update({"tool_enabled": {name: True}}, operator)
+        await self._audit.record(
+            AuditEntry(
+                actor=operator,
+                action="mcp_tool_pin",
+                tool=name,
+                status="ok",
+                args={"hash": pinned.pinned_hash, "risk": str(pinned.risk)},
+            )
+        )
+        return pinned
+
+    def connection(self, server: Server) -> Connection:
+        conn = self._connections.get(server.name)
+        if conn is None or conn.endpoint != server.endpoint:
+            conn = Connection(server.name, server.endpoint)
+            self._connections[server.name] = conn
+        return conn
+
+    def connections(self) -> list[Connection]:
+        return list(self._connections.values())
+
+    async def close(self) -> None:
+        for conn in list(self._connections.values()):
+            with contextlib.suppress(Exception):
+                await conn.stop()
+        self._connections.clear()
+
+    async def _evict(self, keep: str) -> None:
+        live = [c for c in self._connections.values() if c.state == "running" and c.name != keep]
+        while len(live) >= self._max_live:
+            oldest = min(live, key=lambda c: c.last_used)
+            live.remove(oldest)
+            await oldest.stop()
+
+    async def _list(self, conn: Connection) -> dict[str, tuple[Definition, dict[str, Any]]]:
+        """The upstream's tools now; a dead connection is restarted once (listing runs
+        nothing, so it is safe to repeat)."""
+        from mcp.shared.exceptions import MCPError
+
+        for attempt in (1, 2):
+            await self._evict(conn.name)
+            session = await conn.session()
+            try:
+                result = await asyncio.wait_for(session.list_tools(), LIST_TIMEOUT_SEC)
+            except MCPError as err:
+                raise ToolFailure(f"upstream {conn.name}: tools/list failed: {err}") from err
+            except (Exception, asyncio.CancelledError) as err:
+                await conn.broken(f"tools/list failed: {type(err).__name__}: {err}")
+                if isinstance(err, asyncio.CancelledError):
+                    raise
+                if attempt == 2:
+                    raise ToolFailure(f"upstream {conn.name}: {conn.failure()}") from err
+                continue
+            listed: dict[str, tuple[Definition, dict[str, Any]]] = {}
+            for tool in result.tools:
+                definition, annotations = _definition(tool)
+                with contextlib.suppress(EngineError):
+                    split_name(f"{conn.name}.{definition.name}")  # unusable names are skipped
+                    listed[definition.name] = (definition, annotations)
+            return listed
+        raise AssertionError("unreachable")
+
+    # -- calls ----------------------------------------------------------------------------
+
+    async def call(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        """One call, after the pin check on the live definition."""
+        from mcp.shared.exceptions import MCPError
+
+        tool = await self.store.tool(name)
+        if tool.pinned_hash is None:
+            raise PolicyError(f"tool: {name} was never pinned; enable it with 'daena mcp enable'")
+        server = await self.store.server(tool.server)
+        conn = self.connection(server)
+        live = (await self._list(conn)).get(tool.definition.name)
+        if live is None:
+            raise PolicyError(
+                f"tool: upstream {tool.server} no longer lists {tool.definition.name}"
+            )
+        if live[0].pin != tool.pinned_hash:
+            await self._disable_changed(name, live[0])
+            raise PolicyError(
+                f"pinning: {name}'s definition changed since it was enabled; it is disabled "
+                "until an operator re-enables it (daena mcp enable)"
+            )
+        session = await conn.session()
+        try:
+            result = await session.call_tool(tool.definition.name, args)
+        except MCPError as err:
+            raise ToolFailure(f"upstream {tool.server}: {err}") from err
+        except asyncio.CancelledError:
+            await conn.broken("a call was cancelled or timed out; restarted on next use")
+            raise
+        except Exception as err:
+            await conn.broken(f"tools/call failed: {type(err).__name__}: {err}")
+            raise ToolFailure(f"upstream {tool.server}: {conn.failure()}") from err
+        out = result_dict(result)
+        if result.is_error:
+            failure = ToolFailure(f"upstream {name} reported an error: {out['text'][:500]}")
+            failure.result = out  # type: ignore[attr-defined]
+            raise failure
+        return out
+
+    async def _disable_changed(self, name: str, live: Definition) -> None:
+        """A rug pull: record the new definition, disable the tool, raise the alert."""
+        await self.store.mark_changed(name, live)
+        if self._policy is not None:
+            await self._policy.update({"tool_enabled": {name: False}}, PINNING_ACTOR)
+        await self._audit.record(
+            AuditEntry(
+                actor=PINNING_ACTOR,
+                action="mcp_pin_changed",
+                tool=name,
+                status="refused",
+                error=f"{name}'s definition changed after it was enabled; disabled",
+                args={"new_hash": live.pin},
+            )
+        )

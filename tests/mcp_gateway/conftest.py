@@ -1,0 +1,60 @@
+"""The MCP gateway under test: `daena mcp serve` spawned as a subprocess and driven by the
+SDK's real client; decisions made by this test process through its own engine."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp_types import Implementation
+
+from engine import Engine, Settings
+
+
+def serve_params(settings: Settings, *extra: str) -> StdioServerParameters:
+    return StdioServerParameters(
+        command=sys.executable,
+        args=[
+            "-m",
+            "daena_tui",
+            "--env-file",
+            "",
+            "--db",
+            str(settings.daena_db_path),
+            "--workspace",
+            str(settings.execution_workspace_root),
+            "--operator",
+            "op@test",
+            "mcp",
+            "serve",
+            *extra,
+        ],
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
+
+
+@asynccontextmanager
+async def mcp_client(
+    settings: Settings, *extra: str, client_name: str = "test-client"
+) -> AsyncIterator[ClientSession]:
+    async with stdio_client(serve_params(settings, *extra)) as (read, write):  # noqa: SIM117
+        async with ClientSession(
+            read, write, client_info=Implementation(name=client_name, version="1")
+        ) as session:
+            await session.initialize()
+            yield session
+
+
+async def wait_for_pending(eng: Engine, *, budget: int = 300) -> str:
+    """The id of the one pending request, within a bounded number of polls."""
+    import asyncio
+
+    for _ in range(budget):
+        pending = await eng.pending_approvals()
+        if pending:
+            return pending[0].id
+        await asyncio.sleep(0.05)
+    raise AssertionError("no request reached the inbox")

@@ -1,0 +1,162 @@
+"""`daena mcp serve` over stdio with the SDK's real client: every call through the policy."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+from engine import Engine, Settings
+from tests.mcp_gateway.conftest import mcp_client, wait_for_pending
+
+
+async def test_lists_enabled_tools_with_schemas_and_risk_annotations(settings: Settings) -> None:
+    async with mcp_client(settings, "--agent", "bot") as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+    assert "git_status" in tools and "shell_exec" in tools
+    assert "filesystem_write" not in tools  # disabled by default: not offered
+    assert tools["git_status"].annotations.read_only_hint is True
+    assert tools["shell_exec"].annotations.read_only_hint is False
+    assert tools["web_scrape_bs4"].annotations.open_world_hint is True
+    assert tools["git_diff"].input_schema["type"] == "object"
+    assert "staged" in tools["git_diff"].input_schema["properties"]
+
+
+async def test_low_risk_call_returns_structured_content_as_the_agent(settings: Settings) -> None:
+    async with mcp_client(settings, "--agent", "bot") as client:
+        result = await client.call_tool("git_status", {})
+    assert result.is_error is False
+    assert result.structured_content["status"] == "ok"
+    assert result.structured_content["result"]["branch"] == "main"
+    with sqlite3.connect(settings.daena_db_path) as raw:
+        actors = {r[0] for r in raw.execute("SELECT actor FROM audit WHERE tool = 'git_status'")}
+    assert actors == {"agent:bot"}
+
+
+async def test_refused_unknown_and_invalid_calls_are_tool_errors_naming_the_rule(
+    settings: Settings,
+) -> None:
+    async with mcp_client(settings, "--agent", "bot") as client:
+        disabled = await client.call_tool("filesystem_write", {"path": "x", "content": "y"})
+        unknown = await client.call_tool("no_such_tool", {})
+        invalid = await client.call_tool("git_diff", {"staged": "not a bool", "bogus": 1})
+        still_alive = await client.call_tool("git_status", {})
+    assert disabled.is_error and disabled.structured_content["rule"] == "disabled"
+    assert unknown.is_error and unknown.structured_content["rule"] == "unknown_tool"
+    assert invalid.is_error and invalid.structured_content["rule"] == "invalid_args"
+    assert "args." in invalid.content[0].text
+    assert still_alive.is_error is False
+
+
+async def test_risky_call_waits_with_progress_and_returns_once_approved_elsewhere(
+    settings: Settings,
+) -> None:
+    progress: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append((done, total, message))
+
+    async with Engine.open(settings) as eng, mcp_client(settings, "--agent", "bot") as client:
+        call = asyncio.create_task(
+            client.call_tool(
+                "shell_exec",
+                {"command": "git status --short"},
+                progress_callback=on_progress,
+                meta={"reason": "see what changed"},
+            )
+        )
+        request_id = await wait_for_pending(eng)
+        request = await eng.approvals.get(request_id)
+        assert request.requester == "agent:bot" and request.reason == "see what changed"
+        for _ in range(200):  # progress arrives while it waits (bounded)
+            if progress:
+                break
+            await asyncio.sleep(0.05)
+        assert progress and "s left" in (progress[-1][2] or "")
+        approved = await eng.approve(request_id, reason="fine")
+        result = await asyncio.wait_for(call, 30)
+    assert approved.ok
+    assert result.is_error is False
+    assert result.structured_content["status"] == "ran"
+    assert result.structured_content["approved_by"] == "op@test"
+    with sqlite3.connect(settings.daena_db_path) as raw:
+        runs = raw.execute(
+            "SELECT COUNT(*) FROM audit WHERE tool = 'shell_exec' AND action = 'run'"
+            " AND status != 'pending_approval'"
+        ).fetchone()[0]
+    assert runs == 1
+
+
+async def test_denial_returns_the_operators_reason_and_nothing_runs(settings: Settings) -> None:
+    async with Engine.open(settings) as eng, mcp_client(settings, "--agent", "bot") as client:
+        call = asyncio.create_task(client.call_tool("shell_exec", {"command": "git status"}))
+        request_id = await wait_for_pending(eng)
+        await eng.deny(request_id, "not today")
+        result = await asyncio.wait_for(call, 30)
+    assert result.is_error and result.structured_content["status"] == "denied"
+    assert "not today" in result.content[0].text and "nothing ran" in result.content[0].text
+    with sqlite3.connect(settings.daena_db_path) as raw:
+        assert not raw.execute(
+            "SELECT 1 FROM audit WHERE action = 'run' AND tool = 'shell_exec'"
+            " AND status != 'pending_approval'"
+        ).fetchall()
+
+
+async def test_expiry_returns_expired_nothing_ran(settings: Settings) -> None:
+    async with Engine.open(settings) as eng, mcp_client(settings, "--agent", "bot") as client:
+        call = asyncio.create_task(client.call_tool("shell_exec", {"command": "git status"}))
+        request_id = await wait_for_pending(eng)
+        async with eng.db.transaction() as tx:  # the clock runs out
+            columns = {r[1] for r in await tx.fetchall("PRAGMA table_info(approval_requests)")}
+            boot = ", created_boot = NULL" if "created_boot" in columns else ""
+            await tx.execute(
+                f"UPDATE approval_requests SET expires_at = 0{boot} WHERE id = ?", (request_id,)
+            )
+        result = await asyncio.wait_for(call, 30)
+    assert result.is_error and result.structured_content["status"] == "expired"
+    assert "expired, nothing ran" in result.content[0].text
+
+
+async def test_client_cancellation_withdraws_the_request_audited(settings: Settings) -> None:
+    async with Engine.open(settings) as eng, mcp_client(settings, "--agent", "bot") as client:
+        call = asyncio.create_task(client.call_tool("shell_exec", {"command": "git status"}))
+        request_id = await wait_for_pending(eng)
+        call.cancel()
+        for _ in range(300):
+            request = await eng.approvals.get(request_id)
+            if request.status != "pending":
+                break
+            await asyncio.sleep(0.05)
+        assert request.status == "denied" and request.decided_by == "agent:bot"
+        assert "withdrawn" in (request.decision_reason or "")
+        # a withdrawn request can no longer be approved
+        import pytest
+
+        from engine.errors import ApprovalError
+
+        with pytest.raises(ApprovalError):
+            await eng.approve(request_id)
+        still = await client.call_tool("git_status", {})
+    assert still.is_error is False
+    with sqlite3.connect(settings.daena_db_path) as raw:
+        withdrawn = raw.execute(
+            "SELECT actor FROM audit WHERE action = 'approval_withdrawn'"
+        ).fetchall()
+    assert withdrawn == [("agent:bot",)]
+
+
+async def test_two_clients_at_once_each_with_its_own_session(settings: Settings) -> None:
+    async with (
+        Engine.open(settings) as eng,
+        mcp_client(settings, client_name="alpha") as one,
+        mcp_client(settings, client_name="beta") as two,
+    ):
+        first = asyncio.create_task(one.call_tool("shell_exec", {"command": "git status"}))
+        second = await two.call_tool("git_status", {})
+        request_id = await wait_for_pending(eng)
+        assert (await eng.approvals.get(request_id)).requester == "agent:mcp-alpha"
+        await eng.approve(request_id)
+        first_result = await asyncio.wait_for(first, 30)
+    assert second.is_error is False and first_result.is_error is False
+    with sqlite3.connect(settings.daena_db_path) as raw:
+        sessions = raw.execute("SELECT agent, client, calls FROM mcp_sessions").fetchall()
+    assert sorted(sessions) == [("agent:mcp-alpha", "alpha", 1), ("agent:mcp-beta", "beta", 1)]
