@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.tools.builtin import (
+    edit,
     filesystem,
     git,
     listing,
@@ -20,6 +21,7 @@ def builtin_tools() -> list[ToolSpec]:
     return [
         *git.TOOLS,
         *filesystem.TOOLS,
+        *edit.TOOLS,
         *listing.TOOLS,
         *search.TOOLS,
         *patch.TOOLS,
