@@ -4,7 +4,9 @@ A grant is a short-lived permission to run one tool, bound to the exact canonica
 unless explicitly minted tool-scoped; it is consumed by a single conditional UPDATE, so two
 concurrent runs can never both use it. An approval request is a stored run waiting for an
 operator; it is decided exactly once by a conditional UPDATE, and expired requests fail
-closed whether or not the sweep has marked them yet.
+closed whether or not the sweep has marked them yet. Expiry is measured by engine/clock.py:
+on the boot clock within one boot, so a stepped wall clock neither revives nor expires
+anything, and no decision is made while the wall clock reads before the creation.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ import os
 import secrets
 import socket
 import sqlite3
-import time
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from engine import clock
 from engine.audit import AuditEntry, AuditLog
 from engine.errors import (
     ApprovalError,
@@ -58,6 +60,13 @@ def decider_refusal(request: ApprovalRequest, decision: str, operator: str) -> s
     return None
 
 
+def clock_set_back(field: str, what: str, seconds: float) -> str:
+    return (
+        f"{field}: this machine's clock reads {seconds:.0f} s before {what} was made: it was "
+        "set back, so its expiry cannot be trusted; correct the clock and try again"
+    )
+
+
 def args_hash(tool: str, args: dict[str, Any]) -> str:
     """sha256 of canonical JSON of tool name, arguments and node."""
     payload = {"tool": tool, "args": args, "node": args.get("node")}
@@ -77,6 +86,8 @@ class Grant:
     expires_at: float
     created_by: str
     used_at: float | None
+    boot_id: str | None = None
+    created_boot: float | None = None
 
     @property
     def tool_scoped(self) -> bool:
@@ -103,13 +114,21 @@ class ApprovalRequest:
     trace_id: str | None
     run_owner_host: str | None = None
     run_owner_pid: int | None = None
+    boot_id: str | None = None
+    created_boot: float | None = None
 
     def seconds_left(self, now: float | None = None) -> float:
-        return max(0.0, self.expires_at - (now if now is not None else time.time()))
+        """Seconds before expiry: by the engine's clock rule (engine/clock.py), or, for a
+        display given its own `now`, by that wall time."""
+        at = clock.now() if now is None else clock.Instant(now)
+        left = clock.remaining(
+            self.created_at, self.expires_at, self.boot_id, self.created_boot, at
+        )
+        return max(0.0, left)
 
     @property
     def is_pending(self) -> bool:
-        return self.status == "pending" and self.expires_at > time.time()
+        return self.status == "pending" and self.seconds_left() > 0
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> ApprovalRequest:
@@ -140,21 +159,32 @@ class Approvals:
             raise InputError("ttl_sec: must be between 0 and 86400 seconds")
         if is_agent_identity(operator):
             raise PolicyError(f"operator: {operator} is an agent credential and cannot mint grants")
-        now = time.time()
+        at = clock.now()
         grant = Grant(
             id=new_id("grant"),
             tool=tool,
             args_hash=None if canonical_args is None else args_hash(tool, canonical_args),
-            created_at=now,
-            expires_at=now + ttl_sec,
+            created_at=at.wall,
+            expires_at=at.wall + ttl_sec,
             created_by=operator,
             used_at=None,
+            boot_id=at.boot_id,
+            created_boot=at.boot,
         )
         async with self._db.transaction() as tx:
             await tx.execute(
-                "INSERT INTO grants (id, tool, args_hash, created_at, expires_at, created_by) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (grant.id, tool, grant.args_hash, now, grant.expires_at, operator),
+                "INSERT INTO grants (id, tool, args_hash, created_at, expires_at, created_by, "
+                "boot_id, created_boot) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    grant.id,
+                    tool,
+                    grant.args_hash,
+                    at.wall,
+                    grant.expires_at,
+                    operator,
+                    at.boot_id,
+                    at.boot,
+                ),
             )
             await self._audit.append(
                 tx,
@@ -180,24 +210,30 @@ class Approvals:
         trace_id: str,
     ) -> None:
         """Use a grant exactly once, inside the run's start transaction, or raise why not."""
-        now = time.time()
+        at = clock.now()
         digest = args_hash(tool, canonical_args)
+        unexpired, unexpired_params = clock.unexpired_sql(at)
         cursor = stx.execute(
             "UPDATE grants SET used_at = ?, used_trace_id = ? WHERE id = ? AND used_at IS NULL "
-            "AND expires_at > ? AND tool = ? AND (args_hash IS NULL OR args_hash = ?)",
-            (now, trace_id, grant_id, now, tool, digest),
+            f"AND {unexpired} AND created_at <= ? AND tool = ? "
+            "AND (args_hash IS NULL OR args_hash = ?)",
+            (at.wall, trace_id, grant_id, *unexpired_params, at.wall, tool, digest),
         )
         if cursor.rowcount == 1:
             return
-        row = stx.fetchone(
-            "SELECT tool, args_hash, expires_at, used_at FROM grants WHERE id = ?", (grant_id,)
-        )
+        row = stx.fetchone("SELECT * FROM grants WHERE id = ?", (grant_id,))
         if row is None:
             raise ApprovalError(f"approval_id: no grant {grant_id!r}")
         if row["used_at"] is not None:
             raise ApprovalError(f"approval_id: grant {grant_id} was already used")
-        if row["expires_at"] <= now:
+        left = clock.remaining(
+            row["created_at"], row["expires_at"], row["boot_id"], row["created_boot"], at
+        )
+        if left <= 0:
             raise ApprovalError(f"approval_id: grant {grant_id} has expired")
+        back = clock.set_back_by(row["created_at"], at)
+        if back is not None:
+            raise ApprovalError(clock_set_back("approval_id", f"grant {grant_id}", back))
         if row["tool"] != tool:
             raise ApprovalError(
                 f"approval_id: grant {grant_id} is for tool {row['tool']!r}, not {tool!r}"
@@ -218,7 +254,8 @@ class Approvals:
         trace_id: str,
         ttl_sec: float = REQUEST_TTL_SEC,
     ) -> ApprovalRequest:
-        now = time.time()
+        at = clock.now()
+        now = at.wall
         request = ApprovalRequest(
             id=new_id("req"),
             tool=tool,
@@ -236,10 +273,13 @@ class Approvals:
             run_status=None,
             run_audit_id=None,
             trace_id=trace_id,
+            boot_id=at.boot_id,
+            created_boot=at.boot,
         )
         await tx.execute(
             "INSERT INTO approval_requests (id, tool, args, args_hash, requester, reason, task_id,"
-            " created_at, expires_at, status, trace_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            " created_at, expires_at, status, trace_id, boot_id, created_boot) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 request.id,
                 tool,
@@ -252,6 +292,8 @@ class Approvals:
                 request.expires_at,
                 "pending",
                 trace_id,
+                at.boot_id,
+                at.boot,
             ),
         )
         await tx.emit(ApprovalRequested(request.id, tool, requester, request.expires_at))
@@ -271,10 +313,11 @@ class Approvals:
         mine = "" if requester is None else " AND requester = ?"
         who: tuple[str, ...] = () if requester is None else (requester,)
         if status == "pending":
+            unexpired, params = clock.unexpired_sql(clock.now())
             rows = await self._db.fetchall(
-                "SELECT * FROM approval_requests WHERE status = 'pending' AND expires_at > ?"
+                f"SELECT * FROM approval_requests WHERE status = 'pending' AND {unexpired}"
                 f"{mine} ORDER BY expires_at LIMIT ?",
-                (time.time(), *who, limit),
+                (*params, *who, limit),
             )
         elif status:
             rows = await self._db.fetchall(
@@ -291,9 +334,10 @@ class Approvals:
         return [ApprovalRequest.from_row(r) for r in rows]
 
     async def pending_count(self) -> int:
+        unexpired, params = clock.unexpired_sql(clock.now())
         row = await self._db.fetchone(
-            "SELECT COUNT(*) FROM approval_requests WHERE status = 'pending' AND expires_at > ?",
-            (time.time(),),
+            f"SELECT COUNT(*) FROM approval_requests WHERE status = 'pending' AND {unexpired}",
+            params,
         )
         return int(row[0]) if row else 0
 
@@ -301,7 +345,8 @@ class Approvals:
         self, tx: Transaction, request_id: str, decision: str, operator: str, reason: str
     ) -> ApprovalRequest:
         """Move a pending, unexpired request to `approved` or `denied` exactly once."""
-        now = time.time()
+        at = clock.now()
+        now = at.wall
         row = await tx.fetchone("SELECT * FROM approval_requests WHERE id = ?", (request_id,))
         if row is None:
             raise NotFoundError(f"id: no approval request {request_id!r}")
@@ -309,13 +354,17 @@ class Approvals:
         refusal = decider_refusal(request, decision, operator)
         if refusal is not None:
             raise SelfDecisionError(refusal)  # `refuse_decider` audits it before we get here
+        back = clock.set_back_by(request.created_at, at)
+        if back is not None and request.status == "pending":
+            raise ApprovalError(clock_set_back("id", f"request {request_id}", back))
         # The approving process runs the request: it is recorded as the run's owner.
         owner = (socket.gethostname(), os.getpid()) if decision == "approved" else (None, None)
+        unexpired, unexpired_params = clock.unexpired_sql(at)
         cursor = await tx.execute(
             "UPDATE approval_requests SET status = ?, decided_by = ?, decided_at = ?, "
             "decision_reason = ?, run_owner_host = ?, run_owner_pid = ? "
-            "WHERE id = ? AND status = 'pending' AND expires_at > ?",
-            (decision, operator, now, reason, *owner, request_id, now),
+            f"WHERE id = ? AND status = 'pending' AND {unexpired} AND created_at <= ?",
+            (decision, operator, now, reason, *owner, request_id, *unexpired_params, now),
         )
         if cursor.rowcount != 1:
             if request.status != "pending":
@@ -371,11 +420,13 @@ class Approvals:
 
     async def sweep_expired(self) -> int:
         """Mark pending requests past their expiry as expired (audited); returns how many."""
-        now = time.time()
+        at = clock.now()
+        now = at.wall
+        unexpired, params = clock.unexpired_sql(at)
         async with self._db.transaction() as tx:
             rows = await tx.fetchall(
-                "SELECT * FROM approval_requests WHERE status = 'pending' AND expires_at <= ?",
-                (now,),
+                f"SELECT * FROM approval_requests WHERE status = 'pending' AND NOT {unexpired}",
+                params,
             )
             for row in rows:
                 request = ApprovalRequest.from_row(row)

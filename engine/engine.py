@@ -35,7 +35,6 @@ from engine.storage.database import Database
 from engine.tasks.service import TaskService
 from engine.tools.registry import ToolRegistry
 from engine.tools.spec import Risk, ToolContext
-from engine.upstream.gateway import UpstreamGateway
 from engine.voice import VoiceAlerts
 
 WATCH_INTERVAL_SEC = 0.2
@@ -100,7 +99,6 @@ class Engine:
         self.brain = Brain(settings)
         self.voice = VoiceAlerts(settings)
         self.tasks = TaskService(self, brain=self.brain)
-        self.upstream = UpstreamGateway(db)
         self._background: list[asyncio.Task[None]] = []
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -131,14 +129,7 @@ class Engine:
         http = httpx.AsyncClient(
             follow_redirects=False, timeout=settings.automation_request_timeout_sec
         )
-        registry = registry or ToolRegistry.default()
-        upstream = UpstreamGateway(db)  # upstream MCP tools: known before the policy is built
-        for spec in await upstream.specs():
-            if spec.name not in registry:
-                registry.register(spec)
-        engine = cls(settings, db, registry, http)
-        engine.upstream = upstream
-        upstream.attach(engine.policy, engine.audit)
+        engine = cls(settings, db, registry or ToolRegistry.default(), http)
         try:
             await engine.leases.stamp()
             await engine.policy.ensure_seeded(
@@ -166,7 +157,6 @@ class Engine:
             yield engine
         finally:
             await engine.stop_background()
-            await engine.upstream.close()
             await http.aclose()
             await db.close()
 
@@ -274,7 +264,7 @@ class Engine:
             reason=request.reason,
             task_id=request.task_id,
         )
-        if request.status == "pending" and request.expires_at > time.time():
+        if request.is_pending:
             await self.executor.preflight(run_request)  # refuse now rather than approve in vain
         async with self.db.transaction() as tx:
             decided = await self.approvals.decide(tx, request_id, "approved", operator, reason)
