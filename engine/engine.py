@@ -35,6 +35,7 @@ from engine.storage.database import Database
 from engine.tasks.service import TaskService
 from engine.tools.registry import ToolRegistry
 from engine.tools.spec import Risk, ToolContext
+from engine.upstream.gateway import UpstreamGateway
 from engine.voice import VoiceAlerts
 
 WATCH_INTERVAL_SEC = 0.2
@@ -99,6 +100,7 @@ class Engine:
         self.brain = Brain(settings)
         self.voice = VoiceAlerts(settings)
         self.tasks = TaskService(self, brain=self.brain)
+        self.upstream = UpstreamGateway(db)
         self._background: list[asyncio.Task[None]] = []
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -129,7 +131,14 @@ class Engine:
         http = httpx.AsyncClient(
             follow_redirects=False, timeout=settings.automation_request_timeout_sec
         )
-        engine = cls(settings, db, registry or ToolRegistry.default(), http)
+        registry = registry or ToolRegistry.default()
+        upstream = UpstreamGateway(db)  # upstream MCP tools: known before the policy is built
+        for spec in await upstream.specs():
+            if spec.name not in registry:
+                registry.register(spec)
+        engine = cls(settings, db, registry, http)
+        engine.upstream = upstream
+        upstream.attach(engine.policy, engine.audit)
         try:
             await engine.leases.stamp()
             await engine.policy.ensure_seeded(
@@ -157,6 +166,7 @@ class Engine:
             yield engine
         finally:
             await engine.stop_background()
+            await engine.upstream.close()
             await http.aclose()
             await db.close()
 

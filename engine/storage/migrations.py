@@ -228,4 +228,45 @@ MIGRATIONS: list[str] = [
     ALTER TABLE approval_requests ADD COLUMN boot_id TEXT;
     ALTER TABLE approval_requests ADD COLUMN created_boot REAL;
     """,
+    # 10: the MCP gateway (docs/mcp.md): upstream servers behind the gate, their tools with
+    # the definition the operator pinned when enabling one, and the MCP clients' sessions and
+    # the requests their calls wait on (orphaned when the client went away).
+    """
+    CREATE TABLE mcp_servers (
+        name TEXT PRIMARY KEY,
+        command TEXT,
+        url TEXT,
+        headers TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL,
+        created_by TEXT NOT NULL
+    );
+    CREATE TABLE mcp_upstream_tools (
+        server TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        annotations TEXT NOT NULL DEFAULT '{}',
+        risk TEXT NOT NULL CHECK (risk IN ('low', 'medium', 'high')),
+        pinned_hash TEXT,
+        pinned_definition TEXT,
+        changed_definition TEXT,
+        discovered_at REAL NOT NULL,
+        PRIMARY KEY (server, tool)
+    );
+    CREATE TABLE mcp_sessions (
+        id TEXT PRIMARY KEY,
+        agent TEXT NOT NULL,
+        client TEXT NOT NULL,
+        transport TEXT NOT NULL,
+        pid INTEGER,
+        started_at REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        ended_at REAL,
+        calls INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE mcp_waits (
+        request_id TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('waiting', 'done', 'withdrawn', 'orphaned'))
+    );
+    """,
 ]
