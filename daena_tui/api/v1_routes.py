@@ -80,8 +80,9 @@ def _cwd_refusal(eng: Engine, tool: str, args: dict[str, Any]) -> dict[str, Any]
     return {k: v for k, v in args.items() if k != "cwd"}
 
 
-def _run_answer(result: RunResult, eng: Engine) -> JSONResponse:
+def _run_answer(result: RunResult, eng: Engine, dry_run: bool) -> JSONResponse:
     body = run_envelope(result, str(eng.workspace))
+    body["dry_run"] = dry_run or result.dry_run  # as asked, also when refused before running
     status = 200
     if result.status == RunStatus.PENDING_APPROVAL:
         status = 403
@@ -132,7 +133,7 @@ async def v1_run(
             reason=reason,
         )
         result = await eng.run(run_request)
-    return _run_answer(result, eng)
+    return _run_answer(result, eng, body.dry_run)
 
 
 @router.post(
