@@ -6,6 +6,7 @@ from engine.tools.builtin import (
     edit,
     filesystem,
     git,
+    git_history,
     listing,
     patch,
     sandbox,
@@ -20,6 +21,7 @@ from engine.tools.spec import ToolSpec
 def builtin_tools() -> list[ToolSpec]:
     return [
         *git.TOOLS,
+        *git_history.TOOLS,
         *filesystem.TOOLS,
         *edit.TOOLS,
         *listing.TOOLS,
