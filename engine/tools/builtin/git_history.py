@@ -93,7 +93,7 @@ def _commit(repo: pygit2.Repository, rev: str) -> pygit2.Commit:
 def _diff(repo: pygit2.Repository, commit: pygit2.Commit) -> pygit2.Diff:
     """The commit against its first parent (the empty tree for a root commit)."""
     if commit.parents:
-        return repo.diff(commit.parents[0].tree, commit.tree)
+        return commit.parents[0].tree.diff_to_tree(commit.tree)
     return commit.tree.diff_to_tree(swap=True)
 
 
