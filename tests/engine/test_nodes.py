@@ -101,12 +101,13 @@ async def test_node_tools_go_through_policy_approvals_and_audit(eng: Engine, nod
             )
         ).id,
     )
-    assert escape.status == "error" and "outside" in (escape.error or "")
+    # the node's refusal is a refusal here too, not a tool error
+    assert escape.status == "refused" and "outside" in (escape.error or "")
     assert "TOP SECRET" not in escape.model_dump_json()
     records = [
         r for r in await eng.audit.page(limit=50) if r.tool == "windows_node_file_read_workspace"
     ]
-    assert {r.status for r in records} >= {"ok", "error", "pending_approval"}
+    assert {r.status for r in records} >= {"ok", "refused", "pending_approval"}
 
 
 async def test_disabled_or_missing_node(eng: Engine, node_url: str) -> None:
@@ -115,7 +116,7 @@ async def test_disabled_or_missing_node(eng: Engine, node_url: str) -> None:
     )
     await eng.nodes.add("win", node_url, TOKEN, enabled=False, operator="op")
     off = await eng.run("windows_node_file_read_workspace", {"path": "hello.txt", "node": "win"})
-    assert off.status == "error" and "disabled" in (off.error or "")
+    assert off.status == "refused" and "disabled" in (off.error or "")
     missing = await eng.run(
         "windows_node_file_read_workspace", {"path": "hello.txt", "node": "ghost"}
     )
