@@ -31,6 +31,7 @@ from engine.upstream.store import (
 if TYPE_CHECKING:
     from engine.policy import PolicyStore
 
+CONNECTION_CLOSED = -32000  # the SDK's JSON-RPC code for a peer that went away
 MAX_LIVE = 8
 """Upstream connections kept open at once; the least recently used one is stopped first."""
 CALL_TIMEOUT_SEC = 60.0
@@ -84,9 +85,10 @@ class UpstreamGateway:
     def spec_for(self, tool: UpstreamTool) -> ToolSpec:
         shown = tool.pinned or tool.definition
         name = tool.name
+        admitted = (shown.pin, tool.risk)  # what this process's executor decides with
 
         async def run(ctx: ToolContext, args: Any) -> dict[str, Any]:
-            return await self.call(name, args.model_dump(mode="json"))
+            return await self.call(name, args.model_dump(mode="json"), admitted=admitted)
 
         return ToolSpec(
             name=name,
@@ -201,7 +203,12 @@ class UpstreamGateway:
             try:
                 result = await asyncio.wait_for(session.list_tools(), LIST_TIMEOUT_SEC)
             except MCPError as err:
-                raise ToolFailure(f"upstream {conn.name}: tools/list failed: {err}") from err
+                if err.code != CONNECTION_CLOSED:
+                    raise ToolFailure(f"upstream {conn.name}: tools/list failed: {err}") from err
+                await conn.broken(f"tools/list: the connection closed: {err}")
+                if attempt == 2:
+                    raise ToolFailure(f"upstream {conn.name}: {conn.failure()}") from err
+                continue
             except (Exception, asyncio.CancelledError) as err:
                 await conn.broken(f"tools/list failed: {type(err).__name__}: {err}")
                 if isinstance(err, asyncio.CancelledError):
@@ -220,13 +227,25 @@ class UpstreamGateway:
 
     # -- calls ----------------------------------------------------------------------------
 
-    async def call(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
-        """One call, after the pin check on the live definition."""
+    async def call(
+        self, name: str, args: dict[str, Any], *, admitted: tuple[str, Risk] | None = None
+    ) -> dict[str, Any]:
+        """One call, after the pin check on the live definition.
+
+        `admitted` is the definition hash and risk the executor decided this call with (its
+        process loaded them at start). If the operator has since re-pinned the tool or set
+        another risk (from another process), the decision may be wrong either way: refused.
+        """
         from mcp.shared.exceptions import MCPError
 
         tool = await self.store.tool(name)
         if tool.pinned_hash is None:
             raise PolicyError(f"tool: {name} was never pinned; enable it with 'daena mcp enable'")
+        if admitted is not None and admitted != (tool.pinned_hash, tool.risk):
+            raise PolicyError(
+                f"pinning: {name} was re-pinned or its risk changed after this process "
+                "loaded it; restart it to use the operator's new setting"
+            )
         server = await self.store.server(tool.server)
         conn = self.connection(server)
         live = (await self._list(conn)).get(tool.definition.name)
@@ -244,7 +263,11 @@ class UpstreamGateway:
         try:
             result = await session.call_tool(tool.definition.name, args)
         except MCPError as err:
-            raise ToolFailure(f"upstream {tool.server}: {err}") from err
+            if err.code != CONNECTION_CLOSED:
+                raise ToolFailure(f"upstream {tool.server}: {err}") from err
+            await asyncio.sleep(0.1)  # let the upstream's last stderr lines arrive
+            await conn.broken(f"the connection closed during the call: {err}")
+            raise ToolFailure(f"upstream {tool.server}: {conn.failure()}") from err
         except asyncio.CancelledError:
             await conn.broken("a call was cancelled or timed out; restarted on next use")
             raise

@@ -160,3 +160,125 @@ async def test_two_clients_at_once_each_with_its_own_session(settings: Settings)
     with sqlite3.connect(settings.daena_db_path) as raw:
         sessions = raw.execute("SELECT agent, client, calls FROM mcp_sessions").fetchall()
     assert sorted(sessions) == [("agent:mcp-alpha", "alpha", 1), ("agent:mcp-beta", "beta", 1)]
+
+
+async def test_malformed_json_rpc_is_answered_with_errors_and_the_server_keeps_serving(
+    settings: Settings,
+) -> None:
+    import json
+
+    from tests.mcp_gateway.conftest import serve_params
+
+    params = serve_params(settings, "--agent", "bot")
+    proc = await asyncio.create_subprocess_exec(
+        params.command,
+        *params.args,
+        cwd=params.cwd,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"},
+        },
+    }
+    lines = [
+        b"this is not json\n",
+        b'{"jsonrpc": "2.0", "id": 7, "method": 12}\n',
+        (json.dumps(init) + "\n").encode(),
+        b'{"jsonrpc": "2.0", "method": "notifications/initialized"}\n',
+        b'{"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": 5}}\n',
+        b'{"jsonrpc": "2.0", "id": 3, "method": "tools/call",'
+        b' "params": {"name": "git_status", "arguments": {}}}\n',
+    ]
+    for line in lines:
+        proc.stdin.write(line)
+    await proc.stdin.drain()
+    answers: dict[int, dict[str, object]] = {}
+    try:
+        for _ in range(50):  # bounded: a handful of responses are expected
+            raw = await asyncio.wait_for(proc.stdout.readline(), 30)
+            if not raw:
+                break
+            message = json.loads(raw)
+            if isinstance(message.get("id"), int):
+                answers[message["id"]] = message
+            if 3 in answers:
+                break
+    finally:
+        proc.stdin.close()
+        await asyncio.wait_for(proc.wait(), 30)
+    assert "error" in answers[2]  # a call with a non-string name: a JSON-RPC error
+    result = answers[3]["result"]
+    assert isinstance(result, dict) and result.get("isError") is False
+    with sqlite3.connect(settings.daena_db_path) as raw_db:
+        ran = raw_db.execute("SELECT COUNT(*) FROM audit WHERE action = 'run'").fetchone()[0]
+    assert ran == 1  # only the valid call ran
+
+
+async def test_a_client_that_goes_away_leaves_its_request_orphaned_and_still_approvable(
+    settings: Settings,
+) -> None:
+    import json
+
+    from tests.mcp_gateway.conftest import serve_params
+
+    params = serve_params(settings, "--agent", "bot")
+    proc = await asyncio.create_subprocess_exec(
+        params.command,
+        *params.args,
+        cwd=params.cwd,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert proc.stdin is not None
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"},
+        },
+    }
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "shell_exec", "arguments": {"command": "git status"}},
+    }
+    for message in (init, {"jsonrpc": "2.0", "method": "notifications/initialized"}, call):
+        proc.stdin.write((json.dumps(message) + "\n").encode())
+    await proc.stdin.drain()
+    async with Engine.open(settings) as eng:
+        request_id = await wait_for_pending(eng)
+        for _ in range(300):  # the wait is registered before the client goes
+            if await eng.db.fetchone("SELECT 1 FROM mcp_waits WHERE request_id = ?", (request_id,)):
+                break
+            await asyncio.sleep(0.05)
+        proc.stdin.close()  # the client goes away without cancelling
+        await asyncio.wait_for(proc.wait(), 30)
+        row = await eng.db.fetchone(
+            "SELECT state FROM mcp_waits WHERE request_id = ?", (request_id,)
+        )
+        assert row is not None and row["state"] == "orphaned"
+        assert (await eng.approvals.get(request_id)).status == "pending"
+        result = await eng.approve(request_id)
+        assert result.ok
+        done = await eng.approvals.get(request_id)
+        assert done.run_status == "ok" and done.run_audit_id is not None
+    with sqlite3.connect(settings.daena_db_path) as raw:
+        runs = raw.execute(
+            "SELECT COUNT(*) FROM audit WHERE tool = 'shell_exec' AND action = 'run'"
+            " AND status = 'ok'"
+        ).fetchone()[0]
+    assert runs == 1
