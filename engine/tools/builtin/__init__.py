@@ -12,6 +12,7 @@ from engine.tools.builtin import (
     sandbox,
     search,
     shell,
+    tests_runner,
     web,
     windows_node,
 )
@@ -30,5 +31,6 @@ def builtin_tools() -> list[ToolSpec]:
         *shell.TOOLS,
         *web.TOOLS,
         *sandbox.TOOLS,
+        *tests_runner.TOOLS,
         *windows_node.TOOLS,
     ]
