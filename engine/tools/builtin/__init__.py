@@ -12,6 +12,7 @@ from engine.tools.builtin import (
     sandbox,
     search,
     shell,
+    system,
     tests_runner,
     web,
     windows_node,
@@ -32,5 +33,6 @@ def builtin_tools() -> list[ToolSpec]:
         *web.TOOLS,
         *sandbox.TOOLS,
         *tests_runner.TOOLS,
+        *system.TOOLS,
         *windows_node.TOOLS,
     ]
