@@ -30,7 +30,7 @@ from daena_tui.mcp.results import from_outcome, from_run
 from engine import Engine
 from engine.approvals import ApprovalRequest
 from engine.credentials import check_name
-from engine.errors import EngineError
+from engine.errors import EngineError, PolicyError
 from engine.mcp_sessions import McpSessions
 from engine.runs import RunStatus
 from engine.tools.spec import Risk
@@ -101,6 +101,8 @@ class Gateway:
         async with self._lock:
             known = self._clients.get(key)
             if known is not None:
+                if agent is not None and agent != known.agent:
+                    raise PolicyError(f"auth: this MCP session belongs to agent:{known.agent}")
                 return known
             params = ctx.session.client_params
             client = params.client_info.name if params and params.client_info else "unknown"

@@ -1,0 +1,142 @@
+"""`daena mcp serve --http`: the streamable HTTP transport with agent tokens, driven by the
+SDK's real client; the server runs on a pre-bound loopback socket in this test's loop."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import uvicorn
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+from daena_tui.mcp.http import http_app
+from engine import Engine, Settings
+from tests.mcp_gateway.conftest import wait_for_pending
+
+
+@asynccontextmanager
+async def served(eng: Engine) -> AsyncIterator[str]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(http_app(eng, progress_every=0.2), log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    for _ in range(300):
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    assert server.started
+    try:
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 30)
+        sock.close()
+
+
+@asynccontextmanager
+async def client(url: str, token: str) -> AsyncIterator[ClientSession]:
+    async with (
+        create_mcp_http_client(headers={"Authorization": f"Bearer {token}"}) as http,
+        streamable_http_client(url, http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        yield session
+
+
+async def test_http_lists_calls_and_waits_for_approval_as_the_tokens_agent(
+    settings: Settings,
+) -> None:
+    progress: list[str | None] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append(message)
+
+    async with Engine.open(settings) as eng, Engine.open(settings) as operator:
+        _, token = await operator.credentials.mint("helper", operator="op@test", expires_at=None)
+        _, other = await operator.credentials.mint("other", operator="op@test", expires_at=None)
+        async with served(eng) as url, client(url, token) as one, client(url, other) as two:
+            names = {t.name for t in (await one.list_tools()).tools}
+            assert "git_status" in names
+            low = await two.call_tool("git_status", {})
+            assert low.is_error is False
+            call = asyncio.create_task(
+                one.call_tool(
+                    "shell_exec", {"command": "git status"}, progress_callback=on_progress
+                )
+            )
+            request_id = await wait_for_pending(operator)
+            assert (await operator.approvals.get(request_id)).requester == "agent:helper"
+            for _ in range(200):
+                if progress:
+                    break
+                await asyncio.sleep(0.05)
+            await operator.approve(request_id)
+            result = await asyncio.wait_for(call, 30)
+    assert progress and "s left" in (progress[0] or "")
+    assert result.is_error is False and result.structured_content["status"] == "ran"
+
+
+async def test_http_refuses_without_a_valid_agent_token(settings: Settings) -> None:
+    async with Engine.open(settings) as eng, served(eng) as url, httpx.AsyncClient() as http:
+        none = await http.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+        wrong = await http.post(
+            url,
+            json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+            headers={"Authorization": "Bearer daena_agent_0000000000000000_" + "x" * 43},
+        )
+    assert none.status_code == 401 and wrong.status_code == 401
+    assert "token" in none.json()["error"]
+
+
+async def test_a_session_stays_bound_to_the_agent_that_opened_it(settings: Settings) -> None:
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"},
+        },
+    }
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "git_status", "arguments": {}},
+    }
+    accept = {"Accept": "application/json, text/event-stream"}
+    async with Engine.open(settings) as eng:
+        _, mine = await eng.credentials.mint("owner", operator="op@test", expires_at=None)
+        _, theirs = await eng.credentials.mint("intruder", operator="op@test", expires_at=None)
+        async with served(eng) as url, httpx.AsyncClient() as http:
+            opened = await http.post(
+                url, json=init, headers={**accept, "Authorization": f"Bearer {mine}"}
+            )
+            session = opened.headers["mcp-session-id"]
+            base = {**accept, "mcp-session-id": session, "mcp-protocol-version": "2025-11-25"}
+            await http.post(
+                url,
+                json={"jsonrpc": "2.0", "method": "notifications/initialized"},
+                headers={**base, "Authorization": f"Bearer {mine}"},
+            )
+            own = await http.post(
+                url, json=call, headers={**base, "Authorization": f"Bearer {mine}"}
+            )
+            hijack = await http.post(
+                url, json=call, headers={**base, "Authorization": f"Bearer {theirs}"}
+            )
+    assert '"isError":false' in own.text.replace(" ", "")
+    assert "belongs to agent:owner" in hijack.text
+    with sqlite3.connect(settings.daena_db_path) as raw:
+        actors = raw.execute("SELECT actor FROM audit WHERE tool = 'git_status'").fetchall()
+    assert actors == [("agent:owner",)]
