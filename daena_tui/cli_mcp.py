@@ -37,7 +37,7 @@ def register(sub: Any) -> None:
     add.add_argument("name")
     add.add_argument("--url", help="a streamable HTTP endpoint")
     add.add_argument("--header", action="append", default=[], metavar="K=V")
-    add.add_argument("command", nargs=argparse.REMAINDER, help="after --: the server's argv")
+    add.add_argument("command", nargs="*", help="after --: the server's argv")
     add.set_defaults(handler=add_server)
     actions.add_parser("list", help="upstream servers").set_defaults(handler=list_servers)
     remove = actions.add_parser("remove", help="remove an upstream server and its tools")
