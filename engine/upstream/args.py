@@ -3,6 +3,7 @@
 The executor validates every tool's arguments through a pydantic model and binds grants
 to its canonical dump; for an upstream tool that model accepts exactly the objects the
 upstream's input schema accepts (jsonschema, no remote references) and dumps them as given.
+Anything that goes wrong while checking is a ValueError, i.e. a refusal for invalid input.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, model_validator
+from referencing import Registry
 
 
 def args_model_for(name: str, schema: dict[str, Any]) -> type[BaseModel]:
     try:
         Draft202012Validator.check_schema(schema)
-        validator: Draft202012Validator | None = Draft202012Validator(schema)
+        # An empty registry: a `$ref` to a URL is never fetched (jsonschema's default
+        # registry still retrieves remote references, which an upstream would steer).
+        validator: Draft202012Validator | None = Draft202012Validator(schema, registry=Registry())
     except SchemaError:
         validator = None  # an upstream with an invalid schema: every call is refused
 
@@ -31,7 +35,11 @@ def args_model_for(name: str, schema: dict[str, Any]) -> type[BaseModel]:
                 raise ValueError(f"{name} has an invalid input schema; it cannot be called")
             if not isinstance(data, dict):
                 raise ValueError("arguments must be a JSON object")
-            for error in sorted(validator.iter_errors(data), key=lambda e: list(e.path)):
+            try:
+                errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.path])
+            except Exception as err:  # an unresolvable $ref, a pattern the engine cannot read
+                raise ValueError(f"the upstream's schema cannot be applied: {err}") from None
+            for error in errors:
                 where = ".".join(str(p) for p in error.path) or "arguments"
                 raise ValueError(f"{where}: {error.message[:300]}")
             return data
