@@ -5,9 +5,10 @@ It imports nothing but pydantic: the node server loads it on machines where the 
 engine is never started.
 
 Routes: `GET /node/health` answers `NodeHealth`; `POST /node/run_tool` takes `RunToolRequest`
-and answers the tool's result (`FileReadResult`, `FileWriteResult`, or the command result
-dict for `safe_shell_exec`). Every error is an `ErrorBody` with the HTTP status repeated in
-it; `error` is a stable code (see `ErrorCode`), `detail` a sentence naming the field and rule.
+and answers the tool's result (`FileReadResult`, `FileWriteResult`, the listing or search
+dict, or the command result dict for `safe_shell_exec`). Every error is an `ErrorBody`
+with the HTTP status repeated in it; `error` is a stable code (see `ErrorCode`), `detail`
+a sentence naming the field and rule.
 """
 
 from __future__ import annotations
@@ -24,7 +25,15 @@ RUN_TOOL_PATH: Final = "/node/run_tool"
 SAFE_SHELL_EXEC: Final = "safe_shell_exec"
 FILE_READ_WORKSPACE: Final = "file_read_workspace"
 FILE_WRITE_WORKSPACE: Final = "file_write_workspace"
-NODE_TOOLS: Final[tuple[str, ...]] = (SAFE_SHELL_EXEC, FILE_READ_WORKSPACE, FILE_WRITE_WORKSPACE)
+FILE_LIST_WORKSPACE: Final = "file_list_workspace"
+WORKSPACE_SEARCH: Final = "workspace_search"
+NODE_TOOLS: Final[tuple[str, ...]] = (
+    SAFE_SHELL_EXEC,
+    FILE_READ_WORKSPACE,
+    FILE_WRITE_WORKSPACE,
+    FILE_LIST_WORKSPACE,
+    WORKSPACE_SEARCH,
+)
 
 DEFAULT_READ_BYTES: Final = 1_000_000
 MAX_READ_BYTES: Final = 10_000_000
@@ -91,10 +100,56 @@ class FileWriteArgs(_Strict):
     create_dirs: bool = Field(False, description="Create missing parent directories.")
 
 
+MAX_LIST_ENTRIES: Final = 20_000
+MAX_WALK_DEPTH: Final = 64
+MAX_GLOB: Final = 500
+MAX_PATTERN: Final = 1000
+MAX_MATCHES: Final = 5000
+MAX_SEARCH_FILE_BYTES: Final = 10_000_000
+
+
+class FileListArgs(_Strict):
+    """`file_list_workspace` (and the engine's `filesystem_list`): a directory's entries."""
+
+    path: str = Field(".", min_length=1, description="Directory, relative to the workspace")
+    recursive: bool = Field(False, description="List subdirectories too (up to max_depth)")
+    glob: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_GLOB,
+        description="Only entries matching this gitignore-style pattern, e.g. '*.py' or 'src/**'",
+    )
+    max_depth: int = Field(
+        8, ge=1, le=MAX_WALK_DEPTH, description="Deepest level of a recursive list"
+    )
+    max_entries: int = Field(1000, ge=1, le=MAX_LIST_ENTRIES, description="Stop after this many")
+    gitignore: bool = Field(True, description="Leave out what .gitignore files ignore")
+
+
+class WorkspaceSearchArgs(_Strict):
+    """`workspace_search` (engine and node): find text in the workspace's text files."""
+
+    pattern: str = Field(min_length=1, max_length=MAX_PATTERN, description="Text to find")
+    regex: bool = Field(False, description="Read pattern as an RE2 regular expression")
+    case_sensitive: bool = Field(True, description="Match letter case exactly")
+    path: str = Field(".", min_length=1, description="Directory to search, workspace-relative")
+    glob: str | None = Field(
+        None, min_length=1, max_length=MAX_GLOB, description="Only files matching, e.g. '*.py'"
+    )
+    context: int = Field(0, ge=0, le=10, description="Lines of context before and after")
+    max_matches: int = Field(200, ge=1, le=MAX_MATCHES, description="Matching lines to show")
+    max_file_bytes: int = Field(
+        1_000_000, ge=1, le=MAX_SEARCH_FILE_BYTES, description="Skip files larger than this"
+    )
+    gitignore: bool = Field(True, description="Skip what .gitignore files ignore")
+
+
 NODE_TOOL_ARGS: Final[dict[str, type[BaseModel]]] = {
     SAFE_SHELL_EXEC: SafeShellExecArgs,
     FILE_READ_WORKSPACE: FileReadArgs,
     FILE_WRITE_WORKSPACE: FileWriteArgs,
+    FILE_LIST_WORKSPACE: FileListArgs,
+    WORKSPACE_SEARCH: WorkspaceSearchArgs,
 }
 
 

@@ -1,4 +1,4 @@
-"""The node's three tools, built on the engine's safety rules (one implementation, §4.1-§4.3).
+"""The node's tools, built on the engine's safety rules (one implementation, §4.1-§4.3).
 
 Each tool takes the validated protocol args model and returns a JSON-able dict, or raises an
 `EngineError` that the app turns into an `ErrorBody` with the right status. Blocking file
@@ -17,14 +17,18 @@ from typing import Any
 from pydantic import BaseModel
 
 from engine.protocol import (
+    FILE_LIST_WORKSPACE,
     FILE_READ_WORKSPACE,
     FILE_WRITE_WORKSPACE,
     SAFE_SHELL_EXEC,
+    WORKSPACE_SEARCH,
+    FileListArgs,
     FileReadArgs,
     FileReadResult,
     FileWriteArgs,
     FileWriteResult,
     SafeShellExecArgs,
+    WorkspaceSearchArgs,
 )
 from engine.safety.commands import (
     CommandFailed,
@@ -35,6 +39,7 @@ from engine.safety.commands import (
 )
 from engine.safety.protected import ProtectedPaths
 from engine.safety.textfiles import confined_read, confined_write
+from engine.safety.workspace_query import list_directory, search
 
 
 @dataclass(frozen=True)
@@ -107,10 +112,23 @@ async def file_write_workspace(env: ToolEnv, args: FileWriteArgs) -> dict[str, A
     return await asyncio.to_thread(_write, env, args)
 
 
+async def file_list_workspace(env: ToolEnv, args: FileListArgs) -> dict[str, Any]:
+    """List a workspace directory: the engine's walker (no link followed, no `.git`, none of
+    the node's own files)."""
+    return await asyncio.to_thread(list_directory, env.workspace, args, env.protected)
+
+
+async def workspace_search(env: ToolEnv, args: WorkspaceSearchArgs) -> dict[str, Any]:
+    """Search the workspace's text files (RE2, capped), as the engine's `workspace_search`."""
+    return await asyncio.to_thread(search, env.workspace, args, env.protected)
+
+
 ToolFn = Callable[[ToolEnv, Any], Awaitable[dict[str, Any]]]
 
 TOOLS: dict[str, tuple[type[BaseModel], ToolFn]] = {
     SAFE_SHELL_EXEC: (SafeShellExecArgs, safe_shell_exec),
     FILE_READ_WORKSPACE: (FileReadArgs, file_read_workspace),
     FILE_WRITE_WORKSPACE: (FileWriteArgs, file_write_workspace),
+    FILE_LIST_WORKSPACE: (FileListArgs, file_list_workspace),
+    WORKSPACE_SEARCH: (WorkspaceSearchArgs, workspace_search),
 }

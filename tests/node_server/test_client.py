@@ -59,7 +59,13 @@ async def test_probe_ok(http: httpx.AsyncClient, node: Any, token: str) -> None:
     assert report.version == __version__
     assert report.workspace_root == str(node.workspace)
     assert report.hostname == socket.gethostname()
-    assert report.tools == ("safe_shell_exec", "file_read_workspace", "file_write_workspace")
+    assert report.tools == (
+        "safe_shell_exec",
+        "file_read_workspace",
+        "file_write_workspace",
+        "file_list_workspace",
+        "workspace_search",
+    )
     assert report.latency_ms is not None and report.latency_ms > 0
     assert report.checked_at.endswith("Z")
     assert datetime.fromisoformat(report.checked_at).tzinfo is not None
@@ -269,6 +275,8 @@ def test_specs_are_declared_off_with_their_risks() -> None:
         ("windows_node_safe_shell_exec", Risk.MEDIUM, False),
         ("windows_node_file_read_workspace", Risk.MEDIUM, False),
         ("windows_node_file_write_workspace", Risk.HIGH, False),
+        ("windows_node_file_list_workspace", Risk.MEDIUM, False),
+        ("windows_node_workspace_search", Risk.MEDIUM, False),
     ]
     for spec in TOOLS:
         schema = spec.json_schema()

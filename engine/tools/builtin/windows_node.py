@@ -1,9 +1,9 @@
-"""`windows_node_*`: run the node server's three tools on a paired machine (SPEC §4, §8).
+"""`windows_node_*`: run the node server's tools on a paired machine (SPEC §4, §8).
 
 The argument models are the wire models of `engine.protocol` plus `node` (the registry name
 of the node, `windows` by default), so what the planner and forms see is exactly what the
 node validates. The calls go through `ctx.nodes` (the engine's node registry), which knows
-each node's URL and token. All three are off by default.
+each node's URL and token. All are off by default.
 """
 
 from __future__ import annotations
@@ -14,12 +14,16 @@ from pydantic import BaseModel, Field
 
 from engine.errors import NodeError
 from engine.protocol import (
+    FILE_LIST_WORKSPACE,
     FILE_READ_WORKSPACE,
     FILE_WRITE_WORKSPACE,
     SAFE_SHELL_EXEC,
+    WORKSPACE_SEARCH,
+    FileListArgs,
     FileReadArgs,
     FileWriteArgs,
     SafeShellExecArgs,
+    WorkspaceSearchArgs,
 )
 from engine.safety.commands import split_command
 from engine.tools.spec import Risk, ToolContext, ToolSpec
@@ -49,6 +53,14 @@ class NodeWriteArgs(FileWriteArgs):
     node: str = _node_field()
 
 
+class NodeListArgs(FileListArgs):
+    node: str = _node_field()
+
+
+class NodeSearchArgs(WorkspaceSearchArgs):
+    node: str = _node_field()
+
+
 async def _call(ctx: ToolContext, node_tool: str, args: BaseModel) -> dict[str, Any]:
     node = str(getattr(args, "node", DEFAULT_NODE))
     if ctx.nodes is None:
@@ -66,6 +78,14 @@ async def _read(ctx: ToolContext, args: NodeReadArgs) -> dict[str, Any]:
 
 async def _write(ctx: ToolContext, args: NodeWriteArgs) -> dict[str, Any]:
     return await _call(ctx, FILE_WRITE_WORKSPACE, args)
+
+
+async def _list(ctx: ToolContext, args: NodeListArgs) -> dict[str, Any]:
+    return await _call(ctx, FILE_LIST_WORKSPACE, args)
+
+
+async def _search(ctx: ToolContext, args: NodeSearchArgs) -> dict[str, Any]:
+    return await _call(ctx, WORKSPACE_SEARCH, args)
 
 
 def _check_shell(ctx: ToolContext, args: NodeShellArgs) -> None:
@@ -109,8 +129,34 @@ WINDOWS_NODE_FILE_WRITE_WORKSPACE = ToolSpec(
     tags=("node", "filesystem"),
 )
 
+WINDOWS_NODE_FILE_LIST_WORKSPACE = ToolSpec(
+    name="windows_node_file_list_workspace",
+    description="List a directory of a node's workspace (links shown, never followed).",
+    risk=Risk.MEDIUM,
+    args_model=NodeListArgs,
+    run=_list,
+    default_enabled=False,
+    timeout_sec=60.0,
+    output_cap=4_000_000,
+    tags=("node", "filesystem"),
+)
+
+WINDOWS_NODE_WORKSPACE_SEARCH = ToolSpec(
+    name="windows_node_workspace_search",
+    description="Search the text files of a node's workspace (literal or RE2, capped).",
+    risk=Risk.MEDIUM,
+    args_model=NodeSearchArgs,
+    run=_search,
+    default_enabled=False,
+    timeout_sec=120.0,
+    output_cap=4_000_000,
+    tags=("node", "filesystem"),
+)
+
 TOOLS = [
     WINDOWS_NODE_SAFE_SHELL_EXEC,
     WINDOWS_NODE_FILE_READ_WORKSPACE,
     WINDOWS_NODE_FILE_WRITE_WORKSPACE,
+    WINDOWS_NODE_FILE_LIST_WORKSPACE,
+    WINDOWS_NODE_WORKSPACE_SEARCH,
 ]
