@@ -23,16 +23,17 @@ from engine.tools.spec import ToolSpec
 def builtin_tools() -> list[ToolSpec]:
     return [
         *git.TOOLS,
-        *git_history.TOOLS,
         *filesystem.TOOLS,
-        *edit.TOOLS,
-        *listing.TOOLS,
-        *search.TOOLS,
         *patch.TOOLS,
         *shell.TOOLS,
         *web.TOOLS,
         *sandbox.TOOLS,
+        *windows_node.TOOLS,
+        # issue 18: the tools for real work in a repository
+        *listing.TOOLS,
+        *search.TOOLS,
+        *edit.TOOLS,
+        *git_history.TOOLS,
         *tests_runner.TOOLS,
         *system.TOOLS,
-        *windows_node.TOOLS,
     ]
