@@ -186,7 +186,23 @@ TEST_PATH = Kind("a test path (or path::test) inside the workspace", _test_path)
 _NAME = r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?"
 PACKAGE = matching(_NAME, "a package name")
 _VERSION = r"(==|!=|~=|===)[A-Za-z0-9.*+!_-]+"
-REQUIREMENT = matching(f"{_NAME}({_VERSION}(,{_VERSION})*)?", "a package name[==version]")
+_REQUIREMENT = matching(f"{_NAME}({_VERSION}(,{_VERSION})*)?", "a package name[==version]")
+# pip takes a requirement that ends like an archive and names a file in the current
+# directory (the workspace) for that file, and builds an sdist by running its backend,
+# `--only-binary` or not; an agent can write an uncompressed tar as plain text.
+PIP_ARCHIVE_SUFFIXES = (".zip", ".whl", ".tar", ".tgz", ".tbz", ".txz", ".tlz", ".tar.gz",
+                        ".tar.bz2", ".tar.xz", ".tar.lz", ".tar.lzma")  # fmt: skip
+
+
+def _requirement(text: str, where: Where, label: str) -> None:
+    _REQUIREMENT.check(text, where, label)
+    if text.lower().endswith(PIP_ARCHIVE_SUFFIXES):
+        raise _refuse(
+            where, label, text, "ends like an archive, which pip would take for a local file"
+        )
+
+
+REQUIREMENT = Kind("a package name[==version]", _requirement)
 
 
 def flags(*names: str) -> Opt:
