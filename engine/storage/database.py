@@ -10,7 +10,9 @@ A write is acknowledged only while the files at the configured path are still th
 this connection opened (device and inode of the database and its `-wal`): a file deleted,
 moved away or replaced while the process runs would otherwise take every later write with
 it, silently. Once the identity differs, the write that sees it and every later one raise
-StorageError; reopening (a restart) picks up whatever file is now at the path.
+StorageError; reopening (a restart) picks up whatever file is now at the path, unless
+`<database>.known` (engine/storage/known.py) shows it lost a known database or its newest
+acknowledged records.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import aiosqlite
 
 from engine.errors import StorageError
 from engine.events import Event, EventBus
+from engine.storage.known import KnownDatabase
 from engine.storage.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 30_000
@@ -138,12 +141,14 @@ class Database:
         self.origin = uuid.uuid4().hex
         self._lock = asyncio.Lock()
         self._files: dict[Path, FileIdentity | None] = {}
+        self._known = None if str(path) == ":memory:" else KnownDatabase(path)
 
     @classmethod
     async def open(cls, path: Path, bus: EventBus) -> Database:
         path = path.expanduser()  # noqa: ASYNC240 (no I/O; start-up)
         try:
             if str(path) != ":memory:":
+                KnownDatabase(path).check_present()  # a known database gone is an error
                 path.parent.mkdir(parents=True, exist_ok=True)
             conn = await aiosqlite.connect(str(path), isolation_level=None)
         except (OSError, sqlite3.Error) as err:
@@ -153,9 +158,11 @@ class Database:
         try:
             await db._configure()
             await db._migrate()
+            if db._known is not None:
+                await run_on_connection_thread(conn, db._known.check_newest)
             db._remember_files()
         except (sqlite3.Error, StorageError) as err:
-            await conn.close()
+            await db.close()
             if isinstance(err, StorageError):
                 raise
             raise StorageError(f"DAENA_DB_PATH: database {path} is not usable: {err}") from err
@@ -184,6 +191,11 @@ class Database:
                     f"was {gone}): the last write went to the old file and is lost, and "
                     f"nothing more is written; restart to open the file now at {self.path}"
                 )
+
+    def lost_records(self) -> str | None:
+        """Acknowledged audit records this database no longer has, as `<database>.known`
+        recorded them (engine/storage/known.py), or None."""
+        return None if self._known is None else self._known.problem()
 
     async def integrity_problems(self, *, full: bool = False) -> list[str]:
         """SQLite's own checks of every page: `quick_check` (structure), or with `full`
@@ -228,6 +240,8 @@ class Database:
 
     async def close(self) -> None:
         await self._conn.close()
+        if self._known is not None:
+            self._known.close()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -243,6 +257,8 @@ class Database:
                 yield tx
                 await self._conn.execute("COMMIT")
                 self.check_files()
+                if self._known is not None:
+                    await run_on_connection_thread(self._conn, self._known.record)
             except BaseException as err:
                 if self._conn.in_transaction:
                     with contextlib.suppress(sqlite3.Error):
@@ -265,6 +281,8 @@ class Database:
                 result = fn(SyncTransaction(raw, self.origin, events))
                 raw.execute("COMMIT")
                 self.check_files()
+                if self._known is not None:
+                    self._known.record(raw)
             except BaseException:
                 if raw.in_transaction:
                     with contextlib.suppress(sqlite3.Error):
