@@ -134,7 +134,9 @@ def _file_text(directory: Directory, name: str, cap: int, walk: Walk, found: _Fo
             found.skipped_large += 1
             return None
         data = os.read(fd, cap + 1) if st.st_size else b""
-        while len(data) <= cap and (chunk := os.read(fd, cap + 1 - len(data))):
+        # Read on only while short of the size fstat gave (a file growing now is read as
+        # far as that size; one grown past the cap is caught below).
+        while len(data) < min(st.st_size, cap + 1) and (chunk := os.read(fd, cap + 1 - len(data))):
             data += chunk
     except OSError:
         return None

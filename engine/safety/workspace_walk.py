@@ -61,9 +61,12 @@ class _Guard:
         every = protected.files | protected.directories | protected.families
         self._prefixes = tuple({_name_key(p.name) for p in every if p.name})
 
+    def may_hide(self, name: str) -> bool:
+        """False when no protected name is a prefix of `name` (the common, cheap answer)."""
+        return bool(self._prefixes) and _name_key(name).startswith(self._prefixes)
+
     def hides(self, path: Path, name: str) -> bool:
-        key = _name_key(name)
-        return any(key.startswith(p) for p in self._prefixes) and self.protected.covers(path)
+        return self.may_hide(name) and self.protected.covers(path)
 
     def hides_stat(self, st: os.stat_result) -> bool:
         """A file with another name elsewhere may be a hard link to a protected file."""
@@ -193,11 +196,11 @@ class Walk:
         root = self.target.root
         for item in _scan(directory):
             name = item.name
-            if is_git_name(name):
+            if ("g" in name or "G" in name) and is_git_name(name):  # every .git spelling has one
                 continue
             rel_parts = (*parts, name)
             rel = "/".join(rel_parts)
-            if self.guard.hides(root.joinpath(*rel_parts), name):
+            if self.guard.may_hide(name) and self.guard.hides(root.joinpath(*rel_parts), name):
                 self.hidden += 1
                 continue
             try:
