@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, cast
 
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.markup import escape
 
 from daena_tui.sections import SECTIONS
+from engine.safety.display import marks_only
 
 if TYPE_CHECKING:
     from daena_tui.app import DaenaApp
@@ -49,7 +51,8 @@ class ConsoleCommands(Provider):
                     (
                         f"Run {spec.name}",
                         partial(app.open_run_form, spec.name),
-                        f"{spec.risk} risk: {spec.description}",
+                        # help is read as markup; an upstream's description is untrusted
+                        escape(f"{spec.risk} risk: {marks_only(spec.description)}"),
                     )
                 )
         return commands

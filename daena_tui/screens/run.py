@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -11,6 +12,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Label, Select, Switch
 
 import engine
+from daena_tui.render import agent_text
 from daena_tui.screens.base import SectionScreen
 from daena_tui.screens.modals.confirm import ConfirmModal
 from daena_tui.widgets.result_view import ResultView
@@ -73,7 +75,12 @@ class RunScreen(SectionScreen):
             label.update("Choose a tool above, or press Enter on one in Tools (1).")
             return
         state = "enabled" if info.enabled else "disabled (enable it in Tools)"
-        label.update(f"{info.name} · risk {info.risk} · {state} — {info.description}")
+        # the description may be an upstream MCP server's (untrusted): literal, never markup
+        label.update(
+            Text(f"{info.name} · risk {info.risk} · {state} — ").append_text(
+                agent_text(info.description, max_lines=3, more="")
+            )
+        )
 
     def action_select_tool(self, name: str) -> None:
         """Show `name`'s form (called from Tools and the command palette)."""

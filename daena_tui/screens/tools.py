@@ -10,6 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
 import engine
+from daena_tui.render import agent_text  # upstream MCP descriptions are untrusted
 from daena_tui.screens.base import SectionScreen
 from daena_tui.styles import enabled_text, risk_text
 from daena_tui.widgets.tables import ToolTable
@@ -58,7 +59,7 @@ class ToolsScreen(SectionScreen):
                 info.name,
                 risk_text(self.app, str(info.risk)),
                 enabled_text(self.app, info.enabled),
-                info.description,
+                agent_text(info.description, max_lines=1, max_chars=300, more=""),
                 key=info.name,
             )
         if current in self.tools:

@@ -18,6 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Switch, TextArea
 
 import engine
+from daena_tui.render import agent_text
 
 LONG_FIELDS = ("patch", "content")
 LONG_STRING = 500  # maxLength above which a string gets a multi-line area
@@ -121,9 +122,10 @@ class SchemaForm(Widget):
             yield Label("This tool takes no arguments.", classes="no-args")
         for spec in self.fields:
             with Vertical(classes="field"):
-                yield Label(spec.label, classes="field-label")
+                yield Label(agent_text(spec.label, max_lines=1), classes="field-label")
                 if spec.description:
-                    yield Label(spec.description, classes="field-help")
+                    # an upstream MCP tool's schema is untrusted text: literal, never markup
+                    yield Label(agent_text(spec.description, max_lines=5), classes="field-help")
                 yield self._control(spec)
 
     def _control(self, spec: FieldSpec) -> Widget:
