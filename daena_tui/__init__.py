@@ -1,3 +1,5 @@
 """Daena operator console (Textual) and the `daena` command line."""
 
-__version__ = "0.1.0"
+from engine.version import __version__
+
+__all__ = ["__version__"]

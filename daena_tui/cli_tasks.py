@@ -166,8 +166,11 @@ async def list_playbooks(args: argparse.Namespace, cli: Cli) -> int:
     tasks = await service(cli)
     playbooks, errors = tasks.list_playbooks()
 
+    library = tasks.playbooks
+    where = ", ".join(str(d) for d in library.directories)
+
     def text() -> str:
-        lines = [f"playbooks in {tasks.playbooks.directory}:"] if playbooks else []
+        lines = [f"playbooks in {where}:"] if playbooks else []
         for pb in playbooks:
             names = ", ".join(
                 v.name + (f"={v.default}" if v.default is not None else "") for v in pb.variables
@@ -175,10 +178,13 @@ async def list_playbooks(args: argparse.Namespace, cli: Cli) -> int:
             lines.append(f"  {pb.name}  ({len(pb.steps)} steps; variables: {names or 'none'})")
             if pb.description:
                 lines.append(f"      {pb.description}")
+            lines.append(f"      from {library.directory_of(pb.name)}")
         lines.extend(f"invalid: {e}" for e in errors)
-        return "\n".join(lines) or f"no playbooks in {tasks.playbooks.directory}"
+        return "\n".join(lines) or f"no playbooks in {where}"
 
-    cli.emit({"playbooks": [p.summary() for p in playbooks], "errors": errors}, text)
+    listed = [{**p.summary(), "directory": str(library.directory_of(p.name))} for p in playbooks]
+    data = {"directories": [str(d) for d in library.directories], "playbooks": listed}
+    cli.emit({**data, "errors": errors}, text)
     return EXIT_OK
 
 

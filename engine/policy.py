@@ -17,17 +17,19 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.audit import AuditEntry, AuditLog
+from engine.defaults import seed_file
 from engine.errors import ConfigError
 from engine.events import ConfigChanged
 from engine.storage.database import Database, SyncTransaction, dumps
 
-SEED_FILE = Path(__file__).resolve().parent.parent / "config" / "execution_layer_config.json"
+SEED_FILE: Traversable = seed_file()  # config/execution_layer_config.json, as installed
 BUDGET_KEYS = ("max_steps_per_run", "max_retries_per_tool")
 CURRENT_DOC = "SELECT doc FROM exec_config WHERE id = 1"
 
@@ -150,8 +152,8 @@ def parse_value(key: str, raw: str) -> Any:
         return raw
 
 
-def load_seed(path: Path = SEED_FILE) -> dict[str, Any]:
-    """The seed file's content, or {} when it is not shipped (wheel installs)."""
+def load_seed(path: Path | Traversable = SEED_FILE) -> dict[str, Any]:
+    """The seed file's content (shipped in the wheel; {} only when it was removed)."""
     if not path.is_file():
         return {}
     try:

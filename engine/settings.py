@@ -205,6 +205,8 @@ class Settings(BaseSettings):
         default_factory=default_operator, validation_alias="DAENA_OPERATOR", min_length=1
     )
     daena_config_file: Path | None = _env("DAENA_CONFIG_FILE")
+    # The operator's own playbooks, listed beside (and before) the shipped examples.
+    daena_playbooks_dir: Path | None = _env("DAENA_PLAYBOOKS_DIR")
     # The `.env` file this model was read from (absolute), so tools can be kept off it.
     _loaded_env_file: Path | None = PrivateAttr(None)
 

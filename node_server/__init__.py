@@ -6,4 +6,6 @@ this package starts nothing; `node_server.app.create_app(settings)` builds the a
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from engine.version import __version__
+
+__all__ = ["__version__"]

@@ -26,15 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from engine.audit_head import key_path as audit_key_path
+from engine.defaults import config_dirs
 from engine.errors import ConfinementError
 from engine.settings import env_file_of
 
 # Files next to an SQLite database that hold (part of) its content.
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 ENV_FILE_NAME = ".env"
-# The engine's own configuration (policy seed, playbooks) when it runs from a checkout that
-# is also the workspace.
-CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "config"
 
 
 def _key(path: Path) -> str:
@@ -205,8 +203,9 @@ def protected_for_settings(settings: Any, *, workspace: Path | None = None) -> P
     Always included: `.env` in the current directory and in the workspace (the defaults read
     it from there), the `.env` the settings were actually built from, `DAENA_CONFIG_FILE`,
     the database and every file named after it beside it (its audit head key too), the
-    engine's `config/` directory, the model and voice files it loads; for writers also the
-    console's program and Python environment (`program_directories`).
+    engine's `config/` directory (the checkout's and the installed copy: `config_dirs`), the
+    model and voice files it loads; for writers also the console's program and Python
+    environment (`program_directories`).
     """
     files: list[Path] = []
     with contextlib.suppress(OSError):  # a deleted current directory holds no `.env`
@@ -228,4 +227,4 @@ def protected_for_settings(settings: Any, *, workspace: Path | None = None) -> P
         for name in _LOADED_PATH_SETTINGS
         if (value := getattr(settings, name, None)) is not None
     ]
-    return ProtectedPaths.of(files, [CONFIG_DIR, *extra_dirs], databases, program_directories())
+    return ProtectedPaths.of(files, [*config_dirs(), *extra_dirs], databases, program_directories())

@@ -1,4 +1,5 @@
-"""Playbooks (SPEC §7): named step lists in `config/playbooks/*.json`.
+"""Playbooks (SPEC §7): named step lists in `config/playbooks/*.json` (the shipped
+examples) and in the operator's own `DAENA_PLAYBOOKS_DIR`.
 
     {"name": "run_tests", "description": "...",
      "variables": ["path"] | [{"name": "path", "default": "tests", "pattern": "^[^-]"}],
@@ -21,9 +22,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from engine.defaults import example_playbooks_dir
 from engine.errors import ConfigError, InputError, NotFoundError
 
-PLAYBOOK_DIR = Path(__file__).resolve().parent.parent.parent / "config" / "playbooks"
+# The shipped examples (config/playbooks, installed as package data).
+PLAYBOOK_DIR = example_playbooks_dir()
 NAME_RULE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _TEMPLATE = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -205,26 +208,36 @@ def load_playbook_file(path: Path) -> Playbook:
 
 
 class PlaybookLibrary:
-    """The playbooks of one directory, read fresh on every call (files may be edited live)."""
+    """The playbooks of one or more directories, read fresh on every call (files may be
+    edited live). Directories are searched in order: a name found in an earlier one (the
+    operator's own, `DAENA_PLAYBOOKS_DIR`) hides the same name in a later one (the
+    shipped examples)."""
 
-    def __init__(self, directory: Path | None = None) -> None:
-        self.directory = (directory or PLAYBOOK_DIR).expanduser()
+    def __init__(self, *directories: Path | None) -> None:
+        given = [d.expanduser() for d in directories if d is not None]
+        self.directories: tuple[Path, ...] = tuple(given) or (PLAYBOOK_DIR,)
 
     def files(self) -> list[Path]:
-        if not self.directory.is_dir():
-            return []
-        return sorted(p for p in self.directory.glob("*.json") if p.is_file())
+        """One file per playbook name, the first directory's copy winning."""
+        chosen: dict[str, Path] = {}
+        for directory in self.directories:
+            if not directory.is_dir():
+                continue
+            for path in sorted(directory.glob("*.json")):
+                if path.is_file():
+                    chosen.setdefault(path.stem, path)
+        return sorted(chosen.values(), key=lambda p: p.stem)
 
     def load(self, name: str) -> Playbook:
         if not re.fullmatch(NAME_RULE, name):
             raise InputError(f"playbook: {name!r} is not a playbook name")
-        path = self.directory / f"{name}.json"
-        if not path.is_file():
-            known = ", ".join(p.stem for p in self.files()) or "none"
-            raise NotFoundError(
-                f"playbook: no playbook {name!r} in {self.directory} (have: {known})"
-            )
-        return load_playbook_file(path)
+        for directory in self.directories:
+            path = directory / f"{name}.json"
+            if path.is_file():
+                return load_playbook_file(path)
+        known = ", ".join(p.stem for p in self.files()) or "none"
+        where = ", ".join(str(d) for d in self.directories)
+        raise NotFoundError(f"playbook: no playbook {name!r} in {where} (have: {known})")
 
     def load_all(self) -> tuple[list[Playbook], list[str]]:
         """Every valid playbook, and one message per invalid file (never raises for one)."""
@@ -236,3 +249,7 @@ class PlaybookLibrary:
             except ConfigError as err:
                 errors.append(err.message)
         return good, errors
+
+    def directory_of(self, name: str) -> Path | None:
+        """The directory playbook `name` is read from (None when there is none)."""
+        return next((p.parent for p in self.files() if p.stem == name), None)

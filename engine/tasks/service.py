@@ -33,7 +33,7 @@ from engine.events import ApprovalDecided, RunFinished
 from engine.liveness import owner_alive
 from engine.runs import canonical_args
 from engine.tasks.models import RESUMABLE, TERMINAL, Budget, StepStatus, Task, TaskStatus
-from engine.tasks.playbooks import Playbook, PlaybookLibrary, PlaybookStep
+from engine.tasks.playbooks import PLAYBOOK_DIR, Playbook, PlaybookLibrary, PlaybookStep
 from engine.tasks.runner import ACTIVE_RUNS, RunOptions, TaskRunner, TaskStateError
 from engine.tasks.store import TaskStore
 
@@ -59,8 +59,11 @@ class TaskService:
         self.eng = eng
         self.store = TaskStore(eng.db)
         self.brain = brain or Brain(eng.settings)
-        directory = playbook_dir or getattr(eng.settings, "daena_playbooks_dir", None)
-        self.playbooks = PlaybookLibrary(directory)
+        # `playbook_dir` (tests) replaces both; else the operator's own, then the examples.
+        own = getattr(eng.settings, "daena_playbooks_dir", None)
+        self.playbooks = (
+            PlaybookLibrary(playbook_dir) if playbook_dir else PlaybookLibrary(own, PLAYBOOK_DIR)
+        )
         self.runner = TaskRunner(eng, self.store, self.brain)
 
     # -- creating -------------------------------------------------------------------------
