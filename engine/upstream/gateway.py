@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from typing import TYPE_CHECKING, Any
 
 from engine.audit import AuditEntry, AuditLog
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from engine.policy import PolicyStore
 
 CONNECTION_CLOSED = -32000  # the SDK's JSON-RPC code for a peer that went away
+ARG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 MAX_LIVE = 8
 """Upstream connections kept open at once; the least recently used one is stopped first."""
 CALL_TIMEOUT_SEC = 60.0
@@ -44,6 +46,17 @@ def _definition(tool: Any) -> tuple[Definition, dict[str, Any]]:
         tool.annotations.model_dump(by_alias=True, exclude_none=True) if tool.annotations else {}
     )
     return Definition(tool.name, tool.description or "", dict(tool.input_schema)), annotations
+
+
+def usable_schema(schema: dict[str, Any]) -> bool:
+    """An object schema whose argument names are plain identifiers: front ends make form
+    fields, CLI `--arg` keys and widget ids of them (others are skipped, like odd names)."""
+    properties = schema.get("properties", {})
+    return (
+        schema.get("type", "object") == "object"
+        and isinstance(properties, dict)
+        and all(isinstance(k, str) and ARG_NAME.fullmatch(k) for k in properties)
+    )
 
 
 def result_dict(result: Any) -> dict[str, Any]:
@@ -221,7 +234,8 @@ class UpstreamGateway:
                 definition, annotations = _definition(tool)
                 with contextlib.suppress(EngineError):
                     split_name(f"{conn.name}.{definition.name}")  # unusable names are skipped
-                    listed[definition.name] = (definition, annotations)
+                    if usable_schema(definition.input_schema):
+                        listed[definition.name] = (definition, annotations)
             return listed
         raise AssertionError("unreachable")
 

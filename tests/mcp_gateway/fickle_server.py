@@ -42,6 +42,11 @@ async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
             types.Tool(name="hang", description="Never answer.", input_schema=empty),
             types.Tool(name="garbage", description="Write garbage.", input_schema=empty),
             types.Tool(name="has.dot", description="An unusable name.", input_schema=empty),
+            types.Tool(
+                name="odd_args",
+                description="An argument name no form can hold.",
+                input_schema={"type": "object", "properties": {"a b[x]": {"type": "string"}}},
+            ),
         ]
     )
 

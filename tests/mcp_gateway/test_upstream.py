@@ -113,6 +113,7 @@ async def test_changed_description_disables_the_tool_before_the_next_call_runs(
     async with Engine.open(settings) as eng:
         names = {t.name for t in await eng.upstream.store.tools("fickle")}
         assert "fickle.echo" in names and not any("has.dot" in n for n in names)
+        assert "fickle.odd_args" not in names  # its argument names cannot be form fields
         await eng.upstream.enable("fickle.echo", None, "op@test")
     async with Engine.open(settings) as eng:
         first = await eng.run("fickle.echo", {"text": "one"})
