@@ -118,7 +118,7 @@ async def serve(args: argparse.Namespace, cli: Cli) -> int:
         port = sock.getsockname()[1]
         shown = f"[{host}]" if ":" in host else host
         # The agent reaches tools through this API: its own address is never scrapeable.
-        engine.refuse_own_service(f"http://{shown}:{port}")
+        engine.refuse_own_service(f"http://{shown}:{port}", db_path=eng.settings.daena_db_path)
         mode = "token required" if token_set else "NO TOKEN (insecure-local)"
         if not token_set and not args.insecure_local:
             mode = "no EXECUTION_TOKEN: agent tokens only"

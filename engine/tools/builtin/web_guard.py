@@ -11,10 +11,14 @@ only to the addresses returned here.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import ipaddress
+import os
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
@@ -38,10 +42,43 @@ API_DEFAULT_URL = "http://127.0.0.1:8000"
 SERVED_HERE: dict[str, str] = {}
 
 
-def refuse_own_service(url: str, label: str = "the console's API") -> None:
+# `<db>.served-<pid>`: the address a `daena serve` on this database bound, for the other
+# processes that run tools on it (the MCP gateway, `daena run`, the console). Named after
+# the database, so it is one of the console's own files no tool may read, write or delete.
+SERVED_MARK = ".served-"
+_MAX_MARK_BYTES = 4096
+
+
+def refuse_own_service(
+    url: str, label: str = "the console's API", *, db_path: Path | None = None
+) -> None:
     """Name a service this process serves (e.g. the address `daena serve` actually bound)
-    so the scraper refuses it like a node, whatever the private-address opt-ins say."""
+    so the scraper refuses it like a node, whatever the private-address opt-ins say; with
+    `db_path`, every other process on that database refuses it too (until this one exits;
+    a mark left by a crash only refuses more)."""
     SERVED_HERE[url] = label
+    if db_path is None:
+        return
+    mark = db_path.with_name(f"{db_path.name}{SERVED_MARK}{os.getpid()}")
+    with contextlib.suppress(OSError):
+        mark.write_text(url, encoding="utf-8")
+        atexit.register(_forget, mark)
+
+
+def _forget(mark: Path) -> None:
+    with contextlib.suppress(OSError):
+        mark.unlink()
+
+
+def served_elsewhere(db_path: Path) -> list[str]:
+    """The addresses other `daena serve` processes on this database bound."""
+    found = []
+    with contextlib.suppress(OSError), os.scandir(db_path.parent) as entries:
+        for entry in entries:
+            if entry.name.startswith(db_path.name + SERVED_MARK) and entry.is_file():
+                with contextlib.suppress(OSError, UnicodeError), open(entry.path, "rb") as f:
+                    found.append(f.read(_MAX_MARK_BYTES).decode("utf-8").strip())
+    return sorted(found)
 
 
 def url_host(url: httpx.URL) -> str:
@@ -97,6 +134,10 @@ def _service_targets(
         ("the model server of OLLAMA_BASE_URL", settings.ollama_base_url),
         ("the console's API (daena serve's default address)", API_DEFAULT_URL),
         *((label, url) for url, label in SERVED_HERE.items()),
+        *(
+            ("the console's API (daena serve on this database)", url)
+            for url in served_elsewhere(Path(settings.daena_db_path))
+        ),
     ]
     targets = []
     for label, raw in named:
