@@ -88,23 +88,25 @@ class _Ignores:
                 verdict = result.include
         return bool(verdict)
 
-    def below(self, base: str, directory: Directory) -> _Ignores:
-        text = read_small(directory, ".gitignore", GITIGNORE_CAP)
+    def below(self, base: str, directory: Directory, guard: _Guard) -> _Ignores:
+        text = read_small(directory, ".gitignore", GITIGNORE_CAP, guard)
         if not text:
             return self
         spec = pathspec.GitIgnoreSpec.from_lines(text.splitlines())
         return _Ignores((*self.levels, (base, spec)))
 
 
-def read_small(directory: Directory, name: str, cap: int) -> str | None:
-    """A regular file's text (never through a link), or None when absent, odd or too big."""
+def read_small(directory: Directory, name: str, cap: int, guard: _Guard) -> str | None:
+    """A regular file's text (never through a link), or None when absent, odd, too big or
+    one of the console's own files under this name (a hard link: its lines as patterns
+    would make the listing an oracle for the secret)."""
     try:
         fd = directory.open(name, READ_FLAGS)
     except OSError:
         return None
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > cap:
+        if not stat.S_ISREG(st.st_mode) or st.st_size > cap or guard.hides_stat(st):
             return None
         return os.read(fd, cap + 1)[:cap].decode("utf-8", errors="replace")
     finally:
@@ -173,7 +175,7 @@ class Walk:
         ) as start:
             if self.options.gitignore:
                 ignores = self._ancestor_ignores(parts)
-                ignores = ignores.below("/".join(parts), start)
+                ignores = ignores.below("/".join(parts), start, self.guard)
             yield from self._walk(start, parts, 1, ignores)
 
     def _ancestor_ignores(self, parts: tuple[str, ...]) -> _Ignores:
@@ -187,7 +189,7 @@ class Walk:
                     self.target.root, above, field=self.field, raw=self.raw
                 ) as directory,
             ):
-                ignores = ignores.below("/".join(above), directory)
+                ignores = ignores.below("/".join(above), directory, self.guard)
         return ignores
 
     def _walk(
@@ -231,7 +233,11 @@ class Walk:
         except OSError:
             return
         try:
-            inner = ignores.below("/".join(rel_parts), child) if self.options.gitignore else ignores
+            inner = (
+                ignores.below("/".join(rel_parts), child, self.guard)
+                if self.options.gitignore
+                else ignores
+            )
             yield from self._walk(child, rel_parts, depth + 1, inner)
         finally:
             child.close()

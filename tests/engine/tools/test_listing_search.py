@@ -308,3 +308,15 @@ async def test_through_the_engine_on_by_default_and_bad_input_is_one_line(
     assert huge.status == "refused" and huge.error and huge.error.startswith("args.pattern")
     out = await engine_ws.run("filesystem_list", {"path": "../"})
     assert out.status == "refused" and out.error and "outside the workspace" in out.error
+
+
+async def test_a_gitignore_hard_linked_to_env_is_not_read_as_patterns(
+    workspace: Path, make_ctx: MakeCtx
+) -> None:
+    """Its lines as patterns would hide a file named after the secret: an oracle."""
+    (workspace / ".env").write_text(f"{SECRET}\n")
+    os.link(workspace / ".env", workspace / ".gitignore")
+    (workspace / SECRET).write_text("guess\n")
+    ctx = make_ctx(workspace)
+    assert SECRET in paths(await listing(ctx))
+    assert found(await searching(ctx, pattern="guess")) == {SECRET}
