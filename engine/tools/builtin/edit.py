@@ -149,18 +149,17 @@ def apply(root: Path, args: EditArgs, protected: ProtectedPaths) -> dict[str, An
 
 
 async def _preview(ctx: ToolContext, args: PreviewArgs) -> dict[str, Any]:
+    """The edit's diff and base hash, inside the exact arguments to request (once only: a
+    planner reads a capped summary of this result)."""
     planned = await asyncio.to_thread(plan, ctx.workspace, args, ctx.protected)
-    edit_args = {
-        **args.model_dump(),
-        "expected_sha256": planned.sha256,
-        "diff": planned.diff,
-    }
     return {
         "path": planned.path,
-        "diff": planned.diff,
-        "expected_sha256": planned.sha256,
         "replacements": planned.replacements if args.replace_all else 1,
-        "edit_args": edit_args,
+        "edit_args": {
+            **args.model_dump(),
+            "expected_sha256": planned.sha256,
+            "diff": planned.diff,
+        },
     }
 
 

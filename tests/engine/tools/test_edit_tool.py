@@ -48,13 +48,13 @@ async def test_preview_request_approve_applies_exactly_the_shown_diff(
     eng: Engine, workspace: Path
 ) -> None:
     shown = await preview(eng, **FIX)
-    assert shown["expected_sha256"] == sha256_text(SOURCE)
-    assert "-    return a - b\n+    return a + b\n" in shown["diff"]
+    assert shown["edit_args"]["expected_sha256"] == sha256_text(SOURCE)
+    assert "-    return a - b\n+    return a + b\n" in shown["edit_args"]["diff"]
     assert (workspace / "calc.py").read_text() == SOURCE  # a preview changes nothing
     pending = await eng.run("filesystem_edit", shown["edit_args"])
     assert pending.status == "pending_approval" and pending.approval_request_id
     [request] = await eng.pending_approvals()
-    assert request.args["diff"] == shown["diff"]  # what the inbox shows
+    assert request.args["diff"] == shown["edit_args"]["diff"]  # what the inbox shows
     done = await eng.approve(pending.approval_request_id)
     assert done.status == "ok", done.error
     assert done.result is not None and done.result["diff"] == request.args["diff"]
