@@ -102,7 +102,7 @@ async def serve(args: argparse.Namespace, cli: Cli) -> int:
     except OSError as err:
         return fail(f"cannot listen on {host}:{args.port}: {err.strerror or err}", EXIT_TOOL_ERROR)
     try:
-        eng = await cli.engine()
+        eng = await cli.engine(index_audit=True)  # a long-lived process drains the backlog
         app = create_api(
             eng, insecure_local=args.insecure_local, bind_host=host, allowed_hosts=args.allow_host
         )

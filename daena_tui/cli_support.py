@@ -51,12 +51,12 @@ class Cli:
         self._stack = AsyncExitStack()
         self._engine: Engine | None = None
 
-    async def engine(self, *, watch: bool = False) -> Engine:
+    async def engine(self, *, watch: bool = False, index_audit: bool = False) -> Engine:
         if self._engine is None:
             from engine import Engine  # the whole engine loads only for commands that use it
 
             self._engine = await self._stack.enter_async_context(
-                Engine.open(self.settings, watch=watch)
+                Engine.open(self.settings, watch=watch, index_audit=index_audit)
             )
         return self._engine
 
