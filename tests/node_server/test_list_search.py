@@ -122,3 +122,15 @@ async def test_windows_node_tools_reach_the_node_through_policy(
             "windows_node_file_list_workspace", {"path": "../ws-secret", "node": "win"}
         )
         assert escape.status == "refused" and "TOP SECRET" not in escape.model_dump_json()
+
+
+async def test_a_bad_pattern_is_refused_before_it_leaves(workspace: Path, db_path: Path) -> None:
+    async with Engine.open(make_settings(workspace, db_path)) as eng:
+        await eng.nodes.add("win", "http://127.0.0.1:9", TOKEN, operator="op")  # nobody there
+        await eng.update_config(
+            {"approval_mode": "auto", "tool_enabled": {"windows_node_workspace_search": True}}
+        )
+        bad = await eng.run(
+            "windows_node_workspace_search", {"pattern": "(?=x)", "regex": True, "node": "win"}
+        )
+    assert bad.status == "refused" and (bad.error or "").startswith("pattern: not a valid RE2")

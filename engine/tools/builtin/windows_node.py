@@ -26,6 +26,7 @@ from engine.protocol import (
     WorkspaceSearchArgs,
 )
 from engine.safety.commands import split_command
+from engine.safety.workspace_query import glob_spec, matcher
 from engine.tools.spec import Risk, ToolContext, ToolSpec
 
 DEFAULT_NODE = "windows"
@@ -88,6 +89,16 @@ async def _search(ctx: ToolContext, args: NodeSearchArgs) -> dict[str, Any]:
     return await _call(ctx, WORKSPACE_SEARCH, args)
 
 
+def _check_list(ctx: ToolContext, args: NodeListArgs) -> None:
+    glob_spec(args.glob)  # the node checks paths against its own workspace
+
+
+def _check_search(ctx: ToolContext, args: NodeSearchArgs) -> None:
+    # A pattern the node would refuse is refused (and audited) before it leaves this machine.
+    matcher(args)
+    glob_spec(args.glob)
+
+
 def _check_shell(ctx: ToolContext, args: NodeShellArgs) -> None:
     # The node enforces its own allowlist; refusing shell syntax here too means an
     # injection attempt is refused (and audited) before anything leaves this machine.
@@ -135,6 +146,7 @@ WINDOWS_NODE_FILE_LIST_WORKSPACE = ToolSpec(
     risk=Risk.MEDIUM,
     args_model=NodeListArgs,
     run=_list,
+    check=_check_list,
     default_enabled=False,
     timeout_sec=60.0,
     output_cap=4_000_000,
@@ -147,6 +159,7 @@ WINDOWS_NODE_WORKSPACE_SEARCH = ToolSpec(
     risk=Risk.MEDIUM,
     args_model=NodeSearchArgs,
     run=_search,
+    check=_check_search,
     default_enabled=False,
     timeout_sec=120.0,
     output_cap=4_000_000,
