@@ -31,11 +31,28 @@ COMMAND_MODULE_NAMES = [
     "daena_tui.cli_agents",
     "daena_tui.cli_mcp",
 ]
-HELP_FLAGS = frozenset({"-h", "--help"})
+# Which module registers each command, so `daena approvals list` imports only its own
+# module (not FastAPI and uvicorn for `serve`). A command missing here imports them all.
+COMMAND_MODULES = {
+    "tools": "daena_tui.cli_tools",
+    "run": "daena_tui.cli_tools",
+    "approvals": "daena_tui.cli_approvals",
+    "tasks": "daena_tui.cli_tasks",
+    "logs": "daena_tui.cli_logs",
+    "audit": "daena_tui.cli_logs",
+    "nodes": "daena_tui.cli_nodes",
+    "config": "daena_tui.cli_config",
+    "doctor": "daena_tui.cli_config",
+    "serve": "daena_tui.cli_serve",
+    "agents": "daena_tui.cli_agents",
+    "mcp": "daena_tui.cli_mcp",
+}
 
 
-def command_modules() -> list[ModuleType]:
-    return [import_module(name) for name in COMMAND_MODULE_NAMES]
+def command_modules(command: str | None = None) -> list[ModuleType]:
+    """The modules registering `command` (all of them for help or an unknown command)."""
+    names = [COMMAND_MODULES[command]] if command in COMMAND_MODULES else COMMAND_MODULE_NAMES
+    return [import_module(name) for name in names]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -45,28 +62,59 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"daena: {message} (see '{self.prog} --help')\n")
 
 
-def build_parser(*, with_commands: bool = True) -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="daena",
-        add_help=with_commands,
-        description="Supervise an AI agent's tools: approvals, audit log, policy, nodes. "
-        "With no command, opens the console.",
-    )
-    parser.add_argument("--version", action="version", version=f"daena {__version__}")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--db", metavar="PATH", help="database file (DAENA_DB_PATH)")
+class _CommandParser(_Parser):
+    """A subcommand's parser: also takes the global options, after the subcommand
+    (`daena tools list --json`), as git, kubectl and docker do. Their default is
+    "not given", so they never undo one given before the subcommand."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        add_global_options(self, default=argparse.SUPPRESS)
+
+
+def add_global_options(parser: argparse.ArgumentParser, *, default: Any = None) -> None:
     parser.add_argument(
-        "--workspace", metavar="DIR", help="workspace root (EXECUTION_WORKSPACE_ROOT)"
+        "--json",
+        action="store_true",
+        default=False if default is None else default,
+        help="machine-readable output",
+    )
+    parser.add_argument(
+        "--db", metavar="PATH", default=default, help="database file (DAENA_DB_PATH)"
+    )
+    parser.add_argument(
+        "--workspace",
+        metavar="DIR",
+        default=default,
+        help="workspace root (EXECUTION_WORKSPACE_ROOT)",
     )
     parser.add_argument(
         "--env-file",
         metavar="PATH",
+        default=default,
         help="dotenv file (default: .env when it exists; a given file must exist; '' for none)",
     )
-    parser.add_argument("--operator", help="name recorded on decisions (DAENA_OPERATOR)")
+    parser.add_argument(
+        "--operator", default=default, help="name recorded on decisions (DAENA_OPERATOR)"
+    )
+
+
+def build_parser(
+    *, with_commands: bool = True, command: str | None = None
+) -> argparse.ArgumentParser:
+    """The parser; with `command`, only the module registering it is imported."""
+    parser = _Parser(
+        prog="daena",
+        add_help=with_commands,
+        allow_abbrev=with_commands,
+        description="Supervise an AI agent's tools: approvals, audit log, policy, nodes. "
+        "With no command, opens the console.",
+    )
+    parser.add_argument("--version", action="version", version=f"daena {__version__}")
+    add_global_options(parser)
     if with_commands:
-        sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-        for module in command_modules():
+        sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
+        for module in command_modules(command):
             module.register(sub)
     return parser
 
@@ -118,13 +166,14 @@ def open_console(args: argparse.Namespace) -> int:
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
-    """Global options only when there is no subcommand (the console starts faster)."""
-    if not HELP_FLAGS & set(argv):
-        known, rest = build_parser(with_commands=False).parse_known_args(argv)
-        if not rest:
-            known.command = None
-            return known
-    return build_parser().parse_args(argv)
+    """Global options only when there is no subcommand (the console starts faster); else
+    only the module of the subcommand given (the first word the global options leave)."""
+    known, rest = build_parser(with_commands=False).parse_known_args(argv)
+    if not rest:
+        known.command = None
+        return known
+    command = rest[0] if not rest[0].startswith("-") else None
+    return build_parser(command=command).parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from engine import (
@@ -121,14 +122,43 @@ def parse_json_object(raw: str, field: str) -> dict[str, Any]:
     return value
 
 
+def read_argument(raw: str, field: str, *, stdin: bool = False) -> str:
+    """An argument's text: `@FILE` is the file's content (UTF-8), `@@x` is the literal `@x`
+    and, with `stdin`, `-` is standard input. A file keeps a 2 MB patch off the command line
+    (the OS caps argv) and out of the shell history."""
+    if stdin and raw == "-":
+        return _decoded(sys.stdin.buffer.read(), field, "standard input")
+    if raw.startswith("@@"):
+        return raw[1:]
+    if not raw.startswith("@"):
+        return raw
+    path = Path(raw[1:]).expanduser()
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise InputError(f"{field}: cannot read {path}: {err.strerror or err}") from err
+    return _decoded(data, field, str(path))
+
+
+def _decoded(data: bytes, field: str, source: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(
+            f"{field}: {source} is not UTF-8 text (byte {err.start}); save it as UTF-8"
+        ) from None
+
+
 def parse_kv(pairs: Sequence[str], schema: dict[str, Any]) -> dict[str, Any]:
-    """`--arg k=v` pairs: strings stay strings; other schema types are read as JSON."""
+    """`--arg k=v` pairs: strings stay strings; other schema types are read as JSON;
+    `k=@FILE` takes the value from a file (`k=@@x` for a literal `@x`)."""
     props = schema.get("properties", {})
     args: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
             raise InputError(f"--arg: {pair!r} must look like key=value")
+        raw = read_argument(raw, f"--arg {key}")
         prop = props.get(key, {})
         types = _types(prop)
         if types and types <= {"string", "null"} and "string" in types:

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from daena_tui.cli_support import Cli, parse_json_object, parse_kv, table
+from daena_tui.cli_support import Cli, parse_json_object, parse_kv, read_argument, table
 from engine import RunRequest, RunResult
 from engine.errors import InputError
 
@@ -26,8 +26,18 @@ def register(sub: Any) -> None:
 
     run = sub.add_parser("run", help="run a tool through policy, approvals and audit")
     run.add_argument("tool")
-    run.add_argument("--arg", action="append", default=[], metavar="K=V", help="one argument")
-    run.add_argument("--args", metavar="JSON", help="all arguments as a JSON object")
+    run.add_argument(
+        "--arg",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="one argument (K=@FILE: the value is the file's text)",
+    )
+    run.add_argument(
+        "--args",
+        metavar="JSON|@FILE|-",
+        help="all arguments as a JSON object, from a file (@FILE) or standard input (-)",
+    )
     run.add_argument("--dry-run", action="store_true", default=None, help="check, execute nothing")
     run.add_argument("--approval", metavar="ID", help="a grant id from 'approvals grant'")
     run.add_argument("--reason", default="", help="why (shown in the inbox if approval is needed)")
@@ -86,7 +96,11 @@ async def run_tool(args: argparse.Namespace, cli: Cli) -> int:
         requester=args.requester or eng.operator,
     )
     try:
-        tool_args: dict[str, Any] = parse_json_object(args.args, "--args") if args.args else {}
+        tool_args: dict[str, Any] = (
+            parse_json_object(read_argument(args.args, "--args", stdin=True), "--args")
+            if args.args
+            else {}
+        )
         tool_args.update(parse_kv(args.arg, schema))
     except InputError as err:
         given = {"--args": args.args, "--arg": args.arg}

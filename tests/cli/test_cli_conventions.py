@@ -1,0 +1,205 @@
+"""Issue 15: CLI conventions. Global options before or after the subcommand; arguments from
+a file (`--args @FILE`, `--arg k=@FILE`) or standard input (`--args -`); a subcommand
+imports only its own module."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from daena_tui import cli
+from daena_tui.cli import main
+
+PY = sys.executable
+
+
+class Daena:
+    def __init__(self, workspace: Path, db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self.workspace, self.db, self.capsys = workspace, db, capsys
+
+    def __call__(self, *args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    @property
+    def where(self) -> list[str]:
+        return ["--db", str(self.db), "--workspace", str(self.workspace)]
+
+    def sub(self, *args: str, stdin: str | bytes | None = None) -> subprocess.CompletedProcess[str]:
+        """The real entry point in a child process (the OS's argv limit applies)."""
+        data = stdin.decode("latin-1") if isinstance(stdin, bytes) else stdin
+        return subprocess.run(
+            [PY, "-m", "daena_tui", *args],
+            input=data,
+            capture_output=True,
+            text=True,
+            cwd=self.workspace,
+            env={**os.environ, "DAENA_OPERATOR": "op@test"},
+            timeout=120,
+        )
+
+
+@pytest.fixture
+def daena(workspace: Path, db_path: Path, capsys: pytest.CaptureFixture[str]) -> Daena:
+    return Daena(workspace, db_path, capsys)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["tools", "list", "--json"],
+        ["tools", "--json", "list"],
+        ["--json", "tools", "list"],
+    ],
+)
+def test_json_before_or_after_the_subcommand(daena: Daena, argv: list[str]) -> None:
+    code, out, err = daena(*argv, *daena.where)
+    assert code == 0, err
+    assert "git_status" in {t["name"] for t in json.loads(out)}
+
+
+def test_every_global_option_after_the_subcommand(daena: Daena, tmp_path: Path) -> None:
+    env = tmp_path / "given.env"
+    env.write_text("DAENA_OPERATOR=from-env-file\n", "utf-8")
+    code, out, err = daena(
+        "run", "git_status", "--json", "--db", str(daena.db), "--workspace", str(daena.workspace)
+    )
+    assert code == 0, err
+    assert json.loads(out)["status"] == "ok"
+    assert daena.db.is_file()  # --db after the subcommand chose the database
+    code, out, err = daena("logs", "--json", "--limit", "5", *daena.where)
+    assert code == 0, err
+    records = json.loads(out)
+    assert records and records[0]["tool"] == "git_status"
+    code, out, _ = daena("config", "show", "--env-file", str(env), *daena.where, "--json")
+    assert code == 0
+    code, out, _ = daena("doctor", *daena.where, "--env-file", str(env))
+    assert "from-env-file" in out
+    code, out, _ = daena("doctor", *daena.where, "--operator", "after@cli")
+    assert "after@cli" in out
+
+
+def test_an_option_before_is_not_undone_by_the_subcommand(daena: Daena, tmp_path: Path) -> None:
+    """The subcommand's copy of a global option defaults to "not given"."""
+    other = tmp_path / "other.db"
+    code, out, _ = daena("--json", "--db", str(other), "--workspace", str(daena.workspace), "tools")
+    assert code == 0 and json.loads(out)
+    assert other.is_file() and not daena.db.exists()
+    # given twice: the later (after the subcommand) wins, as with any repeated option
+    code, _, _ = daena("--db", str(other), "tools", "--db", str(daena.db), "--json")
+    assert code == 0 and daena.db.is_file()
+
+
+def big_patch(lines: int) -> str:
+    body = "".join(f"+line {i:07d} {'x' * 40}\n" for i in range(lines))
+    return (
+        "diff --git a/big.txt b/big.txt\nnew file mode 100644\n--- /dev/null\n+++ b/big.txt\n"
+        f"@@ -0,0 +1,{lines} @@\n{body}"
+    )
+
+
+def test_a_2mb_patch_through_args_at_file(daena: Daena, tmp_path: Path) -> None:
+    lines = 40_000
+    patch = big_patch(lines)
+    assert len(patch) > 2_000_000
+    args_file = tmp_path / "patch.json"
+    args_file.write_text(json.dumps({"patch": patch}), "utf-8")
+    assert daena.sub(*daena.where, "tools", "enable", "apply_patch").returncode == 0
+    run = daena.sub(
+        "run",
+        "apply_patch",
+        "--args",
+        f"@{args_file}",
+        "--requester",
+        "agent",
+        "--json",
+        *daena.where,
+    )
+    assert run.returncode == 3, run.stderr  # waiting for the operator
+    request = json.loads(run.stdout)["approval_request_id"]
+    shown = daena.sub(*daena.where, "--json", "approvals", "list")
+    (pending,) = json.loads(shown.stdout)
+    assert pending["id"] == request and pending["args"]["patch"] == patch
+    approved = daena.sub(*daena.where, "approvals", "approve", request)
+    assert approved.returncode == 0, approved.stderr
+    text = (daena.workspace / "big.txt").read_text("utf-8")
+    assert text.count("\n") == lines and text.startswith("line 0000000 ")
+
+
+def test_args_from_stdin_and_arg_from_a_file(daena: Daena, tmp_path: Path) -> None:
+    (daena.workspace / "@odd").write_text("at\n", "utf-8")
+    piped = daena.sub(
+        "run",
+        "filesystem_read",
+        "--args",
+        "-",
+        "--json",
+        *daena.where,
+        stdin='{"path": "README.md"}',
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout)["result"]["content"] == "hello\n"
+    value = tmp_path / "path.txt"
+    value.write_text("README.md", "utf-8")
+    code, out, _ = daena(
+        "run", "filesystem_read", "--arg", f"path=@{value}", "--json", *daena.where
+    )
+    assert code == 0 and json.loads(out)["result"]["content"] == "hello\n"
+    code, out, _ = daena("run", "filesystem_read", "--arg", "path=@@odd", "--json", *daena.where)
+    assert code == 0 and json.loads(out)["result"]["content"] == "at\n"
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda p: None, "cannot read"),
+        (lambda p: p.write_bytes('{"path": "README.md"}'.encode("utf-16")), "is not UTF-8"),
+        (lambda p: p.write_text("[1]", "utf-8"), "must be a JSON object"),
+    ],
+)
+def test_unreadable_args_file_is_refused_and_named(
+    daena: Daena, tmp_path: Path, make: object, expected: str
+) -> None:
+    path = tmp_path / "args.json"
+    make(path)  # type: ignore[operator]
+    code, out, err = daena("run", "filesystem_read", "--args", f"@{path}", "--json", *daena.where)
+    result = json.loads(out)
+    assert code == 3 and result["status"] == "refused"
+    assert "--args" in result["error"] and expected in result["error"]
+    if expected != "must be a JSON object":
+        assert str(path) in result["error"]
+    assert "Traceback" not in err
+
+
+def test_approvals_list_does_not_import_the_http_server(daena: Daena) -> None:
+    code = (
+        "import json, sys\n"
+        "from daena_tui.cli import main\n"
+        f"rc = main({[*daena.where, 'approvals', 'list', '--json']!r})\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('fastapi', 'uvicorn', 'starlette', 'textual', 'daena_tui'))\n"
+        "print(json.dumps([rc, heavy]), file=sys.stderr)\n"
+    )
+    proc = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=120)
+    rc, heavy = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert rc == 0
+    assert not [m for m in heavy if not m.startswith("daena_tui")], heavy
+    assert "daena_tui.cli_serve" not in heavy and "daena_tui.api" not in heavy
+
+
+def test_the_command_table_names_every_registered_command() -> None:
+    """`COMMAND_MODULES` must say which module registers each command, or a command would
+    import every module (still correct, just slow): checked against the real registration."""
+    registered: dict[str, str] = {}
+    for module in cli.command_modules():
+        sub = argparse.ArgumentParser().add_subparsers()
+        module.register(sub)
+        registered.update(dict.fromkeys(sub.choices, module.__name__))
+    assert registered == cli.COMMAND_MODULES
