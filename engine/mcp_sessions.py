@@ -25,6 +25,7 @@ from engine.events import ApprovalDecided
 from engine.storage.database import Database
 
 POLL_SEC = 0.2
+TOUCH_EVERY_SEC = 2.0
 EXPIRED = "expired, nothing ran"
 
 
@@ -62,6 +63,8 @@ class McpSessions:
         self._db = db
         self._audit = audit
         self._approvals = approvals
+        self._unsaved: dict[str, int] = {}
+        self._saved_at: dict[str, float] = {}
 
     async def open(self, agent: str, client: str, transport: str) -> str:
         session_id = "mcp-" + secrets.token_hex(6)
@@ -75,14 +78,27 @@ class McpSessions:
         return session_id
 
     async def touch(self, session_id: str) -> None:
+        """Count a call. Stored at most every TOUCH_EVERY_SEC seconds (and when the session
+        ends): a write per call would cost more than the call (a committed transaction)."""
+        self._unsaved[session_id] = self._unsaved.get(session_id, 0) + 1
+        now = time.monotonic()
+        if now - self._saved_at.get(session_id, 0.0) >= TOUCH_EVERY_SEC:
+            await self._save(session_id)
+
+    async def _save(self, session_id: str) -> None:
+        calls = self._unsaved.pop(session_id, 0)
+        self._saved_at[session_id] = time.monotonic()
+        if not calls:
+            return
         async with self._db.transaction() as tx:
             await tx.execute(
-                "UPDATE mcp_sessions SET calls = calls + 1, last_seen = ? WHERE id = ?",
-                (time.time(), session_id),
+                "UPDATE mcp_sessions SET calls = calls + ?, last_seen = ? WHERE id = ?",
+                (calls, time.time(), session_id),
             )
 
     async def close(self, session_id: str) -> None:
         """The client went away: its requests still waiting are orphaned."""
+        await self._save(session_id)
         async with self._db.transaction() as tx:
             await tx.execute(
                 "UPDATE mcp_sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL",
