@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from engine.safety.protected import ProtectedPaths
 from engine.safety.textfiles import confined_read, confined_write, precheck_write
 from engine.tools.spec import Risk, ToolContext, ToolSpec
 
-MAX_FILE_BYTES = 5_000_000
+MAX_FILE_BYTES = 1_000_000  # a replace_all's diff over all of it stays ~0.25 s
 MAX_TEXT = 1_000_000
 CONTEXT_LINES = 3
 
@@ -70,16 +71,40 @@ class Planned:
     replacements: int
 
 
+_HUNK_HEADER = re.compile(r"^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@")
+
+
 def unified_diff(path: str, before: str, after: str) -> str:
-    """`git diff`-style text of one file's change (a missing final newline is marked)."""
+    """`git diff`-style text of one file's change (a missing final newline is marked).
+
+    The lines both texts share at the start and the end (past the context) are left out of
+    the comparison, so a small edit of a large file costs a scan, not a full diff: the check
+    that recomputes it runs on the engine's event loop."""
+    old_lines = before.splitlines(keepends=True)
+    new_lines = after.splitlines(keepends=True)
+    shortest = min(len(old_lines), len(new_lines))
+    head = 0
+    while head < shortest and old_lines[head] == new_lines[head]:
+        head += 1
+    tail = 0
+    while tail < shortest - head and old_lines[-1 - tail] == new_lines[-1 - tail]:
+        tail += 1
+    start = max(0, head - CONTEXT_LINES)
+    keep = max(0, tail - CONTEXT_LINES)
     lines: list[str] = []
     for line in difflib.unified_diff(
-        before.splitlines(keepends=True),
-        after.splitlines(keepends=True),
+        old_lines[start : len(old_lines) - keep],
+        new_lines[start : len(new_lines) - keep],
         fromfile=f"a/{path}",
         tofile=f"b/{path}",
         n=CONTEXT_LINES,
     ):
+        if start and (match := _HUNK_HEADER.match(line)):
+            old_at, old_len, new_at, new_len = match.groups()
+            line = (
+                f"@@ -{int(old_at) + start}{old_len or ''} "
+                f"+{int(new_at) + start}{new_len or ''} @@" + line[match.end() :]
+            )
         lines.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
     return "".join(lines)
 

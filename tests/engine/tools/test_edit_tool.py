@@ -172,3 +172,23 @@ async def test_a_parent_swapped_for_a_link_mid_edit_never_writes_outside(
             edited += done.status == "ok"
             assert (outside / "f.txt").read_text() == INSIDE
     assert (outside / "f.txt").read_text() == INSIDE
+
+
+@pytest.mark.parametrize("where", [0, 500, 29_999])
+async def test_the_shown_diff_applied_by_git_gives_exactly_the_edited_file(
+    eng: Engine, workspace: Path, tmp_path: Path, where: int
+) -> None:
+    import subprocess
+
+    text = "".join(f"line {i} of a large file\n" for i in range(30_000))
+    (workspace / "big.txt").write_text(text)
+    shown = await preview(eng, path="big.txt", old=f"line {where} of", new=f"line {where} OF\nnew")
+    await eng.update_config({"approval_mode": "auto"})
+    done = await eng.run("filesystem_edit", shown["edit_args"])
+    assert done.status == "ok", done.error
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "big.txt").write_text(text)
+    (copy / "p.diff").write_text(shown["edit_args"]["diff"])
+    subprocess.run(["git", "apply", "p.diff"], cwd=copy, check=True, capture_output=True)
+    assert (copy / "big.txt").read_text() == (workspace / "big.txt").read_text()
