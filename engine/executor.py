@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from engine.approvals import ApprovalRequest, Approvals
+from engine.approvals import ApprovalRequest, Approvals, is_agent_identity
 from engine.audit import AuditEntry, AuditLog
 from engine.errors import (
     ApprovalError,
@@ -369,6 +369,11 @@ class Executor:
             ) from err
         if late is not None:
             error, result, refusal, truncated = late.message, None, late, False
+        if answers_an_agent(req.requester):
+            # The console's secrets (its token, in a commit, a file, any output) go back to
+            # an agent redacted, as the audit log keeps them; an operator sees the exact text.
+            result = self._audit.redact(result) if result is not None else None
+            error = self._audit.redact.text(error) if error else error
         return RunResult(
             status=status,
             tool=req.tool,
@@ -381,6 +386,11 @@ class Executor:
             truncated=truncated,
             refused_by=refusal_code(refusal) if refusal is not None else None,
         )
+
+
+def answers_an_agent(requester: str) -> bool:
+    """True when a run's result goes back to an agent: an agent credential or a task."""
+    return is_agent_identity(requester) or requester.startswith("task:")
 
 
 async def _echo_dry_run(ctx: ToolContext, args: BaseModel) -> dict[str, Any]:

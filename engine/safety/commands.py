@@ -248,7 +248,7 @@ def _admit(entry: str, prefix: list[str], argv: list[str], where: Where) -> Allo
 
 def _excluding_protected(tail: list[str], reading: Reading, offset: int, where: Where) -> list[str]:
     """`tail` (the words after `git <sub>`) with an exclude pathspec for every console file
-    present in the workspace, so git never shows one even when the repository tracks it.
+    of the workspace, so git never shows one even when the repository tracks it (or did).
 
     The excludes go after `--`; operands given before it that name existing paths move
     there too (git takes them as paths anyway), revisions stay. `--follow` takes exactly one
@@ -257,10 +257,11 @@ def _excluding_protected(tail: list[str], reading: Reading, offset: int, where: 
     if where.protected is None or "--follow" in tail:
         return tail
     root = where.workspace.resolve()
+    # Present or not: a `.env` deleted from the work tree may still be in history, holding
+    # the token the operator now sets in the environment (`git log -p`, `git diff HEAD~1`).
     excludes = [
         f":(exclude,literal){path.relative_to(root).as_posix()}"
         for path in where.protected.inside(root)
-        if os.path.lexists(path)
     ]
     if not excludes:
         return tail
