@@ -19,6 +19,7 @@ from daena_tui.cli import main
 from engine import Engine, Settings
 from engine.audit_head import key_path
 from engine.storage.known import marker_path
+from tests.conftest import make_settings
 from tests.reliability.test_database_file import corrupt_index
 
 # Runs N audited tools, says so, then waits to be killed: its WAL is never checkpointed.
@@ -164,3 +165,17 @@ def test_audit_verify_runs_sqlites_page_check(
     assert main(cli(settings, "audit", "verify")) == 1
     out = capsys.readouterr().out
     assert "FAILED quick_check" in out and "audit chain ok" in out, out
+
+
+async def test_no_tool_reaches_the_marker(workspace: Path) -> None:
+    """The marker is named after the database, so it is one of the console's own files."""
+    settings = make_settings(workspace, workspace / "state" / "daena.db")
+    async with Engine.open(settings) as eng:
+        await eng.update_config(
+            {"approval_mode": "auto", "tool_enabled": {"filesystem_write": True}}
+        )
+        assert marker_path(settings.daena_db_path).exists()
+        read = await eng.run("filesystem_read", {"path": "state/daena.db.known"})
+        write = await eng.run("filesystem_write", {"path": "state/daena.db.known", "content": "{}"})
+    assert read.status == "refused" and write.status == "refused", (read, write)
+    assert "audit_id" in marker_path(settings.daena_db_path).read_text()
