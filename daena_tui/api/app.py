@@ -18,6 +18,7 @@ says who may use it. Open without a credential, as in the original: `/health`,
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -44,6 +45,7 @@ from daena_tui.api.state import ApiState, no_unknown_query
 from engine import ConfigError, Engine, Settings
 from engine.safety.hosts import allowed_host_names, is_loopback
 from engine.safety.http_guard import HttpGuard
+from engine.tools.registry import ToolRegistry
 
 API_PREFIX = V1_PREFIX
 OPENAPI_PATH = f"{V2_PREFIX}/openapi.json"
@@ -77,6 +79,7 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 V1_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "`{detail}`: unknown tool on /request, or a bad artifact name"},
     401: {"description": "`{detail}`: missing or invalid X-Execution-Token / cookie"},
     403: {"description": "`{detail}` (and the envelope on /run): refused, or operator only"},
     404: {"description": "`{detail}`: unknown tool, task, request or artifact"},
@@ -84,6 +87,60 @@ V1_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"description": "`{detail: [...]}` FastAPI's list, or `{detail}`"},
     423: {"description": "`{detail}`: lockdown is on"},
 }
+
+
+TOOL_BODIES = {
+    (f"{V2_PREFIX}/run", "post"),
+    (f"{V2_PREFIX}/request", "post"),
+    (f"{V1_PREFIX}/request", "post"),
+}
+"""Bodies whose `args` are validated against the named tool's arguments at once (422)."""
+
+
+def state_tool_variants(schema: dict[str, Any], registry: ToolRegistry) -> None:
+    """Say in the schema what the server checks: `args` must fit `tool_name`'s arguments.
+
+    Each body above becomes one variant per tool (`tool_name` const, `args` that tool's
+    schema); the tools' own `$defs` move into the components."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    tools: list[tuple[str, dict[str, Any]]] = []
+    for spec in registry.all():
+        args = spec.json_schema()
+        text = json.dumps({k: v for k, v in args.items() if k != "$defs"})
+        for name, definition in args.get("$defs", {}).items():
+            hoisted = f"ToolArgs_{spec.name}_{name}"
+            text = text.replace(f'"#/$defs/{name}"', f'"#/components/schemas/{hoisted}"')
+            components[hoisted] = json.loads(
+                json.dumps(definition).replace(
+                    "#/$defs/", f"#/components/schemas/ToolArgs_{spec.name}_"
+                )
+            )
+        tools.append((spec.name, json.loads(text)))
+    names = [name for name, _ in tools]
+    for variant in (
+        components.get("ConfigPatch", {})
+        .get("properties", {})
+        .get("tool_enabled", {})
+        .get("anyOf", [])
+    ):
+        if variant.get("type") == "object":  # the switches of tools that exist
+            variant["propertyNames"] = {"enum": names}
+    for path, method in TOOL_BODIES:
+        operation = schema.get("paths", {}).get(path, {}).get(method)
+        if operation is None:
+            continue
+        content = operation["requestBody"]["content"]["application/json"]
+        ref = content["schema"].get("$ref", "")
+        base = components.get(ref.rsplit("/", 1)[-1], {})
+        variants = []
+        for name, args in tools:
+            properties = dict(base.get("properties", {}))
+            properties["tool_name"] = {"const": name}
+            properties["args"] = args
+            variant = {**base, "properties": properties}
+            variant["required"] = sorted({*base.get("required", []), "tool_name"})
+            variants.append(variant)
+        content["schema"] = {"oneOf": variants}
 
 
 def public_paths(app: FastAPI) -> frozenset[str]:
@@ -182,6 +239,9 @@ def create_api(
     )
     app.add_middleware(HttpGuard, rules=rules)  # outermost: Host, Origin, size first
 
+    def registry_of() -> ToolRegistry:
+        return state.engine.registry if state.engine is not None else ToolRegistry.default()
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(
@@ -194,6 +254,7 @@ def create_api(
                 "ExecutionToken": {"type": "apiKey", "in": "header", "name": TOKEN_HEADER}
             }
             schema["security"] = [{"ExecutionToken": []}]
+            state_tool_variants(schema, registry_of())
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
 from daena_tui.api.auth import error_json
 from daena_tui.api.paths import V1_PREFIX
@@ -81,6 +82,19 @@ _HTTP_CODES = {
 }
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """The methods some route of the app takes at this request's path (for `Allow`)."""
+    from daena_tui.api.roles import app_routes  # roles imports this module
+
+    path = request.url.path
+    methods: set[str] = set()
+    for full, route in app_routes(request.app.routes):
+        regex, _, _ = compile_path(full)
+        if regex.match(path):
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -92,6 +106,8 @@ def install_error_handlers(app: FastAPI) -> None:
         response = error_json(status, code, detail)
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value
+        if status == 405:  # every method of the path, not just the first route's
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
         return response
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:

@@ -44,8 +44,9 @@ AGENT_RULE = (
 
 
 def role(name: Role) -> dict[str, Any]:
-    """The `openapi_extra` of a route that `name` may use (operator routes say OPERATOR)."""
-    return {ROLE_KEY: name}
+    """The `openapi_extra` of a route that `name` may use (operator routes say OPERATOR);
+    a public route also says, in OpenAPI terms, that it needs no credential."""
+    return {ROLE_KEY: name, "security": []} if name == PUBLIC else {ROLE_KEY: name}
 
 
 def app_routes(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple[str, BaseRoute]]:

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from daena_tui.api.json_args import require_json_types
 from daena_tui.api.models import DecisionBody, InboxRequestBody, envelope
 from daena_tui.api.roles import AGENT, OPERATOR, as_itself, role
 from daena_tui.api.routes_tools import iso
@@ -123,6 +124,7 @@ async def inbox_request(
 ) -> JSONResponse:
     """With an agent token the requester is `agent:<name>` (a different `requester` is
     403); with the operator token, `requester` as given (default `agent`)."""
+    require_json_types(eng, body.tool_name, body.args)
     if agent is not None:
         given = body.requester if "requester" in body.model_fields_set else None
         await as_itself(request, "requester", given, agent.identity)

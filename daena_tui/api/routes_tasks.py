@@ -71,6 +71,7 @@ async def list_tasks(
     status_code=201,
     summary="create a task from a playbook or a goal",
     openapi_extra=role(OPERATOR),
+    responses={202: {"description": "created and started (`run: true`), in the background"}},
 )
 async def create_task(
     body: TaskCreateBody, tasks: TasksDep, state: StateDep, operator: OperatorDep

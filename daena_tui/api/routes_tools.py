@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from daena_tui.api.json_args import require_json_types
 from daena_tui.api.models import (
     ConfigPatch,
     GrantBody,
@@ -93,6 +94,7 @@ async def run_tool(
 ) -> JSONResponse:
     """The requester is the caller: `agent:<name>` for an agent token (a different
     `requester` is 403), `requester` or `api:<DAENA_OPERATOR>` for the operator token."""
+    require_json_types(eng, body.tool_name, body.args)
     if agent is not None:
         await as_itself(request, "requester", body.requester, agent.identity)
         result = await agent.run(
@@ -200,6 +202,8 @@ async def patch_config(body: ConfigPatch, eng: EngineDep, operator: OperatorDep)
     changes = body.changes()
     if changes.get("budget") == {}:
         changes.pop("budget")
+    if not changes:  # nothing to change (all left out or null): the current config
+        return config_view(await eng.config(), eng)
     config = await eng.update_config(changes, operator)
     return config_view(config, eng)
 

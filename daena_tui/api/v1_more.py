@@ -153,8 +153,8 @@ async def v1_set_node_config(
     """Omitted fields are unchanged; values are trimmed; an empty token clears it."""
     url = body.url.strip() if body.url is not None else None
     token = body.token.strip() if body.token is not None else None
-    if url == "":
-        raise ApiError(422, "invalid_input", "url: must not be empty")
+    if url is None and token is None:  # nothing to change: the current pairing
+        return await _pairing(eng)
     try:
         await eng.nodes.get(DEFAULT_NODE)
     except NotFoundError:

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from daena_tui.api.errors import ApiError
+from daena_tui.api.json_args import require_json_types
 from daena_tui.api.roles import AGENT, OPERATOR, refuse, role
 from daena_tui.api.routes_tools import GRANT_TTL_SEC
 from daena_tui.api.state import AgentDep, CallerDep, EngineDep, OperatorDep
@@ -253,13 +254,8 @@ async def v1_request(
             "refused",
             f"{body.tool_name} cannot be requested through /request (as in the original)",
         )
-    if body.dry_run:
-        raise ApiError(
-            422,
-            "invalid_input",
-            "dry_run: a request runs for real once approved; use POST /run with dry_run",
-        )
     args = original_args(body.tool_name, body.args)
+    require_json_types(eng, body.tool_name, args)
     if agent is not None:
         stored = await agent.request(body.tool_name, args, reason=body.reason)
     else:
