@@ -125,8 +125,12 @@ class KnownDatabase:
         try:
             if self._fd is None:
                 flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-                self._fd = os.open(self.path, flags, 0o600)
-            os.pwrite(self._fd, record, 0)
+                self._fd = os.open(self.path, flags | getattr(os, "O_BINARY", 0), 0o600)
+            if hasattr(os, "pwrite"):
+                os.pwrite(self._fd, record, 0)
+            else:  # Windows
+                os.lseek(self._fd, 0, os.SEEK_SET)
+                os.write(self._fd, record)
         except OSError:
             return  # best effort: the database itself is what was acknowledged
         self._written_id = newest
