@@ -29,6 +29,9 @@ NEWLINE_MARK = "⏎"
 TAB_MARK = "⇥"
 BLANK_RUN = 2  # up to this many blank lines in a row are shown; a longer run is one marker
 SPACE_RUN = 32  # a longer run of spaces or tabs in a line is one marker
+# Combining marks kept on one base character; further ones are marks of their own. Many
+# terminals draw a pile of them ("Zalgo" text) over the lines above and below.
+MAX_COMBINING = 4
 
 _C0 = (
     "NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS", "TAB", "LF", "VT",
@@ -71,6 +74,30 @@ def hazard(ch: str) -> bool:
     return cp < 0xA0 or cp in _INVISIBLE or unicodedata.category(ch) in _HIDDEN_CATEGORIES
 
 
+def _stacks(ch: str) -> bool:
+    return unicodedata.combining(ch) != 0 or unicodedata.category(ch) in ("Mn", "Me")
+
+
+def flagged(run: str) -> list[tuple[str, bool]]:
+    """Each character of a run of non-ASCII text with whether it must be shown as a mark:
+    a hazard, a literal `⟨`, an enclosing mark (it draws around and beyond its base), or
+    a combining mark past the `MAX_COMBINING`-th in a row (once one is a mark, the rest of
+    the pile is too, so none stacks on the mark). A run starts after a printable ASCII
+    character, so its count starts at zero."""
+    out: list[tuple[str, bool]] = []
+    stacked = 0
+    for ch in run:
+        stacked = stacked + 1 if _stacks(ch) else 0
+        marked = (
+            hazard(ch)
+            or ch == MARK_OPEN
+            or stacked > MAX_COMBINING
+            or (stacked > 0 and unicodedata.category(ch) == "Me")
+        )
+        out.append((ch, marked))
+    return out
+
+
 def mark_for(ch: str) -> str:
     """The visible stand-in of one hazardous character: `⟨ESC⟩`, `⟨DEL⟩`, `⟨U+202E⟩`."""
     cp = ord(ch)
@@ -94,8 +121,8 @@ def inert_line(line: str) -> Line:
     pos = 0
     for match in _SUSPECT.finditer(line):
         plain.append(line[pos : match.start()])
-        for ch in match.group():
-            if hazard(ch) or ch == MARK_OPEN:
+        for ch, marked in flagged(match.group()):
+            if marked:
                 flush()
                 pieces.append(Piece(mark_for(ch), mark=True))
             else:
@@ -236,7 +263,10 @@ def marks_only(text: str) -> str:
     last guard on output the front end composed itself (aligned tables, its own blank lines)
     around agent text that was already shown through `show` or `one_line`."""
     return _SUSPECT.sub(
-        lambda m: "".join(mark_for(ch) if hazard(ch) else ch for ch in m.group()), text
+        lambda m: "".join(
+            mark_for(ch) if marked and ch != MARK_OPEN else ch for ch, marked in flagged(m.group())
+        ),
+        text,
     )
 
 
@@ -244,12 +274,16 @@ def json_inert(dumped: str) -> str:
     """JSON text with every hazard written as a `\\uXXXX` escape: the same JSON value, but
     nothing in it can act on a terminal or hide. JSON text has hazards only inside strings
     (its own whitespace is space, tab, newline and CR, and `json.dumps` writes no CR)."""
-    return _SUSPECT.sub(lambda m: "".join(_json_escape(ch) for ch in m.group()), dumped)
+    return _SUSPECT.sub(
+        lambda m: "".join(
+            _json_escape(ch) if marked and ch != MARK_OPEN else ch
+            for ch, marked in flagged(m.group())
+        ),
+        dumped,
+    )
 
 
 def _json_escape(ch: str) -> str:
-    if not hazard(ch):
-        return ch
     cp = ord(ch)
     if cp > 0xFFFF:  # as a UTF-16 surrogate pair, as JSON spells it
         cp -= 0x10000
