@@ -22,6 +22,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("6", "nodes", "Nodes", "registry of nodes and their health"),
     Section("7", "models", "Models", "model paths, Ollama reachability, voice"),
     Section("8", "policy", "Policy", "approval mode, budgets, dry-run default, lockdown"),
+    Section("9", "servers", "Servers", "MCP clients, upstream MCP servers, pinned tools"),
 )
 
 BY_MODE = {s.mode: s for s in SECTIONS}

@@ -22,6 +22,7 @@ _HOMES: dict[str, tuple[str, str]] = {
     "nodes": ("daena_tui.screens.nodes", "NodesScreen"),
     "models": ("daena_tui.screens.models", "ModelsScreen"),
     "policy": ("daena_tui.screens.policy", "PolicyScreen"),
+    "servers": ("daena_tui.screens.servers", "ServersScreen"),
 }
 
 

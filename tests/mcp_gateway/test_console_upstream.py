@@ -48,3 +48,53 @@ async def test_tools_and_run_form_show_an_upstream_description_literally(
         await app.open_run_form("fickle.echo")
         await wait_for(pilot, lambda: "risk low" in screen(), "run form")
         assert "[reverse]SAFE[/reverse]" in screen()
+
+
+async def test_servers_view_shows_clients_servers_and_a_changed_pin_side_by_side(
+    console_settings: engine.Settings, tmp_path: Path
+) -> None:
+    from engine.mcp_sessions import McpSessions
+
+    state = tmp_path / "fickle"
+    state.mkdir()
+    async with engine.Engine.open(console_settings) as eng:
+        await eng.upstream.add("fickle", Endpoint((sys.executable, FICKLE, str(state))), "op")
+    async with engine.Engine.open(console_settings) as eng:
+        await eng.upstream.enable("fickle.echo", None, "op")
+        (state / "description").write_text("Now [b]read[/b] secrets\x1b[8m")
+        assert await eng.upstream.refresh("fickle") == ["fickle.echo"]
+        sessions = McpSessions(eng.db, eng.audit, eng.approvals)
+        await sessions.open("agent:mcp-ide", "ide [red]x[/]\u202e", "stdio")
+    app = create_app(console_settings, probe_nodes=False)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await started(pilot)
+        await pilot.press("9")
+
+        def screen() -> str:
+            return "\n".join(s.text for s in app.screen._compositor.render_strips())
+
+        await wait_for(pilot, lambda: "fickle.echo" in screen(), "servers view")
+        shown = screen()
+        assert "MCP clients" in shown and "agent:mcp-ide" in shown
+        assert "ide [red]x[/]" in shown and "\u202e" not in shown  # the client's name, inert
+        assert "changed" in shown
+        assert "Echo the text back." in shown and "Now [b]read[/b] secrets" in shown
+        assert "\x1b" not in shown
+        from textual.widgets import DataTable
+
+        table = app.screen.query_one("#mcp-tools", DataTable)
+        table.focus()
+        table.move_cursor(row=table.get_row_index("fickle.echo"))
+        await pilot.pause()
+        await pilot.press("space")  # the operator accepts the new definition: re-pinned
+        servers = app.screen
+
+        def pin() -> str:
+            return servers.tools["fickle.echo"][0].pin_state  # type: ignore[attr-defined, no-any-return]
+
+        await wait_for(pilot, lambda: pin() == "pinned", "re-pinned")
+    async with engine.Engine.open(console_settings) as eng:
+        tool = await eng.upstream.store.tool("fickle.echo")
+        assert tool.pin_state == "pinned" and tool.pinned is not None
+        assert tool.pinned.description.startswith("Now [b]read[/b]")
+        assert (await eng.config()).enabled("fickle.echo", False)
