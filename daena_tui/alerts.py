@@ -52,6 +52,20 @@ def approval_requested(app: DaenaApp, event: engine.ApprovalRequested) -> None:
     app.bell()
 
 
+def pin_changed(app: DaenaApp, event: engine.AuditAppended) -> None:
+    """An upstream MCP tool's definition changed after it was enabled: it is disabled."""
+    tool = inert_one_line(event.tool or "an upstream tool", 60)
+    app.notify(
+        f"{tool}: its definition changed after it was enabled, so it is disabled. "
+        "Press 9 to compare and re-pin.",
+        title="MCP tool changed",
+        severity="error",
+        timeout=15,
+        markup=False,
+    )
+    app.bell()
+
+
 def not_played(outcome: SpeechOutcome) -> str:
     """Why the audio was not played, always naming the file it was kept in."""
     message = outcome.message or "not played"

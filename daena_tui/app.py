@@ -179,6 +179,8 @@ class DaenaApp(App[int]):
         event = message.event
         if isinstance(event, engine.ApprovalRequested):
             alerts.approval_requested(self, event)
+        if isinstance(event, engine.AuditAppended) and event.action == "mcp_pin_changed":
+            alerts.pin_changed(self, event)
         if isinstance(event, STATUS_EVENTS):
             self.refresh_status()
 

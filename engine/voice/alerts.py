@@ -27,6 +27,7 @@ from pathlib import Path
 from engine.events import (
     ApprovalDecided,
     ApprovalRequested,
+    AuditAppended,
     Event,
     EventBus,
     NodeHealthChanged,
@@ -140,6 +141,9 @@ def alert_for(event: Event, now: float | None = None) -> Alert | None:
         if template is None:
             return None
         return Alert("task", event.task_id, template.format(id=short_id(event.task_id)))
+    if isinstance(event, AuditAppended) and event.action == "mcp_pin_changed":
+        text = f"Tool definition changed: {clean_name(event.tool or 'a tool')}, disabled"
+        return Alert("pin", event.tool or "", text)
     if isinstance(event, NodeHealthChanged):
         if event.previous != "ok":
             return None  # only a node that was up and went down is news (not every start-up)

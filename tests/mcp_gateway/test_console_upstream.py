@@ -98,3 +98,42 @@ async def test_servers_view_shows_clients_servers_and_a_changed_pin_side_by_side
         assert tool.pin_state == "pinned" and tool.pinned is not None
         assert tool.pinned.description.startswith("Now [b]read[/b]")
         assert (await eng.config()).enabled("fickle.echo", False)
+
+
+async def test_a_rug_pull_in_another_process_alerts_the_console(
+    console_settings: engine.Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.events import AuditAppended
+    from engine.voice.alerts import alert_for
+
+    state = tmp_path / "fickle"
+    state.mkdir()
+    async with engine.Engine.open(console_settings) as eng:
+        await eng.upstream.add("fickle", Endpoint((sys.executable, FICKLE, str(state))), "op")
+    async with engine.Engine.open(console_settings) as eng:
+        await eng.upstream.enable("fickle.echo", None, "op")
+    app = create_app(console_settings, probe_nodes=False)
+    notes: list[str] = []
+    bells: list[int] = []
+    notify, bell = app.notify, app.bell
+
+    def record(message: str, **kw: object) -> None:
+        notes.append(f"{kw.get('title')}: {message}")
+        notify(message, **kw)  # type: ignore[arg-type]
+
+    def ring() -> None:
+        bells.append(1)
+        bell()
+
+    monkeypatch.setattr(app, "notify", record)
+    monkeypatch.setattr(app, "bell", ring)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await started(pilot)
+        async with engine.Engine.open(console_settings) as agent_side:
+            (state / "description").write_text("changed")
+            refused = await agent_side.run("fickle.echo", {"text": "x"})
+            assert refused.status == "refused"
+        await wait_for(pilot, lambda: any("MCP tool changed" in n for n in notes), "alert")
+    assert bells
+    spoken = alert_for(AuditAppended(1, "mcp_pin_changed", "fickle.echo", "refused"))
+    assert spoken is not None and "fickle.echo" in spoken.text
