@@ -9,6 +9,7 @@ module; a test that changes the config puts it back.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.compat_support import Served, original_node, served_with
+from engine import Engine
+from tests.api.compat_support import Served, mint_agent_token, original_node, served_with
+from tests.conftest import make_settings
 
 TOKEN = "compat-operator-token-0123456789"
 OP = {"X-Execution-Token": TOKEN}
@@ -545,3 +548,38 @@ def test_unknown_route_is_404_and_v2_is_still_typed(served: Served) -> None:
     assert httpx.get(served.v1 + "/nope", headers=OP).status_code == 404
     v2 = httpx.get(served.root + "/api/v2/tools", headers=OP)
     assert v2.status_code == 200 and isinstance(v2.json(), list) and "risk" in v2.json()[0]
+
+
+def test_a_cross_site_request_carrying_the_cookie_is_refused(served: Served) -> None:
+    """SameSite=lax still sends the cookie on some cross-site requests; the guard refuses
+    any request a browser marks as coming from another site, so the cookie is no CSRF
+    handle."""
+    with httpx.Client(base_url=served.v1, timeout=30) as browser:
+        ok(browser.post("/token-cookie", json={"token": TOKEN}))
+        before = ok(browser.get("/logs", params={"limit": 1}))["logs"]
+        evil = {"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}
+        response = browser.post("/run", json={"tool_name": "git_status"}, headers=evil)
+        assert response.status_code == 403 and "cross-site" in response.json()["detail"]
+        minted = browser.post("/token-cookie", json={"token": TOKEN}, headers=evil)
+        assert minted.status_code == 403
+        assert ok(browser.get("/logs", params={"limit": 1}))["logs"] == before
+
+
+def test_a_revoked_agent_tokens_cookie_stops_working(served: Served) -> None:
+    token = mint_agent_token(served.workspace, served.db, "temp", {})
+    with httpx.Client(base_url=served.v1, timeout=30) as browser:
+        ok(browser.post("/token-cookie", json={"token": token}))
+        assert ok(browser.get("/tools"))["success"] is True
+        revoke_agent(served, "temp")
+        refused = browser.get("/tools")
+        assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+        again = browser.post("/token-cookie", json={"token": token})
+        assert again.status_code == 401 and again.json()["detail"] == "Invalid token."
+
+
+def revoke_agent(served: Served, name: str) -> None:
+    async def revoke() -> None:
+        async with Engine.open(make_settings(served.workspace, served.db)) as eng:
+            await eng.credentials.revoke(name, operator="op@test")
+
+    asyncio.run(revoke())
