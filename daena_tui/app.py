@@ -24,7 +24,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 import engine
-from daena_tui import alerts
+from daena_tui import alerts, startup
 from daena_tui.bridge import EngineBridge
 from daena_tui.clock import Clock
 from daena_tui.commands import ConsoleCommands
@@ -105,6 +105,8 @@ class DaenaApp(App[int]):
         self._initial = initial_section
         self._stack = AsyncExitStack()
         self._bridge = EngineBridge(self)
+        # Why the engine did not open (settings, database); printed once the screen is gone.
+        self.startup_problem: str | None = None
 
     @property
     def eng(self) -> engine.Engine:
@@ -129,7 +131,9 @@ class DaenaApp(App[int]):
             self.settings = await asyncio.to_thread(self._load_settings)
             eng = await self._stack.enter_async_context(self._engine_factory(self.settings))
         except engine.EngineError as err:
-            self.exit(return_code=2, message=f"{err.title}: {err.message}")
+            await startup.settle_database_threads()
+            self.startup_problem = f"{err.title}: {err.message}"
+            self.exit(return_code=startup.EXIT_STARTUP)  # run_console prints the line
             return
         self.engine = eng
         self.post_message(EngineOpened())
@@ -242,6 +246,8 @@ def run_console(settings: SettingsSource) -> int:
     settings are loaded once the first frame is drawn (a bad value exits with code 2)."""
     app = create_app(settings)
     app.run()
+    if app.startup_problem is not None:  # one plain line, as the CLI writes it
+        return startup.report(app.startup_problem)
     return app.return_code or 0
 
 

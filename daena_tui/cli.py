@@ -12,8 +12,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from daena_tui import __version__
-from daena_tui.cli_support import EXIT_USAGE, Cli, Handler, exit_code_for, fail
+from daena_tui import __version__, startup
+from daena_tui.cli_support import EXIT_USAGE, Cli, Handler, StartupProblem, exit_code_for, fail
 from engine import EngineError
 
 if TYPE_CHECKING:
@@ -185,6 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_dispatch(args, settings_from(args)))
     except EngineError as err:
         return fail(f"{err.title}: {err.message}", exit_code_for(err))
+    except StartupProblem as problem:  # the console reports these the same way
+        return startup.report(f"{problem.err.title}: {problem.err.message}")
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

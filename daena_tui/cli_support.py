@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from daena_tui.startup import settle_database_threads
 from engine import (
     ApprovalError,
     ConfigError,
@@ -56,13 +57,17 @@ class Cli:
         if self._engine is None:
             from engine import Engine  # the whole engine loads only for commands that use it
 
-            self._engine = await self._stack.enter_async_context(
-                Engine.open(self.settings, watch=watch, index_audit=index_audit)
-            )
+            try:
+                self._engine = await self._stack.enter_async_context(
+                    Engine.open(self.settings, watch=watch, index_audit=index_audit)
+                )
+            except EngineError as err:
+                raise StartupProblem(err) from err
         return self._engine
 
     async def close(self) -> None:
         await self._stack.aclose()
+        await settle_database_threads()
 
     def emit(self, data: Any, text: str | Callable[[], str]) -> None:
         """Print `data` as JSON with --json, else the human text. Neither lets a control,
@@ -79,6 +84,15 @@ class Cli:
     def line(self, text: str) -> None:
         self.out.write(marks_only(text) + "\n")
         self.out.flush()
+
+
+class StartupProblem(Exception):
+    """The engine could not open (a missing, read-only or corrupt database, a bad seed):
+    exit code 2, the same as the console for the same problem."""
+
+    def __init__(self, err: EngineError) -> None:
+        super().__init__(err.message)
+        self.err = err
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> int:

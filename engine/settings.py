@@ -36,6 +36,7 @@ from pydantic_settings import (
 
 from engine.errors import ConfigError
 from engine.safety.addresses import parse_private_entries
+from engine.settings_text import check_env_file, settings_text
 
 APP_NAME = "daena"
 DEFAULT_SHELL_ALLOWLIST = (
@@ -123,11 +124,7 @@ class _ConfigFileSource(PydanticBaseSettingsSource):
 def read_config_file(path: Path, settings_cls: type[BaseSettings]) -> dict[str, Any]:
     """Read the TOML settings file; unknown keys and bad TOML are errors naming the file."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise ConfigError(f"DAENA_CONFIG_FILE: {path} does not exist") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"DAENA_CONFIG_FILE: cannot read {path}: {err}") from err
+        data = tomllib.loads(settings_text(path, "DAENA_CONFIG_FILE"))
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"DAENA_CONFIG_FILE: {path} is not valid TOML: {err}") from err
     by_alias = {
@@ -152,7 +149,7 @@ def _env(name: str, default: Any = None, **kw: Any) -> Any:
 # exact env names, blank means unset, unknown names ignored, immutable once built.
 SETTINGS_CONFIG = SettingsConfigDict(
     env_file=".env",
-    env_file_encoding="utf-8",
+    env_file_encoding="utf-8-sig",  # UTF-8, with or without a BOM (check_env_file)
     extra="ignore",
     case_sensitive=True,
     env_ignore_empty=True,
@@ -282,6 +279,7 @@ def build_settings(
 ) -> SettingsT:
     """Build a settings model; an invalid value becomes a ConfigError naming the variable
     and the rule (used for the engine's settings and the node server's)."""
+    check_env_file(env_file)  # a UTF-16 `.env` is one clear line, not a decode traceback
     try:
         built = cls(_env_file=env_file, **overrides)
     except ValidationError as err:
@@ -313,7 +311,9 @@ def describe_settings(
     dotenv = {
         k: v
         for k, v in (
-            dotenv_values(env_file) if env_file and Path(env_file).is_file() else {}
+            dotenv_values(env_file, encoding="utf-8-sig")
+            if env_file and Path(env_file).is_file()
+            else {}
         ).items()
         if v
     }

@@ -96,8 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides["workspace_root"] = args.workspace
     try:
         settings = load_node_settings(env_file=args.env_file or None, **overrides)
-    except ConfigError as err:
-        return _fail(err.message)
+    except ConfigError as err:  # worded as `daena` words it: "Configuration error: ..."
+        return _fail(f"{err.title}: {err.message}")
     if args.allowed_hosts:
         extra = [normalise_host(name) for name in args.allowed_hosts if name.strip()]
         settings = settings.model_copy(update={"allowed_hosts": [*settings.allowed_hosts, *extra]})
