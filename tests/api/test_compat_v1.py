@@ -302,8 +302,12 @@ def test_approval_gate_single_use_and_bound_to_the_tool(http: httpx.Client) -> N
         set_config(http, approval_mode="auto")
 
 
-def test_lockdown_is_423_on_run_and_tools_still_answer(http: httpx.Client, served: Served) -> None:
+def test_lockdown_is_423_on_run_decisions_and_task_runs_and_tools_still_answer(
+    http: httpx.Client, served: Served
+) -> None:
     v2 = {"X-Execution-Token": TOKEN}
+    rid = ok(http.post("/request", json={"tool_name": "git_status"}))["request_id"]
+    task_id = ok(http.post("/tasks", json={"goal": "while locked"}))["task_id"]
     ok(httpx.patch(served.root + "/api/v2/config", json={"lockdown": True}, headers=v2))
     try:
         locked = http.post("/run", json={"tool_name": "git_status"})
@@ -312,6 +316,12 @@ def test_lockdown_is_423_on_run_and_tools_still_answer(http: httpx.Client, serve
             "Execution blocked: system is in security lockdown"
         )
         assert ok(http.get("/tools"))["success"] is True
+        asking = http.post("/request", json={"tool_name": "git_status"})
+        assert asking.status_code == 423  # ours: nothing is even asked for while locked
+        decide = http.post(f"/approvals/{rid}", json={"approved": True})
+        assert decide.status_code == 423, decide.text
+        step = http.post(f"/tasks/{task_id}/run")
+        assert step.status_code == 423 and "lockdown" in step.json()["detail"]
     finally:
         ok(httpx.patch(served.root + "/api/v2/config", json={"lockdown": False}, headers=v2))
 
