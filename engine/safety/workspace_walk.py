@@ -168,7 +168,24 @@ class Walk:
         self.hidden = 0  # protected entries left out (said in results, never named)
 
     def entries(self) -> Iterator[tuple[Entry, Directory]]:
+        """Every entry below the start; a start that is a regular file is its only entry
+        (named explicitly, so `.gitignore` does not apply to it)."""
         parts = self.target.parts
+        if parts:
+            with open_directory(
+                self.target.root, parts[:-1], field=self.field, raw=self.raw, missing=""
+            ) as parent:
+                try:
+                    st = parent.lstat(parts[-1])
+                except OSError:
+                    st = None
+                if st is not None and stat.S_ISREG(st.st_mode):
+                    if self.guard.hides_stat(st):
+                        self.hidden += 1
+                        return
+                    path = "/".join(parts)
+                    yield Entry(path, parts[-1], "file", st.st_size, 1, st.st_nlink), parent
+                    return
         ignores = _Ignores()
         with open_directory(
             self.target.root, parts, field=self.field, raw=self.raw, missing=""

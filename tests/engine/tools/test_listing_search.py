@@ -320,3 +320,13 @@ async def test_a_gitignore_hard_linked_to_env_is_not_read_as_patterns(
     ctx = make_ctx(workspace)
     assert SECRET in paths(await listing(ctx))
     assert found(await searching(ctx, pattern="guess")) == {SECRET}
+
+
+async def test_a_file_as_the_start_is_searched_alone(hostile_ctx: ToolContext) -> None:
+    one = await searching(hostile_ctx, pattern="hello", path="src/app.py")
+    assert [(m["path"], m["line"]) for m in one["matches"]] == [("src/app.py", 2)]
+    assert paths(await listing(hostile_ctx, path="src/app.py")) == ["src/app.py"]
+    with pytest.raises(ConfinementError, match="console's own files"):
+        await searching(hostile_ctx, pattern=SECRET, path="hard.txt")  # a hard link to .env
+    with pytest.raises(ConfinementError):
+        await searching(hostile_ctx, pattern=SECRET, path="out_file.txt")  # a link out
