@@ -9,7 +9,8 @@ select tests — node ids (confined to the workspace, off the console's own file
 `--` so none is read as an option), `-k`, `-m`, `maxfail` — and every word is checked by
 the same pytest rules as `shell_exec` (`engine.safety.command_specs.PYTEST`: no `@file`,
 no option that writes, deletes, loads a plugin or reads another configuration). The tool
-adds its own fixed options: no cache provider (nothing written to `.pytest_cache`) and a
+adds its own fixed options: the workspace as root directory (node ids relative to it), no
+cache provider (nothing written to `.pytest_cache`) and a
 JUnit XML report in a temporary directory outside the workspace, which it reads back
 (size-capped, no DOCTYPE: entity expansion is refused) and deletes. The child runs with
 `engine.safety.commands.run_argv`: no shell, a scrubbed environment, its own process
@@ -182,6 +183,7 @@ async def _run(ctx: ToolContext, args: TestsArgs) -> dict[str, Any]:
             "--tb=short",
             "--color=no",
             f"--junitxml={report}",
+            f"--rootdir={ctx.workspace}",  # node ids relative to the workspace
             "-o",
             "junit_family=xunit1",
             *selection(args),
