@@ -10,9 +10,9 @@ select tests — node ids (confined to the workspace, off the console's own file
 the same pytest rules as `shell_exec` (`engine.safety.command_specs.PYTEST`: no `@file`,
 no option that writes, deletes, loads a plugin or reads another configuration). The tool
 adds its own fixed options: the workspace as root directory (node ids relative to it), no
-cache provider (nothing written to `.pytest_cache`) and a
-JUnit XML report in a temporary directory outside the workspace, which it reads back
-(size-capped, no DOCTYPE: entity expansion is refused) and deletes. The child runs with
+cache provider (nothing written to `.pytest_cache`) and a JUnit XML report in a temporary
+directory outside the workspace, which it reads back (size-capped, no DOCTYPE: entity
+expansion is refused) and deletes. The child runs with
 `engine.safety.commands.run_argv`: no shell, a scrubbed environment, its own process
 group killed on timeout, capped output. The interpreter is the console's own
 (`sys.executable`), refused if it lies in the workspace.
