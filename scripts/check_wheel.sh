@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the wheel, install it into a fresh venv outside the checkout, and run the installed
 # `daena` from an empty workspace with a temporary database: the shipped defaults (policy
-# seed, example playbooks) must come from the wheel alone.
+# seed, example playbooks) must come from the wheel alone; then a headless console start.
 # Usage: scripts/check_wheel.sh [PYTHON]   (default python3)
 set -euo pipefail
 python=${1:-python3}
@@ -35,4 +35,26 @@ assert not wrong, f"tool_enabled ignores the shipped seed for {wrong}"
 print(f"tool_enabled: {len(shown)} tools, the shipped seed applied")
 ' "$checkout/config/execution_layer_config.json" "$tmp/tools.json"
 "$daena" doctor >/dev/null
+# the console starts headless and opens its engine from the installed package alone
+"$tmp/venv/bin/python" - <<'PY'
+import asyncio
+
+from daena_tui.app import create_app
+from engine import load_settings
+
+
+async def main() -> None:
+    app = create_app(load_settings(env_file=None), probe_nodes=False)
+    async with app.run_test() as pilot:
+        for _ in range(400):  # bounded: 400 pauses of 50 ms
+            if app.engine is not None:
+                break
+            await pilot.pause(0.05)
+        assert app.engine is not None, "the console did not open its engine"
+        await pilot.press("ctrl+q")
+
+
+asyncio.run(main())
+print("console ok")
+PY
 echo "wheel ok"
