@@ -170,7 +170,13 @@ class UpstreamGateway:
         pinned = await self.store.pin(name, risk or tool.risk)
         if self._policy is None:
             raise ConfigError("mcp: the gateway is not attached to a policy")
-        await self._policy.update({"tool_enabled": {name: True}}, operator)
+        try:  # pinned but still disabled if this fails: harmless
+            await self._policy.update({"tool_enabled": {name: True}}, operator)
+        except ConfigError as err:
+            raise ConfigError(
+                f"mcp: {name} was discovered after this process started; enable it from a "
+                "new one ('daena mcp enable')"
+            ) from err
         await self._audit.record(
             AuditEntry(
                 actor=operator,

@@ -198,7 +198,12 @@ async def test_an_upstream_that_never_answers_or_sends_garbage_times_out_nothing
     async with Engine.open(settings) as eng:
         hung = await eng.run("fickle.hang", {})
         garbage = await eng.run("fickle.garbage", {})
+        # the broken connection was dropped; restarting it (a new process) is not part of
+        # the next call's short test timeout
+        assert await eng.upstream.refresh("fickle") == []
         after = await eng.run("fickle.echo", {"text": "alive"})
+        [conn] = eng.upstream.connections()
+        assert conn.restarts >= 2
     assert hung.status == "timeout" and garbage.status == "timeout"
     assert after.ok, after.error
 
