@@ -20,6 +20,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import pathspec
 
@@ -33,10 +34,10 @@ GITIGNORE_CAP = 256_000
 _NOTHING = ProtectedPaths()
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One name met by the walk. `kind` is file, dir, link or other (links are shown, never
-    followed); `size` is the file's size (0 for the others)."""
+class Entry(NamedTuple):
+    """One name met by the walk (a tuple: cheap to make for 10,000s of names). `kind` is
+    file, dir, link or other (links are shown, never followed); `size` is the file's size
+    (0 for the others)."""
 
     path: str  # workspace-relative, POSIX
     name: str
