@@ -35,6 +35,15 @@ assert not wrong, f"tool_enabled ignores the shipped seed for {wrong}"
 print(f"tool_enabled: {len(shown)} tools, the shipped seed applied")
 ' "$checkout/config/execution_layer_config.json" "$tmp/tools.json"
 "$daena" doctor >/dev/null
+"$tmp/venv/bin/python" -c '
+from engine import load_settings
+from engine.defaults import example_playbooks_dir
+from engine.safety.protected import protected_for_settings
+shipped = example_playbooks_dir() / "run_tests.json"
+assert "site-packages" in str(shipped), shipped
+assert protected_for_settings(load_settings(env_file=None)).covers(shipped.resolve()), shipped
+print("the installed config is protected from tools")
+'
 # the console starts headless and opens its engine from the installed package alone
 "$tmp/venv/bin/python" - <<'PY'
 import asyncio
