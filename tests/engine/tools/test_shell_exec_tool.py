@@ -56,7 +56,8 @@ async def test_git_status_really_runs_in_the_workspace(
     result = await run(SHELL_EXEC, make_ctx(), command="git status --short")
     # The hardened git (engine.safety.git_hardening): the effective argv ends with what was
     # asked, and the child ran with no system or global configuration.
-    assert result["argv"][0] == "git" and result["argv"][-2:] == ["status", "--short"]
+    argv = result["argv"]
+    assert argv[0] == "git" and argv[argv.index("status") :][:2] == ["status", "--short"]
     assert spawn_spy[0]["env"]["GIT_CONFIG_NOSYSTEM"] == "1"
     assert result["returncode"] == 0
     assert "?? new.txt" in result["stdout"]
@@ -78,7 +79,7 @@ async def test_dry_run_reports_the_effective_argv_without_spawning(
     assert preview["command"] == ["git", "diff", "--stat"]
     assert preview["allowed_by"] == "git diff"
     # What would run: the hardened git with the spec's own options, exactly as `run` runs it.
-    assert preview["argv"][0] == "git" and preview["argv"][-1] == "--stat"
+    assert preview["argv"][0] == "git" and "--stat" in preview["argv"]
     assert {"--no-ext-diff", "--no-textconv"} <= set(preview["argv"])
     assert spawn_spy == []
     result = await run(SHELL_EXEC, make_ctx(), command="git diff --stat")
