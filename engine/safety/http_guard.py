@@ -63,7 +63,9 @@ class GuardRules:
     """The sentence for an unknown Host; `{host}` stands for the header as received."""
     origin_refusal: str
     own_origin_allowed: bool
-    """Let a browser through when its `Origin` names one of `allowed_hosts`."""
+    """Let a browser through when its `Origin` is the server's own: the scheme, host and
+    port the request was sent to (a page on another port of the same host is another
+    origin, though the same site, so it would carry the operator's cookie)."""
     limit_hint: str = ""
     """Appended to the body-size sentences, e.g. the setting that raises the limit."""
 
@@ -99,7 +101,7 @@ class HttpGuard:
             return rules.respond(403, ErrorCode.FORBIDDEN_HOST, detail)
         origin = _header(scope, b"origin")
         if origin is not None and not (
-            rules.own_origin_allowed and self._own_origin(origin.decode("latin-1"))
+            rules.own_origin_allowed and _same_origin(origin.decode("latin-1"), raw_host, scope)
         ):
             return rules.respond(403, ErrorCode.FORBIDDEN_ORIGIN, rules.origin_refusal)
         token_refusal = self._token_refusal(scope)
@@ -133,13 +135,6 @@ class HttpGuard:
             return f"{self.rules.token_header}: token is not valid"
         return None
 
-    def _own_origin(self, origin: str) -> bool:
-        try:
-            host = urlsplit(origin).hostname
-        except ValueError:
-            return False
-        return host is not None and normalise_host(host) in self.rules.allowed_hosts
-
     def _limited(self, receive: Receive) -> Receive:
         """Count streamed bytes too: a chunked body has no Content-Length to check."""
         received = 0
@@ -159,6 +154,27 @@ class HttpGuard:
             return message
 
         return limited_receive
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _same_origin(origin: str, raw_host: bytes | None, scope: Scope) -> bool:
+    """True when `origin` is exactly the origin the request was sent to (its `Host`, already
+    checked to be one of the server's names, and the connection's scheme)."""
+    scheme = str(scope.get("scheme", "http"))
+    try:
+        given = urlsplit(origin)
+        own = urlsplit(f"{scheme}://{raw_host.decode('latin-1')}") if raw_host else None
+        if own is None or given.scheme != scheme or given.path or given.query:
+            return False
+        ports = (given.port or _DEFAULT_PORTS.get(scheme), own.port or _DEFAULT_PORTS.get(scheme))
+    except ValueError:  # a port that is not a number
+        return False
+    hosts = (given.hostname, own.hostname)
+    if hosts[0] is None or hosts[1] is None:
+        return False
+    return normalise_host(hosts[0]) == normalise_host(hosts[1]) and ports[0] == ports[1]
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
