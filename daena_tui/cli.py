@@ -65,10 +65,11 @@ class _Parser(argparse.ArgumentParser):
 class _CommandParser(_Parser):
     """A subcommand's parser: also takes the global options, after the subcommand
     (`daena tools list --json`), as git, kubectl and docker do. Their default is
-    "not given", so they never undo one given before the subcommand."""
+    "not given", so they never undo one given before the subcommand. A subcommand that
+    defines an option of the same name itself replaces this one ("resolve")."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, conflict_handler="resolve", **kwargs)
         add_global_options(self, default=argparse.SUPPRESS)
 
 

@@ -203,3 +203,13 @@ def test_the_command_table_names_every_registered_command() -> None:
         module.register(sub)
         registered.update(dict.fromkeys(sub.choices, module.__name__))
     assert registered == cli.COMMAND_MODULES
+
+
+def test_a_subcommand_may_define_a_global_option_name_itself() -> None:
+    """A later command with its own `--workspace` must not break every command."""
+    parser = cli.build_parser(command="tools")
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    own = sub.add_parser("own")
+    own.add_argument("--workspace", dest="own_workspace")
+    args = parser.parse_args(["own", "--workspace", "w", "--json"])
+    assert args.own_workspace == "w" and args.json is True and args.workspace is None
