@@ -82,26 +82,30 @@ def list_directory(
 
 
 Matcher = Callable[[str], bool]
+FileMatcher = Callable[[bytes], bool]
 
 
-def matcher(args: WorkspaceSearchArgs) -> tuple[Matcher, Matcher]:
-    """(does this file's text contain a match at all, does this line match)."""
+def matcher(args: WorkspaceSearchArgs) -> tuple[FileMatcher, Matcher]:
+    """(does this file's content hold a match at all, does this line match). The first looks
+    at the raw bytes (RE2 reads a bytes pattern as UTF-8), so only files with a match are
+    decoded."""
     if "\x00" in args.pattern:
         raise InputError("pattern: must not contain NUL")
     if not args.regex and args.case_sensitive:
         needle = args.pattern
-        return (lambda text: needle in text), (lambda line: needle in line)
+        raw = needle.encode("utf-8")
+        return (lambda data: raw in data), (lambda line: needle in line)
     source = args.pattern if args.regex else re2.escape(args.pattern)
     flags = "" if args.case_sensitive else "(?i)"
     try:
-        whole = re2.compile(f"(?m){flags}{source}")
+        whole = re2.compile(f"(?m){flags}{source}".encode())
         line_rx = re2.compile(f"{flags}{source}")
     except Exception as err:  # re2.error; RE2 has no lookaround or backreferences
         raise InputError(
             f"pattern: not a valid RE2 regular expression ({err}); RE2 has no lookaround "
             "or backreferences"
         ) from None
-    return (lambda text: whole.search(text) is not None), (
+    return (lambda data: whole.search(data) is not None), (
         lambda line: line_rx.search(line) is not None
     )
 
@@ -120,8 +124,10 @@ def _cut(line: str) -> str:
     return line if len(line) <= LINE_CHARS else line[:LINE_CHARS] + " …"
 
 
-def _file_text(directory: Directory, name: str, cap: int, walk: Walk, found: _Found) -> str | None:
-    """The file's text, opened without following a link; None when it must be skipped."""
+def _file_bytes(
+    directory: Directory, name: str, cap: int, walk: Walk, found: _Found
+) -> bytes | None:
+    """The file's content, opened without following a link; None when it must be skipped."""
     try:
         fd = directory.open(name, READ_FLAGS)
     except OSError:
@@ -148,7 +154,7 @@ def _file_text(directory: Directory, name: str, cap: int, walk: Walk, found: _Fo
     if b"\x00" in data[:SNIFF_BYTES]:
         found.skipped_binary += 1
         return None
-    return data.decode("utf-8", errors="replace")
+    return data
 
 
 def _collect(
@@ -189,12 +195,12 @@ def search(
     for entry, directory in walk.entries():
         if entry.kind != "file" or (spec is not None and not spec.match_file(entry.path)):
             continue
-        text = _file_text(directory, entry.name, args.max_file_bytes, walk, found)
-        if text is None:
+        data = _file_bytes(directory, entry.name, args.max_file_bytes, walk, found)
+        if data is None:
             continue
         found.files_searched += 1
-        if file_hit(text):
-            _collect(entry.path, text, line_hit, args, found)
+        if file_hit(data):
+            _collect(entry.path, data.decode("utf-8", errors="replace"), line_hit, args, found)
     out: dict[str, Any] = {
         "matches": found.matches,
         "count": len(found.matches),

@@ -330,3 +330,16 @@ async def test_a_file_as_the_start_is_searched_alone(hostile_ctx: ToolContext) -
         await searching(hostile_ctx, pattern=SECRET, path="hard.txt")  # a hard link to .env
     with pytest.raises(ConfinementError):
         await searching(hostile_ctx, pattern=SECRET, path="out_file.txt")  # a link out
+
+
+async def test_non_ascii_text_is_found_in_any_case(workspace: Path, make_ctx: MakeCtx) -> None:
+    (workspace / "menu.txt").write_text("un café noir\nrien\n", encoding="utf-8")
+    (workspace / "latin1.txt").write_bytes(b"caf\xe9 latin-1\n")  # not UTF-8: shown replaced
+    ctx = make_ctx(workspace)
+    folded = await searching(ctx, pattern="CAFÉ", case_sensitive=False)
+    assert [(m["path"], m["line"]) for m in folded["matches"]] == [("menu.txt", 1)]
+    rx = await searching(ctx, pattern=r"caf. ", regex=True)
+    # é is one character; a byte that is not UTF-8 is no character at all
+    assert {m["path"] for m in rx["matches"]} == {"menu.txt"}
+    exact = await searching(ctx, pattern="latin-1")
+    assert exact["matches"][0]["text"] == "caf\ufffd latin-1"
