@@ -69,7 +69,8 @@ class _CommandParser(_Parser):
     defines an option of the same name itself replaces this one ("resolve")."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, conflict_handler="resolve", **kwargs)
+        kwargs["conflict_handler"] = "resolve"
+        super().__init__(*args, **kwargs)
         add_global_options(self, default=argparse.SUPPRESS)
 
 
