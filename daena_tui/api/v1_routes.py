@@ -22,6 +22,7 @@ from daena_tui.api.routes_tools import GRANT_TTL_SEC
 from daena_tui.api.state import AgentDep, CallerDep, EngineDep, OperatorDep
 from daena_tui.api.v1_models import V1ConfigPatch, V1DecisionBody, V1RequestBody, V1RunBody
 from daena_tui.api.v1_shapes import (
+    V1_AGENT_PREFIX,
     internal_request_id,
     log_entry,
     original_args,
@@ -259,7 +260,8 @@ async def v1_request(
     if agent is not None:
         stored = await agent.request(body.tool_name, args, reason=body.reason)
     else:
-        requester = f"agent:{body.agent_id}" if body.agent_id else "agent"
+        # Not `agent:<name>`: that name belongs to an agent credential (its own requests).
+        requester = f"{V1_AGENT_PREFIX}{body.agent_id}" if body.agent_id else "agent"
         run_request = RunRequest(
             tool=body.tool_name, args=args, dry_run=False, requester=requester, reason=body.reason
         )

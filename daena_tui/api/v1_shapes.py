@@ -89,9 +89,17 @@ def tool_item(info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+V1_AGENT_PREFIX = "v1-agent:"
+"""The requester of a `/request` the operator token made with the original's `agent_id`
+(an informational name, not an agent credential's `agent:<name>`)."""
+
+
 def _split_actor(actor: str) -> str | None:
-    """`agent:<name>` → the original's `agent_id`; other actors have none."""
-    return actor.split(":", 1)[1] if actor.startswith("agent:") else None
+    """`agent:<name>` (a credential) or `v1-agent:<name>` → the original's `agent_id`."""
+    for prefix in ("agent:", V1_AGENT_PREFIX):
+        if actor.startswith(prefix):
+            return actor[len(prefix) :]
+    return None
 
 
 def log_entry(record: AuditRecord) -> dict[str, Any]:

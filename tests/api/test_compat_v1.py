@@ -424,6 +424,8 @@ def test_request_broker_approvals_and_decisions(http: httpx.Client) -> None:
     assert record["id"] == rid and record["request_type"] == "execution_request"
     assert record["tool_name"] == "git_diff" and record["status"] == "pending"
     assert record["agent_id"] == "helper" and isinstance(record["created_at"], float)
+    # the operator token's agent_id is a label, never an agent credential's identity
+    assert record["requester"] == "v1-agent:helper"
     listed = ok(http.get("/requests", params={"limit": 10}))["requests"]
     assert listed[0]["approval_request_id"] == rid
     decided = ok(http.post(f"/approvals/{rid}", json={"approved": True}))
