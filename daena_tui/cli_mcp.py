@@ -109,7 +109,17 @@ async def list_servers(args: argparse.Namespace, cli: Cli) -> int:
     data = []
     for s in servers:
         count = sum(1 for t in tools if t.server == s.name)
-        rows.append([s.name, "http" if s.endpoint.url else "stdio", s.endpoint.describe(), count])
+        rows.append(
+            [
+                s.name,
+                "http" if s.endpoint.url else "stdio",
+                s.endpoint.describe(),
+                count,
+                s.state or "never started",
+                s.restarts,
+                "".join(p.text for p in one_line(s.last_error or "", 60)),
+            ]
+        )
         data.append(
             {
                 "name": s.name,
@@ -118,9 +128,14 @@ async def list_servers(args: argparse.Namespace, cli: Cli) -> int:
                 "headers": sorted(s.endpoint.headers),
                 "tools": count,
                 "added": when(s.created_at),
+                "state": s.state,
+                "state_at": when(s.state_at) if s.state_at else None,
+                "restarts": s.restarts,
+                "last_error": s.last_error,
             }
         )
-    cli.emit(data, table(rows, ["name", "transport", "endpoint", "tools"]) if rows else "none")
+    headers = ["name", "transport", "endpoint", "tools", "state", "restarts", "last error"]
+    cli.emit(data, table(rows, headers) if rows else "none")
     return 0
 
 

@@ -26,6 +26,7 @@ from engine.mcp_sessions import McpSessions
 from engine.upstream.store import UpstreamTool
 
 PIN_TONE = {"pinned": "success", "changed": "error", "unpinned": "text-muted"}
+STATE_TONE = {"running": "success", "failed": "error"}
 REFRESH_SEC = 2.0
 
 
@@ -68,6 +69,9 @@ class ServersScreen(SectionScreen):
         servers.add_column("Tools", key="tools", width=6)
         servers.add_column("On", key="on", width=4)
         servers.add_column("Changed", key="changed", width=8)
+        servers.add_column("State", key="state", width=8)
+        servers.add_column("Restarts", key="restarts", width=8)
+        servers.add_column("Last error", key="error")
         yield servers
         yield Label("Upstream tools", classes="servers-title")
         tools = RowTable(id="mcp-tools")
@@ -124,6 +128,11 @@ class ServersScreen(SectionScreen):
                 str(len(mine)),
                 str(sum(config.enabled(t.name, False) for t in mine)),
                 str(sum(t.pin_state == "changed" for t in mine)),
+                tone(
+                    self.app, STATE_TONE.get(server.state or "", "text-muted"), server.state or "—"
+                ),
+                str(server.restarts),
+                _cell(server.last_error or "", 120),
                 key=server.name,
             )
         tool_table = self.query_one("#mcp-tools", RowTable)

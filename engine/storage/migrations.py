@@ -269,4 +269,12 @@ MIGRATIONS: list[str] = [
         state TEXT NOT NULL CHECK (state IN ('waiting', 'done', 'withdrawn', 'orphaned'))
     );
     """,
+    # 11: an upstream MCP server's connection as the process holding it last saw it (state,
+    # restarts, last error with the tail of its stderr), for the other processes to show.
+    """
+    ALTER TABLE mcp_servers ADD COLUMN state TEXT;
+    ALTER TABLE mcp_servers ADD COLUMN state_at REAL;
+    ALTER TABLE mcp_servers ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE mcp_servers ADD COLUMN last_error TEXT;
+    """,
 ]

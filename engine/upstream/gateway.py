@@ -76,6 +76,7 @@ class UpstreamGateway:
         self.store = UpstreamStore(db)
         self._max_live = max_live
         self._connections: dict[str, Connection] = {}
+        self._reported: dict[str, tuple[str, int, str | None]] = {}
         self._policy: PolicyStore | None = None
         self._audit_log: AuditLog | None = None
 
@@ -202,7 +203,19 @@ class UpstreamGateway:
         for conn in list(self._connections.values()):
             with contextlib.suppress(Exception):
                 await conn.stop()
+                await self._report(conn)
         self._connections.clear()
+
+    async def _report(self, conn: Connection) -> None:
+        """Store the connection's state for other processes when it changed (a write only
+        on a change, never one per call)."""
+        error = conn.failure() if conn.state == "failed" else None
+        now = (conn.state, conn.restarts, error)
+        if self._reported.get(conn.name) == now:
+            return
+        self._reported[conn.name] = now
+        with contextlib.suppress(EngineError):  # the server may have been removed meanwhile
+            await self.store.save_state(conn.name, conn.state, conn.restarts, error)
 
     async def _evict(self, keep: str) -> None:
         live = [c for c in self._connections.values() if c.state == "running" and c.name != keep]
@@ -218,20 +231,27 @@ class UpstreamGateway:
 
         for attempt in (1, 2):
             await self._evict(conn.name)
-            session = await conn.session()
+            try:
+                session = await conn.session()
+            finally:
+                await self._report(conn)
             try:
                 result = await asyncio.wait_for(session.list_tools(), LIST_TIMEOUT_SEC)
             except MCPError as err:
                 if err.code != CONNECTION_CLOSED:
                     raise ToolFailure(f"upstream {conn.name}: tools/list failed: {err}") from err
                 await conn.broken(f"tools/list: the connection closed: {err}")
+                await self._report(conn)
                 if attempt == 2:
                     raise ToolFailure(f"upstream {conn.name}: {conn.failure()}") from err
                 continue
             except (Exception, asyncio.CancelledError) as err:
                 await conn.broken(f"tools/list failed: {type(err).__name__}: {err}")
                 if isinstance(err, asyncio.CancelledError):
+                    with contextlib.suppress(BaseException):
+                        await asyncio.shield(self._report(conn))
                     raise
+                await self._report(conn)
                 if attempt == 2:
                     raise ToolFailure(f"upstream {conn.name}: {conn.failure()}") from err
                 continue
@@ -287,12 +307,15 @@ class UpstreamGateway:
                 raise ToolFailure(f"upstream {tool.server}: {err}") from err
             await asyncio.sleep(0.1)  # let the upstream's last stderr lines arrive
             await conn.broken(f"the connection closed during the call: {err}")
+            await self._report(conn)
             raise ToolFailure(f"upstream {tool.server}: {conn.failure()}") from err
         except asyncio.CancelledError:
             await conn.broken("a call was cancelled or timed out; restarted on next use")
+            await self._report(conn)
             raise
         except Exception as err:
             await conn.broken(f"tools/call failed: {type(err).__name__}: {err}")
+            await self._report(conn)
             raise ToolFailure(f"upstream {tool.server}: {conn.failure()}") from err
         out = result_dict(result)
         if result.is_error:

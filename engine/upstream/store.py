@@ -58,12 +58,27 @@ class Server:
     endpoint: Endpoint
     created_at: float
     created_by: str
+    state: str | None = None
+    """As the process holding its connection last saw it: running, failed or stopped."""
+    state_at: float | None = None
+    restarts: int = 0
+    last_error: str | None = None
+    """Untrusted text (it ends with the tail of the upstream's stderr)."""
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Server:
         command = tuple(json.loads(row["command"])) if row["command"] else ()
         endpoint = Endpoint(command, row["url"], dict(json.loads(row["headers"])))
-        return cls(row["name"], endpoint, row["created_at"], row["created_by"])
+        return cls(
+            row["name"],
+            endpoint,
+            row["created_at"],
+            row["created_by"],
+            row["state"],
+            row["state_at"],
+            row["restarts"],
+            row["last_error"],
+        )
 
 
 @dataclass(frozen=True)
@@ -166,6 +181,16 @@ class UpstreamStore:
                     time.time(),
                     operator,
                 ),
+            )
+
+    async def save_state(
+        self, name: str, state: str, restarts: int, last_error: str | None
+    ) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE mcp_servers SET state = ?, state_at = ?, restarts = ?, last_error = ?"
+                " WHERE name = ?",
+                (state, time.time(), restarts, last_error, name),
             )
 
     async def remove_server(self, name: str) -> None:

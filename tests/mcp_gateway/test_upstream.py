@@ -173,10 +173,19 @@ async def test_upstream_crash_is_reported_with_stderr_and_the_next_call_restarts
         crashed = await eng.run("fickle.crash", {})
         assert crashed.status == "error"
         assert "crashing on purpose" in (crashed.error or "")
+        async with Engine.open(settings) as other:
+            [server] = await other.upstream.store.servers()
+            assert server.state == "failed" and "crashing on purpose" in (server.last_error or "")
         after = await eng.run("fickle.echo", {"text": "back"})
         assert after.ok, after.error
         [conn] = eng.upstream.connections()
         assert conn.restarts >= 1
+        async with Engine.open(settings) as other:  # what another process shows
+            [server] = await other.upstream.store.servers()
+            assert server.state == "running" and server.restarts == conn.restarts
+    async with Engine.open(settings) as eng:
+        [server] = await eng.upstream.store.servers()
+        assert server.state == "stopped" and server.restarts >= 1
     with sqlite3.connect(settings.daena_db_path) as raw:
         [(error,)] = raw.execute(
             "SELECT error FROM audit WHERE tool = 'fickle.crash' AND action = 'run'"
@@ -189,7 +198,7 @@ async def test_an_upstream_that_never_answers_or_sends_garbage_times_out_nothing
 ) -> None:
     import engine.upstream.gateway as gateway
 
-    monkeypatch.setattr(gateway, "CALL_TIMEOUT_SEC", 2.0)
+    monkeypatch.setattr(gateway, "CALL_TIMEOUT_SEC", 5.0)
     state = tmp_path / "fickle"
     await add(settings, "fickle", fickle(state))
     async with Engine.open(settings) as eng:
@@ -199,7 +208,7 @@ async def test_an_upstream_that_never_answers_or_sends_garbage_times_out_nothing
         hung = await eng.run("fickle.hang", {})
         garbage = await eng.run("fickle.garbage", {})
         # the broken connection was dropped; restarting it (a new process) is not part of
-        # the next call's short test timeout
+        # the next call's test timeout
         assert await eng.upstream.refresh("fickle") == []
         after = await eng.run("fickle.echo", {"text": "alive"})
         [conn] = eng.upstream.connections()
