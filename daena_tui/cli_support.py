@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from daena_tui.startup import settle_database_threads
+from daena_tui.startup import settle_database_threads, threads_now
 from engine import (
     ApprovalError,
     ConfigError,
@@ -52,6 +52,7 @@ class Cli:
         self.out = out or sys.stdout
         self._stack = AsyncExitStack()
         self._engine: Engine | None = None
+        self._threads_before = threads_now()
 
     async def engine(self, *, watch: bool = False, index_audit: bool = False) -> Engine:
         if self._engine is None:
@@ -67,7 +68,7 @@ class Cli:
 
     async def close(self) -> None:
         await self._stack.aclose()
-        await settle_database_threads()
+        await settle_database_threads(self._threads_before)
 
     def emit(self, data: Any, text: str | Callable[[], str]) -> None:
         """Print `data` as JSON with --json, else the human text. Neither lets a control,

@@ -28,9 +28,14 @@ def report(message: str) -> int:
     return EXIT_STARTUP
 
 
-async def settle_database_threads() -> None:
-    """Let closed or failed database connections' worker threads end while the event loop
-    still runs (each wait bounded by SETTLE_SEC)."""
+def threads_now() -> frozenset[threading.Thread]:
+    return frozenset(threading.enumerate())
+
+
+async def settle_database_threads(before: frozenset[threading.Thread]) -> None:
+    """Let the database worker threads started since `before` (this command's or this
+    console's own, now closed or failed) end while the event loop still runs; another
+    engine's in the same process is left alone. Each wait is bounded by SETTLE_SEC."""
     for thread in threading.enumerate():
-        if thread is not threading.current_thread() and _DB_THREAD in thread.name:
+        if thread not in before and _DB_THREAD in thread.name:
             await asyncio.to_thread(thread.join, SETTLE_SEC)
