@@ -107,3 +107,12 @@ async def test_never_a_parent_repository(git_workspace: Path, make_ctx: MakeCtx)
     (sub / "f.txt").write_text("x\n")
     with pytest.raises(EngineError, match="repository"):
         await call(GIT_LOG, LogArgs(), make_ctx(sub))
+
+
+async def test_env_kept_only_in_history_stays_out(history: Path, make_ctx: MakeCtx) -> None:
+    (history / ".env").unlink()  # gone from the work tree, its token still in history
+    ctx = make_ctx(history)
+    shown = await call(GIT_SHOW, ShowArgs(rev="HEAD~1"), ctx)
+    logged = await call(GIT_LOG, LogArgs(), ctx)
+    assert SECRET not in str(shown) and SECRET not in str(logged)
+    assert shown["protected_left_out"] == 1
