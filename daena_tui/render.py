@@ -25,6 +25,10 @@ MARK_STYLE = "reverse"  # a mark (⟨ESC⟩, ⟨U+202E⟩, "… 40 blank lines �
 ARG_LINES = 40  # lines of one argument shown in the detail pane before a "more lines" marker
 ARG_CHARS = 8000
 READ_ALL = " — press v to read all"
+# A one-line argument longer than this is shown after the short ones, as its own block
+# capped at LONG_VALUE_CHARS in a capped view: it must not push the others off the screen.
+LONG_VALUE = 200
+LONG_VALUE_CHARS = 400
 TAB_SIZE = 4
 
 
@@ -165,20 +169,25 @@ def render_args(
     parts: list[RenderableType] = []
     rest: dict[str, Any] = {}
     for key, value in args.items():
-        if isinstance(value, str) and ("\n" in value or key in ("patch", "content")):
-            parts.append(line_text(one_line(f"{key}:", 80), style="bold"))
-            path = args.get("path")
-            parts.append(
-                text_block(
-                    value,
-                    path if isinstance(path, str) else None,
-                    max_lines=max_lines,
-                    max_chars=max_chars,
-                    more=more,
-                )
-            )
-        else:
+        if not isinstance(value, str):
             rest[key] = value
+            continue
+        text = "\n" in value or key in ("patch", "content")
+        if not text and len(value) <= LONG_VALUE:
+            rest[key] = value
+            continue
+        cap = max_chars if text or max_chars is None else min(max_chars, LONG_VALUE_CHARS)
+        parts.append(line_text(one_line(f"{key}:", 80), style="bold"))
+        path = args.get("path")
+        parts.append(
+            text_block(
+                value,
+                path if isinstance(path, str) else None,
+                max_lines=max_lines,
+                max_chars=cap,
+                more=more,
+            )
+        )
     if rest:
         parts.insert(0, as_json(rest, max_lines=max_lines, max_chars=max_chars, more=more))
     return Group(*parts) if parts else Text("(no arguments)", style="dim")
