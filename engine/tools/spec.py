@@ -11,9 +11,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from engine.safety.protected import ProtectedPaths, protected_for_settings
 
@@ -36,6 +36,10 @@ class Risk(StrEnum):
     @property
     def rank(self) -> int:
         return ("low", "medium", "high").index(self.value)
+
+
+# One path in a list argument: the schema says what the run checks (a blank path is no path).
+PathItem = Annotated[str, Field(min_length=1, max_length=4096)]
 
 
 class NoArgs(BaseModel):

@@ -23,7 +23,7 @@ from engine.safety.git_hardening import git_dir_of
 from engine.safety.git_repo import open_workspace_repo
 from engine.safety.paths import relative_to_workspace, resolve_in_workspace
 from engine.safety.protected import ProtectedPaths
-from engine.tools.spec import NoArgs, Risk, ToolContext, ToolSpec
+from engine.tools.spec import NoArgs, PathItem, Risk, ToolContext, ToolSpec
 
 _INDEX_CODES = (
     (pygit2.GIT_STATUS_INDEX_NEW, "A"),
@@ -188,7 +188,7 @@ class DiffArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     staged: bool = Field(False, description="Diff the index against HEAD instead of the work tree")
-    paths: list[str] = Field(default_factory=list, description="Limit to these paths")
+    paths: list[PathItem] = Field(default_factory=list, description="Limit to these paths")
 
 
 def _wanted(path: str, prefixes: list[str]) -> bool:

@@ -22,7 +22,7 @@ from engine.errors import InputError
 from engine.safety.git_repo import open_workspace_repo
 from engine.safety.paths import relative_to_workspace, resolve_in_workspace
 from engine.safety.protected import ProtectedPaths
-from engine.tools.spec import Risk, ToolContext, ToolSpec
+from engine.tools.spec import PathItem, Risk, ToolContext, ToolSpec
 
 MAX_COMMITS = 200
 SCAN_LIMIT = 20_000  # commits looked at to find max_count that touch `paths`
@@ -48,7 +48,7 @@ class LogArgs(BaseModel):
 
     rev: str = _rev_field()
     max_count: int = Field(20, ge=1, le=MAX_COMMITS, description="Commits to show at most")
-    paths: list[str] = _paths_field()
+    paths: list[PathItem] = _paths_field()
     stats: bool = Field(True, description="Files changed, lines added and removed per commit")
 
 
@@ -56,7 +56,7 @@ class ShowArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rev: str = _rev_field()
-    paths: list[str] = _paths_field()
+    paths: list[PathItem] = _paths_field()
     max_chars: int = Field(
         200_000, ge=1000, le=MAX_PATCH_CHARS, description="Cut the patch text after this"
     )
