@@ -138,7 +138,9 @@ def state_tool_variants(schema: dict[str, Any], registry: ToolRegistry) -> None:
             properties["tool_name"] = {"const": name}
             properties["args"] = args
             variant = {**base, "properties": properties}
-            variant["required"] = sorted({*base.get("required", []), "tool_name"})
+            needs_args = bool(args.get("required"))  # an omitted `args` is `{}`
+            required = {*base.get("required", []), "tool_name", *(["args"] if needs_args else [])}
+            variant["required"] = sorted(required)
             variants.append(variant)
         content["schema"] = {"oneOf": variants}
 

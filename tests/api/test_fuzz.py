@@ -35,6 +35,7 @@ from schemathesis.checks import (  # resolved by name from schemathesis' check r
 from schemathesis.python.asgi import shutdown_lifespans
 
 from daena_tui.api import OPENAPI_PATH, TOKEN_HEADER, create_api
+from daena_tui.api.app import TOOL_BODIES
 from engine.protocol import NODE_TOOL_ARGS, RUN_TOOL_PATH
 from engine.tools.registry import ToolRegistry
 from node_server.app import create_app
@@ -56,6 +57,7 @@ API_CHECKS = [
     allow_header_conformance,
 ]
 
+TOOL_BODY_OPERATIONS = {(path, method) for path, method in TOOL_BODIES}
 NOWHERE = "http://127.0.0.1:9"  # discard port: connection refused at once
 FUZZ = settings(
     max_examples=30,
@@ -181,7 +183,12 @@ def test_api_never_answers_5xx(case: Any) -> None:
     else:  # a negative case on the security header: it must be refused
         assert response.status_code == 401, f"token {sent!r}: {response.status_code}"
     assert response.status_code < 500, f"{response.status_code}: {response.text[:500]}"
-    case.validate_response(response, checks=API_CHECKS, headers={TOKEN_HEADER: TOKEN})
+    checks = API_CHECKS
+    if (case.path, case.method.lower()) in TOOL_BODY_OPERATIONS:
+        # A tool's own check holds rules no JSON schema can state (a URL that parses, a
+        # path inside the workspace): schema-valid arguments may still be a 422 there.
+        checks = [c for c in API_CHECKS if c is not positive_data_acceptance]
+    case.validate_response(response, checks=checks, headers={TOKEN_HEADER: TOKEN})
 
 
 @lazy_node.parametrize()
