@@ -23,6 +23,7 @@ import json
 import re
 import sqlite3
 import time
+import unicodedata
 import urllib.parse
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import asdict, dataclass, field, fields
@@ -52,7 +53,7 @@ URL_USERINFO = re.compile(rf"(?i)\b([a-z][a-z0-9+.\-]*://)({_AUTHORITY}*)@")
 _CUT_AUTHORITY = re.compile(rf"(?i)\b([a-z][a-z0-9+.\-]*://){_AUTHORITY}*$")
 AGENT_TOKEN = re.compile(r"\b(daena_agent_[0-9a-f]+_)[A-Za-z0-9_\-]+")
 """An agent token (engine/credentials.py: prefix, public id, secret): the secret part goes."""
-CSV_FORMULA_START = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
+CSV_FORMULA_START = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\ufe6b\u2212")
 """First characters a spreadsheet may evaluate (OWASP CSV injection, and full-width forms)."""
 
 
@@ -206,10 +207,16 @@ def neutralise_cell(value: Any) -> Any:
     any leading whitespace) could start a formula gets a leading single quote (OWASP)."""
     if not isinstance(value, str) or not value:
         return value
-    first = value[0] if not value[0].isspace() else (value.lstrip()[:1] or value[0])
-    if value[0] in CSV_FORMULA_START or first in CSV_FORMULA_START:
+    if value[0] in CSV_FORMULA_START:
         return "'" + value
-    return value
+    # What a spreadsheet may skip before the formula: spaces, invisible format characters
+    # (BOM, zero-width), controls.
+    first = next((c for c in value if not _skippable(c)), "")
+    return "'" + value if first in CSV_FORMULA_START else value
+
+
+def _skippable(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char) in ("Cf", "Cc", "Zs")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import json
 import os
 import sqlite3
 import stat
+import unicodedata
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -497,8 +498,24 @@ DANGEROUS = [
     "\uff0b1",
     "\uff0d1",
     "\uff20x",
+    # invisible characters before the formula, and the small and minus-sign forms
+    "\ufeff=1+1",
+    "\u200b=1",
+    "\u2060+1",
+    "\x00=1",
+    "\u00a0=1",
+    "\ufe661+1",
+    "\u22121",
+    "\ufe62x",
+    "\ufe63x",
+    "\ufe6bx",
 ]
-FORMULA_START = set("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
+FORMULA_START = set("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\ufe6b\u2212")
+
+
+def _first_shown(cell: str) -> str:
+    """The first character a spreadsheet would read as the start of a formula."""
+    return next((c for c in cell if not (c.isspace() or unicodedata.category(c)[0] == "C")), "")
 
 
 async def test_csv_export_neutralises_every_dangerous_cell(eng: Engine) -> None:
@@ -525,8 +542,8 @@ async def test_csv_export_neutralises_every_dangerous_cell(eng: Engine) -> None:
     checked = 0
     for row in rows[1:]:
         for cell in row:
-            first = cell.lstrip()[:1] if cell[:1].isspace() else cell[:1]
-            assert cell[:1] not in FORMULA_START and first not in FORMULA_START, cell
+            assert cell[:1] not in FORMULA_START, cell
+            assert cell[:1] == "'" or _first_shown(cell) not in FORMULA_START, cell
             checked += cell.startswith("'")
     assert checked >= len(DANGEROUS) * 8
     assert out.getvalue().startswith("id,ts,actor,")
