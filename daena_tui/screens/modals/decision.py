@@ -65,8 +65,8 @@ def arguments_block(request: engine.ApprovalRequest) -> RenderableType:
 
 
 class _ButtonWalk(ModalScreen[str | None]):
-    """Escape cancels; arrow keys walk the buttons (an input keeps its own arrows); a line
-    says what Enter does where the focus is now."""
+    """One request's decision dialog: escape cancels; arrow keys walk the buttons (an input
+    keeps its own arrows); a line says what Enter does where the focus is now."""
 
     ENTER_DOES: ClassVar[dict[str, str]] = {}
 
@@ -75,6 +75,12 @@ class _ButtonWalk(ModalScreen[str | None]):
         Binding("left", "move(-1)", "Previous button", show=False),
         Binding("right", "move(1)", "Next button", show=False),
     ]
+
+    def __init__(self, request: engine.ApprovalRequest, *, risk: str, seconds_left: float) -> None:
+        super().__init__()
+        self.request = request
+        self.risk = risk
+        self.seconds_left = seconds_left
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -105,12 +111,6 @@ class DenyModal(_ButtonWalk):
         "cancel": "cancel",
     }
     DEFAULT_CSS = _CSS.format(name="DenyModal", border="$error")
-
-    def __init__(self, request: engine.ApprovalRequest, *, risk: str, seconds_left: float) -> None:
-        super().__init__()
-        self.request = request
-        self.risk = risk
-        self.seconds_left = seconds_left
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="decision-box"):
@@ -157,12 +157,6 @@ class ApproveModal(_ButtonWalk):
         "cancel": "cancel",
     }
     DEFAULT_CSS = _CSS.format(name="ApproveModal", border="$warning")
-
-    def __init__(self, request: engine.ApprovalRequest, *, risk: str, seconds_left: float) -> None:
-        super().__init__()
-        self.request = request
-        self.risk = risk
-        self.seconds_left = seconds_left
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="decision-box"):
