@@ -31,6 +31,11 @@ from engine.storage.database import Database, SyncTransaction, dumps
 
 SEED_FILE: Traversable = seed_file()  # config/execution_layer_config.json, as installed
 BUDGET_KEYS = ("max_steps_per_run", "max_retries_per_tool")
+STORE_DOC = (
+    "INSERT INTO exec_config (id, doc, updated_at, updated_by) VALUES (1, ?, ?, ?) "
+    "ON CONFLICT(id) DO UPDATE SET doc = excluded.doc, "
+    "updated_at = excluded.updated_at, updated_by = excluded.updated_by"
+)
 CURRENT_DOC = "SELECT doc FROM exec_config WHERE id = 1"
 
 
@@ -238,9 +243,7 @@ class PolicyStore:
             if unknown:
                 raise ConfigError(f"tool_enabled: unknown tool {unknown[0]!r}")
             await tx.execute(
-                "INSERT INTO exec_config (id, doc, updated_at, updated_by) VALUES (1, ?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET doc = excluded.doc, "
-                "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+                STORE_DOC,
                 (dumps(config.export()), time.time(), operator),
             )
             await self._audit.append(
@@ -275,9 +278,7 @@ class PolicyStore:
             self._check_known(config, before)
             changes = config_diff(before, config, self._defaults)
             await tx.execute(
-                "INSERT INTO exec_config (id, doc, updated_at, updated_by) VALUES (1, ?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET doc = excluded.doc, "
-                "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+                STORE_DOC,
                 (dumps(config.export()), time.time(), operator),
             )
             await self._audit.append(
