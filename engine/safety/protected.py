@@ -17,6 +17,7 @@ inode: a hard link).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import site
 import sys
@@ -178,7 +179,8 @@ _LOADED_PATH_SETTINGS = (
 _OWN_PACKAGES = ("engine", "daena_tui", "node_server")
 
 
-def program_directories() -> list[Path]:
+@functools.cache
+def program_directories() -> tuple[Path, ...]:
     """The console's own source and the Python environment it runs in (when that is a
     virtual environment or its site-packages): writing there is running code later."""
     source = Path(__file__).resolve().parent.parent.parent
@@ -188,7 +190,7 @@ def program_directories() -> list[Path]:
     dirs += [Path(p) for p in site.getsitepackages()]
     if site.ENABLE_USER_SITE:
         dirs.append(Path(site.getusersitepackages()))
-    return dirs
+    return tuple(dirs)
 
 
 def database_files(db_path: Path) -> list[Path]:
@@ -227,4 +229,18 @@ def protected_for_settings(settings: Any, *, workspace: Path | None = None) -> P
         for name in _LOADED_PATH_SETTINGS
         if (value := getattr(settings, name, None)) is not None
     ]
-    return ProtectedPaths.of(files, [*config_dirs(), *extra_dirs], databases, program_directories())
+    return _resolved(
+        tuple(files), (*config_dirs(), *extra_dirs), tuple(databases), program_directories()
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _resolved(
+    files: tuple[Path, ...],
+    directories: tuple[Path, ...],
+    databases: tuple[Path, ...],
+    program: tuple[Path, ...],
+) -> ProtectedPaths:
+    """Resolving ~20 paths costs ~0.7 ms, and every run's context asks: the same names give
+    the same set (identity is still checked on each opened file, by `covers_stat`)."""
+    return ProtectedPaths.of(files, directories, databases, program)
