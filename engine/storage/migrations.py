@@ -277,4 +277,21 @@ MIGRATIONS: list[str] = [
     ALTER TABLE mcp_servers ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE mcp_servers ADD COLUMN last_error TEXT;
     """,
+    # 12: start-up independent of history (engine/sweeps.py): the events sweep deletes by
+    # time through an index, in bounded batches. The audit chain's verify checkpoint
+    # (engine/audit_checkpoint.py): where the last verify that passed ended, sealed with the
+    # audit key, so the next one checks only what came after (and a slice of what came before).
+    """
+    CREATE INDEX events_by_ts ON events (ts);
+    CREATE TABLE audit_checkpoint (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        last_id INTEGER NOT NULL,
+        last_hash TEXT NOT NULL,
+        first_id INTEGER NOT NULL,
+        slice_next INTEGER NOT NULL,
+        full_pass_at REAL NOT NULL,
+        checked_at REAL NOT NULL,
+        mac TEXT NOT NULL
+    );
+    """,
 ]
