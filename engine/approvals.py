@@ -37,6 +37,8 @@ from engine.storage.database import Database, SyncTransaction, Transaction, dump
 
 GRANT_TTL_SEC = 300.0
 REQUEST_TTL_SEC = 30 * 60.0
+EXPIRY_BATCH = 200
+"""Expired requests marked per transaction (each with its audit record): a short write."""
 AGENT_PREFIX = "agent:"
 """Identities of agent credentials (`engine.credentials`): they may ask, never decide."""
 
@@ -418,37 +420,61 @@ class Approvals:
             (run_status, audit_id, request_id),
         )
 
-    async def sweep_expired(self) -> int:
-        """Mark pending requests past their expiry as expired (audited); returns how many."""
+    async def sweep_expired(self, batch: int = EXPIRY_BATCH) -> int:
+        """Mark every pending request past its expiry as expired (audited), `batch` per
+        transaction so no write holds the lock for long; returns how many."""
+        total = 0
+        while True:
+            marked, seen = await self._db.write(partial(self.expire_batch, limit=batch))
+            total += marked
+            if seen < batch:
+                return total
+
+    async def expire_if_due(self, request_id: str) -> bool:
+        """Mark one request expired (audited) if it is pending and past its expiry: whoever
+        first finds a request expired records it, whether or not a sweep got there."""
+        marked, _ = await self._db.write(partial(self.expire_batch, limit=1, only=request_id))
+        return marked == 1
+
+    def expire_batch(
+        self, stx: SyncTransaction, limit: int, only: str | None = None
+    ) -> tuple[int, int]:
+        """Inside a write: mark up to `limit` expired pending requests (each with its audit
+        record and event, claimed by a conditional UPDATE, so exactly once across
+        processes). Returns (marked, expired rows seen)."""
         at = clock.now()
-        now = at.wall
         unexpired, params = clock.unexpired_sql(at)
-        async with self._db.transaction() as tx:
-            rows = await tx.fetchall(
-                f"SELECT * FROM approval_requests WHERE status = 'pending' AND NOT {unexpired}",
-                params,
+        one = "" if only is None else " AND id = ?"
+        rows = stx.conn.execute(
+            f"SELECT * FROM approval_requests WHERE status = 'pending' AND NOT {unexpired}"
+            f"{one} ORDER BY expires_at LIMIT ?",
+            (*params, *(() if only is None else (only,)), limit),
+        ).fetchall()
+        marked = 0
+        for request in map(ApprovalRequest.from_row, rows):
+            claimed = stx.execute(
+                "UPDATE approval_requests SET status = 'expired', decided_at = ?, "
+                "decided_by = 'system', decision_reason = 'expired' "
+                "WHERE id = ? AND status = 'pending'",
+                (at.wall, request.id),
             )
-            for row in rows:
-                request = ApprovalRequest.from_row(row)
-                await tx.execute(
-                    "UPDATE approval_requests SET status = 'expired', decided_at = ?, "
-                    "decided_by = 'system', decision_reason = 'expired' WHERE id = ?",
-                    (now, request.id),
-                )
-                await self._audit.append(
-                    tx,
-                    AuditEntry(
-                        actor="system",
-                        action="approval_expired",
-                        tool=request.tool,
-                        status="expired",
-                        approval_id=request.id,
-                        trace_id=request.trace_id,
-                        task_id=request.task_id,
-                    ),
-                )
-                await tx.emit(ApprovalDecided(request.id, request.tool, "expired", "system"))
-        return len(rows)
+            if claimed.rowcount != 1:
+                continue
+            self._audit.append_sync(
+                stx,
+                AuditEntry(
+                    actor="system",
+                    action="approval_expired",
+                    tool=request.tool,
+                    status="expired",
+                    approval_id=request.id,
+                    trace_id=request.trace_id,
+                    task_id=request.task_id,
+                ),
+            )
+            stx.emit(ApprovalDecided(request.id, request.tool, "expired", "system"))
+            marked += 1
+        return marked, len(rows)
 
     async def reap_interrupted_runs(self) -> tuple[str, ...]:
         """Approved requests whose run was orphaned: the approving process (on this machine)
