@@ -37,6 +37,7 @@ from pydantic_settings import (
 from engine.errors import ConfigError
 from engine.safety.addresses import parse_private_entries
 from engine.settings_text import check_env_file, settings_text
+from engine.storage.urls import redact_url, sqlite_url_path, url_password
 
 APP_NAME = "daena"
 DEFAULT_SHELL_ALLOWLIST = (
@@ -198,6 +199,8 @@ class Settings(BaseSettings):
     daena_db_path: Path = Field(
         default_factory=lambda: data_dir() / "daena.db", validation_alias="DAENA_DB_PATH"
     )
+    # Unset or sqlite:///path: embedded SQLite; postgresql://…: a server (engine/storage/urls.py).
+    daena_db_url: str | None = _env("DAENA_DB_URL")
     daena_operator: str = Field(
         default_factory=default_operator, validation_alias="DAENA_OPERATOR", min_length=1
     )
@@ -242,6 +245,9 @@ class Settings(BaseSettings):
         object.__setattr__(
             self, "execution_workspace_root", self.execution_workspace_root.expanduser()
         )
+        if self.daena_db_url and self.daena_db_url.strip().lower().startswith("sqlite:"):
+            # sqlite:///path is DAENA_DB_PATH by another name (one path to protect and open)
+            object.__setattr__(self, "daena_db_path", sqlite_url_path(self.daena_db_url))
         return self
 
     @classmethod
@@ -258,11 +264,13 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Configured secrets, so the audit log can redact them wherever they appear."""
-        return [
+        found = [
             s.get_secret_value()
             for s in (self.execution_token, self.windows_node_token)
             if s is not None and s.get_secret_value()
         ]
+        password = url_password(self.daena_db_url)
+        return [*found, password] if password else found
 
 
 def env_name(field_name: str, cls: type[BaseSettings] = Settings) -> str:
@@ -336,6 +344,8 @@ def describe_settings(
         value = getattr(settings, name)
         if name in SECRET_FIELDS:
             shown = "set" if value is not None else "unset"
+        elif name == "daena_db_url" and value:
+            shown = redact_url(value)
         elif isinstance(value, list):
             shown = ", ".join(value)
         else:

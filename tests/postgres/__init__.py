@@ -1,0 +1,1 @@
+"""PostgreSQL backend tests, and the throw-away cluster the suites run against."""
