@@ -18,7 +18,7 @@ import time
 from common import bench_settings, header, temp_dir
 from textual.widgets import DataTable
 
-from daena_tui.app import create_app
+from daena_tui.console.app import create_app
 from engine import Engine
 
 AGENT = textwrap.dedent(

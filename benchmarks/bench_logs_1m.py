@@ -30,7 +30,7 @@ from typing import Any
 from common import header, stats_ms
 from textual.widgets import DataTable, Input
 
-from daena_tui.app import create_app
+from daena_tui.console.app import create_app
 from engine import AuditFilter, load_settings
 
 # (label, tool, text, since, until): the Logs screen's filter fields

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from engine.approvals import ApprovalRequest, Approvals, Grant
 from engine.audit import AuditEntry, AuditLog, Redactor
 from engine.brain import Brain
 from engine.credentials import AgentCredentials
-from engine.errors import ConfigError, EngineError, InputError
+from engine.errors import ApprovalError, ConfigError, EngineError, InputError
 from engine.events import Event, EventBus
 from engine.executor import Executor
 from engine.leases import RunLeases
@@ -31,7 +30,9 @@ from engine.nodes import NodeClient, NodeRegistry
 from engine.policy import ExecutionConfig, PolicyStore, load_seed
 from engine.runs import RunRequest, RunResult, RunStatus, canonical_args
 from engine.settings import Settings
+from engine.storage.backend import open_database
 from engine.storage.database import Database
+from engine.sweeps import EVENT_RETENTION_SEC, Sweeper
 from engine.tasks.service import TaskService
 from engine.tools.registry import ToolRegistry
 from engine.tools.spec import Risk, ToolContext
@@ -39,7 +40,6 @@ from engine.upstream.gateway import UpstreamGateway
 from engine.voice import VoiceAlerts
 
 WATCH_INTERVAL_SEC = 0.2
-EVENT_RETENTION_SEC = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,7 @@ class Engine:
         self.voice = VoiceAlerts(settings)
         self.tasks = TaskService(self, brain=self.brain)
         self.upstream = UpstreamGateway(db)
+        self.sweeper = Sweeper(db, self.approvals)
         self._background: list[asyncio.Task[None]] = []
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -127,7 +128,7 @@ class Engine:
         workspace = settings.execution_workspace_root
         if not workspace.is_dir():
             raise ConfigError(f"EXECUTION_WORKSPACE_ROOT: {workspace} is not a directory")
-        db = await Database.open(settings.daena_db_path, EventBus())
+        db = await open_database(settings.daena_db_url, settings.daena_db_path, EventBus())
         http = httpx.AsyncClient(
             follow_redirects=False, timeout=settings.automation_request_timeout_sec
         )
@@ -144,11 +145,11 @@ class Engine:
             await engine.policy.ensure_seeded(
                 load_seed() if seed is None else seed, engine.operator
             )
-            await engine.approvals.sweep_expired()
             await engine.approvals.reap_interrupted_runs()
             await engine.leases.reap()
             await engine.tasks.recover()
-            await engine.prune_events()
+            # Old events and expired requests: in batches after open, never blocking it.
+            engine._spawn(engine._sweep(), "daena-sweeps")
             token = settings.windows_node_token
             await engine.nodes.ensure_seeded(
                 settings.windows_node_url,
@@ -276,8 +277,12 @@ class Engine:
         )
         if request.is_pending:
             await self.executor.preflight(run_request)  # refuse now rather than approve in vain
-        async with self.db.transaction() as tx:
-            decided = await self.approvals.decide(tx, request_id, "approved", operator, reason)
+        try:
+            async with self.db.transaction() as tx:
+                decided = await self.approvals.decide(tx, request_id, "approved", operator, reason)
+        except ApprovalError:
+            await self.approvals.expire_if_due(request_id)  # found expired: record it now
+            raise
         return await self.executor.run(run_request, approved=decided)
 
     async def deny(
@@ -288,8 +293,12 @@ class Engine:
             raise InputError("reason: a denial needs a reason")
         operator = operator or self.operator
         await self.approvals.refuse_decider(request_id, "denied", operator)  # audited
-        async with self.db.transaction() as tx:
-            return await self.approvals.decide(tx, request_id, "denied", operator, reason)
+        try:
+            async with self.db.transaction() as tx:
+                return await self.approvals.decide(tx, request_id, "denied", operator, reason)
+        except ApprovalError:
+            await self.approvals.expire_if_due(request_id)  # found expired: record it now
+            raise
 
     # -- events ---------------------------------------------------------------------------
 
@@ -335,12 +344,16 @@ class Engine:
                 if event is not None:
                     self.bus.publish(event)
             if len(rows) < 500:
-                await asyncio.sleep(WATCH_INTERVAL_SEC)
+                await self.db.wait_for_events(WATCH_INTERVAL_SEC)  # PostgreSQL: a NOTIFY
 
-    async def prune_events(self, older_than_sec: float = EVENT_RETENTION_SEC) -> None:
-        """The events table is a feed for live updates, not a history (the audit log is)."""
-        async with self.db.transaction() as tx:
-            await tx.execute("DELETE FROM events WHERE ts < ?", (time.time() - older_than_sec,))
+    async def prune_events(self, older_than_sec: float = EVENT_RETENTION_SEC) -> int:
+        """The events table is a feed for live updates, not a history (the audit log is):
+        delete older events, in batches (engine/sweeps.py); returns how many."""
+        return await self.sweeper.prune_events(older_than_sec)
+
+    async def _sweep(self) -> None:
+        with contextlib.suppress(EngineError):
+            await self.sweeper.run()
 
     async def record(self, entry: AuditEntry) -> int:
         """Append an audit record in its own transaction (for front ends' own actions)."""

@@ -24,6 +24,7 @@ from engine.audit import AuditEntry, AuditLog
 from engine.events import RunFinished
 from engine.liveness import owner_alive, process_token
 from engine.storage.database import Database, SyncTransaction
+from engine.storage.dialect import POSTGRESQL
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,15 @@ class RunLeases:
     async def stamp(self) -> None:
         """Make this connection record a lease for every `run_start` it writes (call once,
         at open)."""
+        if self._db.dialect == POSTGRESQL:  # one trigger reads these (postgres_migrations)
+            await self._db.set_session(
+                {
+                    "daena.lease_host": socket.gethostname(),
+                    "daena.lease_pid": str(os.getpid()),
+                    "daena.lease_started": process_token(os.getpid()) or "",
+                }
+            )
+            return
         host = _sql_text(socket.gethostname())
         started = _sql_text(process_token(os.getpid()))
         await self._db.execute_local(

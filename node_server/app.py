@@ -1,6 +1,6 @@
 """The node's FastAPI app (SPEC §8), built by `create_app(settings)` for the CLI and for tests.
 
-Requests pass the guard (`engine.safety.http_guard`, shared with the HTTP API) before any
+Requests pass the guard (`daena_http.guard`, shared with the HTTP API) before any
 route sees them: the Host header must name this node (DNS
 rebinding), browser requests (an `Origin` header) are refused since there is deliberately no
 CORS, the token header is compared in constant time, and the body is limited both by its
@@ -22,6 +22,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
+from daena_http.guard import GuardRules, HttpGuard, http_error_detail, top_field
+from daena_http.guard import describe_validation as describe_problems
 from engine.errors import (
     ConfinementError,
     EngineError,
@@ -42,8 +44,6 @@ from engine.protocol import (
 )
 from engine.safety.commands import CommandFailed
 from engine.safety.hosts import allowed_host_names
-from engine.safety.http_guard import GuardRules, HttpGuard, http_error_detail, top_field
-from engine.safety.http_guard import describe_validation as describe_problems
 from engine.safety.protected import protected_for_settings
 from node_server import __version__
 from node_server.settings import NodeSettings

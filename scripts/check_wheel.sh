@@ -48,7 +48,7 @@ print("the installed config is protected from tools")
 "$tmp/venv/bin/python" - <<'PY'
 import asyncio
 
-from daena_tui.app import create_app
+from daena_tui.console.app import create_app
 from engine import load_settings
 
 

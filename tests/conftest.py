@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pygit2
 import pytest
 
 from engine import Engine, Settings, load_settings
+from tests.postgres.cluster import Cluster, pg_bin
 
 # Fixtures shared by several test folders (bin_dir, no_coqui).
 pytest_plugins = ["tests.support.voice"]
@@ -36,6 +38,58 @@ def workspace(tmp_path: Path) -> Path:
     ws = tmp_path / "ws"
     make_repo(ws)
     return ws
+
+
+# -- the backend (issue 21): SQLite by default; `--backend=postgresql` (or
+# DAENA_TEST_BACKEND=postgresql) runs the same tests on a throw-away PostgreSQL cluster, or
+# on the server DAENA_TEST_PG_URL names. Each test gets a fresh database through
+# DAENA_DB_URL in the environment, so subprocesses a test starts use it too.
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        choices=("sqlite", "postgresql"),
+        default=os.environ.get("DAENA_TEST_BACKEND", "sqlite"),
+        help="database backend the engine's tests run against (default sqlite)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "no_postgres: about SQLite's own files; runs on SQLite under any --backend"
+    )
+
+
+def on_postgres(config: pytest.Config) -> bool:
+    return bool(config.getoption("--backend") == "postgresql")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """A PostgreSQL server for the session (skips when none can be started)."""
+    if pg_bin() is None and not os.environ.get("DAENA_TEST_PG_URL"):
+        pytest.skip("PostgreSQL is not installed (no pg_ctl) and DAENA_TEST_PG_URL is unset")
+    cluster = Cluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.drop_all()
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster) -> Iterator[str]:
+    """A fresh, migrated database on the session's server."""
+    url = pg_cluster.fresh_database()
+    yield url
+    pg_cluster.drop_database(url)
+
+
+@pytest.fixture(autouse=True)
+def _backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if on_postgres(request.config) and "no_postgres" not in request.keywords:
+        monkeypatch.setenv("DAENA_DB_URL", request.getfixturevalue("pg_url"))
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ def test_public_names_resolve_and_load_lazily() -> None:
 def test_console_first_frame_needs_no_engine_or_settings_import() -> None:
     """`daena` draws its first frame before pydantic-settings or the engine load."""
     code = (
-        "import sys; from daena_tui.cli import parse; from daena_tui.app import create_app;"
+        "import sys; from daena_tui.cli import parse; from daena_tui.console.app import create_app;"
         "create_app(lambda: None);"
         "print(sorted(m for m in ('pydantic_settings', 'engine.engine', 'engine.settings')"
         " if m in sys.modules))"

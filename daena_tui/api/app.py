@@ -28,6 +28,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
+from daena_http.guard import HttpGuard
 from daena_tui import __version__
 from daena_tui.api import (
     routes_approvals,
@@ -44,7 +45,6 @@ from daena_tui.api.roles import AGENT, PUBLIC, app_routes, authorize, role, rout
 from daena_tui.api.state import ApiState, no_unknown_query
 from engine import ConfigError, Engine, Settings
 from engine.safety.hosts import allowed_host_names, is_loopback
-from engine.safety.http_guard import HttpGuard
 from engine.tools.registry import ToolRegistry
 
 API_PREFIX = V1_PREFIX

@@ -2,7 +2,7 @@
 
 Two layers before any route:
 
-1. `engine.safety.http_guard.HttpGuard` (shared with the node server): `Host` must name this
+1. `daena_http.guard.HttpGuard` (shared with the node server): `Host` must name this
    server (loopback names, the bind address, the machine's name, or `--allow-host`), so a
    page on another site cannot reach it by DNS rebinding; a cross-site browser request is
    refused (no CORS at all); the body is limited by its `Content-Length` and by counting
@@ -33,11 +33,11 @@ from typing import TYPE_CHECKING, Literal
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from daena_http.guard import GuardRules
 from engine import AuditEntry, CredentialError, EngineError
 from engine.credentials import looks_like_agent_token
 from engine.protocol import ErrorCode
 from engine.safety.hosts import is_loopback as is_loopback  # re-exported for `daena serve`
-from engine.safety.http_guard import GuardRules
 
 if TYPE_CHECKING:
     from engine import AgentCredential, Engine

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 
+from daena_http.guard import describe_validation, http_error_detail
 from daena_tui.api.auth import error_json
 from daena_tui.api.paths import V1_PREFIX
 from engine import (
@@ -31,7 +32,6 @@ from engine import (
     SelfDecisionError,
     StorageError,
 )
-from engine.safety.http_guard import describe_validation, http_error_detail
 
 
 class ApiError(Exception):

@@ -134,6 +134,10 @@ def file_identity(path: Path) -> FileIdentity | None:
 class Database:
     """Owns the connection; hands out transactions and read helpers."""
 
+    dialect = "sqlite"
+    shared_across_hosts = False
+    """True when processes on other machines write to the same database (PostgreSQL)."""
+
     def __init__(self, conn: aiosqlite.Connection, path: Path, bus: EventBus) -> None:
         self._conn = conn
         self.path = path
@@ -237,6 +241,31 @@ class Database:
                 f"DAENA_DB_PATH: database {self.path} was created by a newer Daena "
                 f"(schema {await self.user_version()}, this version knows {len(MIGRATIONS)})"
             )
+
+    @property
+    def shown(self) -> str:
+        """Where the database is, for people."""
+        return str(self.path)
+
+    async def wait_for_events(self, poll_sec: float) -> None:
+        """Until other processes may have stored events: SQLite has no notifications, so
+        the events feed polls (PostgreSQL's backend overrides this with LISTEN/NOTIFY)."""
+        await asyncio.sleep(poll_sec)
+
+    async def set_session(self, values: dict[str, str]) -> None:
+        """Connection settings (PostgreSQL's `set_config`); SQLite has none."""
+        raise StorageError(f"{self.path}: SQLite connections have no session settings")
+
+    async def table_sizes(self) -> dict[str, int]:
+        """Bytes per table (SQLite's dbstat when it is compiled in, else {})."""
+        try:
+            rows = await self.fetchall(
+                "SELECT name, SUM(pgsize) FROM dbstat WHERE name IN "
+                "(SELECT name FROM sqlite_master WHERE type = 'table') GROUP BY name"
+            )
+        except StorageError:
+            return {}
+        return {str(r[0]): int(r[1]) for r in rows}
 
     async def close(self) -> None:
         await self._conn.close()

@@ -5,12 +5,17 @@ so each connection owns a worker task that holds the session open until it is st
 the upstream goes away. A broken connection (the process died, a call timed out, garbage
 on the wire) is stopped; the next use starts a fresh one and counts a restart. The
 upstream's stderr goes to a temporary file whose tail is reported when something fails.
+
+The connection also holds the last pin check's listing (`listed`, see gateway.py): it is
+dropped when the upstream announces `notifications/tools/list_changed`, when the session
+is replaced, and is trusted for at most PIN_MAX_AGE_SEC.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import tempfile
 import time
 from contextlib import AsyncExitStack
@@ -21,6 +26,12 @@ from engine.errors import ToolFailure
 
 START_TIMEOUT_SEC = 20.0
 STDERR_TAIL = 2000
+FAULT_CHARS = 300
+
+# The SDK logs a line it cannot parse with a traceback, which would reach an operator's
+# terminal through logging's last-resort handler; the fault is reported here instead.
+for _name in ("mcp.client.stdio", "mcp.client.streamable_http", "mcp.shared.jsonrpc_dispatcher"):
+    logging.getLogger(_name).addHandler(logging.NullHandler())
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,12 @@ class Connection:
         self._stop = asyncio.Event()
         self._lock = asyncio.Lock()
         self._errlog: TextIO | None = None
+        self.listed: Any = None
+        """The last pin check's listing on the current session (gateway.py), or None."""
+        self.listed_at = 0.0
+        self.list_changes = 0
+        self._fault: str | None = None
+        """How many `notifications/tools/list_changed` the upstream sent (any session)."""
 
     @property
     def restarts(self) -> int:
@@ -67,6 +84,8 @@ class Connection:
             if self._session is not None and self._task is not None and not self._task.done():
                 return self._session
             await self._stop_task()
+            self.forget_listing()
+            self._fault = None
             self.starts += 1
             self._ready = asyncio.Event()
             self._stop = asyncio.Event()
@@ -79,6 +98,32 @@ class Connection:
             if self._session is None:
                 raise ToolFailure(f"upstream {self.name}: {self.failure()}")
             return self._session
+
+    def forget_listing(self) -> None:
+        self.listed = None
+
+    def remember_listing(self, listed: Any, starts: int, changes: int, at: float) -> None:
+        """Keep a listing asked for at `at` (monotonic) on session number `starts`, unless
+        that session is gone or the upstream announced a change since it was asked for."""
+        if starts == self.starts and changes == self.list_changes and self._session is not None:
+            self.listed, self.listed_at = listed, at
+
+    async def _on_message(self, message: Any) -> None:
+        """The upstream's notifications and transport faults (called by the SDK session).
+
+        A changed tool list drops the pin check's listing at once. Something on the wire
+        that is not JSON-RPC is a broken upstream: the connection is closed (its pending
+        requests end with "connection closed" instead of waiting for their timeout)."""
+        import mcp_types as types
+
+        if isinstance(message, types.ToolListChangedNotification):
+            self.list_changes += 1
+            self.forget_listing()
+        elif isinstance(message, Exception):
+            self.forget_listing()
+            self._fault = f"sent something that is not JSON-RPC: {message}"[:FAULT_CHARS]
+            self.last_error = self._fault
+            self._stop.set()
 
     def failure(self) -> str:
         """The last error and the tail of the upstream's stderr (untrusted text)."""
@@ -98,8 +143,9 @@ class Connection:
         return ""
 
     async def broken(self, why: str) -> None:
-        """Forget a connection that failed mid-call; the next use starts a fresh one."""
-        self.last_error = why
+        """Forget a connection that failed mid-call; the next use starts a fresh one. A fault
+        seen on the wire is the better explanation, so it is kept."""
+        self.last_error = self._fault or why
         async with self._lock:
             await self._stop_task()
 
@@ -126,7 +172,9 @@ class Connection:
         try:
             async with AsyncExitStack() as stack:
                 read, write = await self._open(stack)
-                session = await stack.enter_async_context(ClientSession(read, write))
+                session = await stack.enter_async_context(
+                    ClientSession(read, write, message_handler=self._on_message)
+                )
                 await session.initialize()
                 self._session = session
                 self.last_error = None
@@ -136,6 +184,7 @@ class Connection:
             self.last_error = f"{type(err).__name__}: {err}"
         finally:
             self._session = None
+            self.forget_listing()
             self._ready.set()
 
     async def _open(self, stack: AsyncExitStack) -> tuple[Any, Any]:

@@ -5,6 +5,10 @@
 like any other tool. Its `run` reaches the upstream only after checking, on the live
 connection, that the tool's definition is still the one pinned when it was enabled; a
 changed definition disables the tool, is recorded beside the pinned one, and is refused.
+
+The check's listing is reused for at most PIN_MAX_AGE_SEC on the same session, and dropped
+at once when the upstream announces a changed tool list (docs/mcp.md "Pinning" states the
+guarantee exactly): a `tools/list` before every call doubled the cost of each call.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from typing import TYPE_CHECKING, Any
+import time
+from typing import TYPE_CHECKING, Any, cast
 
 from engine.audit import AuditEntry, AuditLog
 from engine.errors import ConfigError, EngineError, InputError, PolicyError, ToolFailure
@@ -38,6 +43,9 @@ MAX_LIVE = 8
 """Upstream connections kept open at once; the least recently used one is stopped first."""
 CALL_TIMEOUT_SEC = 60.0
 LIST_TIMEOUT_SEC = 15.0
+PIN_MAX_AGE_SEC = 1.0
+"""How long a pin check's listing is trusted on one session when the upstream announces
+no change: a silent change is caught by the first call that starts later than this."""
 PINNING_ACTOR = "daena:pinning"
 
 
@@ -235,6 +243,7 @@ class UpstreamGateway:
                 session = await conn.session()
             finally:
                 await self._report(conn)
+            seen = (conn.starts, conn.list_changes, time.monotonic())
             try:
                 result = await asyncio.wait_for(session.list_tools(), LIST_TIMEOUT_SEC)
             except MCPError as err:
@@ -262,8 +271,18 @@ class UpstreamGateway:
                     split_name(f"{conn.name}.{definition.name}")  # unusable names are skipped
                     if usable_schema(definition.input_schema):
                         listed[definition.name] = (definition, annotations)
+            conn.remember_listing(listed, *seen)
             return listed
         raise AssertionError("unreachable")
+
+    async def _pin_listing(self, conn: Connection) -> dict[str, tuple[Definition, dict[str, Any]]]:
+        """The listing a call's pin check compares with: the last one on this session if it
+        is younger than PIN_MAX_AGE_SEC and no `tools/list_changed` came since, else a new
+        `tools/list`."""
+        cached = conn.listed
+        if cached is not None and time.monotonic() - conn.listed_at < PIN_MAX_AGE_SEC:
+            return cast(dict[str, tuple[Definition, dict[str, Any]]], cached)
+        return await self._list(conn)
 
     # -- calls ----------------------------------------------------------------------------
 
@@ -288,7 +307,7 @@ class UpstreamGateway:
             )
         server = await self.store.server(tool.server)
         conn = self.connection(server)
-        live = (await self._list(conn)).get(tool.definition.name)
+        live = (await self._pin_listing(conn)).get(tool.definition.name)
         if live is None:
             raise PolicyError(
                 f"tool: upstream {tool.server} no longer lists {tool.definition.name}"

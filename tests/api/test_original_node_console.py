@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textual.widgets import DataTable
 
-from daena_tui.app import create_app
+from daena_tui.console.app import create_app
 from tests.api.compat_support import original_node
 from tests.conftest import make_repo
 from tests.tui.conftest import settings_for, started, wait_for

@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from daena_tui import cli
 from daena_tui.api import TOKEN_HEADER, create_api
 from daena_tui.api import V2_PREFIX as API_PREFIX
+from daena_tui.cli import dispatch as cli
 from engine import Settings
 from tests.api.conftest import TOKEN
 from tests.conftest import make_repo
@@ -135,7 +135,7 @@ def test_smoke_node_fails_with_a_wrong_token(live_node: str) -> None:
 
 
 def with_serve(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert "daena_tui.cli_serve" in cli.COMMAND_MODULE_NAMES
+    assert "daena_tui.cli.serve" in cli.COMMAND_MODULE_NAMES
 
 
 def test_serve_refuses_insecure_local_on_a_public_address(

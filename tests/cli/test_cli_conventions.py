@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from daena_tui import cli
+from daena_tui.cli import dispatch as cli
 from daena_tui.cli import main
 
 PY = sys.executable
@@ -191,7 +191,7 @@ def test_approvals_list_does_not_import_the_http_server(daena: Daena) -> None:
     rc, heavy = json.loads(proc.stderr.strip().splitlines()[-1])
     assert rc == 0
     assert not [m for m in heavy if not m.startswith("daena_tui")], heavy
-    assert "daena_tui.cli_serve" not in heavy and "daena_tui.api" not in heavy
+    assert "daena_tui.cli.serve" not in heavy and "daena_tui.api" not in heavy
 
 
 def test_the_command_table_names_every_registered_command() -> None:

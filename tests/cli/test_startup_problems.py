@@ -26,7 +26,7 @@ def entry(name: str, module: str) -> list[str]:
 
 CLI = [*entry("daena", "daena_tui"), "tools"]
 CONSOLE = entry("daena", "daena_tui")
-TUI = entry("daena-tui", "daena_tui.app")
+TUI = entry("daena-tui", "daena_tui.console.app")
 NODE = entry("daena-node", "node_server")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import engine
-from daena_tui.app import create_app
+from daena_tui.console.app import create_app
 from engine.upstream.connection import Endpoint
 from tests.tui.conftest import settings_for, started, wait_for
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.console import Console, RenderableType
 
-from daena_tui.render import render_args
+from daena_tui.console.render import render_args
 
 EDIT: dict[str, Any] = {
     "path": "src/app.py",

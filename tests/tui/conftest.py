@@ -21,7 +21,7 @@ from rich.console import Console
 from textual.pilot import Pilot
 
 import engine
-from daena_tui.app import DaenaApp, create_app
+from daena_tui.console.app import DaenaApp, create_app
 from engine.settings import env_name
 from tests.support.voice import ESPEAK, link_espeak, needs_espeak  # noqa: F401 (re-exported)
 

@@ -13,8 +13,8 @@ from datetime import UTC
 from pathlib import Path
 
 import engine
-from daena_tui.app import DaenaApp, create_app
-from daena_tui.clock import Clock
+from daena_tui.console.app import DaenaApp, create_app
+from daena_tui.console.clock import Clock
 
 from .conftest import settings_for
 

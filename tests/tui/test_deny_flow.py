@@ -16,9 +16,9 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable
 
 import engine
-from daena_tui.app import DaenaApp
-from daena_tui.screens.approvals import ApprovalsScreen
-from daena_tui.screens.modals.decision import ApproveModal, DenyModal
+from daena_tui.console.app import DaenaApp
+from daena_tui.console.screens.approvals import ApprovalsScreen
+from daena_tui.console.screens.modals.decision import ApproveModal, DenyModal
 
 from .conftest import started, text_of, wait_for
 

@@ -17,11 +17,11 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 import engine
-from daena_tui.app import DaenaApp
-from daena_tui.render import command_line, render_args, render_output
-from daena_tui.screens.modals.audit_detail import AuditDetailModal
-from daena_tui.screens.modals.decision import ApproveModal, DenyModal
-from daena_tui.screens.modals.request_view import RequestViewModal
+from daena_tui.console.app import DaenaApp
+from daena_tui.console.render import command_line, render_args, render_output
+from daena_tui.console.screens.modals.audit_detail import AuditDetailModal
+from daena_tui.console.screens.modals.decision import ApproveModal, DenyModal
+from daena_tui.console.screens.modals.request_view import RequestViewModal
 from engine.safety.display import hazard
 from engine.voice.alerts import alert_for
 

@@ -11,9 +11,9 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 import engine
-from daena_tui import alerts
-from daena_tui.app import DaenaApp, create_app
-from daena_tui.screens.models import ModelsScreen
+from daena_tui.console import alerts
+from daena_tui.console.app import DaenaApp, create_app
+from daena_tui.console.screens.models import ModelsScreen
 from engine.voice import SpeechOutcome, voice_status
 
 from .conftest import Recorded, fake_player, link_espeak, needs_espeak, started, text_of, wait_for

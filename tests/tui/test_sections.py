@@ -11,10 +11,10 @@ from textual.command import CommandList
 from textual.widgets import DataTable, Input, Select, Switch, TextArea
 
 import engine
-from daena_tui.app import create_app
-from daena_tui.screens.modals.confirm import ConfirmModal
-from daena_tui.screens.modals.decision import ApproveModal, DenyModal
-from daena_tui.widgets.result_view import ResultView
+from daena_tui.console.app import create_app
+from daena_tui.console.screens.modals.confirm import ConfirmModal
+from daena_tui.console.screens.modals.decision import ApproveModal, DenyModal
+from daena_tui.console.widgets.result_view import ResultView
 
 from .conftest import started, text_of, wait_for
 

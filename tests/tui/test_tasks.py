@@ -7,9 +7,9 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
 import engine
-from daena_tui.app import DaenaApp
-from daena_tui.screens.modals.prompt import PromptModal
-from daena_tui.screens.tasks import TasksScreen
+from daena_tui.console.app import DaenaApp
+from daena_tui.console.screens.modals.prompt import PromptModal
+from daena_tui.console.screens.tasks import TasksScreen
 
 from .conftest import Recorded, started, text_of, wait_for
 

@@ -36,7 +36,7 @@ from engine.safety.addresses import (
 from engine.settings import Settings
 from engine.tools.spec import ToolContext
 
-# `daena serve` binds here unless told otherwise (daena_tui/cli_serve.py DEFAULT_HOST/PORT).
+# `daena serve` binds here unless told otherwise (daena_tui/cli/serve.py DEFAULT_HOST/PORT).
 API_DEFAULT_URL = "http://127.0.0.1:8000"
 # Services of this process known only once running (url -> label), refused like the nodes.
 SERVED_HERE: dict[str, str] = {}

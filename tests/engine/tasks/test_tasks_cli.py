@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from tasks_fake_ollama import closed_port_url
 
-from daena_tui import cli
+from daena_tui.cli import dispatch as cli
 
 Daena = Callable[..., tuple[int, str, str]]
 
@@ -39,7 +39,7 @@ def daena(tmp_path: Path, workspace: Path, monkeypatch: pytest.MonkeyPatch, caps
 
 
 def test_parser_registers_every_action() -> None:
-    assert "daena_tui.cli_tasks" in cli.COMMAND_MODULE_NAMES
+    assert "daena_tui.cli.tasks" in cli.COMMAND_MODULE_NAMES
     parser = cli.build_parser()
     for argv in (
         ["tasks"],

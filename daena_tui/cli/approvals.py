@@ -1,0 +1,158 @@
+"""`daena approvals`: the inbox from the command line.
+
+Requester, reason and arguments are the agent's words: printed inert (controls, bidi and
+invisible characters as marks such as `⟨ESC⟩`, blank runs collapsed), labelled, and in `show`
+the exact arguments come first. `--json` prints the stored values exactly (as JSON escapes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+from daena_tui.cli.args import parse_json_object, parse_kv
+from daena_tui.cli.output import duration, table, when
+from daena_tui.cli.session import Cli
+from daena_tui.cli.tools import format_result
+from engine import ApprovalRequest
+from engine.safety.display import inert, inert_one_line
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("approvals", help="pending approval requests and grants")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    p.set_defaults(handler=list_requests, status="pending")
+    ls = actions.add_parser("list", help="list requests (pending by default)")
+    ls.add_argument(
+        "--status", default="pending", choices=["pending", "approved", "denied", "expired", "all"]
+    )
+    ls.set_defaults(handler=list_requests)
+    show = actions.add_parser("show", help="one request with its exact arguments")
+    show.add_argument("id")
+    show.set_defaults(handler=show_request)
+    approve = actions.add_parser("approve", help="approve a request: it runs once, as shown")
+    approve.add_argument("id")
+    approve.add_argument("--reason", default="")
+    approve.set_defaults(handler=approve_request)
+    deny = actions.add_parser("deny", help="deny a request")
+    deny.add_argument("id")
+    deny.add_argument("--reason", required=True)
+    deny.set_defaults(handler=deny_request)
+    grant = actions.add_parser("grant", help="a single-use grant for one tool call (TTL 300 s)")
+    grant.add_argument("tool")
+    grant.add_argument("--args", metavar="JSON", help="the exact arguments the grant allows")
+    grant.add_argument("--arg", action="append", default=[], metavar="K=V")
+    grant.add_argument("--any-args", action="store_true", help="tool-scoped: any arguments")
+    grant.add_argument("--ttl", type=float, default=300.0, help="seconds (default 300)")
+    grant.set_defaults(handler=grant_tool)
+
+
+def request_dict(r: ApprovalRequest) -> dict[str, Any]:
+    data = dict(r.__dict__)
+    data["seconds_left"] = round(r.seconds_left(), 1) if r.status == "pending" else 0
+    return data
+
+
+async def list_requests(args: argparse.Namespace, cli: Cli) -> int:
+    eng = await cli.engine()
+    status = None if args.status == "all" else args.status
+    requests = await eng.approvals.list(status)
+    now = time.time()
+    cli.emit(
+        [request_dict(r) for r in requests],
+        lambda: (
+            table(
+                [
+                    (
+                        r.id,
+                        r.tool,
+                        inert_one_line(r.requester, 24),
+                        duration(r.seconds_left(now)) if r.status == "pending" else r.status,
+                        _short(r.args),
+                    )
+                    for r in requests
+                ],
+                [
+                    "ID",
+                    "TOOL",
+                    "BY (AGENT)",
+                    "LEFT" if status == "pending" else "STATUS",
+                    "ARGS (show ID for all)",
+                ],
+            )
+            if requests
+            else f"no {args.status if status else ''} approval requests".replace("  ", " ")
+        ),
+    )
+    return 0
+
+
+def _short(args: dict[str, Any], width: int = 60) -> str:
+    return inert_one_line(json.dumps(args, ensure_ascii=False), width)
+
+
+async def show_request(args: argparse.Namespace, cli: Cli) -> int:
+    eng = await cli.engine()
+    r = await eng.approvals.get(args.id)
+
+    def text() -> str:
+        status = r.status + (f" ({duration(r.seconds_left())} left)" if r.is_pending else "")
+        lines = [
+            f"request   {r.id}",
+            f"tool      {r.tool}",
+            f"status    {status}",
+            "exact arguments (this is what runs):",
+        ]
+        for key, value in r.args.items():
+            shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            lines.append(f"  {inert_one_line(key, 80)}:")
+            lines.extend(f"    {line}" for line in inert(shown).splitlines() or [""])
+        lines.append(f"requested by (agent-supplied): {inert_one_line(r.requester)}")
+        reason = inert(r.reason).splitlines() if r.reason else ["-"]
+        lines.append(f"agent's reason: {reason[0]}")
+        lines.extend(f"    {line}" for line in reason[1:])
+        lines.append(f"created   {when(r.created_at)}")
+        if r.decided_by:
+            lines.append(
+                f"decided   {inert_one_line(r.decided_by)} at {when(r.decided_at)}: "
+                + inert_one_line(r.decision_reason or "")
+            )
+        return "\n".join(lines)
+
+    cli.emit(request_dict(r), text)
+    return 0
+
+
+async def approve_request(args: argparse.Namespace, cli: Cli) -> int:
+    eng = await cli.engine()
+    result = await eng.approve(args.id, reason=args.reason)
+    cli.emit(
+        result.model_dump(mode="json"),
+        lambda: f"approved {args.id} as {eng.operator}\n{format_result(result)}",
+    )
+    return result.exit_code
+
+
+async def deny_request(args: argparse.Namespace, cli: Cli) -> int:
+    eng = await cli.engine()
+    r = await eng.deny(args.id, args.reason)
+    cli.emit(request_dict(r), f"denied {r.id} as {r.decided_by}: {r.decision_reason}")
+    return 0
+
+
+async def grant_tool(args: argparse.Namespace, cli: Cli) -> int:
+    eng = await cli.engine()
+    spec = eng.registry.get(args.tool)
+    tool_args: dict[str, Any] = parse_json_object(args.args, "--args") if args.args else {}
+    tool_args.update(parse_kv(args.arg, spec.json_schema()))
+    grant = await eng.grant(args.tool, tool_args, tool_scoped=args.any_args, ttl_sec=args.ttl)
+    scope = "any arguments" if grant.tool_scoped else "exactly these arguments"
+    cli.emit(
+        dict(grant.__dict__),
+        f"grant {grant.id} for {grant.tool} ({scope}), single use, "
+        f"expires {when(grant.expires_at)}\n"
+        f"use it: daena run {grant.tool} --approval {grant.id} ...",
+    )
+    return 0

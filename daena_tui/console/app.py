@@ -1,0 +1,262 @@
+"""The Daena operator console: a thin App that opens the engine, bridges its events and
+switches between section screens (one Textual mode per section).
+
+    create_app(settings)              # the factory the CLI and the tests use
+    run_console(settings) -> int      # what `daena` (no subcommand) calls
+    main()                            # the `daena-tui` entry point
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from functools import partial
+from importlib import import_module
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+from textual.screen import Screen
+
+import engine
+from daena_tui import startup
+from daena_tui.console import alerts
+from daena_tui.console.bridge import EngineBridge
+from daena_tui.console.clock import Clock
+from daena_tui.console.commands import ConsoleCommands
+from daena_tui.console.messages import EngineEventReceived, EngineOpened
+from daena_tui.console.screens import SECTION_SCREENS
+from daena_tui.console.screens.help import HelpScreen
+from daena_tui.console.screens.starting import StartingScreen
+from daena_tui.console.sections import SECTIONS
+from daena_tui.console.status import ConsoleStatus, read_status
+
+if TYPE_CHECKING:
+    EngineFactory = Callable[[engine.Settings], AbstractAsyncContextManager[engine.Engine]]
+    # The settings, or how to load them: loading waits until the first frame is drawn.
+    SettingsSource = engine.Settings | Callable[[], engine.Settings]
+STATUS_REFRESH_SEC = 5.0
+NODE_PROBE_SEC = 60.0
+STATUS_EVENTS = (
+    engine.ApprovalRequested,
+    engine.ApprovalDecided,
+    engine.ConfigChanged,
+    engine.NodeChanged,
+    engine.NodeHealthChanged,
+)
+
+
+def default_engine_factory(
+    settings: engine.Settings, *, probe_nodes_every: float | None = NODE_PROBE_SEC
+) -> AbstractAsyncContextManager[engine.Engine]:
+    """The real engine, following other processes' changes on the shared database and
+    checking node health every minute (the header shows it); `None` checks never."""
+    return engine.Engine.open(
+        settings, watch=True, probe_nodes_every=probe_nodes_every, index_audit=True
+    )
+
+
+class DaenaApp(App[int]):
+    """The console. Domain state lives in the engine; the App keeps only view state."""
+
+    TITLE = "Daena Operator Console"
+    # Every section's stylesheet (2 KB in all) is read at start: a screen with a CSS_PATH of
+    # its own makes Textual re-parse all CSS, every widget's included, on its first show.
+    CSS_PATH: ClassVar[list[str | PurePath]] = [
+        "app.tcss",
+        *(f"screens/{mode}.tcss" for mode in SECTION_SCREENS),
+    ]
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
+        mode: partial(lambda m: SECTION_SCREENS[m](), mode) for mode in SECTION_SCREENS
+    }
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(
+            Binding(s.key, f"section('{s.mode}')", s.title, show=False, key_display=s.key)
+            for s in SECTIONS
+        ),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("ctrl+t", "change_theme", "Theme", show=False),
+    ]
+
+    status: reactive[ConsoleStatus] = reactive(ConsoleStatus(), always_update=True)
+
+    def __init__(
+        self,
+        settings: SettingsSource,
+        *,
+        engine_factory: EngineFactory | None = None,
+        clock: Clock | None = None,
+        initial_section: str = "tools",
+        probe_nodes: bool = True,
+    ) -> None:
+        super().__init__()
+        self._settings_source = settings
+        self.settings: engine.Settings | None = None if callable(settings) else settings
+        self.clock = clock or Clock()
+        self.engine: engine.Engine | None = None
+        self._engine_factory = engine_factory or partial(
+            default_engine_factory, probe_nodes_every=NODE_PROBE_SEC if probe_nodes else None
+        )
+        self._initial = initial_section
+        self._stack = AsyncExitStack()
+        self._bridge = EngineBridge(self)
+        # Why the engine did not open (settings, database); printed once the screen is gone.
+        self.startup_problem: str | None = None
+        self._threads_before = startup.threads_now()
+
+    @property
+    def eng(self) -> engine.Engine:
+        if self.engine is None:
+            raise engine.EngineError("the engine is not open yet", title="Starting")
+        return self.engine
+
+    # -- lifespan -------------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen[None]:
+        return StartingScreen()
+
+    def on_mount(self) -> None:
+        # Draw the first frame before the engine's imports compete with it for the CPU.
+        self.call_after_refresh(self._lifespan)
+
+    @work(group="engine")
+    async def _lifespan(self) -> None:
+        """Load settings, open the engine, then forward its events until the app exits."""
+        try:
+            # In a thread, so the first frame stays on screen while the modules load.
+            self.settings = await asyncio.to_thread(self._load_settings)
+            eng = await self._stack.enter_async_context(self._engine_factory(self.settings))
+        except engine.EngineError as err:
+            await startup.settle_database_threads(self._threads_before)
+            self.startup_problem = f"{err.title}: {err.message}"
+            self.exit(return_code=startup.EXIT_STARTUP)  # run_console prints the line
+            return
+        self.engine = eng
+        self.post_message(EngineOpened())
+        await self._bridge.pump(eng)
+
+    def _load_settings(self) -> engine.Settings:
+        source = self._settings_source
+        settings = source() if callable(source) else source
+        import_module("engine.engine")
+        return settings
+
+    async def on_unmount(self) -> None:
+        await self._stack.aclose()
+
+    def on_engine_opened(self, _: EngineOpened) -> None:
+        self.switch_mode(self._initial)
+        self.refresh_status()
+        self.set_interval(STATUS_REFRESH_SEC, self.refresh_status)
+        self._voice_alerts()
+        self.call_after_refresh(self._load_sections)
+
+    @work(thread=True, group="sections", exit_on_error=False)
+    def _load_sections(self) -> None:
+        """Import the other sections' code in the background once the first one is shown,
+        so the operator's first switch to each section only has to build it."""
+        for mode in SECTION_SCREENS:
+            SECTION_SCREENS[mode]
+
+    @work(exclusive=True, group="voice-alerts", exit_on_error=False)
+    async def _voice_alerts(self) -> None:
+        """Speak the engine's alerts until the app exits (SPEC §12). Voice is optional: if
+        the service fails, the operator is told once and the console carries on without it."""
+        eng = self.eng
+        try:
+            await eng.voice.run(eng.bus, on_outcome=partial(alerts.voice_alert_spoken, self))
+        except Exception as err:  # any failure of the audio stack: say so, never crash
+            self.log.error("voice alerts stopped", err)
+            self.notify(
+                f"Spoken alerts stopped ({type(err).__name__}: {err}); "
+                "notifications and the bell carry on.",
+                title="Voice",
+                severity="warning",
+                markup=False,
+            )
+
+    def on_engine_event_received(self, message: EngineEventReceived) -> None:
+        event = message.event
+        if isinstance(event, engine.ApprovalRequested):
+            alerts.approval_requested(self, event)
+        if isinstance(event, engine.AuditAppended) and event.action == "mcp_pin_changed":
+            alerts.pin_changed(self, event)
+        if isinstance(event, STATUS_EVENTS):
+            self.refresh_status()
+
+    @work(exclusive=True, group="status")
+    async def refresh_status(self) -> None:
+        try:
+            self.status = await read_status(self.eng)
+        except engine.EngineError as err:
+            self.notify(err.message, title=err.title, severity="error")
+
+    # -- navigation -----------------------------------------------------------------------
+
+    def action_section(self, mode: str) -> None:
+        if self.engine is not None and mode in SECTION_SCREENS:
+            self.switch_mode(mode)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    async def run_in_section(self, mode: str, action: str) -> None:
+        """Show a section and run one of its actions (command palette entries)."""
+        if self.engine is None:
+            return
+        await self.switch_mode(mode)
+        await self.screen.run_action(action)
+
+    async def open_run_form(self, tool: str) -> None:
+        """Show the Run section with `tool`'s form."""
+        if self.engine is None:
+            return
+        await self.switch_mode("run")
+        await self.screen.run_action(f"select_tool({tool!r})")
+
+
+def create_app(
+    settings: SettingsSource,
+    *,
+    engine_factory: EngineFactory | None = None,
+    clock: Clock | None = None,
+    initial_section: str = "tools",
+    probe_nodes: bool = True,
+) -> DaenaApp:
+    """Build the console for `settings` (the CLI and the tests use this same factory).
+
+    `probe_nodes=False` skips the periodic node health check of the default engine (tests
+    whose assertions a background health record would disturb use it)."""
+    return DaenaApp(
+        settings,
+        engine_factory=engine_factory,
+        clock=clock,
+        initial_section=initial_section,
+        probe_nodes=probe_nodes,
+    )
+
+
+def run_console(settings: SettingsSource) -> int:
+    """Run the console until the operator quits; returns the exit code. Given a loader,
+    settings are loaded once the first frame is drawn (a bad value exits with code 2)."""
+    app = create_app(settings)
+    app.run()
+    if app.startup_problem is not None:  # one plain line, as the CLI writes it
+        return startup.report(app.startup_problem)
+    return app.return_code or 0
+
+
+def main() -> None:
+    """`daena-tui`: settings from the environment and `.env`, then the console."""
+    sys.exit(run_console(engine.load_settings))
+
+
+if __name__ == "__main__":
+    main()

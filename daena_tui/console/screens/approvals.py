@@ -1,0 +1,291 @@
+"""Approvals: the inbox (soonest expiry first, live time left), the exact arguments of the
+selected request first, approve (a) and deny (d) through two single-purpose modals, every
+argument in full (v), and the history (h).
+
+Requester and reason are the agent's words: they are shown inert, after the arguments and
+labelled as such. One decision at a time: while one is open or on its way to the engine,
+a and d do nothing, so keys typed ahead cannot start another."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.widgets import ContentSwitcher, DataTable, Label, Static
+
+import engine
+from daena_tui.console.clock import time_left
+from daena_tui.console.render import agent_cell, render_args
+from daena_tui.console.screens.base import SectionScreen
+from daena_tui.console.screens.modals.decision import ApproveModal, DenyModal
+from daena_tui.console.screens.modals.request_view import RequestViewModal
+from daena_tui.console.styles import risk_text, status_text, tone
+from engine.safety.display import inert_one_line
+
+Row = DataTable[str | Text]
+
+
+class ApprovalsScreen(SectionScreen):
+    SECTION = "approvals"
+    RELOAD_ON = (engine.ApprovalRequested, engine.ApprovalDecided, engine.RunFinished)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "approve", "Approve"),
+        Binding("d", "deny", "Deny"),
+        Binding("v", "view_all", "All arguments"),
+        Binding("h", "toggle_history", "Inbox/History"),
+        Binding("r", "reload", "Refresh"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending: dict[str, engine.ApprovalRequest] = {}
+        self.history: dict[str, engine.ApprovalRequest] = {}
+        self.selected: engine.ApprovalRequest | None = None
+        self.deciding = False  # a decision modal is open or its decision is being made
+
+    def compose_body(self) -> ComposeResult:
+        yield Label("", id="approvals-title")
+        with ContentSwitcher(initial="inbox", id="approvals-lists"):
+            inbox: Row = DataTable(id="inbox", cursor_type="row")
+            inbox.add_column("Left", key="left", width=7)
+            inbox.add_column("Tool", key="tool", width=22)
+            inbox.add_column("Risk", key="risk", width=6)
+            inbox.add_column("By (agent)", key="requester", width=12)
+            inbox.add_column("Reason (agent)", key="reason")
+            yield inbox
+            history: Row = DataTable(id="history", cursor_type="row")
+            history.add_column("Decided", key="decided", width=14)
+            history.add_column("Decision", key="status", width=8)
+            history.add_column("Tool", key="tool", width=22)
+            history.add_column("By", key="by", width=14)
+            history.add_column("Run", key="run", width=8)
+            history.add_column("Why", key="reason")
+            yield history
+        with VerticalScroll(id="approval-detail-scroll"):
+            yield Static(id="approval-detail")
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self._tick)
+
+    def reload(self) -> None:
+        self._load()
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    @property
+    def showing_history(self) -> bool:
+        return self.query_one(ContentSwitcher).current == "history"
+
+    @work(exclusive=True, group="load")
+    async def _load(self) -> None:
+        try:
+            pending = await self.eng.approvals.list("pending")
+            decided = (
+                [] if not self.showing_history else await self.eng.approvals.list(None, limit=300)
+            )
+        except engine.EngineError as err:
+            self.report(err)
+            return
+        self.pending = {r.id: r for r in pending}
+        self._fill_inbox()
+        if self.showing_history:
+            self.history = {r.id: r for r in decided if r.status != "pending" or not r.is_pending}
+            self._fill_history()
+        self._show_title()
+        self._show_selected()
+
+    def _fill_inbox(self) -> None:
+        table = self.query_one("#inbox", DataTable)
+        keep = self._cursor_key(table)
+        table.clear()
+        now = self.clock.now()
+        for r in self.pending.values():
+            table.add_row(
+                time_left(r.seconds_left(now)),
+                r.tool,
+                risk_text(self.app, self._risk(r.tool)),
+                agent_cell(r.requester, 60),
+                agent_cell(r.reason),
+                key=r.id,
+            )
+        self._restore_cursor(table, keep)
+
+    def _fill_history(self) -> None:
+        table = self.query_one("#history", DataTable)
+        keep = self._cursor_key(table)
+        table.clear()
+        for r in self.history.values():
+            status = r.status if r.status != "pending" else "expired"
+            table.add_row(
+                self.clock.short(r.decided_at or r.expires_at),
+                status_text(self.app, status),
+                r.tool,
+                agent_cell(r.decided_by or "", 60),
+                status_text(self.app, r.run_status) if r.run_status else "",
+                agent_cell(r.decision_reason or ""),
+                key=r.id,
+            )
+        self._restore_cursor(table, keep)
+
+    def _risk(self, tool: str) -> str:
+        try:
+            return str(self.eng.registry.get(tool).risk)
+        except engine.EngineError:
+            return "?"
+
+    @staticmethod
+    def _cursor_key(table: DataTable[str | Text]) -> str | None:
+        if not table.row_count:
+            return None
+        value = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return None if value is None else str(value)
+
+    @staticmethod
+    def _restore_cursor(table: DataTable[str | Text], key: str | None) -> None:
+        if key is not None and key in table.rows:
+            table.move_cursor(row=table.get_row_index(key))
+
+    def _show_title(self) -> None:
+        if self.showing_history:
+            text = f"History — {len(self.history)} decided requests (h: back to the inbox)"
+        else:
+            text = f"Inbox — {len(self.pending)} pending, soonest expiry first (a approve · d deny)"
+        self.query_one("#approvals-title", Label).update(text)
+
+    def _tick(self) -> None:
+        """Every second: count down the time-left column; drop requests that expired."""
+        if not self.pending:
+            return
+        table = self.query_one("#inbox", DataTable)
+        now = self.clock.now()
+        expired = False
+        for r in self.pending.values():
+            left = r.seconds_left(now)
+            expired = expired or left <= 0
+            if r.id in table.rows:
+                table.update_cell(r.id, "left", time_left(left))
+        if expired:
+            self.reload()
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value
+        source = self.pending if event.data_table.id == "inbox" else self.history
+        self.selected = source.get(str(key)) if key is not None else None
+        self._show_selected()
+
+    def _show_selected(self) -> None:
+        table = self.query_one("#history" if self.showing_history else "#inbox", DataTable)
+        key = self._cursor_key(table)
+        source = self.history if self.showing_history else self.pending
+        self.selected = source.get(key) if key else None
+        detail = self.query_one("#approval-detail", Static)
+        detail.update(
+            self._detail(self.selected)
+            if self.selected
+            else Text("No request selected.", style="dim")
+        )
+
+    def _detail(self, r: engine.ApprovalRequest) -> RenderableType:
+        """The console's facts on one line, the exact arguments, then the agent's words."""
+        head = Text()
+        head.append(r.tool, "bold").append(" · risk ").append(
+            risk_text(self.app, self._risk(r.tool))
+        )
+        head.append(" · ").append(status_text(self.app, r.status))
+        if r.status == "pending":
+            head.append(f" · expires {self.clock.format(r.expires_at)}")
+        head.append(f" · {r.id}", "dim")
+        heading = tone(self.app, "accent", "exact arguments (this is what runs):", bold=True)
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold")
+        grid.add_column()
+        facts: list[tuple[str, str | Text]] = [
+            ("requested by (agent-supplied)", agent_cell(r.requester, 200)),
+            ("agent's reason", agent_cell(r.reason, 2000) if r.reason else ""),
+            ("created", self.clock.format(r.created_at)),
+            ("decided by", agent_cell(r.decided_by or "", 200)),
+            ("decided", self.clock.format(r.decided_at)),
+            ("why", agent_cell(r.decision_reason or "", 2000)),
+            ("run", r.run_status or ""),
+            ("task", r.task_id or ""),
+        ]
+        for key, value in facts:
+            if value:
+                grid.add_row(Text(key), value if isinstance(value, Text) else Text(value))
+        return Group(head, heading, render_args(r.args), Text(""), grid)
+
+    def action_toggle_history(self) -> None:
+        switcher = self.query_one(ContentSwitcher)
+        switcher.current = "inbox" if self.showing_history else "history"
+        self.query_one(f"#{switcher.current}", DataTable).focus()
+        self.reload()
+
+    def action_approve(self) -> None:
+        self._decide("approve")
+
+    def action_deny(self) -> None:
+        self._decide("deny")
+
+    def action_view_all(self) -> None:
+        if self.selected is not None:
+            self.app.push_screen(RequestViewModal(self.selected))
+
+    def _decide(self, intent: str) -> None:
+        if self.deciding:
+            return  # one decision at a time: keys typed ahead do not start another
+        request = self.selected
+        if request is None or self.showing_history or request.id not in self.pending:
+            self.notify("Select a pending request in the inbox first.", title="Approvals")
+            return
+        self.deciding = True
+        self._decision(request, intent)
+
+    @work(group="decide")
+    async def _decision(self, request: engine.ApprovalRequest, intent: str) -> None:
+        """Ask in the modal of `intent` and carry out only that: the deny path has no call
+        to approve, and the approve path none to deny."""
+        try:
+            risk, left = self._risk(request.tool), request.seconds_left(self.clock.now())
+            if intent == "deny":
+                modal = DenyModal(request, risk=risk, seconds_left=left)
+                reason = await self.app.push_screen_wait(modal)
+                if reason is not None:
+                    await self._deny(request, reason)
+            else:
+                confirm = ApproveModal(request, risk=risk, seconds_left=left)
+                note = await self.app.push_screen_wait(confirm)
+                if note is not None:
+                    await self._approve(request, note)
+        finally:
+            self.deciding = False
+        self.reload()
+
+    async def _deny(self, request: engine.ApprovalRequest, reason: str) -> None:
+        try:
+            await self.eng.deny(request.id, reason)
+        except engine.EngineError as err:
+            self.report(err)
+            return
+        self.notify(f"{request.tool} will not run.", title="Denied", markup=False)
+
+    async def _approve(self, request: engine.ApprovalRequest, note: str) -> None:
+        try:
+            result = await self.eng.approve(request.id, reason=note)
+        except engine.EngineError as err:
+            self.report(err)
+            return
+        error = f" — {inert_one_line(result.error, 200)}" if result.error else ""
+        self.notify(
+            f"{request.tool} ran once: {result.status}{error}",
+            title="Approved",
+            severity="information" if result.ok else "warning",
+            markup=False,
+        )

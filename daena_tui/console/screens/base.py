@@ -1,0 +1,77 @@
+"""What every section screen shares: header, nav bar, footer, the engine, errors, reloads.
+
+A section reloads its data in a worker when it is shown (`ScreenResume`) and when the bridge
+delivers an engine event it cares about (`RELOAD_ON`); it never blocks the UI on I/O.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer
+
+import engine
+from daena_tui.console.clock import Clock
+from daena_tui.console.messages import EngineEventReceived
+from daena_tui.console.sections import BY_MODE
+from daena_tui.console.widgets.header import ConsoleHeader, SectionNav
+from engine.safety.display import marks_only
+
+if TYPE_CHECKING:
+    from daena_tui.console.app import DaenaApp
+
+
+class SectionScreen(Screen[None]):
+    SECTION: ClassVar[str] = ""
+    RELOAD_ON: ClassVar[tuple[type[engine.Event], ...]] = ()
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Built with the current stylesheet, so already up to date. Without this, Textual
+        # sees a new screen as stale and re-parses all CSS twice on its first show (~25 ms
+        # of a ~225 ms Logs open, BENCHMARKS.md §4). `_css_update_count` is Textual's
+        # private counter; if it is ever renamed this line only stops saving the time.
+        self._css_update_count = getattr(self.app, "_css_update_count", 0)
+
+    def compose(self) -> ComposeResult:
+        section = BY_MODE[self.SECTION]
+        yield ConsoleHeader(section.title)
+        yield SectionNav(section.mode)
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        """The section's own widgets (between the nav bar and the footer)."""
+        yield from ()
+
+    @property
+    def console(self) -> DaenaApp:
+        return cast("DaenaApp", self.app)
+
+    @property
+    def eng(self) -> engine.Engine:
+        return self.console.eng
+
+    @property
+    def clock(self) -> Clock:
+        return self.console.clock
+
+    def on_mount(self) -> None:
+        # Table cells carry theme colours, so rebuild them when the theme changes.
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.reload())
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    def on_engine_event_received(self, message: EngineEventReceived) -> None:
+        if isinstance(message.event, self.RELOAD_ON):
+            self.reload()
+
+    def reload(self) -> None:
+        """Start this section's refresh worker (exclusive: a newer reload cancels an older)."""
+
+    def report(self, err: engine.EngineError) -> None:
+        # Engine messages quote paths and tool output ("[Errno 2] ..."): never markup.
+        self.notify(marks_only(err.message), title=err.title, severity="error", markup=False)

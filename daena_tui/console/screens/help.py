@@ -1,0 +1,65 @@
+"""`?`: every section's key and every action's key, generated from the bindings."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from daena_tui.console.sections import SECTIONS
+
+GLOBAL_KEYS = (
+    ("1 … 8", "switch section (or click the nav bar)"),
+    ("?", "this help"),
+    ("ctrl+p", "command palette: every section and action by name"),
+    ("ctrl+t", "change theme"),
+    ("tab / shift+tab", "move focus"),
+    ("ctrl+q", "quit"),
+)
+
+
+def help_table() -> Table:
+    from daena_tui.console.screens import SECTION_SCREENS
+
+    table = Table(show_header=False, box=None, padding=(0, 2), expand=True)
+    table.add_column(style="bold", width=16)
+    table.add_column()
+    table.add_row("[u]Everywhere[/u]", "")
+    for key, what in GLOBAL_KEYS:
+        table.add_row(key, what)
+    for section in SECTIONS:
+        table.add_row("", "")
+        table.add_row(f"[u]{section.key} {section.title}[/u]", section.summary)
+        for binding in SECTION_SCREENS[section.mode].BINDINGS:
+            if isinstance(binding, Binding) and binding.show:
+                table.add_row(binding.key_display or binding.key, binding.description)
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,question_mark,q", "close", "Close"),
+    ]
+    DEFAULT_CSS = """
+    HelpScreen {
+        align: center middle;
+        #help-body {
+            width: 84; max-width: 95%; height: 90%;
+            border: thick $accent; background: $surface; padding: 0 1;
+            border-title-color: $text-accent;
+        }
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-body") as body:
+            body.border_title = "Keys (esc to close)"
+            yield Static(help_table())
+
+    def action_close(self) -> None:
+        self.dismiss(None)

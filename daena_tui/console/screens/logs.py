@@ -1,0 +1,304 @@
+"""Logs: the audit log newest first, paged from SQLite (never loaded whole), filters,
+live tail, detail (Enter), verify the hash chain (v), export to the cwd (e JSONL, c CSV)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Input, Label, Select
+
+import engine
+from daena_tui.console.messages import EngineEventReceived
+from daena_tui.console.render import agent_cell
+from daena_tui.console.screens.base import SectionScreen
+from daena_tui.console.screens.modals.audit_detail import AuditDetailModal
+from daena_tui.console.styles import status_text
+from daena_tui.console.timefilter import parse_when
+from daena_tui.console.widgets.tables import AuditTable
+
+PAGE = 100
+STATUSES = (
+    "ok",
+    "started",
+    "error",
+    "timeout",
+    "refused",
+    "dry_run",
+    "pending_approval",
+    "approved",
+    "denied",
+    "expired",
+    "interrupted",
+)
+
+
+class LogsScreen(SectionScreen):
+    SECTION = "logs"
+    AUTO_FOCUS = "#logs-table"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f", "toggle_follow", "Live tail"),
+        Binding("v", "verify", "Verify chain"),
+        Binding("e", "export('jsonl')", "Export JSONL"),
+        Binding("c", "export('csv')", "Export CSV"),
+        Binding("ctrl+o", "clear_filters", "Clear filters"),
+        Binding("slash", "focus_filter", "Filter", key_display="/"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[engine.AuditRecord] = []
+        self.filters = engine.AuditFilter()
+        self.exhausted = False
+        self.follow = True
+        self.missed = 0
+        self.busy = ""
+        self.generation = 0  # bumped by every full reload; stale "load more" results are dropped
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="logs-filters"):
+            yield Input(placeholder="tool", id="filter-tool")
+            yield Select[str]([(s, s) for s in STATUSES], prompt="any status", id="filter-status")
+            yield Input(placeholder="text in args/errors/results", id="filter-text")
+            yield Input(placeholder="since (2h)", id="filter-since")
+            yield Input(placeholder="until", id="filter-until")
+        yield Label("", id="logs-info")
+        table = AuditTable(id="logs-table", zebra_stripes=True)
+        table.add_column("#", key="id", width=5)
+        table.add_column("Time", key="time", width=14)
+        table.add_column("Actor", key="actor", width=9)
+        table.add_column("Action", key="action", width=12)
+        table.add_column("Tool", key="tool", width=14)
+        table.add_column("Status", key="status", width=8)
+        table.add_column("Detail", key="detail")
+        yield table
+
+    def on_engine_event_received(self, message: EngineEventReceived) -> None:
+        # RELOAD_ON is empty: the log tails new records instead of reloading.
+        if isinstance(message.event, engine.AuditAppended):
+            if self.follow:
+                self._tail()
+            else:
+                self.missed += 1
+                self._show_info()
+
+    def reload(self) -> None:
+        self._load_first()
+
+    # -- loading --------------------------------------------------------------------------
+
+    @work(exclusive=True, group="load")
+    async def _load_first(self) -> None:
+        self.generation += 1
+        try:
+            records = await self.eng.audit.page(self.filters, limit=PAGE)
+        except engine.EngineError as err:
+            self.report(err)
+            return
+        self.generation += 1
+        self.records = records
+        self.exhausted = len(records) < PAGE
+        self.missed = 0
+        self._fill(keep_cursor=True)
+
+    @work(exclusive=True, group="more")
+    async def _load_more(self) -> None:
+        if self.exhausted or not self.records:
+            return
+        generation, anchor = self.generation, self.records[-1].id
+        try:
+            older = await self.eng.audit.page(self.filters, before_id=anchor, limit=PAGE)
+        except engine.EngineError as err:
+            self.report(err)
+            return
+        if generation != self.generation or not self.records or self.records[-1].id != anchor:
+            return  # a reload replaced the list meanwhile
+        self.exhausted = len(older) < PAGE
+        self.records.extend(older)
+        table = self.query_one("#logs-table", DataTable)
+        for rec in older:
+            self._add_row(table, rec)
+        self._show_info()
+
+    @work(exclusive=True, group="tail")
+    async def _tail(self) -> None:
+        top = self.records[0].id if self.records else 0
+        try:  # only what is newer than the top row: cheap whatever the filter
+            fresh = await self.eng.audit.page(self.filters, after_id=top, limit=PAGE)
+        except engine.EngineError as err:
+            self.report(err)
+            return
+        if not fresh or (self.records and self.records[0].id != top):
+            return  # nothing new, or a reload replaced the list meanwhile
+        if len(fresh) == PAGE and self.records:
+            self.reload()  # a page or more arrived: start again from the newest
+            return
+        self.records = fresh + self.records
+        self._fill(keep_cursor=True)
+
+    def _fill(self, *, keep_cursor: bool) -> None:
+        table = self.query_one("#logs-table", DataTable)
+        key = None
+        if keep_cursor and table.row_count and table.cursor_row > 0:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        table.clear()
+        for rec in self.records:
+            self._add_row(table, rec)
+        if key is not None and key in table.rows:
+            table.move_cursor(row=table.get_row_index(key), animate=False)
+        self._show_info()
+
+    def _add_row(self, table: DataTable[str | Text], rec: engine.AuditRecord) -> None:
+        detail = rec.error or rec.result_summary or ""
+        table.add_row(  # actor, tool and detail may be the agent's words: inert, one line
+            str(rec.id),
+            self.clock.short(rec.ts),
+            agent_cell(rec.actor, 60),
+            rec.action,
+            agent_cell(rec.tool or "", 60),
+            status_text(self.app, rec.status),
+            agent_cell(detail, 200),
+            key=str(rec.id),
+        )
+
+    def _show_info(self) -> None:
+        parts = [f"{len(self.records)} records shown" + ("" if self.exhausted else " (more below)")]
+        active = {k: v for k, v in vars(self.filters).items() if v not in (None, "")}
+        if active:
+            parts.append("filtered by " + ", ".join(sorted(active)))
+        parts.append("live tail on" if self.follow else f"live tail off ({self.missed} new)")
+        if self.busy:
+            parts.append(self.busy)
+        self.query_one("#logs-info", Label).update(" · ".join(parts))
+
+    def on_mount(self) -> None:
+        # Mouse-wheel scrolling near the end fetches the next page too.
+        table = self.query_one("#logs-table", AuditTable)
+        self.watch(table, "scroll_y", self._scrolled, init=False)
+
+    def _scrolled(self, scroll_y: float) -> None:
+        table = self.query_one("#logs-table", AuditTable)
+        if scroll_y >= table.max_scroll_y - 5:
+            self._load_more()
+
+    @on(DataTable.RowHighlighted, "#logs-table")
+    def _near_end(self, event: DataTable.RowHighlighted) -> None:
+        if event.cursor_row >= event.data_table.row_count - 5:
+            self._load_more()
+
+    # -- filters --------------------------------------------------------------------------
+
+    @on(Input.Submitted)
+    @on(Select.Changed, "#filter-status")
+    def _apply_filters(self) -> None:
+        status = self.query_one("#filter-status", Select).value
+        try:
+            self.filters = engine.AuditFilter(
+                tool=self.query_one("#filter-tool", Input).value.strip() or None,
+                status=status if isinstance(status, str) else None,
+                text=self.query_one("#filter-text", Input).value.strip() or None,
+                since=parse_when(
+                    self.query_one("#filter-since", Input).value, self.clock, field="since"
+                ),
+                until=parse_when(
+                    self.query_one("#filter-until", Input).value, self.clock, field="until"
+                ),
+            )
+        except engine.EngineError as err:
+            self.report(err)
+            return
+        self.reload()
+
+    def action_clear_filters(self) -> None:
+        for widget in self.query("#logs-filters Input").results(Input):
+            widget.value = ""
+        with self.prevent(Select.Changed):
+            self.query_one("#filter-status", Select).clear()
+        self.filters = engine.AuditFilter()
+        self.reload()
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter-tool", Input).focus()
+
+    def action_toggle_follow(self) -> None:
+        self.follow = not self.follow
+        if self.follow:
+            self.reload()
+        self._show_info()
+
+    # -- detail, verify, export -----------------------------------------------------------
+
+    @on(DataTable.RowSelected, "#logs-table")
+    def _selected(self) -> None:
+        self.action_detail()
+
+    def action_detail(self) -> None:
+        table = self.query_one("#logs-table", DataTable)
+        if table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            if key is not None:
+                self._open_detail(int(key))
+
+    @work(group="detail")
+    async def _open_detail(self, record_id: int) -> None:
+        try:
+            record = await self.eng.audit.get(record_id)
+        except engine.EngineError as err:
+            self.report(err)
+            return
+        if record is not None:
+            await self.app.push_screen(AuditDetailModal(record, self.clock))
+
+    @work(exclusive=True, group="verify")
+    async def action_verify(self) -> None:
+        self._busy("verifying the audit chain…")
+        try:
+            report = await self.eng.audit.verify()
+        except engine.EngineError as err:
+            self.report(err)
+            return
+        finally:
+            self._busy("")
+        if report.ok:
+            self.notify(
+                f"{report.checked} records checked; the chain is intact.", title="Audit chain OK"
+            )
+        else:
+            self.notify(
+                f"{report.problem} (first broken record #{report.first_broken_id}, "
+                f"{report.checked} checked before it).",
+                title="Audit chain BROKEN",
+                severity="error",
+                timeout=30,
+            )
+
+    @work(exclusive=True, group="export")
+    async def action_export(self, fmt: str) -> None:
+        path = Path.cwd() / f"daena-audit-{self.clock.stamp()}.{fmt}"
+        self._busy(f"exporting to {path.name}…")
+        try:
+            out = await asyncio.to_thread(path.open, "x", encoding="utf-8", newline="")
+            try:
+                count = await self.eng.audit.export(out, fmt, self.filters)
+            finally:
+                out.close()
+        except OSError as err:
+            self.notify(f"{path}: {err.strerror}", title="Export failed", severity="error")
+            return
+        except engine.EngineError as err:
+            self.report(err)
+            return
+        finally:
+            self._busy("")
+        self.notify(f"{count} records written to {path}", title="Audit log exported", timeout=15)
+
+    def _busy(self, what: str) -> None:
+        self.busy = what
+        self.query_one("#logs-table", DataTable).loading = bool(what)
+        self._show_info()

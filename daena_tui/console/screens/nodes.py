@@ -1,0 +1,176 @@
+"""Nodes: the registry (name, URL, enabled, health, latency, last seen), test connection,
+add / edit / remove / enable-disable. Every change goes through `eng.nodes` (audited)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+
+import engine
+from daena_tui.console.screens.base import SectionScreen
+from daena_tui.console.screens.modals.confirm import ConfirmModal
+from daena_tui.console.screens.modals.prompt import PromptField, PromptModal
+from daena_tui.console.styles import enabled_text, tone
+from daena_tui.console.widgets.tables import NodeTable, RowTable
+
+HEALTH_TONE = {"ok": "success", "unreachable": "error", "unauthorized": "warning", "error": "error"}
+
+
+class NodesScreen(SectionScreen):
+    SECTION = "nodes"
+    RELOAD_ON = (engine.NodeChanged, engine.NodeHealthChanged)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("t", "test", "Test connection"),
+        Binding("a", "add", "Add"),
+        Binding("e", "edit", "Edit"),
+        Binding("space", "toggle_node", "Enable/disable"),
+        Binding("x", "remove", "Remove"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.nodes: dict[str, Any] = {}
+
+    def compose_body(self) -> ComposeResult:
+        table = NodeTable(id="nodes-table")
+        table.add_column("Node", key="name", width=12)
+        table.add_column("URL", key="url")
+        table.add_column("Enabled", key="enabled", width=7)
+        table.add_column("Health", key="status", width=12)
+        table.add_column("Latency", key="latency", width=8)
+        table.add_column("Last seen", key="seen", width=14)
+        table.add_column("Platform / message", key="detail", width=24)
+        yield table
+
+    def reload(self) -> None:
+        self._load()
+
+    @work(exclusive=True, group="load")
+    async def _load(self) -> None:
+        try:
+            items = await self.eng.nodes.list()
+        except engine.EngineError as err:
+            self.report(err)
+            return
+        self.nodes = {n.name: n for n in items}
+        table = self.query_one("#nodes-table", RowTable)
+        keep = table.current_key()
+        table.clear()
+        for n in items:
+            detail = n.message or " ".join(
+                p for p in (n.platform, n.version and f"v{n.version}") if p
+            )
+            table.add_row(
+                n.name,
+                n.url,
+                enabled_text(self.app, n.enabled),
+                tone(self.app, HEALTH_TONE.get(n.status, "text-muted"), n.status),
+                "" if n.latency_ms is None else f"{n.latency_ms:.0f} ms",
+                self.clock.short(n.last_seen) or "never",
+                detail or "",
+                key=n.name,
+            )
+        if keep is not None and keep in table.rows:
+            table.move_cursor(row=table.get_row_index(keep))
+
+    def on_data_table_row_selected(self, event: RowTable.RowSelected) -> None:
+        event.stop()
+        self.action_edit()
+
+    def _current(self) -> str | None:
+        return self.query_one("#nodes-table", RowTable).current_key()
+
+    @work(exclusive=True, group="probe")
+    async def action_test(self) -> None:
+        name = self._current()
+        if name is None:
+            return
+        self.notify(f"Testing {name}…", title="Nodes", timeout=2)
+        try:
+            report = await self.eng.nodes.probe(name)
+        except engine.EngineError as err:
+            self.report(err)
+            return
+        latency = "" if report.latency_ms is None else f" in {report.latency_ms:.0f} ms"
+        self.notify(
+            f"{name}: {report.status}{latency}. {report.message}".strip(),
+            title="Node health",
+            severity="information" if report.ok else "warning",
+        )
+        self.reload()
+
+    @work(group="edit")
+    async def action_add(self) -> None:
+        await self._edit(None)
+
+    @work(group="edit")
+    async def action_edit(self) -> None:
+        name = self._current()
+        if name is not None:
+            await self._edit(name)
+
+    async def _edit(self, name: str | None) -> None:
+        node = self.nodes.get(name or "")
+        fields = [
+            PromptField("url", "URL", node.url if node else "http://127.0.0.1:18888"),
+            PromptField("token", "Token (blank: keep the current one)", password=True),
+        ]
+        if name is None:
+            fields.insert(0, PromptField("name", "Name", placeholder="e.g. windows-2"))
+        values = await self.app.push_screen_wait(
+            PromptModal("Add node" if name is None else f"Edit node {name}", fields, submit="Save")
+        )
+        if not values:
+            return
+        operator = self.eng.operator
+        try:
+            if name is None:
+                saved = await self.eng.nodes.add(
+                    values["name"], values["url"], values["token"] or None, operator=operator
+                )
+            else:
+                url = values["url"] if node is None or values["url"] != node.url else None
+                saved = await self.eng.nodes.update(
+                    name, url=url, token=values["token"] or None, operator=operator
+                )
+        except engine.EngineError as err:
+            self.report(err)
+            return
+        self.notify(f"{saved.name} saved ({saved.url})", title="Nodes")
+        self.reload()
+
+    @work(group="edit")
+    async def action_toggle_node(self) -> None:
+        name = self._current()
+        node = self.nodes.get(name or "")
+        if node is None:
+            return
+        try:
+            await self.eng.nodes.update(
+                node.name, enabled=not node.enabled, operator=self.eng.operator
+            )
+        except engine.EngineError as err:
+            self.report(err)
+            return
+        self.reload()
+
+    @work(group="edit")
+    async def action_remove(self) -> None:
+        name = self._current()
+        if name is None:
+            return
+        if await self.app.push_screen_wait(
+            ConfirmModal(
+                f"Remove node {name}?", "Node tools will no longer reach it.", confirm="Remove"
+            )
+        ):
+            try:
+                await self.eng.nodes.remove(name, operator=self.eng.operator)
+            except engine.EngineError as err:
+                self.report(err)
+                return
+            self.notify(f"{name} removed", title="Nodes")
+            self.reload()

@@ -1,0 +1,176 @@
+"""Servers: the MCP gateway at a glance (docs/mcp.md).
+
+MCP clients that called `daena mcp serve` (agent, client name, since, calls, requests they
+wait on), the upstream servers behind the gate, and every upstream tool with its pinning
+state: a tool whose definition changed shows the pinned and the new description side by
+side. Space pins the tool's current definition and enables it, or disables it. Client names,
+endpoints and descriptions are untrusted text, shown inert.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Label
+
+import engine
+from daena_tui.console.render import agent_text
+from daena_tui.console.screens.base import SectionScreen
+from daena_tui.console.styles import enabled_text, risk_text, tone
+from daena_tui.console.widgets.tables import RowTable
+from engine.mcp_sessions import McpSessions
+from engine.upstream.store import UpstreamTool
+
+PIN_TONE = {"pinned": "success", "changed": "error", "unpinned": "text-muted"}
+STATE_TONE = {"running": "success", "failed": "error"}
+REFRESH_SEC = 2.0
+
+
+def _cell(text: str, chars: int = 80) -> Text:
+    return agent_text(text, max_lines=1, max_chars=chars, more="")
+
+
+class ServersScreen(SectionScreen):
+    SECTION = "servers"
+    RELOAD_ON = (engine.ConfigChanged, engine.ApprovalRequested, engine.ApprovalDecided)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle_tool", "Pin+enable/disable"),
+        Binding("r", "reload", "Refresh"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tools: dict[str, tuple[UpstreamTool, bool]] = {}
+
+    def compose_body(self) -> ComposeResult:
+        yield Label("MCP clients", classes="servers-title")
+        clients = RowTable(id="mcp-clients")
+        for name, width in (
+            ("Session", 17),
+            ("Agent", 22),
+            ("Client", 20),
+            ("Via", 5),
+            ("Since", 14),
+            ("Calls", 6),
+            ("Waiting", 7),
+            ("State", 6),
+        ):
+            clients.add_column(name, key=name.lower(), width=width)
+        yield clients
+        yield Label("Upstream servers", classes="servers-title")
+        servers = RowTable(id="mcp-servers")
+        servers.add_column("Server", key="name", width=14)
+        servers.add_column("Via", key="via", width=5)
+        servers.add_column("Command or URL", key="endpoint")
+        servers.add_column("Tools", key="tools", width=6)
+        servers.add_column("On", key="on", width=4)
+        servers.add_column("Changed", key="changed", width=8)
+        servers.add_column("State", key="state", width=8)
+        servers.add_column("Restarts", key="restarts", width=8)
+        servers.add_column("Last error", key="error")
+        yield servers
+        yield Label("Upstream tools", classes="servers-title")
+        tools = RowTable(id="mcp-tools")
+        tools.add_column("Tool", key="name", width=28)
+        tools.add_column("Risk", key="risk", width=6)
+        tools.add_column("Enabled", key="enabled", width=7)
+        tools.add_column("Pin", key="pin", width=8)
+        tools.add_column("Description (pinned)", key="description")
+        tools.add_column("Changed to", key="changed")
+        yield tools
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.set_interval(REFRESH_SEC, self.reload)  # sessions change without an event
+
+    def reload(self) -> None:
+        self._load()
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    @work(exclusive=True, group="load")
+    async def _load(self) -> None:
+        try:
+            sessions = await McpSessions(self.eng.db, self.eng.audit, self.eng.approvals).list()
+            servers = await self.eng.upstream.store.servers()
+            tools = await self.eng.upstream.store.tools()
+            config = await self.eng.config()
+        except engine.EngineError as err:
+            self.report(err)
+            return
+        clients = self.query_one("#mcp-clients", RowTable)
+        clients.clear()
+        for s in sessions:
+            clients.add_row(
+                s.id,
+                _cell(s.agent, 40),
+                _cell(s.client, 40),
+                s.transport,
+                self.clock.short(s.started_at) or "",
+                str(s.calls),
+                tone(self.app, "warning", str(s.waiting)) if s.waiting else "0",
+                "ended" if s.ended_at else "live",
+                key=s.id,
+            )
+        table = self.query_one("#mcp-servers", RowTable)
+        table.clear()
+        for server in servers:
+            mine = [t for t in tools if t.server == server.name]
+            table.add_row(
+                server.name,
+                "http" if server.endpoint.url else "stdio",
+                _cell(server.endpoint.describe(), 200),
+                str(len(mine)),
+                str(sum(config.enabled(t.name, False) for t in mine)),
+                str(sum(t.pin_state == "changed" for t in mine)),
+                tone(
+                    self.app, STATE_TONE.get(server.state or "", "text-muted"), server.state or "—"
+                ),
+                str(server.restarts),
+                _cell(server.last_error or "", 120),
+                key=server.name,
+            )
+        tool_table = self.query_one("#mcp-tools", RowTable)
+        keep = tool_table.current_key()
+        tool_table.clear()
+        self.tools = {}
+        for tool in tools:
+            enabled = config.enabled(tool.name, False)
+            self.tools[tool.name] = (tool, enabled)
+            shown = tool.pinned or tool.definition
+            tool_table.add_row(
+                tool.name,
+                risk_text(self.app, str(tool.risk)),
+                enabled_text(self.app, enabled),
+                tone(self.app, PIN_TONE[tool.pin_state], tool.pin_state),
+                _cell(shown.description),
+                _cell(tool.changed.description) if tool.changed else "",
+                key=tool.name,
+            )
+        if keep is not None and keep in tool_table.rows:
+            tool_table.move_cursor(row=tool_table.get_row_index(keep))
+
+    def action_toggle_tool(self) -> None:
+        name = self.query_one("#mcp-tools", RowTable).current_key()
+        if name is not None and name in self.tools:
+            self._toggle(name, not self.tools[name][1])
+
+    @work(group="toggle")
+    async def _toggle(self, name: str, enable: bool) -> None:
+        try:
+            if enable:  # pins what the upstream lists now (its new definition, if changed)
+                tool = await self.eng.upstream.enable(name, None, self.eng.operator)
+                message = f"{name} pinned and enabled (risk {tool.risk})"
+            else:
+                await self.eng.set_tool_enabled(name, False)
+                message = f"{name} disabled"
+        except engine.EngineError as err:
+            self.report(err)
+            return
+        self.notify(message, title="Servers", markup=False)
+        self.reload()
