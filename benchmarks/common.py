@@ -16,7 +16,9 @@ from engine import Settings, load_settings
 
 
 def machine() -> str:
+    """The machine a figure ran on, read at run time: CPU, cores, RAM, kernel, Python."""
     cpu = "unknown cpu"
+    ram = "unknown RAM"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -24,8 +26,16 @@ def machine() -> str:
                 break
     except OSError:
         pass
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = f"{int(line.split()[1]) / (1024 * 1024):.1f} GiB RAM"
+                break
+    except (OSError, ValueError, IndexError):
+        pass
     return (
-        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()}"
+        f"{cpu}, {os.cpu_count()} cores, {ram}, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}"
     )
 
 
