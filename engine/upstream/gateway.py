@@ -297,7 +297,7 @@ class UpstreamGateway:
         """
         from mcp.shared.exceptions import MCPError
 
-        tool = await self.store.tool(name)
+        tool, server = await self.store.tool_and_server(name)
         if tool.pinned_hash is None:
             raise PolicyError(f"tool: {name} was never pinned; enable it with 'daena mcp enable'")
         if admitted is not None and admitted != (tool.pinned_hash, tool.risk):
@@ -305,7 +305,6 @@ class UpstreamGateway:
                 f"pinning: {name} was re-pinned or its risk changed after this process "
                 "loaded it; restart it to use the operator's new setting"
             )
-        server = await self.store.server(tool.server)
         conn = self.connection(server)
         live = (await self._pin_listing(conn)).get(tool.definition.name)
         if live is None:

@@ -166,6 +166,27 @@ class UpstreamStore:
             raise NotFoundError(f"tool: no upstream tool {name!r} (see 'daena mcp tools')")
         return UpstreamTool.from_row(row)
 
+    async def tool_and_server(self, name: str) -> tuple[UpstreamTool, Server]:
+        """A tool and its server in one hand-off to the database thread (a call's path)."""
+        server_name, tool_name = split_name(name)
+
+        def read(raw: sqlite3.Connection) -> tuple[sqlite3.Row | None, sqlite3.Row | None]:
+            tool = raw.execute(
+                "SELECT * FROM mcp_upstream_tools WHERE server = ? AND tool = ?",
+                (server_name, tool_name),
+            ).fetchone()
+            server = raw.execute(
+                "SELECT * FROM mcp_servers WHERE name = ?", (server_name,)
+            ).fetchone()
+            return tool, server
+
+        tool_row, server_row = await self._db.read(read)
+        if tool_row is None:
+            raise NotFoundError(f"tool: no upstream tool {name!r} (see 'daena mcp tools')")
+        if server_row is None:
+            raise NotFoundError(f"name: no MCP server {server_name!r} (see 'daena mcp list')")
+        return UpstreamTool.from_row(tool_row), Server.from_row(server_row)
+
     async def add_server(self, name: str, endpoint: Endpoint, operator: str) -> None:
         async with self._db.transaction() as tx:
             if await tx.fetchone("SELECT 1 FROM mcp_servers WHERE name = ?", (name,)):
