@@ -16,12 +16,13 @@ if TYPE_CHECKING:
     from engine.approvals import ApprovalRequest, Grant
     from engine.audit import AuditEntry, AuditFilter, AuditRecord, VerifyReport
     from engine.brain import BrainStatus
-    from engine.credentials import AgentCredential, CredentialError
+    from engine.credentials import AgentCredential
     from engine.engine import Engine, ToolInfo
     from engine.errors import (
         ApprovalError,
         ConfigError,
         ConfinementError,
+        CredentialError,
         EngineError,
         InputError,
         LockdownError,
@@ -78,7 +79,7 @@ _HOMES = {
     "ConfigChanged": "engine.events",
     "ConfigError": "engine.errors",
     "ConfinementError": "engine.errors",
-    "CredentialError": "engine.credentials",
+    "CredentialError": "engine.errors",
     "Engine": "engine.engine",
     "EngineError": "engine.errors",
     "Event": "engine.events",

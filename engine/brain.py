@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import ValidationError
 
-from engine.errors import EngineError
+from engine.errors import BrainError, BrainUnavailable, ModelCannotUseTools
 from engine.settings import Settings
 
 if TYPE_CHECKING:
@@ -41,24 +41,6 @@ that match its schema, and read its result before deciding the next step. Never 
 call whose result you already have.
 When the goal is reached, or cannot be reached with these tools, reply WITHOUT a tool call: \
 a short final report for the operator (what you did, what you found, what is left)."""
-
-
-class BrainError(EngineError):
-    """Ollama could not be used for planning (an HTTP error, a model that cannot use tools)."""
-
-    title = "Planner error"
-
-
-class BrainUnavailable(BrainError):
-    """Ollama is not reachable at OLLAMA_BASE_URL."""
-
-    title = "Ollama unreachable"
-
-
-class ModelCannotUseTools(BrainError):
-    """The chosen model does not support tool calling."""
-
-    title = "Model cannot call tools"
 
 
 def _tagged(name: str) -> str:

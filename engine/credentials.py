@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from engine.approvals import AGENT_PREFIX, is_agent_identity
 from engine.audit import AuditEntry, AuditLog
-from engine.errors import EngineError, InputError, NotFoundError, PolicyError
+from engine.errors import CredentialError, InputError, NotFoundError, PolicyError
 from engine.storage.database import Database
 
 TOKEN_PREFIX = "daena_agent_"  # noqa: S105 (the public prefix of a token)
@@ -39,16 +39,6 @@ DEFAULT_EXPIRES = "30d"
 _DUMMY_HASH = hashlib.sha256(b"no such credential").hexdigest()
 
 CredentialState = Literal["active", "expired", "revoked"]
-
-
-class CredentialError(EngineError):
-    """A token that is not (or no longer) a valid agent credential."""
-
-    title = "Not authorised"
-
-    def __init__(self, message: str, credential: AgentCredential | None = None) -> None:
-        super().__init__(message)
-        self.credential = credential
 
 
 @dataclass(frozen=True)
@@ -252,6 +242,5 @@ __all__ = [
     "DEFAULT_EXPIRES",
     "AgentCredential",
     "AgentCredentials",
-    "CredentialError",
     "parse_expiry",
 ]

@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException
 from daena_http.guard import GuardRules, HttpGuard, http_error_detail, top_field
 from daena_http.guard import describe_validation as describe_problems
 from engine.errors import (
+    CommandFailed,
     ConfinementError,
     EngineError,
     InputError,
@@ -42,7 +43,6 @@ from engine.protocol import (
     NodeHealth,
     RunToolRequest,
 )
-from engine.safety.commands import CommandFailed
 from engine.safety.hosts import allowed_host_names
 from engine.safety.protected import protected_for_settings
 from node_server import __version__

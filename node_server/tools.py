@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from engine.errors import CommandFailed
 from engine.protocol import (
     FILE_LIST_WORKSPACE,
     FILE_READ_WORKSPACE,
@@ -31,7 +32,6 @@ from engine.protocol import (
     WorkspaceSearchArgs,
 )
 from engine.safety.commands import (
-    CommandFailed,
     allow_command,
     command_to_run,
     run_argv,

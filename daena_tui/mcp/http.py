@@ -16,8 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from daena_tui.mcp.server import Gateway
 from engine import Engine
-from engine.credentials import CredentialError
-from engine.errors import PolicyError
+from engine.errors import CredentialError, PolicyError
 
 STATE_KEY = "daena_agent"
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from engine.nodes.client import NodeClient, NodeHealthReport, NodeStatus, NodeToolTimeout
+from engine.errors import NodeToolTimeout
+from engine.nodes.client import NodeClient, NodeHealthReport, NodeStatus
 from engine.nodes.registry import Node, NodeRegistry
 
 __all__ = [

@@ -32,6 +32,7 @@ from engine.errors import (
     EngineError,
     InputError,
     NodeError,
+    NodeToolTimeout,
     NotFoundError,
     PolicyError,
     ToolFailure,
@@ -114,14 +115,6 @@ class NodeHealthReport:
         data = asdict(self)
         data["tools"] = list(self.tools)
         return data
-
-
-class NodeToolTimeout(ToolFailure):
-    """The node killed a command at its timeout; `result` holds the partial output."""
-
-    def __init__(self, message: str, result: dict[str, Any] | None) -> None:
-        super().__init__(message)
-        self.result = result or {}
 
 
 class OriginalNodeHealth(BaseModel):

@@ -95,22 +95,6 @@ _ENV_ALLOW = frozenset(
 _KILL_GRACE_SEC = 2.0
 
 
-class CommandFailed(ToolFailure):
-    """A command ran but failed (non-zero exit or timeout); `result` is its CommandResult dict.
-
-    The executor records status `error` (or `timeout` when `result["timed_out"]`) together
-    with the result, so the operator still sees stdout/stderr of a failed run.
-    """
-
-    def __init__(self, message: str, result: dict[str, Any], *, title: str | None = None) -> None:
-        super().__init__(message, title=title)
-        self.result = result
-
-    @property
-    def timed_out(self) -> bool:
-        return bool(self.result.get("timed_out"))
-
-
 def _describe(char: str) -> str:
     names = {"\n": "newline", "\r": "carriage return", "\t": "tab", "\x00": "NUL"}
     return names.get(char, f"U+{ord(char):04X}")

@@ -41,6 +41,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from engine.errors import PolicyError, ToolFailure
@@ -123,6 +124,7 @@ _SPAWNING = frozenset(
 _INCLUDE_HEADER = re.compile(r"\[\s*include(?:if)?\b", re.IGNORECASE)
 _MAX_CONFIG_BYTES = 1_000_000
 _TIMEOUT_SEC = 10.0
+GITLINK_MODE = "160000"  # an index entry that is a submodule's commit
 
 
 def git_dir_of(workspace: Path) -> Path:
@@ -212,34 +214,34 @@ def _refuse_includes(config: Path) -> None:
         )
 
 
-def refuse_outside_submodules(dot_git: Path) -> None:
+def refuse_outside_submodules(base_env: dict[str, str], workspace: Path, git: str) -> None:
     """Every gitlink's `.git` must lead to a git directory inside the workspace.
 
     Git compares a submodule's checked-out commit by reading its repository during the index
     refresh of `status` and `diff`, even with submodules ignored, so a `sub/.git` file
     pointing elsewhere would make it read there. (libgit2's work-tree diffs skip submodules
-    entirely, so the git tools do not need this.)"""
-    import pygit2  # local: the subprocess path needs libgit2 only for reading the index
-
-    index_file = dot_git / "index"
-    if not index_file.is_file():
+    entirely, so the git tools do not need this.) The gitlinks are the index as git itself
+    reads it (`ls-files --stage` reads the index only: no refresh, no submodule entered, no
+    program started with fsmonitor off), which keeps libgit2 out of the slim node install."""
+    dot_git = Path(base_env["GIT_DIR"])
+    if not (dot_git / "index").is_file():
         return
-    try:
-        index = pygit2.Index(str(index_file))
-    except pygit2.GitError as err:
-        raise ToolFailure(f"workspace: cannot read {index_file}: {err}") from err
+    env = {**base_env, **_config_env(HARDENED_CONFIG)}
+    listed = _run_git(git, ["ls-files", "--stage", "-z"], env, workspace)
     root = dot_git.parent
-    for entry in index:
-        if entry.mode != pygit2.enums.FileMode.COMMIT:
+    for record in listed.split("\0"):
+        # "<mode> <object> <stage>\t<path>"; a gitlink's mode is 160000
+        fields, _, path = record.partition("\t")
+        if not fields.startswith(f"{GITLINK_MODE} "):
             continue
-        folder = root / entry.path
+        folder = root / path
         link = folder / ".git"
         if not os.path.lexists(link):
             continue
         target = _git_dir_behind(link)
         if not folder.resolve().is_relative_to(root) or not target.is_relative_to(root):
             raise ToolFailure(
-                f"workspace: submodule {entry.path!r} has its git directory outside the "
+                f"workspace: submodule {path!r} has its git directory outside the "
                 f"workspace ({target}); git would read it, so shell git is refused here"
             )
 
@@ -348,9 +350,14 @@ def hardened_git_env(workspace: Path, git: str = "git") -> dict[str, str]:
     Meant to be merged over an allow-listed environment (`scrubbed_env`), which carries no
     other `GIT_*` variable."""
     env = _base_env(workspace)
-    refuse_outside_submodules(Path(env["GIT_DIR"]))
+    refuse_outside_submodules(env, workspace, git)
     config = [*HARDENED_CONFIG, *driver_overrides(repository_config_names(workspace, git))]
-    env["GIT_CONFIG_COUNT"] = str(len(config))
+    return {**env, **_config_env(config)}
+
+
+def _config_env(config: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Command-scope configuration as `GIT_CONFIG_COUNT`/`KEY_n`/`VALUE_n` entries."""
+    env = {"GIT_CONFIG_COUNT": str(len(config))}
     for index, (key, value) in enumerate(config):
         env[f"GIT_CONFIG_KEY_{index}"] = key
         env[f"GIT_CONFIG_VALUE_{index}"] = value

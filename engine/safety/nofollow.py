@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-from engine.errors import ConfinementError, NotFoundError, ToolFailure
+from engine.errors import ConfinementError, MissingDirectory, NotFoundError, ToolFailure
 
 try:
     import fcntl
@@ -207,10 +207,6 @@ def handle_path(fd: int) -> str | None:
             return None
         return os.fsdecode(raw.split(b"\0", 1)[0])
     return found if found.startswith("/") else None
-
-
-class MissingDirectory(NotFoundError):
-    """A directory on the way to a path does not exist (so `create_dirs` would make it)."""
 
 
 def _join(where: str, name: str) -> str:

@@ -26,10 +26,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import ConfinementError, EngineError, InputError, NotFoundError, ToolFailure
+from engine.errors import (
+    ConfinementError,
+    EngineError,
+    InputError,
+    MissingDirectory,
+    NotFoundError,
+    ToolFailure,
+)
 from engine.safety.nofollow import (
     Directory,
-    MissingDirectory,
     link_refusal,
     open_directory,
     os_failure,

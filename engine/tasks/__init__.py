@@ -3,6 +3,7 @@ the Ollama planner, behind one facade, `TaskService`."""
 
 from __future__ import annotations
 
+from engine.errors import TaskStateError
 from engine.tasks.models import (
     Budget,
     StepStatus,
@@ -13,7 +14,6 @@ from engine.tasks.models import (
     TaskStepChanged,
 )
 from engine.tasks.playbooks import Playbook, PlaybookLibrary, PlaybookStep, PlaybookVariable
-from engine.tasks.runner import TaskStateError
 from engine.tasks.service import TaskService
 
 __all__ = [

@@ -24,12 +24,10 @@ from engine.audit import AuditEntry
 from engine.brain import (
     SYSTEM_PROMPT,
     Brain,
-    BrainError,
-    ModelCannotUseTools,
     ProposedCall,
     ollama_tool,
 )
-from engine.errors import InputError
+from engine.errors import BrainError, InputError, ModelCannotUseTools
 from engine.runs import canonical_args
 from engine.storage.database import dumps
 from engine.tasks.budget import BudgetGuard

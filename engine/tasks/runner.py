@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.audit import AuditEntry, AuditRecord
 from engine.brain import Brain
-from engine.errors import EngineError, InputError, NotFoundError
+from engine.errors import EngineError, NotFoundError
 from engine.liveness import process_token
 from engine.runs import RunRequest, RunStatus
 from engine.storage.database import Transaction
@@ -53,12 +53,6 @@ if TYPE_CHECKING:
 HEARTBEAT_SEC = 5.0
 # Task ids being driven in this process → the owner driving them (see `recover`).
 ACTIVE_RUNS: dict[str, str] = {}
-
-
-class TaskStateError(InputError):
-    """The task cannot continue without an operator's explicit choice."""
-
-    title = "Task needs a decision"
 
 
 class Outcome(StrEnum):

@@ -28,13 +28,13 @@ from pydantic import ValidationError
 from engine.approvals import new_id
 from engine.audit import AuditEntry
 from engine.brain import Brain, BrainStatus
-from engine.errors import ApprovalError, ConfigError, InputError, NotFoundError
+from engine.errors import ApprovalError, ConfigError, InputError, NotFoundError, TaskStateError
 from engine.events import ApprovalDecided, RunFinished
 from engine.liveness import owner_alive
 from engine.runs import canonical_args
 from engine.tasks.models import RESUMABLE, TERMINAL, Budget, StepStatus, Task, TaskStatus
 from engine.tasks.playbooks import PLAYBOOK_DIR, Playbook, PlaybookLibrary, PlaybookStep
-from engine.tasks.runner import ACTIVE_RUNS, RunOptions, TaskRunner, TaskStateError
+from engine.tasks.runner import ACTIVE_RUNS, RunOptions, TaskRunner
 from engine.tasks.store import TaskStore
 
 if TYPE_CHECKING:

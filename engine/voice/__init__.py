@@ -7,6 +7,7 @@ only looks at files, PATH and installed packages.
 
 from __future__ import annotations
 
+from engine.errors import VoiceError
 from engine.voice.alerts import (
     Alert,
     SpeechOutcome,
@@ -14,7 +15,7 @@ from engine.voice.alerts import (
     alert_for,
     coalesce,
 )
-from engine.voice.backends import CoquiBackend, EspeakBackend, Synthesized, VoiceError
+from engine.voice.backends import CoquiBackend, EspeakBackend, Synthesized
 from engine.voice.paths import (
     ModelDir,
     VoiceReference,

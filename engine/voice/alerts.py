@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.errors import VoiceError
 from engine.events import (
     ApprovalDecided,
     ApprovalRequested,
@@ -39,7 +40,6 @@ from engine.voice.backends import (
     BackendName,
     CoquiBackend,
     EspeakBackend,
-    VoiceError,
     new_output_path,
 )
 from engine.voice.player import play

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from engine.errors import EngineError
+from engine.errors import VoiceError
 from engine.settings import Settings
 from engine.voice.paths import ModelDir, find_model_dir, output_dir, resolve_voice_reference
 
@@ -37,12 +37,6 @@ BackendName = Literal["coqui", "espeak-ng", "bell", "muted"]
 ESPEAK_TIMEOUT_SEC = 30.0
 KEEP_FILES = 50
 INSTALL_HINT = "install the voice extra: scripts/install_voice.sh"
-
-
-class VoiceError(EngineError):
-    """A speech backend could not produce audio."""
-
-    title = "Voice error"
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.errors import InputError, PolicyError
+from engine.errors import ChangedFile, InputError
 from engine.safety.protected import ProtectedPaths
 from engine.safety.textfiles import confined_read, confined_write, precheck_write
 from engine.tools.spec import Risk, ToolContext, ToolSpec
@@ -55,10 +55,6 @@ class EditArgs(PreviewArgs):
         max_length=4 * MAX_TEXT,
         description="The resulting unified diff, exactly as filesystem_edit_preview gave it",
     )
-
-
-class ChangedFile(PolicyError):
-    """The file is no longer what the approved diff was computed from."""
 
 
 @dataclass(frozen=True)

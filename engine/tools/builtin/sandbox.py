@@ -31,8 +31,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.errors import CommandFailed
 from engine.safety.commands import (
-    CommandFailed,
     allow_command,
     pip_env,
     run_argv,

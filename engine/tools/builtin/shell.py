@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.errors import CommandFailed
 from engine.safety.commands import (
     Allowed,
-    CommandFailed,
     CommandResult,
     allow_command,
     command_to_run,

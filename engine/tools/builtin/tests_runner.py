@@ -30,10 +30,10 @@ from xml.etree import ElementTree
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.errors import ToolFailure
+from engine.errors import CommandFailed, ToolFailure
 from engine.safety.command_rules import Where, check_arguments
 from engine.safety.command_specs import PYTEST
-from engine.safety.commands import CommandFailed, run_argv, scrubbed_env
+from engine.safety.commands import run_argv, scrubbed_env
 from engine.tools.spec import Risk, ToolContext, ToolSpec
 
 MAX_TIMEOUT_SEC = 1800.0

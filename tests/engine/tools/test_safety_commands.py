@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import InputError, PolicyError, ToolFailure
+from engine.errors import CommandFailed, InputError, PolicyError, ToolFailure
 from engine.safety.commands import (
-    CommandFailed,
     CommandResult,
     allow_command,
     find_program,

@@ -10,8 +10,7 @@ from typing import Any
 import pygit2
 import pytest
 
-from engine.errors import ConfinementError, PolicyError, ToolFailure
-from engine.safety.commands import CommandFailed
+from engine.errors import CommandFailed, ConfinementError, PolicyError, ToolFailure
 from engine.tools.builtin import builtin_tools
 from engine.tools.builtin.sandbox import SANDBOX_WORKER_RUN
 from engine.tools.builtin.shell import OUTPUT_CAP, SHELL_EXEC
