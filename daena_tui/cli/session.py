@@ -15,7 +15,6 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, TextIO
 
 from daena_tui.cli.output import EXIT_REFUSED, EXIT_TOOL_ERROR, EXIT_USAGE
-from daena_tui.startup import settle_database_threads, threads_now
 from engine import (
     ApprovalError,
     ConfigError,
@@ -49,7 +48,6 @@ class Cli:
         self.out = out or sys.stdout
         self._stack = AsyncExitStack()
         self._engine: Engine | None = None
-        self._threads_before = threads_now()
 
     async def engine(self, *, watch: bool = False, index_audit: bool = False) -> Engine:
         if self._engine is None:
@@ -65,7 +63,6 @@ class Cli:
 
     async def close(self) -> None:
         await self._stack.aclose()
-        await settle_database_threads(self._threads_before)
 
     def emit(self, data: Any, text: str | Callable[[], str]) -> None:
         """Print `data` as JSON with --json, else the human text. Neither lets a control,

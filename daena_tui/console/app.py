@@ -108,7 +108,6 @@ class DaenaApp(App[int]):
         self._bridge = EngineBridge(self)
         # Why the engine did not open (settings, database); printed once the screen is gone.
         self.startup_problem: str | None = None
-        self._threads_before = startup.threads_now()
 
     @property
     def eng(self) -> engine.Engine:
@@ -133,7 +132,6 @@ class DaenaApp(App[int]):
             self.settings = await asyncio.to_thread(self._load_settings)
             eng = await self._stack.enter_async_context(self._engine_factory(self.settings))
         except engine.EngineError as err:
-            await startup.settle_database_threads(self._threads_before)
             self.startup_problem = f"{err.title}: {err.message}"
             self.exit(return_code=startup.EXIT_STARTUP)  # run_console prints the line
             return

@@ -108,6 +108,21 @@ class Transaction:
         )
 
 
+async def _connect(path: Path) -> aiosqlite.Connection:
+    """Open the file with plain sqlite3 in a worker thread, then hand it to aiosqlite.
+
+    When aiosqlite's own connect fails (a read-only directory, a file that is not a
+    database), its worker thread later reports to a future on an event loop that may be
+    closed by then, printing an 'Event loop is closed' traceback after the one-line error.
+    Opened first, the connection's failure is an ordinary exception here, and aiosqlite's
+    connector can no longer fail. Only aiosqlite's thread uses the connection afterwards.
+    """
+    raw = await asyncio.to_thread(
+        sqlite3.connect, str(path), isolation_level=None, check_same_thread=False
+    )
+    return await aiosqlite.Connection(lambda: raw, iter_chunk_size=64)
+
+
 async def run_on_connection_thread(
     conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]
 ) -> T:
@@ -154,7 +169,7 @@ class Database:
             if str(path) != ":memory:":
                 KnownDatabase(path).check_present()  # a known database gone is an error
                 path.parent.mkdir(parents=True, exist_ok=True)
-            conn = await aiosqlite.connect(str(path), isolation_level=None)
+            conn = await _connect(path)
         except (OSError, sqlite3.Error) as err:
             raise StorageError(f"DAENA_DB_PATH: cannot open database {path}: {err}") from err
         conn.row_factory = sqlite3.Row
