@@ -20,12 +20,14 @@ from textual.containers import VerticalScroll
 from textual.widgets import ContentSwitcher, DataTable, Label, Static
 
 import engine
+from daena_tui.console import messages as engine_messages
 from daena_tui.console.clock import time_left
 from daena_tui.console.render import agent_cell, render_args
 from daena_tui.console.screens.base import SectionScreen
 from daena_tui.console.screens.modals.decision import ApproveModal, DenyModal
 from daena_tui.console.screens.modals.request_view import RequestViewModal
 from daena_tui.console.styles import risk_text, status_text, tone
+from daena_tui.console.widgets.live_table import LiveRows
 from engine.safety.display import inert_one_line
 
 Row = DataTable[str | Text]
@@ -48,6 +50,7 @@ class ApprovalsScreen(SectionScreen):
         self.history: dict[str, engine.ApprovalRequest] = {}
         self.selected: engine.ApprovalRequest | None = None
         self.deciding = False  # a decision modal is open or its decision is being made
+        self.live: dict[str, LiveRows] = {}
 
     def compose_body(self) -> ComposeResult:
         yield Label("", id="approvals-title")
@@ -101,38 +104,50 @@ class ApprovalsScreen(SectionScreen):
         self._show_title()
         self._show_selected()
 
+    def on_engine_event_received(self, message: engine_messages.EngineEventReceived) -> None:
+        # A run changes only the history's "Run" column: the inbox does not reload for it.
+        if isinstance(message.event, engine.RunFinished) and not self.showing_history:
+            return
+        super().on_engine_event_received(message)
+
+    def _live(self, table_id: str) -> LiveRows:
+        """The rows of the inbox or the history, changed by key (widgets/live_table.py)."""
+        if table_id not in self.live:
+            self.live[table_id] = LiveRows(self.query_one(f"#{table_id}", DataTable))
+        return self.live[table_id]
+
     def _fill_inbox(self) -> None:
-        table = self.query_one("#inbox", DataTable)
-        keep = self._cursor_key(table)
-        table.clear()
         now = self.clock.now()
-        for r in self.pending.values():
-            table.add_row(
-                time_left(r.seconds_left(now)),
-                r.tool,
-                risk_text(self.app, self._risk(r.tool)),
-                agent_cell(r.requester, 60),
-                agent_cell(r.reason),
-                key=r.id,
-            )
-        self._restore_cursor(table, keep)
+        self._live("inbox").sync(
+            [
+                (
+                    r.id,
+                    (
+                        time_left(r.seconds_left(now)),
+                        r.tool,
+                        risk_text(self.app, self._risk(r.tool)),
+                        agent_cell(r.requester, 60),
+                        agent_cell(r.reason),
+                    ),
+                )
+                for r in self.pending.values()
+            ]
+        )
 
     def _fill_history(self) -> None:
-        table = self.query_one("#history", DataTable)
-        keep = self._cursor_key(table)
-        table.clear()
+        rows = []
         for r in self.history.values():
             status = r.status if r.status != "pending" else "expired"
-            table.add_row(
+            cells = (
                 self.clock.short(r.decided_at or r.expires_at),
                 status_text(self.app, status),
                 r.tool,
                 agent_cell(r.decided_by or "", 60),
                 status_text(self.app, r.run_status) if r.run_status else "",
                 agent_cell(r.decision_reason or ""),
-                key=r.id,
             )
-        self._restore_cursor(table, keep)
+            rows.append((r.id, cells))
+        self._live("history").sync(rows)
 
     def _risk(self, tool: str) -> str:
         try:

@@ -7,7 +7,6 @@ import asyncio
 from pathlib import Path
 from typing import ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -21,9 +20,14 @@ from daena_tui.console.screens.base import SectionScreen
 from daena_tui.console.screens.modals.audit_detail import AuditDetailModal
 from daena_tui.console.styles import status_text
 from daena_tui.console.timefilter import parse_when
+from daena_tui.console.widgets.live_table import LiveRows, Row
 from daena_tui.console.widgets.tables import AuditTable
 
 PAGE = 100
+TAIL_WINDOW = 500
+"""Rows the live tail keeps: new records are added at the top and the oldest dropped below
+this many (unless the cursor is further down), so each event costs the same however long
+the console runs. Scrolling past the end loads them again, a page at a time."""
 STATUSES = (
     "ok",
     "started",
@@ -60,6 +64,9 @@ class LogsScreen(SectionScreen):
         self.missed = 0
         self.busy = ""
         self.generation = 0  # bumped by every full reload; stale "load more" results are dropped
+        self.tailing = False  # a tail query is in flight; events meanwhile ask for one more
+        self.tail_again = False
+        self.live: LiveRows | None = None
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="logs-filters"):
@@ -83,7 +90,7 @@ class LogsScreen(SectionScreen):
         # RELOAD_ON is empty: the log tails new records instead of reloading.
         if isinstance(message.event, engine.AuditAppended):
             if self.follow:
-                self._tail()
+                self._request_tail()
             else:
                 self.missed += 1
                 self._show_info()
@@ -121,13 +128,29 @@ class LogsScreen(SectionScreen):
             return  # a reload replaced the list meanwhile
         self.exhausted = len(older) < PAGE
         self.records.extend(older)
-        table = self.query_one("#logs-table", DataTable)
-        for rec in older:
-            self._add_row(table, rec)
+        self._rows().append([self._row(rec) for rec in older])
         self._show_info()
+
+    def _request_tail(self) -> None:
+        """One tail query at a time: a burst of events becomes one query for everything
+        newer than the top row, plus at most one more for what arrived during it."""
+        if self.tailing:
+            self.tail_again = True
+            return
+        self.tailing = True
+        self._tail()
 
     @work(exclusive=True, group="tail")
     async def _tail(self) -> None:
+        try:
+            await self._tail_once()
+        finally:
+            self.tailing = False
+        if self.tail_again:
+            self.tail_again = False
+            self._request_tail()
+
+    async def _tail_once(self) -> None:
         top = self.records[0].id if self.records else 0
         try:  # only what is newer than the top row: cheap whatever the filter
             fresh = await self.eng.audit.page(self.filters, after_id=top, limit=PAGE)
@@ -140,31 +163,43 @@ class LogsScreen(SectionScreen):
             self.reload()  # a page or more arrived: start again from the newest
             return
         self.records = fresh + self.records
-        self._fill(keep_cursor=True)
+        dropped = self._rows().add_newest(
+            [self._row(rec) for rec in fresh],
+            window=TAIL_WINDOW,
+            order=lambda value: -int(str(value)),
+            order_column="id",
+        )
+        if dropped:
+            del self.records[len(self.records) - len(dropped) :]
+            self.exhausted = False  # scrolling down loads them again
+        self._show_info()
+
+    def _rows(self) -> LiveRows:
+        if self.live is None:
+            self.live = LiveRows(self.query_one("#logs-table", DataTable))
+        return self.live
 
     def _fill(self, *, keep_cursor: bool) -> None:
         table = self.query_one("#logs-table", DataTable)
-        key = None
-        if keep_cursor and table.row_count and table.cursor_row > 0:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        table.clear()
-        for rec in self.records:
-            self._add_row(table, rec)
-        if key is not None and key in table.rows:
-            table.move_cursor(row=table.get_row_index(key), animate=False)
+        self._rows().rebuild(
+            [self._row(rec) for rec in self.records],
+            keep_cursor=keep_cursor and table.cursor_row > 0,
+        )
         self._show_info()
 
-    def _add_row(self, table: DataTable[str | Text], rec: engine.AuditRecord) -> None:
+    def _row(self, rec: engine.AuditRecord) -> Row:
         detail = rec.error or rec.result_summary or ""
-        table.add_row(  # actor, tool and detail may be the agent's words: inert, one line
+        return (  # actor, tool and detail may be the agent's words: inert, one line
             str(rec.id),
-            self.clock.short(rec.ts),
-            agent_cell(rec.actor, 60),
-            rec.action,
-            agent_cell(rec.tool or "", 60),
-            status_text(self.app, rec.status),
-            agent_cell(detail, 200),
-            key=str(rec.id),
+            (
+                str(rec.id),
+                self.clock.short(rec.ts),
+                agent_cell(rec.actor, 60),
+                rec.action,
+                agent_cell(rec.tool or "", 60),
+                status_text(self.app, rec.status),
+                agent_cell(detail, 200),
+            ),
         )
 
     def _show_info(self) -> None:
