@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import StorageError
+from engine.storage.dialect import is_postgres
 
 GENESIS = "0" * 64
 KEY_SUFFIX = ".audit-key"
@@ -45,9 +46,9 @@ RESET_ACTION = "audit_head_reset"
 
 # One statement, so the head and the newest record are read from one snapshot.
 _STATE = (
-    "SELECT h.last_id, h.last_hash, h.mac, a.id, a.hash FROM (SELECT 1) "
+    "SELECT h.last_id, h.last_hash, h.mac, a.id, a.hash FROM (SELECT 1) AS one "
     "LEFT JOIN audit_head AS h ON h.id = 1 "
-    "LEFT JOIN (SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1) AS a"
+    "LEFT JOIN (SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1) AS a ON TRUE"
 )
 
 
@@ -76,7 +77,10 @@ def read_state(conn: sqlite3.Connection, *, writing: bool = False) -> ChainState
     """The head and the newest record. A reader needs one statement (one snapshot); inside
     a write transaction nothing else can append, so two plain lookups are enough (faster)."""
     if writing:
-        found = conn.execute("SELECT last_id, last_hash, mac FROM audit_head WHERE id = 1")
+        # PostgreSQL: the head row stays locked until the append commits, so the chain is
+        # one line even for a writer that did not take the backend's write lock.
+        lock = " FOR UPDATE" if is_postgres(conn) else ""
+        found = conn.execute(f"SELECT last_id, last_hash, mac FROM audit_head WHERE id = 1{lock}")
         newest = conn.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
         row = (*(found.fetchone() or (None, None, None)), *(newest or (None, None)))
     else:

@@ -18,6 +18,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from engine.storage.dialect import is_postgres
+
 INDEX_BATCH = 256
 """An append whose id is a multiple of this indexes the records before it."""
 APPEND_CHUNK = 2_048
@@ -25,13 +27,18 @@ APPEND_CHUNK = 2_048
 DRAIN_CHUNK = 5_000
 """Records indexed per transaction when a backlog is drained in the background."""
 MIN_INDEXED_TERM = 3
+NO_INDEX = -1
+"""The watermark on PostgreSQL, where no separate index needs catching up."""
 SEARCHED = ("args", "error", "result_summary", "tool", "actor", "trace_id")
 
 _COLUMNS = ", ".join(SEARCHED)
 
 
 def watermark(conn: sqlite3.Connection) -> int:
-    """The id up to which every record is in the index."""
+    """The id up to which every record is in the index (PostgreSQL: NO_INDEX, its pg_trgm
+    GIN indexes cover each record as it is written, so `segments` has one scan only)."""
+    if is_postgres(conn):
+        return NO_INDEX
     row = conn.execute("SELECT indexed_through FROM audit_search_state").fetchone()
     return int(row[0]) if row else 0
 
@@ -39,6 +46,8 @@ def watermark(conn: sqlite3.Connection) -> int:
 def index_pending(conn: sqlite3.Connection, limit: int) -> int:
     """Index up to `limit` records above the watermark (inside the caller's write
     transaction); returns how many ids the watermark moved by, 0 when up to date."""
+    if is_postgres(conn):
+        return 0
     start = watermark(conn)
     row = conn.execute("SELECT MAX(id) FROM audit").fetchone()
     top = int(row[0]) if row and row[0] is not None else 0
@@ -56,6 +65,8 @@ def index_pending(conn: sqlite3.Connection, limit: int) -> int:
 
 def forget_before(conn: sqlite3.Connection, first_kept: int) -> None:
     """Take records older than `first_kept` out of the index; call before deleting them."""
+    if is_postgres(conn):
+        return  # the GIN indexes drop deleted rows themselves
     conn.execute(
         f"INSERT INTO audit_search (audit_search, rowid, {_COLUMNS}) "
         f"SELECT 'delete', id, {_COLUMNS} FROM audit WHERE id < ? AND id <= ?",
@@ -65,6 +76,10 @@ def forget_before(conn: sqlite3.Connection, first_kept: int) -> None:
 
 def rebuild(conn: sqlite3.Connection) -> int:
     """Index every record from scratch (repairs an index left wrong by edited records)."""
+    if is_postgres(conn):
+        conn.execute("REINDEX TABLE audit")
+        row = conn.execute("SELECT COALESCE(MAX(id), 0) FROM audit").fetchone()
+        return int(row[0]) if row else 0
     conn.execute("INSERT INTO audit_search (audit_search) VALUES ('rebuild')")
     row = conn.execute("SELECT COALESCE(MAX(id), 0) FROM audit").fetchone()
     top = int(row[0]) if row else 0
@@ -110,7 +125,7 @@ def id_window(
     if since is not None:
         count, low = conn.execute(
             "SELECT COUNT(*), MIN(id) FROM (SELECT id FROM audit INDEXED BY audit_by_ts "
-            "WHERE ts >= ? ORDER BY ts LIMIT ?)",
+            "WHERE ts >= ? ORDER BY ts LIMIT ?) AS w",
             (since, WINDOW_PROBE),
         ).fetchone()
         if count == 0:
@@ -120,7 +135,7 @@ def id_window(
     if until is not None:
         count, high = conn.execute(
             "SELECT COUNT(*), MAX(id) FROM (SELECT id FROM audit INDEXED BY audit_by_ts "
-            "WHERE ts < ? ORDER BY ts DESC LIMIT ?)",
+            "WHERE ts < ? ORDER BY ts DESC LIMIT ?) AS w",
             (until, WINDOW_PROBE),
         ).fetchone()
         if count == 0:
@@ -151,12 +166,12 @@ def segments(
     text: str | None, clauses: list[str], params: list[Any], indexed_through: int
 ) -> list[Segment]:
     """The query for `clauses` (on `audit`) plus an optional contains-`text` filter."""
-    where = " AND ".join(["1", *clauses])
+    where = " AND ".join(["TRUE", *clauses])
     if not text:
         return [Segment(f"FROM audit WHERE {where}", tuple(params), "audit.id")]
     like = " OR ".join(f"audit.{c} LIKE ? ESCAPE '\\'" for c in SEARCHED)
     like_params = (like_pattern(text),) * len(SEARCHED)
-    if len(text) < MIN_INDEXED_TERM:
+    if len(text) < MIN_INDEXED_TERM or indexed_through == NO_INDEX:
         source = f"FROM audit WHERE {where} AND ({like})"
         return [Segment(source, (*params, *like_params), "audit.id")]
     phrase = '"' + text.replace('"', '""') + '"'

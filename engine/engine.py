@@ -21,6 +21,7 @@ from engine.agents import AgentSession
 from engine.approvals import ApprovalRequest, Approvals, Grant
 from engine.audit import AuditEntry, AuditLog, Redactor
 from engine.brain import Brain
+from engine.clock import SYSTEM, Clock
 from engine.credentials import AgentCredentials
 from engine.errors import ApprovalError, ConfigError, EngineError, InputError
 from engine.events import Event, EventBus
@@ -28,6 +29,7 @@ from engine.executor import Executor
 from engine.leases import RunLeases
 from engine.nodes import NodeClient, NodeRegistry
 from engine.policy import ExecutionConfig, PolicyStore, load_seed
+from engine.recovery import Recovery
 from engine.runs import RunRequest, RunResult, RunStatus, canonical_args
 from engine.settings import Settings
 from engine.storage.backend import open_database
@@ -71,8 +73,10 @@ class Engine:
         db: Database,
         registry: ToolRegistry,
         http: httpx.AsyncClient,
+        clock: Clock = SYSTEM,
     ) -> None:
         self.settings = settings
+        self.clock = clock
         self.db = db
         self.bus = db.bus
         self.registry = registry
@@ -83,7 +87,7 @@ class Engine:
         self.policy = PolicyStore(
             db, self.audit, {spec.name: spec.default_enabled for spec in registry.all()}
         )
-        self.approvals = Approvals(db, self.audit)
+        self.approvals = Approvals(db, self.audit, clock)
         self.credentials = AgentCredentials(db, self.audit)
         self.leases = RunLeases(db, self.audit)
         self.nodes = NodeRegistry(db, self.audit, NodeClient(http))
@@ -100,6 +104,7 @@ class Engine:
         self.brain = Brain(settings)
         self.voice = VoiceAlerts(settings)
         self.tasks = TaskService(self, brain=self.brain)
+        self.recovery = Recovery(db, self.audit, self.leases, self.tasks.store, clock)
         self.upstream = UpstreamGateway(db)
         self.sweeper = Sweeper(db, self.approvals)
         self._background: list[asyncio.Task[None]] = []
@@ -117,13 +122,15 @@ class Engine:
         probe_nodes_every: float | None = None,
         index_audit: bool = False,
         seed: dict[str, Any] | None = None,
+        clock: Clock = SYSTEM,
     ) -> AsyncIterator[Engine]:
         """Open the database, seed and sweep.
 
         With `watch`, events written by other processes are published on this engine's bus;
         with `probe_nodes_every`, enabled nodes are health-checked at that interval; with
         `index_audit`, audit records the search index lacks are indexed in the background
-        (long-lived processes: the console, `daena serve`).
+        (long-lived processes: the console, `daena serve`). `clock` is where expiry, budgets
+        and waits read time (tests pass an `engine.clock.ManualClock`).
         """
         workspace = settings.execution_workspace_root
         if not workspace.is_dir():
@@ -134,20 +141,17 @@ class Engine:
         )
         registry = registry or ToolRegistry.default()
         upstream = UpstreamGateway(db)  # upstream MCP tools: known before the policy is built
-        for spec in await upstream.specs():
-            if spec.name not in registry:
-                registry.register(spec)
-        engine = cls(settings, db, registry, http)
+        await upstream.load(registry)
+        engine = cls(settings, db, registry, http, clock)
         engine.upstream = upstream
         upstream.attach(engine.policy, engine.audit)
+        engine.executor.catalogue_sync = upstream.sync  # servers added by other processes
         try:
             await engine.leases.stamp()
             await engine.policy.ensure_seeded(
                 load_seed() if seed is None else seed, engine.operator
             )
-            await engine.approvals.reap_interrupted_runs()
-            await engine.leases.reap()
-            await engine.tasks.recover()
+            await engine.recovery.at_open()  # what dead processes left (engine/recovery.py)
             # Old events and expired requests: in batches after open, never blocking it.
             engine._spawn(engine._sweep(), "daena-sweeps")
             token = settings.windows_node_token
@@ -183,6 +187,7 @@ class Engine:
     # -- tools and runs -------------------------------------------------------------------
 
     async def list_tools(self) -> list[ToolInfo]:
+        await self.upstream.sync()  # upstream servers another process added or removed
         config = await self.policy.current()
         return [
             ToolInfo(
@@ -275,7 +280,7 @@ class Engine:
             reason=request.reason,
             task_id=request.task_id,
         )
-        if request.is_pending:
+        if self.approvals.is_pending(request):
             await self.executor.preflight(run_request)  # refuse now rather than approve in vain
         try:
             async with self.db.transaction() as tx:

@@ -4,11 +4,12 @@ recorded, so a later process can tell a run still going from one orphaned by a d
 Every `run_start` audit record is stamped with its writer's host and pid in `run_leases`
 (`RunLeases.stamp` gives each connection a temporary trigger that knows its process, so no
 writer has to remember it), and the record of its outcome deletes the lease (migration 8).
-A lease whose process is gone is reaped: its run gets a `run_interrupted` record, exactly
-once. A lease whose process is alive — even suspended, whatever its clock says — is never
-reaped, and a task step whose run still holds one is not run again (`engine.tasks.runner`).
+A lease whose process is gone is reaped (`engine.recovery`): its run gets a
+`run_interrupted` record, exactly once. A lease whose process is alive — even suspended,
+whatever its clock says — is never reaped, and a task step whose run still holds one is not
+run again (`engine.tasks.runner`).
 
-Approved requests' runs are reaped by `Approvals.reap_interrupted_runs`, which also knows the
+Approved requests' runs are reaped by `Recovery.interrupted_approvals`, which also knows the
 request; its record releases the lease the same way.
 """
 
@@ -20,10 +21,9 @@ import sqlite3
 from dataclasses import dataclass
 from functools import partial
 
-from engine.audit import AuditEntry, AuditLog
-from engine.events import RunFinished
+from engine.audit import AuditLog
 from engine.liveness import owner_alive, process_token
-from engine.storage.database import Database, SyncTransaction
+from engine.storage.database import Database
 from engine.storage.dialect import POSTGRESQL
 
 
@@ -117,49 +117,13 @@ class RunLeases:
             return None
         lease = _lease(row)
         if lease.owner_gone() and not lease.for_request:
-            await self._db.write(partial(self._reap, lease=lease))
+            from engine.recovery import reap_lease  # recovery builds on this module
+
+            await self._db.write(partial(reap_lease, audit=self._audit, lease=lease))
             return None
         return lease
 
-    async def reap(self) -> tuple[str, ...]:
-        """Give every run orphaned by a dead process on this host its `run_interrupted`
-        outcome; returns their trace ids. Runs of approved requests are left to
-        `Approvals.reap_interrupted_runs` (call it first)."""
-        # This process's own leases are alive (owner_gone says so), unless they were left by
-        # an earlier process that had the same pid.
+    async def on_this_host(self) -> list[Lease]:
+        """Every lease held by a process of this host (`engine.recovery` reaps the dead)."""
         rows = await self._db.fetchall(f"{_SELECT} WHERE l.owner_host = ?", (socket.gethostname(),))
-        reaped: list[str] = []
-        for lease in map(_lease, rows):
-            if lease.for_request or not lease.owner_gone():
-                continue
-            if await self._db.write(partial(self._reap, lease=lease)):
-                reaped.append(lease.trace_id)
-        return tuple(reaped)
-
-    def _reap(self, stx: SyncTransaction, lease: Lease) -> bool:
-        held = stx.fetchone(
-            "SELECT 1 FROM run_leases WHERE trace_id = ? AND owner_pid = ?",
-            (lease.trace_id, lease.owner_pid),
-        )
-        if held is None:
-            return False  # its outcome was recorded, or another process reaped it first
-        audit_id = self._audit.append_sync(
-            stx,
-            AuditEntry(
-                actor="system",
-                action="run_interrupted",
-                tool=lease.tool,
-                status="interrupted",
-                error=(
-                    f"the run of {lease.tool} was interrupted: its process ({lease.owner}) "
-                    f"ended before it finished; it had started (audit record "
-                    f"{lease.start_id}): check what it changed"
-                ),
-                trace_id=lease.trace_id,
-                task_id=lease.task_id,
-                approval_id=lease.approval_id,
-            ),
-        )
-        stx.execute("DELETE FROM run_leases WHERE trace_id = ?", (lease.trace_id,))
-        stx.emit(RunFinished(audit_id, lease.tool or "", "interrupted", lease.trace_id))
-        return True
+        return [_lease(row) for row in rows]

@@ -13,7 +13,7 @@ from engine import Engine, Settings, load_settings
 from tests.postgres.cluster import Cluster, pg_bin
 
 # Fixtures shared by several test folders (bin_dir, no_coqui).
-pytest_plugins = ["tests.support.voice"]
+pytest_plugins = ["tests.support.voice", "tests.support.serial"]
 
 SIGNATURE = pygit2.Signature("Test", "test@example.com")
 
