@@ -31,6 +31,7 @@ COMMAND_MODULE_NAMES = [
     "daena_tui.cli.serve",
     "daena_tui.cli.agents",
     "daena_tui.cli.mcp",
+    "daena_tui.cli.db",
 ]
 # Which module registers each command, so `daena approvals list` imports only its own
 # module (not FastAPI and uvicorn for `serve`). A command missing here imports them all.
@@ -47,6 +48,7 @@ COMMAND_MODULES = {
     "serve": "daena_tui.cli.serve",
     "agents": "daena_tui.cli.agents",
     "mcp": "daena_tui.cli.mcp",
+    "db": "daena_tui.cli.db",
 }
 
 
