@@ -1,4 +1,4 @@
-"""The Daena node: a small HTTP server running three safe tools in its workspace (SPEC §8).
+"""The Daena node: a small HTTP server running safe tools in its workspace (docs/windows_node.md).
 
 Start it with `daena-node`, `python -m node_server` or the scripts in `scripts/`. Importing
 this package starts nothing; `node_server.app.create_app(settings)` builds the app.

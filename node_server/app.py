@@ -1,4 +1,5 @@
-"""The node's FastAPI app (SPEC §8), built by `create_app(settings)` for the CLI and for tests.
+"""The node's FastAPI app (docs/windows_node.md), built by `create_app(settings)` for the CLI and
+for tests.
 
 Requests pass the guard (`daena_http.guard`, shared with the HTTP API) before any
 route sees them: the Host header must name this node (DNS

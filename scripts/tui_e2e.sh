@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end check of the real console in tmux (SPEC §9), driven with send-keys:
+# End-to-end check of the real console in tmux (README, "The console"), driven with send-keys:
 # open Tools, run git_status from its form, make a risky request from a second process
 # (the CLI, as an agent would), see it arrive in the inbox without a key press, approve it,
 # and find it in Logs. Every wait is bounded; on failure the captured screen is printed

@@ -1,4 +1,4 @@
-"""The HTTP API (SPEC §11): `/api/v1/execution/*` answers as the original system did
+"""The HTTP API (README, "HTTP API"): `/api/v1/execution/*` answers as the original system did
 (compat/original_api.md, `v1_routes.py`, `v1_more.py`); `/api/v2/*` is this project's
 typed API (typed results, risk, schema, scoped grants, decisions with reasons).
 

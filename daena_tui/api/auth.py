@@ -1,4 +1,4 @@
-"""The API's guard (SPEC §11, §15) and who the caller is (security promise 5).
+"""The API's guard (docs/security.md) and who the caller is (security promise 5).
 
 Two layers before any route:
 

@@ -1,5 +1,5 @@
-"""Tasks over HTTP (SPEC §7): create from a playbook or a goal, list, show, run, resume,
-cancel. Runs happen in the background (202); poll `GET /tasks/{id}` for progress.
+"""Tasks over HTTP (docs/architecture.md, flow (c)): create from a playbook or a goal, list, show,
+run, resume, cancel. Runs happen in the background (202); poll `GET /tasks/{id}` for progress.
 
 If the engine's task service cannot be loaded, every task route answers 503
 "tasks are not available in this build".

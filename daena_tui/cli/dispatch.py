@@ -1,4 +1,4 @@
-"""`daena`: the console with no subcommand, otherwise the command line (SPEC §10)."""
+"""`daena`: the console with no subcommand, otherwise the command line (README)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`daena serve`: the HTTP API (`/api/v1/execution/*`, SPEC §11) over the same engine and
+"""`daena serve`: the HTTP API (`/api/v1/execution/*`, README "HTTP API") over the same engine and
 database as the console and the CLI.
 
 Binds 127.0.0.1:8000 by default. Every request needs `X-Execution-Token`: the operator token

@@ -1,4 +1,4 @@
-"""`daena tasks`: create, watch, run, resume and cancel tasks (SPEC §7, §10).
+"""`daena tasks`: create, watch, run, resume and cancel tasks (docs/architecture.md, flow (c)).
 
 Exit codes of `run`/`resume`: 0 completed, 3 waiting for an approval, 1 any other stop
 (failed, budget exhausted, cancelled, interrupted); 2 for bad input.

@@ -1,7 +1,7 @@
-"""Alerts for the operator (SPEC §9, §12).
+"""Alerts for the operator (docs/architecture.md, flow (b); docs/voice.md).
 
 A new approval request → a notification and the terminal bell, from the console itself;
-it names the tool and its risk, never the agent's requester or reason (SPEC §4 promise 4).
+it names the tool and its risk, never the agent's requester or reason (docs/security.md, 4).
 Spoken alerts come from the engine's voice service: the App runs `eng.voice.run(eng.bus,
 on_outcome=...)` in one worker, and `voice_alert_spoken` is that `on_outcome`. The console
 has already rung the bell for an approval request, so a "bell" outcome rings nothing more;

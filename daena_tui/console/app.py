@@ -164,7 +164,7 @@ class DaenaApp(App[int]):
 
     @work(exclusive=True, group="voice-alerts", exit_on_error=False)
     async def _voice_alerts(self) -> None:
-        """Speak the engine's alerts until the app exits (SPEC §12). Voice is optional: if
+        """Speak the engine's alerts until the app exits (docs/voice.md). Voice is optional: if
         the service fails, the operator is told once and the console carries on without it."""
         eng = self.eng
         try:

@@ -1,4 +1,4 @@
-"""SPEC §11: every `/api/v2/*` route, its envelope and its status codes."""
+"""The HTTP API: every `/api/v2/*` route, its envelope and its status codes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC §11, §15: the API's guard and the attacks an operator would worry about."""
+"""docs/security.md: the API's guard and the attacks an operator would worry about."""
 
 from __future__ import annotations
 

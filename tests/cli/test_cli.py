@@ -1,4 +1,4 @@
-"""SPEC §10: the `daena` command line, its output and exit codes."""
+"""The `daena` command line, its output and exit codes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC §5 approvals: grants and requests, attacked from every side."""
+"""Approvals (docs/reliability.md, exactly once): grants and requests, attacked from every side."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""SPEC §6: every attempt recorded, secrets redacted, the chain detects tampering."""
+"""The audit log (docs/security.md, 7): every attempt recorded, secrets redacted, the chain detects
+tampering."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC §4: a slow tool never delays anything else in the engine."""
+"""Concurrency: a slow tool never delays anything else in the engine."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC §4.1: every way out of the workspace is refused, through the real run pipeline."""
+"""docs/security.md, 2: every way out of the workspace is refused, through the real run pipeline."""
 
 from __future__ import annotations
 

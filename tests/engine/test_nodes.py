@@ -1,4 +1,5 @@
-"""SPEC §8, engine side: the node registry, health, and node tools through policy and audit."""
+"""Nodes (docs/windows_node.md), engine side: the node registry, health, and node tools through
+policy and audit."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC §5: config validation and the decision order."""
+"""Policy (engine/policy.py): config validation and the decision order."""
 
 from __future__ import annotations
 

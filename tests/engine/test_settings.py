@@ -1,4 +1,5 @@
-"""SPEC §2: original env names, .env, TOML file, derivation, sources, no side effects."""
+"""Settings (engine/settings.py): original env names, .env, TOML file, derivation, sources, no side
+effects."""
 
 from __future__ import annotations
 

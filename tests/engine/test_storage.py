@@ -1,4 +1,5 @@
-"""SPEC §3: WAL, migrations, several processes on one file, events across processes."""
+"""Storage (docs/reliability.md): WAL, migrations, several processes on one file, events across
+processes."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""SPEC §8 against hostile nodes: every probe and every node call ends by its deadline
-however the node dribbles its answer, and an oversized answer is refused, not stored.
+"""Nodes (docs/windows_node.md) against hostile nodes: every probe and every node call ends by its
+deadline however the node dribbles its answer, and an oversized answer is refused, not stored.
 
 Each call is guarded by a generous `wait_for` so a regression fails instead of hanging."""
 

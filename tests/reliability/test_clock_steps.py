@@ -1,5 +1,5 @@
-"""Expiry and stepped clocks (SPEC §5): real processes whose wall clock libfaketime steps
-(the boot clock left alone, as a real step of the wall clock leaves it: engine/clock.py)."""
+"""Expiry and stepped clocks (docs/reliability.md): real processes whose wall clock libfaketime
+steps (the boot clock left alone, as a real step of the wall clock leaves it: engine/clock.py)."""
 
 from __future__ import annotations
 

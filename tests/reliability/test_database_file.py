@@ -1,6 +1,6 @@
-"""The database file itself (SPEC §3): a write is acknowledged only while the file at the
-configured path is still the one the process opened, and `daena doctor` runs SQLite's own
-page checks. Real processes, real files."""
+"""The database file itself (docs/reliability.md): a write is acknowledged only while the file at
+the configured path is still the one the process opened, and `daena doctor` runs SQLite's own page
+checks. Real processes, real files."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""A database that vanished, lost its -wal tail or was swapped for an older copy, between
-two processes (SPEC §3): never a silent fresh start, never "audit chain ok". Real processes
+"""A database that vanished, lost its -wal tail or was swapped for an older copy, between two
+processes (docs/reliability.md): never a silent fresh start, never "audit chain ok". Real processes
 killed with SIGKILL, real files."""
 
 from __future__ import annotations

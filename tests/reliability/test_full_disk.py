@@ -1,4 +1,4 @@
-"""A real full disk (SPEC §3): the database on a small tmpfs filled to the last byte. A
+"""A real full disk (docs/reliability.md): the database on a small tmpfs filled to the last byte. A
 run whose start cannot be recorded executes nothing; freeing space is enough to go on."""
 
 from __future__ import annotations

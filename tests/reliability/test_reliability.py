@@ -1,4 +1,4 @@
-"""Reliability (SPEC §3, §5, §6): many processes, killed processes, full or read-only disks,
+"""Reliability (docs/reliability.md): many processes, killed processes, full or read-only disks,
 corrupt files. Bounded in time; real processes, real SQLite files."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A started run always gets an outcome (SPEC §6): a `run_start` whose process ended before
+"""A started run always gets an outcome (engine/leases.py): a `run_start` whose process ended before
 recording the outcome (killed, or a console quit mid-run) is given a `run_interrupted`
 record by the next process that opens the database, exactly once, and never while the
 process that started it is still alive (even stopped)."""

@@ -118,7 +118,7 @@ async def test_a_new_request_is_spoken_and_an_unplayed_file_named(
     no_coqui: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """SPEC §9, §12: notification + one bell from the console; the voice worker speaks the
+    """Alerts (docs/voice.md): notification + one bell from the console; the voice worker speaks the
     request and, with no player, names the file, without ringing the bell again."""
     link_espeak(bin_dir)
     app = create_app(voice_settings, probe_nodes=False)

@@ -1,6 +1,6 @@
 """Models: MODELS_ROOT and the paths derived from it with their source, the brain (Ollama:
 reachable, installed models, which model the planner uses, what is wrong) and the voice
-setup (SPEC §12), all from the engine's own services. `t` speaks a test sentence."""
+setup (docs/voice.md), all from the engine's own services. `t` speaks a test sentence."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Tasks (SPEC §7): the task service's list, a task's steps, budget burn-down and report;
-create from a playbook (its variables asked for in a second form) or from a goal for the
+"""Tasks (docs/architecture.md, flow (c)): the task service's list, a task's steps, budget burn-down
+and report; create from a playbook (its variables asked for in a second form) or from a goal for the
 planner; run, resume and cancel. Everything goes through `eng.tasks`."""
 
 from __future__ import annotations

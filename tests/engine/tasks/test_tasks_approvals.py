@@ -1,5 +1,5 @@
-"""SPEC §7 + §5: a risky step waits for an operator; approval resumes the task without running
-the step twice, denial or expiry fails it, cancelling withdraws the request."""
+"""docs/architecture.md, flow (c): a risky step waits for an operator; approval resumes the task
+without running the step twice, denial or expiry fails it, cancelling withdraws the request."""
 
 from __future__ import annotations
 
@@ -229,8 +229,8 @@ def approver(
 async def test_a_task_whose_approver_dies_mid_run_stays_resumable(
     eng: Engine, tasks: TaskService, playbook_dir: Path, workspace: Path
 ) -> None:
-    """SPEC §7: an interrupted task can be resumed; the step that may have run is run again
-    only on the operator's explicit choice, and only after a fresh approval."""
+    """engine/tasks/runner.py: an interrupted task can be resumed; the step that may have run is run
+    again only on the operator's explicit choice, and only after a fresh approval."""
     write_playbook(playbook_dir, "blocking", WAIT_STEPS)
     task = await tasks.run((await tasks.create_from_playbook("blocking")).id)
     request_id = str(task.steps[0].approval_request_id)

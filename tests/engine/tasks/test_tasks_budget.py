@@ -1,4 +1,5 @@
-"""SPEC §7 budget guard: step cap, capped retries, continue_on_failure, refusals, wall clock."""
+"""The budget guard (engine/tasks/budget.py): step cap, capped retries, continue_on_failure,
+refusals, wall clock."""
 
 from __future__ import annotations
 

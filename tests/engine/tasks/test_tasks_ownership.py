@@ -1,5 +1,5 @@
-"""Who owns a task and its running step (SPEC §7): a live owner on this machine keeps its task
-however old its heartbeat looks (a suspended process, another process's clock running
+"""Who owns a task and its running step (engine/tasks/runner.py): a live owner on this machine keeps
+its task however old its heartbeat looks (a suspended process, another process's clock running
 ahead), and a step is never run again while its previous run may still be going."""
 
 from __future__ import annotations

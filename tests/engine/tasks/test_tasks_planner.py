@@ -1,4 +1,5 @@
-"""SPEC §7 planner and §12 brain status, against a real HTTP server speaking Ollama's API."""
+"""The planner (engine/tasks/planner.py) and brain status, against a real HTTP server speaking
+Ollama's API."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""SPEC §7 playbooks and §13 bad input: files validated on load, templates, a real run."""
+"""Playbooks (engine/tasks/playbooks.py) and bad input: files validated on load, templates, a real
+run."""
 
 from __future__ import annotations
 

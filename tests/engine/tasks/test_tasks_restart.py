@@ -1,5 +1,5 @@
-"""SPEC §7 restart: a task whose process dies becomes `interrupted`; resuming never runs a
-finished step again, and a step that may have run is re-run only when it is safe to."""
+"""Restart (engine/tasks/runner.py): a task whose process dies becomes `interrupted`; resuming never
+runs a finished step again, and a step that may have run is re-run only when it is safe to."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""apply_patch: pygit2 only, headerless diffs, confinement, clear failures (SPEC §4.4)."""
+"""apply_patch: pygit2 only, headerless diffs, confinement, clear failures (docs/security.md, 2)."""
 
 from __future__ import annotations
 

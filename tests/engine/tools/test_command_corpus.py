@@ -1,4 +1,4 @@
-"""SPEC §4.3 / §15: an adversarial corpus of command strings, none of which may run.
+"""docs/security.md, 1: an adversarial corpus of command strings, none of which may run.
 
 Every potent entry would create the file `pwned` if a shell ever saw it; a control test runs
 those through a real `sh -c` to prove the sentinel works, then the real test sends every

@@ -1,4 +1,4 @@
-"""web_scrape_bs4 against two real HTTP servers on loopback (SPEC §4.5, §15)."""
+"""web_scrape_bs4 against two real HTTP servers on loopback (docs/security.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC §2/§12: MODELS_ROOT derivation, the voice reference rules and the model dir checks."""
+"""docs/voice.md: MODELS_ROOT derivation, the voice reference rules and the model dir checks."""
 
 from __future__ import annotations
 

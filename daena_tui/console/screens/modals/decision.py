@@ -1,4 +1,4 @@
-"""Deciding one approval request: two modals that can each do one thing only (SPEC §5).
+"""Deciding one approval request: two modals that can each do one thing only (docs/security.md, 6).
 
 `DenyModal` (key d) can only deny: the reason field has the focus, Enter submits the denial,
 an empty reason is refused in place, and there is no Approve button to land on. `ApproveModal`
