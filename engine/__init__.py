@@ -49,8 +49,9 @@ if TYPE_CHECKING:
     )
     from engine.nodes import Node, NodeHealthReport
     from engine.policy import ExecutionConfig, parse_value
-    from engine.runs import RunRequest, RunResult, RunStatus
+    from engine.runs import RunRequest, RunResult
     from engine.settings import Settings, describe_settings, load_settings
+    from engine.statuses import RunStatus
     from engine.tasks import (
         Playbook,
         StepStatus,
@@ -101,7 +102,7 @@ _HOMES = {
     "RunFinished": "engine.events",
     "RunRequest": "engine.runs",
     "RunResult": "engine.runs",
-    "RunStatus": "engine.runs",
+    "RunStatus": "engine.statuses",
     "SelfDecisionError": "engine.errors",
     "Settings": "engine.settings",
     "SpeechOutcome": "engine.voice",

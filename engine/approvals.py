@@ -31,8 +31,8 @@ from engine.errors import (
     PolicyError,
     SelfDecisionError,
 )
-from engine.events import ApprovalDecided, ApprovalRequested, GrantIssued, RunFinished
-from engine.liveness import pid_alive
+from engine.events import ApprovalDecided, ApprovalRequested, GrantIssued
+from engine.statuses import ApprovalStatus
 from engine.storage.database import Database, SyncTransaction, Transaction, dumps
 
 GRANT_TTL_SEC = 300.0
@@ -57,7 +57,7 @@ def decider_refusal(request: ApprovalRequest, decision: str, operator: str) -> s
             f"operator: {operator} is an agent credential and cannot decide request "
             f"{request.id}; approvals are made by an operator"
         )
-    if decision == "approved" and request.requester == operator:
+    if decision == ApprovalStatus.APPROVED and request.requester == operator:
         return f"operator: {operator} made request {request.id} and cannot decide it"
     return None
 
@@ -119,18 +119,27 @@ class ApprovalRequest:
     boot_id: str | None = None
     created_boot: float | None = None
 
-    def seconds_left(self, now: float | None = None) -> float:
-        """Seconds before expiry: by the engine's clock rule (engine/clock.py), or, for a
-        display given its own `now`, by that wall time."""
-        at = clock.now() if now is None else clock.Instant(now)
+    def seconds_left(self, now: float | clock.Instant | None = None) -> float:
+        """Seconds before expiry: by the engine's clock rule (engine/clock.py) at `now` (an
+        engine clock's reading; None: the system clock), or, for a display given its own
+        wall time, by that wall time."""
+        if now is None:
+            at = clock.now()
+        else:
+            at = now if isinstance(now, clock.Instant) else clock.Instant(now)
         left = clock.remaining(
             self.created_at, self.expires_at, self.boot_id, self.created_boot, at
         )
         return max(0.0, left)
 
+    def pending_at(self, at: clock.Instant) -> bool:
+        """Still waiting for a decision at `at` (not decided, not expired)."""
+        return self.status == ApprovalStatus.PENDING and self.seconds_left(at) > 0
+
     @property
     def is_pending(self) -> bool:
-        return self.status == "pending" and self.seconds_left() > 0
+        """`pending_at` on the system clock (front ends; the engine asks `Approvals`)."""
+        return self.pending_at(clock.now())
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> ApprovalRequest:
@@ -142,9 +151,14 @@ class ApprovalRequest:
 class Approvals:
     """Store for grants and approval requests."""
 
-    def __init__(self, db: Database, audit: AuditLog) -> None:
+    def __init__(self, db: Database, audit: AuditLog, at: clock.Clock = clock.SYSTEM) -> None:
         self._db = db
         self._audit = audit
+        self.clock = at
+
+    def is_pending(self, request: ApprovalRequest) -> bool:
+        """`request` still waits for a decision by this engine's clock."""
+        return request.pending_at(self.clock.now())
 
     # -- grants ---------------------------------------------------------------------------
 
@@ -161,7 +175,7 @@ class Approvals:
             raise InputError("ttl_sec: must be between 0 and 86400 seconds")
         if is_agent_identity(operator):
             raise PolicyError(f"operator: {operator} is an agent credential and cannot mint grants")
-        at = clock.now()
+        at = self.clock.now()
         grant = Grant(
             id=new_id("grant"),
             tool=tool,
@@ -203,8 +217,8 @@ class Approvals:
             await tx.emit(GrantIssued(grant.id, tool, operator))
         return grant
 
-    @staticmethod
     def consume_grant(
+        self,
         stx: SyncTransaction,
         grant_id: str,
         tool: str,
@@ -212,7 +226,7 @@ class Approvals:
         trace_id: str,
     ) -> None:
         """Use a grant exactly once, inside the run's start transaction, or raise why not."""
-        at = clock.now()
+        at = self.clock.now()
         digest = args_hash(tool, canonical_args)
         unexpired, unexpired_params = clock.unexpired_sql(at)
         cursor = stx.execute(
@@ -256,7 +270,7 @@ class Approvals:
         trace_id: str,
         ttl_sec: float = REQUEST_TTL_SEC,
     ) -> ApprovalRequest:
-        at = clock.now()
+        at = self.clock.now()
         now = at.wall
         request = ApprovalRequest(
             id=new_id("req"),
@@ -268,7 +282,7 @@ class Approvals:
             task_id=task_id,
             created_at=now,
             expires_at=now + ttl_sec,
-            status="pending",
+            status=ApprovalStatus.PENDING,
             decided_by=None,
             decided_at=None,
             decision_reason=None,
@@ -292,7 +306,7 @@ class Approvals:
                 task_id,
                 now,
                 request.expires_at,
-                "pending",
+                ApprovalStatus.PENDING,
                 trace_id,
                 at.boot_id,
                 at.boot,
@@ -308,14 +322,18 @@ class Approvals:
         return ApprovalRequest.from_row(row)
 
     async def list(
-        self, status: str | None = "pending", limit: int = 500, *, requester: str | None = None
+        self,
+        status: str | None = ApprovalStatus.PENDING,
+        limit: int = 500,
+        *,
+        requester: str | None = None,
     ) -> list[ApprovalRequest]:
         """Pending requests soonest-expiring first; other statuses newest first. With
         `requester`, only the requests that requester made (an agent reading its own)."""
         mine = "" if requester is None else " AND requester = ?"
         who: tuple[str, ...] = () if requester is None else (requester,)
-        if status == "pending":
-            unexpired, params = clock.unexpired_sql(clock.now())
+        if status == ApprovalStatus.PENDING:
+            unexpired, params = clock.unexpired_sql(self.clock.now())
             rows = await self._db.fetchall(
                 f"SELECT * FROM approval_requests WHERE status = 'pending' AND {unexpired}"
                 f"{mine} ORDER BY expires_at LIMIT ?",
@@ -336,7 +354,7 @@ class Approvals:
         return [ApprovalRequest.from_row(r) for r in rows]
 
     async def pending_count(self) -> int:
-        unexpired, params = clock.unexpired_sql(clock.now())
+        unexpired, params = clock.unexpired_sql(self.clock.now())
         row = await self._db.fetchone(
             f"SELECT COUNT(*) FROM approval_requests WHERE status = 'pending' AND {unexpired}",
             params,
@@ -347,7 +365,7 @@ class Approvals:
         self, tx: Transaction, request_id: str, decision: str, operator: str, reason: str
     ) -> ApprovalRequest:
         """Move a pending, unexpired request to `approved` or `denied` exactly once."""
-        at = clock.now()
+        at = self.clock.now()
         now = at.wall
         row = await tx.fetchone("SELECT * FROM approval_requests WHERE id = ?", (request_id,))
         if row is None:
@@ -357,10 +375,14 @@ class Approvals:
         if refusal is not None:
             raise SelfDecisionError(refusal)  # `refuse_decider` audits it before we get here
         back = clock.set_back_by(request.created_at, at)
-        if back is not None and request.status == "pending":
+        if back is not None and request.status == ApprovalStatus.PENDING:
             raise ApprovalError(clock_set_back("id", f"request {request_id}", back))
         # The approving process runs the request: it is recorded as the run's owner.
-        owner = (socket.gethostname(), os.getpid()) if decision == "approved" else (None, None)
+        owner = (
+            (socket.gethostname(), os.getpid())
+            if decision == ApprovalStatus.APPROVED
+            else (None, None)
+        )
         unexpired, unexpired_params = clock.unexpired_sql(at)
         cursor = await tx.execute(
             "UPDATE approval_requests SET status = ?, decided_by = ?, decided_at = ?, "
@@ -369,7 +391,7 @@ class Approvals:
             (decision, operator, now, reason, *owner, request_id, *unexpired_params, now),
         )
         if cursor.rowcount != 1:
-            if request.status != "pending":
+            if request.status != ApprovalStatus.PENDING:
                 raise ApprovalError(f"id: request {request_id} was already {request.status}")
             raise ApprovalError(
                 f"id: request {request_id} has expired; it can no longer be decided"
@@ -442,7 +464,7 @@ class Approvals:
         """Inside a write: mark up to `limit` expired pending requests (each with its audit
         record and event, claimed by a conditional UPDATE, so exactly once across
         processes). Returns (marked, expired rows seen)."""
-        at = clock.now()
+        at = self.clock.now()
         unexpired, params = clock.unexpired_sql(at)
         one = "" if only is None else " AND id = ?"
         rows = stx.conn.execute(
@@ -466,75 +488,15 @@ class Approvals:
                     actor="system",
                     action="approval_expired",
                     tool=request.tool,
-                    status="expired",
+                    status=ApprovalStatus.EXPIRED,
                     approval_id=request.id,
                     trace_id=request.trace_id,
                     task_id=request.task_id,
                 ),
             )
-            stx.emit(ApprovalDecided(request.id, request.tool, "expired", "system"))
+            stx.emit(ApprovalDecided(request.id, request.tool, ApprovalStatus.EXPIRED, "system"))
             marked += 1
         return marked, len(rows)
-
-    async def reap_interrupted_runs(self) -> tuple[str, ...]:
-        """Approved requests whose run was orphaned: the approving process (on this machine)
-        ended before recording the outcome. Each is marked `interrupted` and audited, saying
-        whether the run had started, so nothing (a task, the inbox) waits for it forever."""
-        rows = await self._db.fetchall(
-            "SELECT * FROM approval_requests WHERE status = 'approved' AND run_status IS NULL "
-            "AND run_owner_host = ? AND run_owner_pid != ?",
-            (socket.gethostname(), os.getpid()),
-        )
-        orphans = [
-            request
-            for request in map(ApprovalRequest.from_row, rows)
-            if request.run_owner_pid and pid_alive(request.run_owner_pid) is False
-        ]
-        reaped = [
-            request.id
-            for request in orphans
-            if await self._db.write(partial(self._mark_interrupted, request=request))
-        ]
-        return tuple(reaped)
-
-    def _mark_interrupted(self, stx: SyncTransaction, request: ApprovalRequest) -> bool:
-        claimed = stx.execute(
-            "UPDATE approval_requests SET run_status = 'interrupted' "
-            "WHERE id = ? AND run_status IS NULL",
-            (request.id,),
-        )
-        if claimed.rowcount != 1:
-            return False  # another process reaped it first
-        started = stx.fetchone(
-            "SELECT id FROM audit WHERE approval_id = ? AND action = 'run_start'", (request.id,)
-        )
-        what = (
-            f"it had started (audit record {started[0]}): check what it changed"
-            if started
-            else "it had not started: nothing was executed"
-        )
-        audit_id = self._audit.append_sync(
-            stx,
-            AuditEntry(
-                actor="system",
-                action="approval_run_interrupted",
-                tool=request.tool,
-                status="interrupted",
-                error=(
-                    f"the approved run of {request.tool} was interrupted: the approving process "
-                    f"({request.run_owner_host} pid {request.run_owner_pid}) ended before it "
-                    f"finished; {what}"
-                ),
-                approval_id=request.id,
-                trace_id=request.trace_id,
-                task_id=request.task_id,
-            ),
-        )
-        stx.execute(
-            "UPDATE approval_requests SET run_audit_id = ? WHERE id = ?", (audit_id, request.id)
-        )
-        stx.emit(RunFinished(audit_id, request.tool, "interrupted", request.trace_id or ""))
-        return True
 
     async def _reload(self, tx: Transaction, request_id: str) -> ApprovalRequest:
         row = await tx.fetchone("SELECT * FROM approval_requests WHERE id = ?", (request_id,))

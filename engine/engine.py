@@ -30,8 +30,9 @@ from engine.leases import RunLeases
 from engine.nodes import NodeClient, NodeRegistry
 from engine.policy import ExecutionConfig, PolicyStore, load_seed
 from engine.recovery import Recovery
-from engine.runs import RunRequest, RunResult, RunStatus, canonical_args
+from engine.runs import RunRequest, RunResult, canonical_args
 from engine.settings import Settings
+from engine.statuses import RunStatus
 from engine.storage.backend import open_database
 from engine.storage.database import Database
 from engine.sweeps import EVENT_RETENTION_SEC, Sweeper

@@ -31,11 +31,11 @@ from engine.policy import ExecutionConfig, PolicyStore
 from engine.runs import (
     RunRequest,
     RunResult,
-    RunStatus,
     canonical_args,
     cap_result,
     refusal_code,
 )
+from engine.statuses import RunStatus
 from engine.storage.database import Database, SyncTransaction
 from engine.tools.registry import ToolRegistry
 from engine.tools.spec import Risk, ToolContext, ToolSpec
@@ -287,7 +287,7 @@ class Executor:
 
         def begin(stx: SyncTransaction) -> None:
             if grant_id is not None:
-                Approvals.consume_grant(stx, grant_id, spec.name, canonical, trace_id)
+                self._approvals.consume_grant(stx, grant_id, spec.name, canonical, trace_id)
             self._audit.append_sync(
                 stx,
                 AuditEntry(

@@ -3,7 +3,6 @@ canonical arguments (what grants bind to), output caps and refusal codes."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -18,17 +17,9 @@ from engine.errors import (
     NotFoundError,
     ToolDisabledError,
 )
+from engine.statuses import RunStatus
 from engine.storage.database import dumps
 from engine.tools.spec import ToolSpec
-
-
-class RunStatus(StrEnum):
-    OK = "ok"
-    ERROR = "error"
-    TIMEOUT = "timeout"
-    REFUSED = "refused"
-    DRY_RUN = "dry_run"
-    PENDING_APPROVAL = "pending_approval"
 
 
 class RunRequest(BaseModel):

@@ -12,29 +12,19 @@ from typing import Any
 from rich.style import Style
 from rich.text import Text
 from textual.color import Color, ColorParseError
+from textual.notifications import SeverityLevel
+
+from engine.statuses import Tone, tone_for
 
 RISK_TONE = {"low": "success", "medium": "warning", "high": "error"}
-STATUS_TONE = {
-    "ok": "success",
-    "approved": "success",
-    "dry_run": "accent",
-    "pending_approval": "warning",
-    "pending": "warning",
-    "refused": "error",
-    "error": "error",
-    "timeout": "error",
-    "denied": "error",
-    "expired": "text-muted",
-    # tasks and their steps
-    "running": "accent",
-    "waiting_approval": "warning",
-    "completed": "success",
-    "succeeded": "success",
-    "failed": "error",
-    "budget_exhausted": "error",
-    "interrupted": "warning",
-    "cancelled": "text-muted",
-    "skipped": "text-muted",
+# The one status→tone map is `engine.statuses.tone_for`; here each tone gets its theme colour.
+TONE_COLOR = {
+    Tone.OK: "success",
+    Tone.ACTIVE: "accent",
+    Tone.WARN: "warning",
+    Tone.ERROR: "error",
+    Tone.MUTED: "text-muted",
+    Tone.NEUTRAL: "foreground",
 }
 
 
@@ -59,8 +49,20 @@ def risk_text(app: Any, risk: str) -> Text:
     return tone(app, RISK_TONE.get(risk, "foreground"), risk, bold=risk == "high")
 
 
-def status_text(app: Any, status: str) -> Text:
-    return tone(app, STATUS_TONE.get(status, "foreground"), status)
+def status_color(status: str | None) -> str:
+    """The theme variable a status is shown in (every view: tables, panels, markup)."""
+    return TONE_COLOR[tone_for(status)]
+
+
+def status_severity(status: str | None) -> SeverityLevel:
+    """A notification's severity for a status, from the same tone."""
+    shade = tone_for(status)
+    return "error" if shade is Tone.ERROR else "warning" if shade is Tone.WARN else "information"
+
+
+def status_text(app: Any, status: str | None, shown: str | None = None) -> Text:
+    """`status` (or `shown` in its place) in the status's colour."""
+    return tone(app, status_color(status), shown if shown is not None else status or "")
 
 
 def enabled_text(app: Any, enabled: bool) -> Text:

@@ -12,7 +12,8 @@ from typing import Any
 import mcp_types as types
 
 from engine.mcp_sessions import Outcome
-from engine.runs import RunResult, RunStatus
+from engine.runs import RunResult
+from engine.statuses import RunStatus
 
 
 def _json(data: Any) -> str:

@@ -32,7 +32,7 @@ from engine.approvals import ApprovalRequest
 from engine.credentials import check_name
 from engine.errors import EngineError, PolicyError
 from engine.mcp_sessions import McpSessions
-from engine.runs import RunStatus
+from engine.statuses import RunStatus
 from engine.tools.spec import Risk
 
 REASON_META_KEYS = ("reason", "daena/reason")

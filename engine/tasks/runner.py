@@ -29,16 +29,16 @@ import asyncio
 import contextlib
 import os
 import socket
-import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from engine.audit import AuditEntry, AuditRecord
+from engine.audit import AuditRecord
 from engine.brain import Brain
 from engine.errors import EngineError, NotFoundError
 from engine.liveness import process_token
-from engine.runs import RunRequest, RunStatus
+from engine.runs import RunRequest
+from engine.statuses import ApprovalStatus, RunStatus
 from engine.storage.database import Transaction
 from engine.tasks.budget import BudgetGuard
 from engine.tasks.models import StepStatus, Task, TaskStatus, TaskStep
@@ -105,25 +105,25 @@ class TaskRunner:
 
     async def claim(self, task_id: str, expected: set[TaskStatus], actor: str, note: str) -> bool:
         """Move the task to `running` as this runner's; False when it was not in `expected`."""
-        now = time.time()
         async with self.eng.db.transaction() as tx:
-            task = await self.store.task_in_tx(tx, task_id)
-            extra = {
-                "owner": self.owner,
-                "owner_pid": self.pid,
-                "owner_host": self.host,
-                "owner_started": self.started,
-                "run_started_at": now,
-                "heartbeat_at": now,
-                "started_at": task.started_at or now,
-                "finished_at": None,
-            }
-            ok = await self.store.set_status(
-                tx, task_id, TaskStatus.RUNNING, expected=expected, reason=note, extra=extra
+            return await self.store.transition(
+                tx,
+                task_id,
+                expected,
+                TaskStatus.RUNNING,
+                actor=actor,
+                reason=note,
+                **self.owner_fields,
             )
-            if ok:
-                await self._audit(tx, task_id, actor, TaskStatus.RUNNING, note)
-        return ok
+
+    @property
+    def owner_fields(self) -> dict[str, Any]:
+        return {
+            "owner": self.owner,
+            "owner_pid": self.pid,
+            "owner_host": self.host,
+            "owner_started": self.started,
+        }
 
     async def finish(
         self,
@@ -134,40 +134,17 @@ class TaskRunner:
         artifact: tuple[str, str] | None = None,
     ) -> bool:
         """Leave `running` for `status` (only while this runner holds the task)."""
-        now = time.time()
         async with self.eng.db.transaction() as tx:
-            task = await self.store.task_in_tx(tx, task_id)
-            if task.owner != self.owner or task.status != TaskStatus.RUNNING:
-                return False
-            elapsed = task.elapsed_sec + max(0.0, now - (task.run_started_at or now))
-            ok = await self.store.set_status(
+            return await self.store.transition(
                 tx,
                 task_id,
+                {TaskStatus.RUNNING},
                 status,
-                expected={TaskStatus.RUNNING},
-                owner=self.owner,
+                actor=f"task:{task_id}",
                 reason=reason,
-                extra={"elapsed_sec": elapsed, "run_started_at": None},
+                if_owner=self.owner,
+                artifact=artifact,
             )
-            if ok:
-                if artifact is not None:
-                    await self.store.add_artifact(tx, task_id, artifact[0], artifact[1])
-                await self._audit(tx, task_id, f"task:{task_id}", status, reason)
-        return ok
-
-    async def _audit(
-        self, tx: Transaction, task_id: str, actor: str, status: TaskStatus, note: str | None
-    ) -> None:
-        await self.eng.audit.append(
-            tx,
-            AuditEntry(
-                actor=actor,
-                action=f"task_{status}",
-                status=str(status),
-                task_id=task_id,
-                result_summary=note or None,
-            ),
-        )
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -192,7 +169,7 @@ class TaskRunner:
 
     async def _heartbeat(self, task_id: str) -> None:
         while True:
-            await asyncio.sleep(self.heartbeat_sec)
+            await self.eng.clock.sleep(self.heartbeat_sec)
             with contextlib.suppress(EngineError):
                 await self.store.heartbeat(task_id, self.owner)
 
@@ -200,24 +177,18 @@ class TaskRunner:
         """Best effort: never leave a task `running` under an owner that has stopped."""
         with contextlib.suppress(Exception):
             async with self.eng.db.transaction() as tx:
-                task = await self.store.task_in_tx(tx, task_id)
-                if task.owner != self.owner or task.status != TaskStatus.RUNNING:
-                    return
-                for step in await self.store.steps(task_id):
-                    if step.status == StepStatus.RUNNING:
-                        await self.store.update_step(tx, step, StepStatus.INTERRUPTED)
-                now = time.time()
-                elapsed = task.elapsed_sec + max(0.0, now - (task.run_started_at or now))
-                await self.store.set_status(
+                if await self.store.transition(
                     tx,
                     task_id,
+                    {TaskStatus.RUNNING},
                     status,
-                    expected={TaskStatus.RUNNING},
-                    owner=self.owner,
+                    actor="system",
                     reason=reason,
-                    extra={"elapsed_sec": elapsed, "run_started_at": None},
-                )
-                await self._audit(tx, task_id, "system", status, reason)
+                    if_owner=self.owner,
+                ):
+                    for step in await self.store.steps(task_id):
+                        if step.status == StepStatus.RUNNING:
+                            await self.store.update_step(tx, step, StepStatus.INTERRUPTED)
 
     async def _loop(self, task_id: str, options: RunOptions) -> None:
         session = PlannerSession()
@@ -233,7 +204,7 @@ class TaskRunner:
                     done = len(task.steps)
                     await self.finish(task_id, TaskStatus.COMPLETED, f"all {done} steps finished")
                     return
-                if guard.out_of_time(task):
+                if guard.out_of_time(task, self.eng.clock.time()):
                     await self.finish(task_id, TaskStatus.BUDGET_EXHAUSTED, guard.time_message())
                     return
                 if await self._plan(task, guard, session):
@@ -283,14 +254,13 @@ class TaskRunner:
     # -- one step -------------------------------------------------------------------------
 
     async def _holding(self, tx: Transaction, task_id: str) -> bool:
-        row = await tx.fetchone("SELECT owner FROM tasks WHERE id = ?", (task_id,))
-        return row is not None and row[0] == self.owner
+        return await self.store.held_by(tx, task_id, self.owner)
 
     async def _attempt(self, task: Task, step: TaskStep, guard: BudgetGuard) -> tuple[Outcome, str]:
-        if guard.out_of_time(task):
+        if guard.out_of_time(task, self.eng.clock.time()):
             return Outcome.OUT_OF_TIME, ""
         mark = await self.eng.audit.last_id()
-        now = time.time()
+        now = self.eng.clock.time()
         async with self.eng.db.transaction() as tx:
             if not await self._holding(tx, task.id):
                 return Outcome.STOPPED, ""
@@ -340,7 +310,7 @@ class TaskRunner:
             "error": error,
             "audit_id": record.id if record is not None else None,
         }
-        now = time.time()
+        now = self.eng.clock.time()
         async with self.eng.db.transaction() as tx:
             if not await self._holding(tx, task.id):
                 return Outcome.STOPPED, ""
@@ -369,7 +339,7 @@ class TaskRunner:
         async with self.eng.db.transaction() as tx:
             if await self._holding(tx, task.id):
                 await self.store.update_step(
-                    tx, step, StepStatus.FAILED, error=error, finished_at=time.time()
+                    tx, step, StepStatus.FAILED, error=error, finished_at=self.eng.clock.time()
                 )
 
     async def _resolve_waiting(
@@ -384,8 +354,8 @@ class TaskRunner:
             message = f"approval request {step.approval_request_id} no longer exists"
             await self._fail_step(task, step, message)
             return Outcome.DENIED, message
-        if request.status == "approved":
-            if request.run_status == "interrupted":
+        if request.status == ApprovalStatus.APPROVED:
+            if request.run_status == RunStatus.INTERRUPTED:
                 record = await self.eng.audit.get(request.run_audit_id or 0)
                 async with self.eng.db.transaction() as tx:
                     if not await self._holding(tx, task.id):
@@ -400,14 +370,14 @@ class TaskRunner:
                 await self.eng.audit.get(request.run_audit_id) if request.run_audit_id else None
             )
             return await self._apply(task, step, request.run_status, record, None, guard)
-        if request.status == "denied":
+        if request.status == ApprovalStatus.DENIED:
             message = (
                 f"approval request {request.id} was denied by {request.decided_by}: "
                 f"{request.decision_reason or 'no reason given'}"
             )
             await self._fail_step(task, step, message)
             return Outcome.DENIED, message
-        if request.status == "expired" or not request.is_pending:
+        if request.status == ApprovalStatus.EXPIRED or not self.eng.approvals.is_pending(request):
             await self.eng.approvals.sweep_expired()
             message = f"approval request {request.id} expired before an operator decided it"
             await self._fail_step(task, step, message)
@@ -422,12 +392,8 @@ class TaskRunner:
         """The newest record of this step's tool for the task, after the step's mark."""
         if step.audit_mark is None:
             return None
-        row = await self.eng.db.fetchone(
-            "SELECT id FROM audit WHERE task_id = ? AND tool = ? AND id > ? "
-            f"AND action IN ({','.join('?' for _ in actions)}) ORDER BY id DESC LIMIT 1",
-            (task_id, step.tool, step.audit_mark, *actions),
-        )
-        return await self.eng.audit.get(int(row[0])) if row else None
+        found = await self.store.newest_step_record(task_id, step.tool, step.audit_mark, actions)
+        return await self.eng.audit.get(found) if found is not None else None
 
     def risk_of(self, tool: str) -> Risk:
         return self.eng.registry.get(tool).risk if tool in self.eng.registry else Risk.HIGH
@@ -494,13 +460,9 @@ class TaskRunner:
             request = await self.eng.approvals.get(step.approval_request_id)
         except NotFoundError:
             return None
-        if request.status != "approved" or request.run_status != "interrupted":
+        if request.status != ApprovalStatus.APPROVED or request.run_status != RunStatus.INTERRUPTED:
             return None
-        row = await self.eng.db.fetchone(
-            "SELECT 1 FROM audit WHERE approval_id = ? AND action = 'run_start' LIMIT 1",
-            (request.id,),
-        )
-        return request.id, row is not None
+        return request.id, await self.store.approved_run_started(request.id)
 
     async def _reconcile(
         self, task: Task, step: TaskStep, guard: BudgetGuard, options: RunOptions
@@ -522,7 +484,7 @@ class TaskRunner:
                     tx,
                     step,
                     StepStatus.SKIPPED,
-                    finished_at=time.time(),
+                    finished_at=self.eng.clock.time(),
                     error="skipped by the operator after an interruption",
                 )
             else:

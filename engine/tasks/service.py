@@ -1,7 +1,6 @@
 """`TaskService`: the one facade front ends use for tasks (SPEC §7).
 
     tasks = TaskService(eng)            # the engine exposes it as `eng.tasks`
-    await tasks.recover()               # at open: dead owners' `running` tasks → interrupted
     task = await tasks.create_from_playbook("run_tests", {"path": "tests"})
     task = await tasks.run(task.id)     # returns when the task completes, fails, runs out of
                                         # budget, is cancelled, or waits for an approval
@@ -10,7 +9,8 @@
 
 `run`/`resume` never leave a task `running` when they return normally. A task waiting for an
 approval does not hold a process: whoever resumes it later (any process) checks the request
-and, if the approved run finished, takes its outcome without running the step again.
+and, if the approved run finished, takes its outcome without running the step again. A task
+whose owner died is found by `engine.recovery` when the next engine opens.
 """
 
 from __future__ import annotations
@@ -18,9 +18,6 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
-import os
-import socket
-import time
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -29,12 +26,12 @@ from engine.approvals import new_id
 from engine.audit import AuditEntry
 from engine.brain import Brain, BrainStatus
 from engine.errors import ApprovalError, ConfigError, InputError, NotFoundError, TaskStateError
-from engine.events import ApprovalDecided, RunFinished
-from engine.liveness import owner_alive
+from engine.events import ApprovalDecided, Event, RunFinished
 from engine.runs import canonical_args
+from engine.statuses import ApprovalStatus
 from engine.tasks.models import RESUMABLE, TERMINAL, Budget, StepStatus, Task, TaskStatus
 from engine.tasks.playbooks import PLAYBOOK_DIR, Playbook, PlaybookLibrary, PlaybookStep
-from engine.tasks.runner import ACTIVE_RUNS, RunOptions, TaskRunner
+from engine.tasks.runner import RunOptions, TaskRunner
 from engine.tasks.store import TaskStore
 
 if TYPE_CHECKING:
@@ -42,7 +39,6 @@ if TYPE_CHECKING:
 
     from engine.engine import Engine
 
-STALE_HEARTBEAT_SEC = 60.0
 MAX_GOAL_CHARS = 4000
 
 
@@ -57,7 +53,7 @@ class TaskService:
         playbook_dir: Path | None = None,
     ) -> None:
         self.eng = eng
-        self.store = TaskStore(eng.db)
+        self.store = TaskStore(eng.db, eng.audit, eng.clock)
         self.brain = brain or Brain(eng.settings)
         # `playbook_dir` (tests) replaces both; else the operator's own, then the examples.
         own = getattr(eng.settings, "daena_playbooks_dir", None)
@@ -298,10 +294,10 @@ class TaskService:
             request = await self.eng.approvals.get(step.approval_request_id)
         except NotFoundError:
             return False
-        if request.status == "approved" and request.run_status is None:
+        if request.status == ApprovalStatus.APPROVED and request.run_status is None:
             # In progress, unless the approving process died (then it is marked interrupted).
-            return request.id not in await self.eng.approvals.reap_interrupted_runs()
-        return request.is_pending
+            return request.id not in await self.eng.recovery.interrupted_approvals()
+        return self.eng.approvals.is_pending(request)
 
     async def _not_claimed(self, task_id: str) -> Task:
         """Someone else moved the task first (another process, a cancel): report as it is."""
@@ -323,7 +319,8 @@ class TaskService:
         """Run/resume the task, and while it waits for an approval wait for the decision
         (events from this process at once, other processes' within `poll_sec`), then go on.
         Returns when it stops for another reason, or still waiting after `max_wait_sec`."""
-        deadline = None if max_wait_sec is None else time.monotonic() + max_wait_sec
+        clock = self.eng.clock
+        deadline = None if max_wait_sec is None else clock.monotonic() + max_wait_sec
         with self.eng.bus.subscription() as queue:
             while True:
                 task = await self.get(task_id)
@@ -333,14 +330,27 @@ class TaskService:
                     return task
                 wait = poll_sec
                 if deadline is not None:
-                    wait = min(wait, deadline - time.monotonic())
+                    wait = min(wait, deadline - clock.monotonic())
                     if wait <= 0:
                         return task
-                with contextlib.suppress(TimeoutError):
-                    while True:
-                        event = await asyncio.wait_for(queue.get(), wait)
-                        if isinstance(event, ApprovalDecided | RunFinished):
-                            break
+                await self._decision_or_timeout(queue, wait)
+
+    async def _decision_or_timeout(self, queue: asyncio.Queue[Event], seconds: float) -> None:
+        """Until a decision or a run's end is published, or `seconds` pass on the clock."""
+
+        async def decision() -> None:
+            while not isinstance(await queue.get(), ApprovalDecided | RunFinished):
+                pass
+
+        waiter = asyncio.ensure_future(decision())
+        timer = asyncio.ensure_future(self.eng.clock.sleep(seconds))
+        try:
+            await asyncio.wait({waiter, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for pending in (waiter, timer):
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pending
 
     async def cancel(self, task_id: str, reason: str = "", operator: str | None = None) -> Task:
         """Stop a task that has not finished; a pending approval request it made is denied.
@@ -351,35 +361,26 @@ class TaskService:
         if task.status in TERMINAL:
             raise InputError(f"id: task {task_id} is already {task.status}")
         note = f"cancelled by {operator}" + (f": {reason.strip()}" if reason.strip() else "")
-        now = time.time()
         async with self.eng.db.transaction() as tx:
-            current = await self.store.task_in_tx(tx, task_id)
-            elapsed = current.running_seconds(now)
-            ok = await self.store.set_status(
+            ok = await self.store.transition(
                 tx,
                 task_id,
+                set(TaskStatus) - TERMINAL,
                 TaskStatus.CANCELLED,
-                expected=set(TaskStatus) - TERMINAL,
+                actor=operator,
                 reason=note,
-                extra={"elapsed_sec": elapsed, "run_started_at": None},
             )
             if not ok:
                 raise InputError(f"id: task {task_id} finished before it could be cancelled")
-            await self.eng.audit.append(
-                tx,
-                AuditEntry(
-                    actor=operator,
-                    action="task_cancelled",
-                    status=str(TaskStatus.CANCELLED),
-                    task_id=task_id,
-                    result_summary=note,
-                ),
-            )
             steps = await self.store.steps(task_id)
             waiting = next((s for s in steps if s.status == StepStatus.WAITING_APPROVAL), None)
             if waiting is not None:
                 await self.store.update_step(
-                    tx, waiting, StepStatus.SKIPPED, finished_at=now, error="task cancelled"
+                    tx,
+                    waiting,
+                    StepStatus.SKIPPED,
+                    finished_at=self.eng.clock.time(),
+                    error="task cancelled",
                 )
         if waiting is not None and waiting.approval_request_id:
             with contextlib.suppress(ApprovalError, NotFoundError):
@@ -391,66 +392,6 @@ class TaskService:
     # -- restart --------------------------------------------------------------------------
 
     async def recover(self) -> builtins.list[str]:
-        """Mark `running` tasks whose process is gone as `interrupted` (call at open).
-
-        A task is left alone while its owner is alive: driven in this process, or its
-        process on this host still exists (see `_owner_alive`). Returns the ids."""
-        now = time.time()
-        recovered: builtins.list[str] = []
-        for task in await self.store.list([TaskStatus.RUNNING], limit=10_000):
-            if ACTIVE_RUNS.get(task.id) == task.owner or self._owner_alive(task, now):
-                continue
-            reason = (
-                f"its process ({task.owner_host} pid {task.owner_pid}) stopped while it was "
-                "running; resume it to continue"
-            )
-            async with self.eng.db.transaction() as tx:
-                current = await self.store.task_in_tx(tx, task.id)
-                if current.status != TaskStatus.RUNNING or current.owner != task.owner:
-                    continue
-                for step in await self.store.steps(task.id):
-                    if step.status == StepStatus.RUNNING:
-                        await self.store.update_step(
-                            tx,
-                            step,
-                            StepStatus.INTERRUPTED,
-                            error="its process stopped while this step was running",
-                        )
-                last_alive = current.heartbeat_at or current.run_started_at or now
-                ran = max(0.0, last_alive - (current.run_started_at or last_alive))
-                await self.store.set_status(
-                    tx,
-                    task.id,
-                    TaskStatus.INTERRUPTED,
-                    expected={TaskStatus.RUNNING},
-                    owner=task.owner,
-                    reason=reason,
-                    extra={"elapsed_sec": current.elapsed_sec + ran, "run_started_at": None},
-                )
-                await self.eng.audit.append(
-                    tx,
-                    AuditEntry(
-                        actor="system",
-                        action="task_interrupted",
-                        status=str(TaskStatus.INTERRUPTED),
-                        task_id=task.id,
-                        result_summary=reason,
-                    ),
-                )
-            recovered.append(task.id)
-        return recovered
-
-    @staticmethod
-    def _owner_alive(task: Task, now: float) -> bool:
-        """A live owner always wins: on this host the owner's pid is asked, and an old
-        heartbeat (a suspended process, a reader whose clock runs ahead) never outweighs it.
-        The heartbeat decides only where the process cannot be asked (another host, or a
-        platform without a safe check)."""
-        if task.owner_host == socket.gethostname() and task.owner_pid:
-            if task.owner_pid == os.getpid():
-                return False  # this process, but no runner here drives it: an orphan
-            alive = owner_alive(task.owner_pid, task.owner_started)
-            if alive is not None:
-                return alive
-        last = task.heartbeat_at or task.run_started_at or 0.0
-        return now - last < STALE_HEARTBEAT_SEC
+        """Mark `running` tasks whose process is gone as `interrupted` (`engine.recovery`
+        does it at open; returns the ids)."""
+        return await self.eng.recovery.orphaned_tasks()

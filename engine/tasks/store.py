@@ -1,8 +1,11 @@
 """SQL for tasks, task steps and task artifacts (migration 3). Returns domain models.
 
-Status changes are conditional UPDATEs (`... WHERE status IN (...)`), so two processes, or a
-runner and an operator's cancel, can never both move the same task; the loser sees 0 rows
-and backs off. Every status change writes its event in the same transaction.
+A task's status changes in one place, `TaskStore.transition`: a conditional UPDATE
+(`... WHERE status IN (...)`, and the owner when one is named), so two processes, or a runner
+and an operator's cancel, can never both move the same task; the loser sees 0 rows and backs
+off. The winner's event and audit record are written in the same transaction, and the
+running time is accounted for on the way in and out of `running`. The runner, the service
+and `engine.recovery` all go through it; none writes the tasks table itself.
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ from __future__ import annotations
 import builtins
 import json
 import sqlite3
-import time
 from collections.abc import Iterable
 from typing import Any
 
+from engine.audit import AuditEntry, AuditLog
+from engine.clock import SYSTEM, Clock
 from engine.errors import NotFoundError
 from engine.events import TaskChanged
 from engine.storage.database import Database, Transaction, dumps, placeholders
@@ -97,8 +101,10 @@ def step_from_row(row: sqlite3.Row) -> TaskStep:
 class TaskStore:
     """Reads and writes the three task tables."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, audit: AuditLog, clock: Clock = SYSTEM) -> None:
         self._db = db
+        self._audit = audit
+        self._clock = clock
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -171,7 +177,7 @@ class TaskStore:
         budget: Budget,
         created_by: str,
     ) -> None:
-        now = time.time()
+        now = self._clock.time()
         await tx.execute(
             "INSERT INTO tasks (id, goal, source, variables, status, max_steps, max_retries,"
             " max_seconds, created_by, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -194,7 +200,9 @@ class TaskStore:
     async def append_steps(
         self, tx: Transaction, task_id: str, steps: builtins.list[PlaybookStep], first_index: int
     ) -> None:
-        await tx.execute("UPDATE tasks SET updated_at = ? WHERE id = ?", (time.time(), task_id))
+        await tx.execute(
+            "UPDATE tasks SET updated_at = ? WHERE id = ?", (self._clock.time(), task_id)
+        )
         for offset, step in enumerate(steps):
             await tx.execute(
                 "INSERT INTO task_steps (task_id, idx, tool, args, title, dry_run,"
@@ -214,41 +222,80 @@ class TaskStore:
                 ),
             )
 
-    async def set_status(
+    async def transition(
         self,
         tx: Transaction,
         task_id: str,
-        status: TaskStatus,
+        from_states: Iterable[TaskStatus],
+        to_state: TaskStatus,
         *,
-        expected: Iterable[TaskStatus],
-        owner: str | None = None,
-        reason: str | None = None,
-        extra: dict[str, Any] | None = None,
+        actor: str,
+        reason: str | None,
+        if_owner: str | None = None,
+        ran_until: float | None = None,
+        artifact: tuple[str, str] | None = None,
+        **fields: Any,
     ) -> bool:
-        """Move a task from one of `expected` (and, if given, held by `owner`) to `status`."""
-        now = time.time()
-        sets: dict[str, Any] = {"status": status, "reason": reason, "updated_at": now}
-        if status.terminal:
+        """Move a task from one of `from_states` (and, if given, held by `if_owner`) to
+        `to_state`, with its event and its `task_<status>` audit record by `actor`; False,
+        with nothing written, when it was not there (someone else moved it first).
+
+        Entering `running` starts the running-time clock; leaving it adds the time run so
+        far (until `ran_until`, default now: recovery passes the last heartbeat) to
+        `elapsed_sec`. `fields` are further columns to set (the owner, when claiming)."""
+        now = self._clock.time()
+        current = await self.task_in_tx(tx, task_id)
+        sets: dict[str, Any] = {"status": to_state, "reason": reason, "updated_at": now}
+        if to_state == TaskStatus.RUNNING:
+            sets.update(
+                run_started_at=now,
+                heartbeat_at=now,
+                started_at=current.started_at or now,
+                finished_at=None,
+            )
+        else:
+            if current.status == TaskStatus.RUNNING and current.run_started_at is not None:
+                until = now if ran_until is None else ran_until
+                sets["elapsed_sec"] = current.elapsed_sec + max(0.0, until - current.run_started_at)
+            sets["run_started_at"] = None
+        if to_state.terminal:
             sets["finished_at"] = now
-        sets.update(extra or {})
-        allowed = [str(s) for s in expected]
+        sets.update(fields)
+        allowed = [str(s) for s in from_states]
         where = f"id = ? AND status IN ({placeholders(allowed)})"
         params: list[Any] = [*sets.values(), task_id, *allowed]
-        if owner is not None:
+        if if_owner is not None:
             where += " AND owner = ?"
-            params.append(owner)
+            params.append(if_owner)
         assignments = ", ".join(f"{k} = ?" for k in sets)
         cursor = await tx.execute(f"UPDATE tasks SET {assignments} WHERE {where}", tuple(params))
         if cursor.rowcount != 1:
             return False
-        await tx.emit(TaskChanged(task_id, status))
+        if artifact is not None:
+            await self.add_artifact(tx, task_id, artifact[0], artifact[1])
+        await tx.emit(TaskChanged(task_id, to_state))
+        await self._audit.append(
+            tx,
+            AuditEntry(
+                actor=actor,
+                action=f"task_{to_state}",
+                status=str(to_state),
+                task_id=task_id,
+                result_summary=reason or None,
+            ),
+        )
         return True
+
+    async def held_by(self, tx: Transaction, task_id: str, owner: str) -> bool:
+        """Whether `owner` still holds the task (a runner checks before each write)."""
+        row = await tx.fetchone("SELECT owner FROM tasks WHERE id = ?", (task_id,))
+        return row is not None and row[0] == owner
 
     async def heartbeat(self, task_id: str, owner: str) -> None:
         async with self._db.transaction() as tx:
             await tx.execute(
                 "UPDATE tasks SET heartbeat_at = ? WHERE id = ? AND owner = ? AND status = ?",
-                (time.time(), task_id, owner, TaskStatus.RUNNING),
+                (self._clock.time(), task_id, owner, TaskStatus.RUNNING),
             )
 
     async def update_step(
@@ -261,7 +308,7 @@ class TaskStore:
             (*sets.values(), step.task_id, step.index),
         )
         await tx.execute(
-            "UPDATE tasks SET updated_at = ? WHERE id = ?", (time.time(), step.task_id)
+            "UPDATE tasks SET updated_at = ? WHERE id = ?", (self._clock.time(), step.task_id)
         )
         await tx.emit(TaskStepChanged(step.task_id, step.index, status, step.tool))
 
@@ -271,7 +318,7 @@ class TaskStore:
         await tx.execute(
             "INSERT INTO task_artifacts (task_id, step_idx, kind, content, created_at)"
             " VALUES (?,?,?,?,?)",
-            (task_id, step_index, kind, content, time.time()),
+            (task_id, step_index, kind, content, self._clock.time()),
         )
 
     async def step_in_tx(self, tx: Transaction, task_id: str, index: int) -> TaskStep:
@@ -288,3 +335,25 @@ class TaskStore:
         if row is None:
             raise NotFoundError(f"id: no task {task_id!r}")
         return task_from_row(row)
+
+    # -- the audit trail of a task's steps (crash reconciliation) ---------------------------
+
+    async def newest_step_record(
+        self, task_id: str, tool: str, after_id: int, actions: tuple[str, ...]
+    ) -> int | None:
+        """The id of the newest audit record of `tool` for this task after `after_id`
+        with one of `actions`."""
+        row = await self._db.fetchone(
+            "SELECT id FROM audit WHERE task_id = ? AND tool = ? AND id > ? "
+            f"AND action IN ({placeholders(list(actions))}) ORDER BY id DESC LIMIT 1",
+            (task_id, tool, after_id, *actions),
+        )
+        return int(row[0]) if row else None
+
+    async def approved_run_started(self, request_id: str) -> bool:
+        """Whether the run of an approved request had started (a `run_start` record)."""
+        row = await self._db.fetchone(
+            "SELECT 1 FROM audit WHERE approval_id = ? AND action = 'run_start' LIMIT 1",
+            (request_id,),
+        )
+        return row is not None

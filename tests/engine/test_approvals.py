@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from engine import ApprovalError, Engine, InputError, NotFoundError, Settings
+from engine.approvals import REQUEST_TTL_SEC
+from engine.clock import ManualClock
 
 WRITE = {"path": "out.txt", "content": "approved text\n"}
 
@@ -17,6 +20,19 @@ WRITE = {"path": "out.txt", "content": "approved text\n"}
 async def risky(eng: Engine) -> Engine:
     await eng.set_tool_enabled("filesystem_write", True)
     return eng
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+async def timed(settings: Settings, clock: ManualClock) -> AsyncIterator[Engine]:
+    """`risky` on a clock that moves only when the test says: expiry without waiting."""
+    async with Engine.open(settings, clock=clock) as engine:
+        await engine.set_tool_enabled("filesystem_write", True)
+        yield engine
 
 
 async def runs_of(eng: Engine, status: str = "ok") -> int:
@@ -59,12 +75,22 @@ async def test_equivalent_arguments_match_canonically(risky: Engine) -> None:
     assert (await risky.run("filesystem_write", WRITE, approval_id=grant.id)).status == "ok"
 
 
-async def test_expired_grant_refused(risky: Engine, workspace: Path) -> None:
-    grant = await risky.grant("filesystem_write", WRITE, ttl_sec=0.05)
-    await asyncio.sleep(0.1)
-    result = await risky.run("filesystem_write", WRITE, approval_id=grant.id)
+async def test_expired_grant_refused(timed: Engine, clock: ManualClock, workspace: Path) -> None:
+    kept = await timed.grant("filesystem_write", WRITE, ttl_sec=60)
+    lapsed = await timed.grant("filesystem_write", WRITE, ttl_sec=60)
+    clock.advance(60.5)
+    result = await timed.run("filesystem_write", WRITE, approval_id=lapsed.id)
+    assert result.status == "refused" and "expired" in (result.error or "")
+    clock.step_wall(-3600)  # a clock set back an hour does not revive it (the boot clock)
+    result = await timed.run("filesystem_write", WRITE, approval_id=kept.id)
     assert result.status == "refused" and "expired" in (result.error or "")
     assert not (workspace / "out.txt").exists()
+
+
+async def test_a_grant_is_usable_until_its_last_second(timed: Engine, clock: ManualClock) -> None:
+    grant = await timed.grant("filesystem_write", WRITE, ttl_sec=60)
+    clock.advance(59.5)
+    assert (await timed.run("filesystem_write", WRITE, approval_id=grant.id)).status == "ok"
 
 
 async def test_unknown_grant_refused(risky: Engine) -> None:
@@ -168,17 +194,19 @@ async def test_deny_then_approve_is_impossible(risky: Engine, workspace: Path) -
     assert not (workspace / "out.txt").exists()
 
 
-async def test_expired_request_fails_closed(risky: Engine, workspace: Path) -> None:
-    req_id = await request(risky)
-    await risky.db._conn.execute(
-        "UPDATE approval_requests SET expires_at = ? WHERE id = ?", (time.time() - 1, req_id)
-    )
+async def test_expired_request_fails_closed(
+    timed: Engine, clock: ManualClock, workspace: Path
+) -> None:
+    req_id = await request(timed)
+    clock.advance(REQUEST_TTL_SEC - 1)
+    assert [r.id for r in await timed.pending_approvals()] == [req_id]
+    clock.advance(2)
     with pytest.raises(ApprovalError, match="expired"):
-        await risky.approve(req_id, operator="alice")
-    assert await risky.pending_approvals() == []
+        await timed.approve(req_id, operator="alice")
+    assert await timed.pending_approvals() == []
     assert not (workspace / "out.txt").exists()
-    assert (await risky.approvals.get(req_id)).status == "expired"  # marked by who found it
-    assert await risky.approvals.sweep_expired() == 0  # so the sweep has nothing left
+    assert (await timed.approvals.get(req_id)).status == "expired"  # marked by who found it
+    assert await timed.approvals.sweep_expired() == 0  # so the sweep has nothing left
 
 
 async def test_requester_cannot_approve_own_request(risky: Engine) -> None:

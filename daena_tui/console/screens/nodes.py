@@ -13,10 +13,8 @@ import engine
 from daena_tui.console.screens.base import SectionScreen
 from daena_tui.console.screens.modals.confirm import ConfirmModal
 from daena_tui.console.screens.modals.prompt import PromptField, PromptModal
-from daena_tui.console.styles import enabled_text, tone
+from daena_tui.console.styles import enabled_text, status_text
 from daena_tui.console.widgets.tables import NodeTable, RowTable
-
-HEALTH_TONE = {"ok": "success", "unreachable": "error", "unauthorized": "warning", "error": "error"}
 
 
 class NodesScreen(SectionScreen):
@@ -67,7 +65,7 @@ class NodesScreen(SectionScreen):
                 n.name,
                 n.url,
                 enabled_text(self.app, n.enabled),
-                tone(self.app, HEALTH_TONE.get(n.status, "text-muted"), n.status),
+                status_text(self.app, n.status),
                 "" if n.latency_ms is None else f"{n.latency_ms:.0f} ms",
                 self.clock.short(n.last_seen) or "never",
                 detail or "",

@@ -20,13 +20,11 @@ from textual.widgets import Label
 import engine
 from daena_tui.console.render import agent_text
 from daena_tui.console.screens.base import SectionScreen
-from daena_tui.console.styles import enabled_text, risk_text, tone
+from daena_tui.console.styles import enabled_text, risk_text, status_text, tone
 from daena_tui.console.widgets.tables import RowTable
 from engine.mcp_sessions import McpSessions
 from engine.upstream.store import UpstreamTool
 
-PIN_TONE = {"pinned": "success", "changed": "error", "unpinned": "text-muted"}
-STATE_TONE = {"running": "success", "failed": "error"}
 REFRESH_SEC = 2.0
 
 
@@ -128,9 +126,7 @@ class ServersScreen(SectionScreen):
                 str(len(mine)),
                 str(sum(config.enabled(t.name, False) for t in mine)),
                 str(sum(t.pin_state == "changed" for t in mine)),
-                tone(
-                    self.app, STATE_TONE.get(server.state or "", "text-muted"), server.state or "—"
-                ),
+                status_text(self.app, server.state, server.state or "—"),
                 str(server.restarts),
                 _cell(server.last_error or "", 120),
                 key=server.name,
@@ -147,7 +143,7 @@ class ServersScreen(SectionScreen):
                 tool.name,
                 risk_text(self.app, str(tool.risk)),
                 enabled_text(self.app, enabled),
-                tone(self.app, PIN_TONE[tool.pin_state], tool.pin_state),
+                status_text(self.app, tool.pin_state),
                 _cell(shown.description),
                 _cell(tool.changed.description) if tool.changed else "",
                 key=tool.name,

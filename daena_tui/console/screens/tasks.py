@@ -15,7 +15,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.notifications import SeverityLevel
 from textual.widgets import DataTable, Static
 
 import engine
@@ -23,20 +22,12 @@ from daena_tui.console.render import agent_cell, agent_text
 from daena_tui.console.screens.base import SectionScreen
 from daena_tui.console.screens.modals.confirm import ConfirmModal
 from daena_tui.console.screens.modals.prompt import PromptField, PromptModal
-from daena_tui.console.styles import status_text, tone
+from daena_tui.console.styles import status_severity, status_text, tone
 from daena_tui.console.widgets.tables import TaskTable
 from engine import Playbook, Task
 from engine.safety.display import inert_one_line
 
 ARTIFACT_LINES = 20
-STATUS_SEVERITY: dict[str, SeverityLevel] = {
-    "completed": "information",
-    "waiting_approval": "warning",
-    "interrupted": "warning",
-    "cancelled": "warning",
-    "failed": "error",
-    "budget_exhausted": "error",
-}
 EMPTY = "No tasks yet. Press n to create one from a playbook or from a goal."
 
 
@@ -271,7 +262,7 @@ class TasksScreen(SectionScreen):
         self.notify(
             message,
             title="Tasks",
-            severity=STATUS_SEVERITY.get(task.status, "information"),
+            severity=status_severity(task.status),
             markup=False,
         )
 

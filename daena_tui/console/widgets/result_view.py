@@ -11,20 +11,12 @@ from textual.widgets import Static
 
 import engine
 from daena_tui.console.render import command_line, render_output
+from daena_tui.console.styles import status_color
 from engine.safety.display import marks_only
-
-STATUS_STYLE = {
-    "ok": "$success",
-    "dry_run": "$accent",
-    "pending_approval": "$warning",
-    "refused": "$error",
-    "error": "$error",
-    "timeout": "$error",
-}
 
 
 def status_markup(status: str) -> str:
-    return f"[{STATUS_STYLE.get(status, '$foreground')} bold]{status}[/]"
+    return f"[${status_color(status)} bold]{status}[/]"
 
 
 class ResultView(Widget):

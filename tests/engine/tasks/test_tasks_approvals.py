@@ -7,6 +7,7 @@ import asyncio
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from tasks_helpers import OPERATOR, audit_rows, git, write_playbook
 from tasks_toolkit import make_registry
 
 from engine import Engine, InputError, Settings
+from engine.clock import ManualClock
 from engine.tasks import StepStatus, Task, TaskService, TaskStateError, TaskStatus
 
 STEPS = [
@@ -143,14 +145,28 @@ async def test_wait_and_resume_continues_after_approval(
 
 
 async def test_wait_and_resume_gives_up_after_its_limit(
-    tasks: TaskService, playbook_dir: Path
+    settings: Settings, make_service: Callable[[Engine], TaskService], playbook_dir: Path
 ) -> None:
-    write_playbook(playbook_dir, "risky", STEPS)
-    task = await tasks.create_from_playbook("risky")
-    started = time.monotonic()
-    task = await tasks.wait_and_resume(task.id, max_wait_sec=0.3, poll_sec=0.1)
-    assert task.status == TaskStatus.WAITING_APPROVAL
-    assert time.monotonic() - started < 3
+    """Ten minutes of waiting, polled every minute, on a clock the test moves: the wait
+    ends at its limit and not a poll before."""
+    clock = ManualClock()
+    async with Engine.open(settings, registry=make_registry(), clock=clock) as eng:
+        tasks = make_service(eng)
+        write_playbook(playbook_dir, "risky", STEPS)
+        task = await tasks.create_from_playbook("risky")
+        waiter = asyncio.create_task(tasks.wait_and_resume(task.id, max_wait_sec=600, poll_sec=60))
+        for _ in range(9):
+            async with asyncio.timeout(30):
+                await clock.asleep()
+            assert not waiter.done()
+            clock.advance(60)
+        async with asyncio.timeout(30):
+            await clock.asleep()
+        clock.advance(60)
+        async with asyncio.timeout(30):
+            task = await waiter
+        assert task.status == TaskStatus.WAITING_APPROVAL
+        assert [r.task_id for r in await eng.pending_approvals()] == [task.id]  # still asked
 
 
 async def test_an_approved_run_that_fails_is_retried_through_a_new_request(
@@ -243,7 +259,7 @@ async def test_a_task_whose_approver_dies_mid_run_stays_resumable(
         assert (workspace / "started.marker").exists(), proc.stderr
         still = await tasks.resume(task.id)  # its process is alive: still in progress
         assert still.status == TaskStatus.WAITING_APPROVAL
-        assert await eng.approvals.reap_interrupted_runs() == ()
+        assert await eng.recovery.interrupted_approvals() == ()
     finally:
         proc.kill()
         proc.wait(timeout=10)
@@ -286,7 +302,7 @@ async def test_an_approval_whose_process_died_before_running_is_asked_again(
     assert request.status == "approved" and request.run_status == "interrupted"
     record = await eng.audit.get(int(request.run_audit_id or 0))
     assert record is not None and "nothing was executed" in (record.error or "")
-    assert await eng.approvals.reap_interrupted_runs() == ()  # reaped once
+    assert await eng.recovery.interrupted_approvals() == ()  # reaped once
     waiting = await tasks.resume(task.id)  # nothing of it ran: it simply asks again
     assert waiting.status == TaskStatus.WAITING_APPROVAL, waiting.reason
     assert waiting.steps[0].approval_request_id not in (None, request_id)

@@ -3,13 +3,20 @@ refusals, wall clock."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import BaseModel, ConfigDict
 from tasks_helpers import audit_rows, write_playbook
+from tasks_toolkit import make_registry
 
-from engine import Engine
+from engine import Engine, Settings
+from engine.clock import ManualClock
 from engine.tasks import StepStatus, TaskService, TaskStatus
+from engine.tools.registry import ToolRegistry
+from engine.tools.spec import Risk, ToolContext, ToolSpec
 
 
 def lines(ws: Path, name: str = "trace.txt") -> list[str]:
@@ -166,15 +173,45 @@ async def test_refused_step_fails_the_task_even_with_continue_on_failure(
     assert [r["status"] for r in await audit_rows(eng, task.id)] == ["refused"]
 
 
-async def test_wall_clock_limit(tasks: TaskService, playbook_dir: Path, workspace: Path) -> None:
-    write_playbook(
-        playbook_dir,
-        "slow",
-        [{"tool": "nap", "args": {"seconds": 0.25}} for _ in range(8)],
+class PassTimeArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seconds: float
+
+
+def passing_time(clock: ManualClock) -> ToolRegistry:
+    """The test tools and `pass_time`, a step that takes `seconds` on the engine's clock."""
+
+    async def pass_time(ctx: ToolContext, args: PassTimeArgs) -> dict[str, Any]:
+        clock.advance(args.seconds)
+        return {"passed": args.seconds}
+
+    registry = make_registry()
+    registry.register(
+        ToolSpec(
+            name="pass_time",
+            description="Take a while.",
+            risk=Risk.LOW,
+            args_model=PassTimeArgs,
+            run=pass_time,
+        )
     )
-    task = await tasks.run((await tasks.create_from_playbook("slow", max_seconds=0.6)).id)
+    return registry
+
+
+async def test_wall_clock_limit(
+    settings: Settings, make_service: Callable[[Engine], TaskService], playbook_dir: Path
+) -> None:
+    """Steps of 25 s against a 60 s budget: the third passes the limit, the fourth is not
+    started; exactly, because the seconds are the engine clock's."""
+    clock = ManualClock()
+    write_playbook(
+        playbook_dir, "slow", [{"tool": "pass_time", "args": {"seconds": 25}} for _ in range(8)]
+    )
+    async with Engine.open(settings, registry=passing_time(clock), clock=clock) as eng:
+        tasks = make_service(eng)
+        task = await tasks.run((await tasks.create_from_playbook("slow", max_seconds=60)).id)
     assert task.status == TaskStatus.BUDGET_EXHAUSTED
-    assert "max_seconds 0.6" in (task.reason or "")
-    ran = sum(1 for s in task.steps if s.status == StepStatus.SUCCEEDED)
-    assert 2 <= ran <= 4
-    assert 0.5 <= task.elapsed_sec < 2.0
+    assert "max_seconds 60 s" in (task.reason or "")
+    assert [s.status for s in task.steps[:4]] == [StepStatus.SUCCEEDED] * 3 + [StepStatus.PENDING]
+    assert task.elapsed_sec == 75.0
