@@ -63,7 +63,8 @@ def test_the_docstring_tree_is_the_class_tree() -> None:
 
 
 def test_every_error_says_when_it_is_raised() -> None:
-    for cls in [EngineError, *_subclasses(EngineError)]:
+    classes: list[type[EngineError]] = [EngineError, *_subclasses(EngineError)]
+    for cls in classes:
         if cls.__module__ == "engine.errors":
             assert (cls.__doc__ or "").strip(), f"{cls.__name__} has no docstring"
 
