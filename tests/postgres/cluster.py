@@ -18,6 +18,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -185,7 +186,9 @@ class Cluster:
             finally:
                 shutil.rmtree(key_dir, ignore_errors=True)
 
-        asyncio.run(migrate())
+        # in a thread of its own: a caller may be inside an event loop (an async fixture)
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, migrate()).result()
         self._template_ready = True
 
     def fresh_database(self, *, migrated: bool = True) -> str:
@@ -195,7 +198,7 @@ class Cluster:
             self._ensure_template()
         template = f"{self._prefix}_{TEMPLATE}" if migrated else "template0"
         with self.admin() as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
         return with_database(self.admin_url, name)
 
     def drop_database(self, url: str) -> None:
