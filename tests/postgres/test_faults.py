@@ -72,7 +72,7 @@ async def test_server_stopped_mid_run_then_restarted(
     assert "password" not in raised.value.message
     # With the server down: a clear error, and a change is never made without its start
     # record committed.
-    with pytest.raises(StorageError, match="cannot connect|failed|terminat"):
+    with pytest.raises(StorageError, match=r"cannot connect|failed|terminat"):
         await eng.approve(write.id)
     assert not (workspace / "later.txt").exists()
     own_cluster.pg_ctl("start")
