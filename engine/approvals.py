@@ -1,4 +1,5 @@
-"""Grants and approval requests (SPEC §5).
+"""Grants and approval requests (docs/architecture.md, "Flow (a)"; docs/security.md, promises
+5 and 6).
 
 A grant is a short-lived permission to run one tool, bound to the exact canonical arguments
 unless explicitly minted tool-scoped; it is consumed by a single conditional UPDATE, so two
@@ -48,7 +49,8 @@ def is_agent_identity(name: str) -> bool:
 
 
 def decider_refusal(request: ApprovalRequest, decision: str, operator: str) -> str | None:
-    """Why `operator` may not make this decision, or None (SPEC §5: no self-approval).
+    """Why `operator` may not make this decision, or None (no self-approval: docs/security.md,
+    promise 5).
 
     An agent's identity never decides anything; nobody approves their own request. A
     non-agent requester may deny (withdraw) its own request: a denial runs nothing."""

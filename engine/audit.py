@@ -1,4 +1,5 @@
-"""The audit log (SPEC §6): every attempt and decision, redacted, hash-chained, exportable.
+"""The audit log (docs/security.md, promise 7): every attempt and decision, redacted,
+hash-chained, exportable.
 
 Each record stores the hash of the one before it; `verify()` recomputes the chain and names
 the first record that does not match, so any edit, deletion or reordering is found. The

@@ -1,4 +1,4 @@
-"""The brain: Ollama status and the planner's model calls (SPEC §7, §12).
+"""The brain: Ollama status and the planner's model calls (docs/architecture.md, "Flow (c)").
 
 `Brain.status()` asks `/api/tags` whether Ollama is reachable and which models it has, and
 picks the reasoning model, or the fallback when the reasoning model is not installed.

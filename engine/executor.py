@@ -1,7 +1,7 @@
 """The run pipeline: policy decision, approval, execution and audit of one tool call.
 
-Decision order (SPEC §5): lockdown → unknown tool → disabled → invalid arguments →
-allowlist/confinement check → dry run → needs approval (grant or request) → run.
+Decision order (docs/architecture.md, "Flow (a)"): lockdown → unknown tool → disabled →
+invalid arguments → allowlist/confinement check → dry run → needs approval (grant or request) → run.
 Every outcome, refusals included, is audited exactly once; a real run of a tool that can
 change something also records its start first, so nothing like that executes unrecorded.
 """

@@ -1,4 +1,5 @@
-"""MCP clients' sessions and the inbox requests their calls wait on (SPEC §16).
+"""MCP clients' sessions and the inbox requests their calls wait on (docs/mcp.md, "Waiting
+for approval").
 
 A call that needs approval waits for the operator's decision, which another process (the
 console, `daena approve`) makes and runs: this process sees it only through the shared

@@ -1,4 +1,5 @@
-"""Execution policy (SPEC §5): the persisted config and the decision order for a run.
+"""Execution policy (docs/architecture.md, "Flow (a)"): the persisted config and the decision
+order for a run.
 
 The config lives in the database (one JSON document, validated on every change; an invalid
 value is rejected and nothing is stored). Types are strict: `true` is not a number, `0` is

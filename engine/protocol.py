@@ -1,4 +1,4 @@
-"""Wire models shared by the engine's node client and the node server (SPEC §8).
+"""Wire models shared by the engine's node client and the node server (docs/windows_node.md).
 
 Client and server import these classes from this one module so the two sides cannot drift.
 It imports nothing but pydantic: the node server loads it on machines where the rest of the

@@ -1,4 +1,4 @@
-"""Nodes: machines that run tools for the engine over HTTP (SPEC §8)."""
+"""Nodes: machines that run tools for the engine over HTTP (docs/windows_node.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""HTTP client for node servers (SPEC §8): health probes and remote tool runs.
+"""HTTP client for node servers (docs/windows_node.md): health probes and remote tool runs.
 
 `NodeClient` wraps an injected `httpx.AsyncClient` (the engine's, or one with a mock
 transport in tests). `probe` never raises for network trouble: it reports `unreachable`,

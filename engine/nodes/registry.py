@@ -1,4 +1,5 @@
-"""The node registry (SPEC §8): named nodes in the database, their health, and tool calls.
+"""The node registry (docs/windows_node.md): named nodes in the database, their health, and
+tool calls.
 
 Nodes are seeded from `WINDOWS_NODE_URL`/`WINDOWS_NODE_TOKEN` as `windows` on first start.
 Adding, editing and removing are audited; a probe stores the latest health and emits

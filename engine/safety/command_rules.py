@@ -1,4 +1,4 @@
-"""How an allowlisted command's words are checked (security promises 1 and 2, SPEC §4.3).
+"""How an allowlisted command's words are checked (docs/security.md, promises 1 and 2).
 
 An allowlist entry names a command; an argv prefix alone would admit every option the program
 has, and many of them read outside the work tree (`git diff --no-index /etc/passwd x`), write

@@ -1,4 +1,4 @@
-"""The command families the console knows, and what each may be given (SPEC §4.3).
+"""The command families the console knows, and what each may be given (docs/security.md, promise 1).
 
 Each spec lists options by exact name with the kind of their value, and the kind of the
 operands (`engine.safety.command_rules` applies them). The lists hold display and selection

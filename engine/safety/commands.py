@@ -1,5 +1,5 @@
-"""Commands without a shell (SPEC §4.3), shared by `shell_exec`, `sandbox_worker_run` and
-the node server's `safe_shell_exec`.
+"""Commands without a shell (docs/security.md, promise 1), shared by `shell_exec`,
+`sandbox_worker_run` and the node server's `safe_shell_exec`.
 
 The original product prefix-matched a string and handed it to a shell, so `git status; id`
 ran. Here a command is split into argv, every shell metacharacter is refused *before*

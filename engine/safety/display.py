@@ -1,4 +1,5 @@
-"""Agent-authored text made inert for a terminal (SPEC §4: what the operator sees is what runs).
+"""Agent-authored text made inert for a terminal (docs/security.md, promise 4: what the
+operator sees is what runs).
 
 The agent writes every reason, requester, argument, file, patch and error the console shows.
 Printed raw, such text could move or erase other text (C0 and C1 controls, ANSI CSI/OSC/DCS

@@ -1,4 +1,4 @@
-"""Workspace confinement (SPEC §4.1).
+"""Workspace confinement (docs/security.md, promise 2: nothing outside the workspace).
 
 A user path is resolved with symlinks followed and must lie inside the workspace root by
 path components, never by string prefix: `../ws-secret` beside `ws` is outside. Backslashes

@@ -1,4 +1,4 @@
-"""Confined text files (SPEC §4.1, §4.2; promises 2 and 3), shared by the `filesystem_*`
+"""Confined text files (docs/security.md, promises 2 and 3), shared by the `filesystem_*`
 tools and the node server: `confined_read` and `confined_write` are the only way either
 touches a file.
 

@@ -72,7 +72,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX audit_by_status ON audit (status, id);
     CREATE INDEX audit_by_ts ON audit (ts);
     """,
-    # 2: node registry (SPEC §8)
+    # 2: node registry (docs/windows_node.md)
     """
     CREATE TABLE nodes (
         name TEXT PRIMARY KEY,
@@ -93,7 +93,7 @@ MIGRATIONS: list[str] = [
         tools TEXT
     );
     """,
-    # 3: tasks, their steps and artifacts (SPEC §7)
+    # 3: tasks, their steps and artifacts (docs/architecture.md, "Flow (c)")
     """
     CREATE TABLE tasks (
         id TEXT PRIMARY KEY,

@@ -1,5 +1,5 @@
-"""Tasks and autonomy (SPEC §7): playbooks, the budget guard, approvals waits, restarts and
-the Ollama planner, behind one facade, `TaskService`."""
+"""Tasks and autonomy (docs/architecture.md, "Flow (c)"): playbooks, the budget guard,
+approval waits, restarts and the Ollama planner, behind one facade, `TaskService`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The budget guard (SPEC §7), in one place so the rules are easy to read and test.
+"""The budget guard (docs/architecture.md, "Flow (c)"), in one place so the rules are easy to
+read and test.
 
 - Steps: a task starts at most `min(task.max_steps, config.max_steps_per_run)` steps. A step
   counts once however often it is retried; when the next step would pass the cap the task

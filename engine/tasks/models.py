@@ -1,4 +1,5 @@
-"""Task domain models (SPEC §7): a task, its budget, its steps and its artifacts.
+"""Task domain models (docs/architecture.md, "Flow (c)"): a task, its budget, its steps and
+its artifacts.
 
 Storage returns these, never rows. They are pydantic models so every front end (console,
 CLI `--json`, HTTP API) can dump them the same way.

@@ -1,4 +1,5 @@
-"""The planner's side of a task (SPEC §7): what to ask the model, and what its reply means.
+"""The planner's side of a task (docs/architecture.md, "Flow (c)"): what to ask the model,
+and what its reply means.
 
 The conversation is rebuilt from the task's stored steps on every call (goal, then each
 step as a tool call with its result), so a resumed task — even in another process — gives

@@ -1,5 +1,5 @@
-"""Playbooks (SPEC §7): named step lists in `config/playbooks/*.json` (the shipped
-examples) and in the operator's own `DAENA_PLAYBOOKS_DIR`.
+"""Playbooks (docs/architecture.md, "Flow (c)"): named step lists in `config/playbooks/*.json`
+(the shipped examples) and in the operator's own `DAENA_PLAYBOOKS_DIR`.
 
     {"name": "run_tests", "description": "...",
      "variables": ["path"] | [{"name": "path", "default": "tests", "pattern": "^[^-]"}],

@@ -1,4 +1,5 @@
-"""`TaskService`: the one facade front ends use for tasks (SPEC §7).
+"""`TaskService`: the one facade front ends use for tasks (docs/architecture.md, "Flow (c): a
+task step waiting for approval").
 
     tasks = TaskService(eng)            # the engine exposes it as `eng.tasks`
     task = await tasks.create_from_playbook("run_tests", {"path": "tests"})

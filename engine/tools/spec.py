@@ -1,4 +1,5 @@
-"""How a tool is declared (SPEC §4): once, with everything the front ends need.
+"""How a tool is declared (docs/architecture.md, "Where to make which change"): once, with
+everything the front ends need.
 
 The pydantic `args_model` is the single source of truth for arguments: its JSON schema
 drives run forms, CLI parsing, the HTTP API and the planner.

@@ -1,4 +1,4 @@
-"""Upstream MCP servers behind the gate (SPEC §16, docs/mcp.md).
+"""Upstream MCP servers behind the gate (docs/mcp.md, "Upstream servers").
 
 An operator plugs another MCP server in (`daena mcp add`); its tools join the catalogue as
 `SERVER.tool`, disabled until enabled, with the risk the operator sets. A call goes through

@@ -1,4 +1,4 @@
-"""Voice: spoken alerts and the voice status (SPEC §12). See docs/voice.md.
+"""Voice: spoken alerts and the voice status (docs/voice.md).
 
 Importing this package is cheap and has no side effects: Coqui TTS (and torch) are imported
 only when the first sentence is spoken with a Coqui model, in a worker thread; the status

@@ -1,4 +1,4 @@
-"""Speech backends, tried in order: Coqui TTS → espeak-ng → the terminal bell (SPEC §12).
+"""Speech backends, tried in order: Coqui TTS → espeak-ng → the terminal bell (docs/voice.md).
 
 Each backend writes one WAV file and reports what it wrote; playing it is `player.py`'s job
 and ringing the bell is the console's (`SpeechOutcome.backend == "bell"` → `app.bell()`):

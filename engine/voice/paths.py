@@ -1,4 +1,4 @@
-"""Where voice files live: the voice reference rules and the Coqui model dir checks (SPEC §12).
+"""Where voice files live: the voice reference rules and the Coqui model dir checks (docs/voice.md).
 
 Everything here only looks at the file system (and reads a model's small `config.json`); it
 never imports the TTS stack and never creates anything, so `voice_status()` and `daena
@@ -7,7 +7,7 @@ doctor` stay instant and side-effect free.
 Voice reference, first existing file wins:
 
 1. `DAENA_VOICE_WAV` (the explicit choice);
-2. `MODELS_ROOT/xtts/voices/daena_voice.wav` (the conventional place, SPEC §12);
+2. `MODELS_ROOT/xtts/voices/daena_voice.wav` (the conventional place, docs/voice.md);
 3. `XTTS_MODEL_PATH/voices/daena_voice.wav`, only when `XTTS_MODEL_PATH` points elsewhere
    (the voice kept next to a model that was moved);
 4. `XTTS_SPEAKER_WAV` (the original system's name for the same thing);

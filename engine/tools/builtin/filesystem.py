@@ -1,4 +1,5 @@
-"""`filesystem_read` and `filesystem_write`: confined, text only (SPEC §4.1, §4.2)."""
+"""`filesystem_read` and `filesystem_write`: confined, text only (docs/security.md, promises
+2 and 3)."""
 
 from __future__ import annotations
 

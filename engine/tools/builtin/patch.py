@@ -1,4 +1,5 @@
-"""`apply_patch`: apply a unified diff to the workspace's working tree with pygit2 (SPEC §4.4).
+"""`apply_patch`: apply a unified diff to the workspace's working tree with pygit2
+(docs/security.md, promises 2 and 4).
 
 No `git` subprocess: the text is normalised (LLMs often omit the `diff --git` lines and the
 `new file mode` line, which libgit2 needs), parsed with `pygit2.Diff.parse_diff`, and every

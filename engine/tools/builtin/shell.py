@@ -1,4 +1,5 @@
-"""`shell_exec`: an allowlisted command in the workspace, without a shell (SPEC §4.3).
+"""`shell_exec`: an allowlisted command in the workspace, without a shell (docs/security.md,
+promise 1).
 
 All the safety lives in `engine.safety.commands` and `engine.safety.command_rules` (shared
 with the node server): the allowlist entry, the options and operands its command spec allows

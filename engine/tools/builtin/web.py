@@ -1,4 +1,5 @@
-"""`web_scrape_bs4`: fetch one page and extract text, links or tables (SPEC §4.5).
+"""`web_scrape_bs4`: fetch one page and extract text, links or tables (docs/security.md,
+promise 2: the web row).
 
 An SSRF defence: the agent picks the URL and a hostile page picks the redirects. Redirects
 are followed by hand (at most five) and every hop passes the same gate before contact:

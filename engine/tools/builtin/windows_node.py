@@ -1,4 +1,4 @@
-"""`windows_node_*`: run the node server's tools on a paired machine (SPEC §4, §8).
+"""`windows_node_*`: run the node server's tools on a paired machine (docs/windows_node.md).
 
 The argument models are the wire models of `engine.protocol` plus `node` (the registry name
 of the node, `windows` by default), so what the planner and forms see is exactly what the
