@@ -648,7 +648,7 @@ def _csv_cells(row: Any) -> list[Any]:
 
 def _id_span(conn: sqlite3.Connection) -> int:
     """How many ids the log spans (its record count unless records were deleted)."""
-    row = conn.execute("SELECT MIN(id), MAX(id) FROM audit").fetchone()
+    row = conn.execute("SELECT (SELECT MIN(id) FROM audit), (SELECT MAX(id) FROM audit)").fetchone()
     return 0 if row[0] is None else int(row[1]) - int(row[0]) + 1
 
 
