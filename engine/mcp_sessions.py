@@ -11,7 +11,6 @@ still runs it exactly once (the approving process runs it; its result stays in t
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import secrets
@@ -23,6 +22,7 @@ from typing import Any
 from engine.approvals import ApprovalRequest, Approvals
 from engine.audit import AuditEntry, AuditLog
 from engine.events import ApprovalDecided
+from engine.statuses import ApprovalStatus, RunStatus, WaitState
 from engine.storage.database import Database
 
 POLL_SEC = 0.2
@@ -144,32 +144,35 @@ class McpSessions:
     ) -> Outcome:
         """Wait until the request is decided and (if approved) has run, or has expired;
         `progress` is called about every `progress_every` seconds meanwhile."""
-        await self._set_wait(request_id, session_id, "waiting")
+        await self._set_wait(request_id, session_id, WaitState.WAITING)
+        clock = self._approvals.clock  # the engine's: a test's ManualClock moves the wait
         last_progress = 0.0
         while True:
             request = await self._approvals.get(request_id)
             outcome = await self._outcome(request)
             if outcome is not None:
-                await self._set_wait(request_id, session_id, "done")
+                await self._set_wait(request_id, session_id, WaitState.DONE)
                 return outcome
-            now = time.monotonic()
+            now = clock.monotonic()
             if now - last_progress >= progress_every:
                 last_progress = now
                 await progress(request)
-            await asyncio.sleep(POLL_SEC)
+            await clock.sleep(POLL_SEC)
 
     async def _outcome(self, request: ApprovalRequest) -> Outcome | None:
-        if request.status == "pending":
-            return Outcome("expired", request, error=EXPIRED) if not request.is_pending else None
-        if request.status == "expired":
+        if request.status == ApprovalStatus.PENDING:
+            if self._approvals.is_pending(request):
+                return None
             return Outcome("expired", request, error=EXPIRED)
-        if request.status == "denied":
+        if request.status == ApprovalStatus.EXPIRED:
+            return Outcome("expired", request, error=EXPIRED)
+        if request.status == ApprovalStatus.DENIED:
             if request.decided_by == request.requester:
                 return Outcome("withdrawn", request, error="withdrawn, nothing ran")
             return Outcome("denied", request, error=request.decision_reason or "denied")
         if request.run_status is None:
             return None  # approved; the approving process is running it
-        if request.run_status == "interrupted" or request.run_audit_id is None:
+        if request.run_status == RunStatus.INTERRUPTED or request.run_audit_id is None:
             return Outcome("interrupted", request, error="the approved run was interrupted")
         record = await self._audit.get(request.run_audit_id)
         summary = record.result_summary if record else None
