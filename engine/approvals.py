@@ -33,7 +33,7 @@ from engine.errors import (
     SelfDecisionError,
 )
 from engine.events import ApprovalDecided, ApprovalRequested, GrantIssued
-from engine.statuses import ApprovalStatus
+from engine.statuses import ApprovalStatus, RunStatus
 from engine.storage.database import Database, SyncTransaction, Transaction, dumps
 
 GRANT_TTL_SEC = 300.0
@@ -210,7 +210,7 @@ class Approvals:
                     actor=operator,
                     action="grant",
                     tool=tool,
-                    status="ok",
+                    status=RunStatus.OK,
                     args=canonical_args if canonical_args is not None else {"scope": "tool"},
                     approval_id=grant.id,
                     result_summary=f"expires in {int(ttl_sec)} s",
@@ -427,7 +427,7 @@ class Approvals:
                 actor=operator,
                 action=f"approval_{decision}",
                 tool=request.tool,
-                status="refused",
+                status=RunStatus.REFUSED,
                 error=refusal,
                 approval_id=request_id,
                 trace_id=request.trace_id,

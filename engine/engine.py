@@ -32,7 +32,7 @@ from engine.policy import ExecutionConfig, PolicyStore, load_seed
 from engine.recovery import Recovery
 from engine.runs import RunRequest, RunResult, canonical_args
 from engine.settings import Settings
-from engine.statuses import RunStatus
+from engine.statuses import ApprovalStatus, RunStatus
 from engine.storage.backend import open_database
 from engine.storage.database import Database
 from engine.sweeps import EVENT_RETENTION_SEC, Sweeper
@@ -264,14 +264,15 @@ class Engine:
         await self.executor.preflight(request)
 
     async def pending_approvals(self) -> list[ApprovalRequest]:
-        return await self.approvals.list("pending")
+        return await self.approvals.list(ApprovalStatus.PENDING)
 
     async def approve(
         self, request_id: str, operator: str | None = None, reason: str = ""
     ) -> RunResult:
         """Approve a pending request and run it once, exactly as stored."""
         operator = operator or self.operator
-        await self.approvals.refuse_decider(request_id, "approved", operator)  # audited
+        approved = ApprovalStatus.APPROVED
+        await self.approvals.refuse_decider(request_id, approved, operator)  # audited
         request = await self.approvals.get(request_id)
         run_request = RunRequest(
             tool=request.tool,
@@ -285,7 +286,7 @@ class Engine:
             await self.executor.preflight(run_request)  # refuse now rather than approve in vain
         try:
             async with self.db.transaction() as tx:
-                decided = await self.approvals.decide(tx, request_id, "approved", operator, reason)
+                decided = await self.approvals.decide(tx, request_id, approved, operator, reason)
         except ApprovalError:
             await self.approvals.expire_if_due(request_id)  # found expired: record it now
             raise
@@ -298,10 +299,12 @@ class Engine:
         if not reason:
             raise InputError("reason: a denial needs a reason")
         operator = operator or self.operator
-        await self.approvals.refuse_decider(request_id, "denied", operator)  # audited
+        await self.approvals.refuse_decider(request_id, ApprovalStatus.DENIED, operator)  # audited
         try:
             async with self.db.transaction() as tx:
-                return await self.approvals.decide(tx, request_id, "denied", operator, reason)
+                return await self.approvals.decide(
+                    tx, request_id, ApprovalStatus.DENIED, operator, reason
+                )
         except ApprovalError:
             await self.approvals.expire_if_due(request_id)  # found expired: record it now
             raise
