@@ -38,6 +38,13 @@ print(f"node install: none of {len(console_only)} console packages present")
 PY
 "$tmp/venv/bin/daena-node" --help >/dev/null
 "$tmp/venv/bin/daena-node" --version
+# a start-up refusal is one line and exit 2, no traceback (beyond loopback without a token)
+set +e
+refusal="$(WINDOWS_NODE_TOKEN= "$tmp/venv/bin/daena-node" --host 0.0.0.0 --env-file "" 2>&1)"
+rc=$?
+set -e
+[ "$rc" -eq 2 ] && [ "$(wc -l <<<"$refusal")" -eq 1 ] && [[ "$refusal" == *"without a token"* ]] ||
+  { echo "node wheel: refusal was exit $rc: $refusal" >&2; exit 1; }
 
 # a workspace that is a git repository with one file to find
 ws="$tmp/workspace"
