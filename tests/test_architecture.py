@@ -58,16 +58,20 @@ def test_each_contract_catches_its_violation(tmp_path: Path) -> None:
     _write(tmp_path, "daena_tui.console.app", "import daena_tui.console.screens\n")
     _write(tmp_path, "daena_tui.cli", "import uvicorn\n\n\ndef go():\n    import engine\n")
     _write(tmp_path, "daena_tui.cli.dispatch", "import daena_tui.console.screens\n")
+    _write(tmp_path, "daena_tui.api", "def serve():\n    import daena_tui.console.app\n")
+    _write(tmp_path, "daena_tui.mcp", "import textual\n")
     done = lint_imports(tmp_path, pythonpath=tmp_path)
     out = " ".join(done.stdout.split())
     assert done.returncode == 1, out + done.stderr
-    assert "0 kept, 4 broken" in out, out
+    assert "0 kept, 5 broken" in out, out
     for shown in (
         "engine is not allowed to import textual",
         "engine is not allowed to import daena_http",
         "daena_http is not allowed to import daena_tui",
         "node_server is not allowed to import pygit2",  # a lazy import counts
         "daena_tui.cli is not allowed to import daena_tui.console.screens",
+        "daena_tui.api is not allowed to import daena_tui.console",
+        "daena_tui.mcp is not allowed to import textual",
     ):
         assert shown in out, shown
 
@@ -77,6 +81,8 @@ def test_cli_may_start_the_console_through_its_app_alone(tmp_path: Path) -> None
     that indirect path is allowed, a direct import of a screen is not (test above)."""
     for module in ("engine", "daena_http", "node_server", "daena_tui", "daena_tui.console"):
         _write(tmp_path, module)
+    for module in ("daena_tui.api", "daena_tui.mcp"):
+        _write(tmp_path, module, "import engine\n")
     _write(tmp_path, "daena_tui.console.widgets")
     _write(tmp_path, "daena_tui.console.screens", "import daena_tui.console.widgets\n")
     _write(tmp_path, "daena_tui.console.app", "import daena_tui.console.screens\n")
