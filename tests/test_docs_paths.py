@@ -22,7 +22,17 @@ FILE = re.compile(rf"(?<![\w./:~-])((?:\.\./)*[\w.-]+(?:/[\w.-]+)+\.(?:{EXTENSIO
 FOLDER = re.compile(r"`((?:\.\./)*[\w.-]+(?:/[\w.-]+)+/)`")  # two levels: `x/` alone is too vague
 # Where the code once pointed outside the repository (a specification kept elsewhere).
 OUTSIDE_POINTER = re.compile("SPEC " + "§")
-POINTER_DIRS = ("daena_tui", "node_server", "daena_http", "tests", "scripts", "packaging")
+POINTER_DIRS = (
+    "engine",
+    "daena_tui",
+    "node_server",
+    "daena_http",
+    "tests",
+    "scripts",
+    "packaging",
+    "benchmarks",
+    "docs",
+)
 
 
 def named_paths(text: str) -> set[str]:
@@ -54,7 +64,7 @@ def test_code_points_to_in_repository_docs() -> None:
     found = []
     for folder in POINTER_DIRS:
         for path in sorted((ROOT / folder).rglob("*")):
-            if path.suffix not in (".py", ".sh", ".ps1", ".bat", ".toml", ".tcss"):
+            if path.suffix not in (".py", ".sh", ".ps1", ".bat", ".toml", ".tcss", ".md"):
                 continue
             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
                 if OUTSIDE_POINTER.search(line):
