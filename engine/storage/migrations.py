@@ -294,4 +294,10 @@ MIGRATIONS: list[str] = [
         mac TEXT NOT NULL
     );
     """,
+    # 13: a run lease's heartbeat (engine/leases.py): processes that share a database across
+    # hosts (PostgreSQL) renew their leases, so another host can tell a dead owner (its
+    # heartbeat expired) from a live one it cannot ask. NULL: never expires (one host).
+    """
+    ALTER TABLE run_leases ADD COLUMN heartbeat_at REAL;
+    """,
 ]

@@ -37,6 +37,14 @@ BEGIN
 END $$;
 """
 
+
+def lease_heartbeat_stamp() -> str:
+    """The stamp function once `run_leases.heartbeat_at` exists (a lease starts fresh)."""
+    return _LEASE_STAMP.format(
+        hb_col=", heartbeat_at", hb_val=", NEW.ts", hb_set=", heartbeat_at = excluded.heartbeat_at"
+    )
+
+
 POSTGRES_FORMS: dict[int, str] = {
     # 4: the audit search: pg_trgm GIN indexes answer ILIKE '%term%' on each searched
     # column (the same case-insensitive "contains" as SQLite's trigram index); the state
@@ -77,14 +85,10 @@ POSTGRES_FORMS: dict[int, str] = {
         WHEN (NEW.action = 'run_start' AND NEW.trace_id IS NOT NULL)
         EXECUTE FUNCTION run_leases_stamp();
     """,
+    # 13: the lease's heartbeat; a lease starts with one (the stamp function again)
+    13: "ALTER TABLE run_leases ADD COLUMN heartbeat_at DOUBLE PRECISION;\n"
+    + lease_heartbeat_stamp(),
 }
-
-
-def lease_heartbeat_stamp() -> str:
-    """The stamp function once `run_leases.heartbeat_at` exists (a lease starts fresh)."""
-    return _LEASE_STAMP.format(
-        hb_col=", heartbeat_at", hb_val=", NEW.ts", hb_set=", heartbeat_at = excluded.heartbeat_at"
-    )
 
 
 def postgres_migration(number: int) -> str:
