@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
-EXTENSIONS = "py|md|sh|toml|json|tcss|ps1|bat|sql|txt|cfg|ini|yml|yaml|importlinter"
+EXTENSIONS = "py|md|sh|toml|json|tcss|ps1|bat|sql|txt|cfg|ini|yml|yaml|importlinter|example"
 # A path token: not preceded by anything a path or URL continues with, so the tail of
 # `https://host/a/b.py` or `/abs/a/b.py` is not taken for a repository path.
 FILE = re.compile(rf"(?<![\w./:~-])((?:\.\./)*[\w.-]+(?:/[\w.-]+)+\.(?:{EXTENSIONS}))(?![\w/-])")
