@@ -26,7 +26,7 @@ from engine.credentials import AgentCredentials
 from engine.errors import ApprovalError, ConfigError, EngineError, InputError
 from engine.events import Event, EventBus
 from engine.executor import Executor
-from engine.leases import RunLeases
+from engine.leases import LEASE_HEARTBEAT_SEC, RunLeases
 from engine.nodes import NodeClient, NodeRegistry
 from engine.policy import ExecutionConfig, PolicyStore, load_seed
 from engine.recovery import Recovery
@@ -163,6 +163,8 @@ class Engine:
             )
             for secret in await engine.nodes.learn_tokens():
                 engine.redactor.add(secret)
+            if db.shared_across_hosts:  # other hosts tell a dead owner by its heartbeat
+                engine._spawn(engine._renew_leases(), "daena-lease-heartbeat")
             if watch:
                 await engine.start_watching()
             if index_audit:
@@ -332,6 +334,12 @@ class Engine:
         # Best effort: until it finishes, searches scan the records not yet indexed.
         with contextlib.suppress(EngineError):
             await self.audit.index_backlog()
+
+    async def _renew_leases(self) -> None:
+        while True:
+            with contextlib.suppress(EngineError):  # the server away: renew when it is back
+                await self.leases.heartbeat()
+            await asyncio.sleep(LEASE_HEARTBEAT_SEC)
 
     async def _probe_loop(self, interval: float) -> None:
         while True:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
+import time
 from dataclasses import dataclass
 from functools import partial
 
@@ -25,6 +26,11 @@ from engine.audit import AuditLog
 from engine.liveness import owner_alive, process_token
 from engine.storage.database import Database
 from engine.storage.dialect import POSTGRESQL
+
+LEASE_HEARTBEAT_SEC = 10.0
+"""How often a process on a database shared across hosts renews its leases."""
+LEASE_EXPIRY_SEC = 60.0
+"""A lease of another host not renewed for this long belongs to a process that is gone."""
 
 
 @dataclass(frozen=True)
@@ -39,15 +45,18 @@ class Lease:
     task_id: str | None
     approval_id: str | None
     for_request: bool
+    heartbeat_at: float | None = None
 
     @property
     def owner(self) -> str:
         return f"{self.owner_host} pid {self.owner_pid}"
 
     def owner_gone(self) -> bool:
-        """True only when the owner is known to have ended (on this host, pid not alive)."""
+        """True only when the owner is known to have ended: on this host its pid is not
+        alive; on another (a shared PostgreSQL database) its heartbeat has expired."""
         if self.owner_host != socket.gethostname():
-            return False
+            beat = self.heartbeat_at
+            return beat is not None and time.time() - beat > LEASE_EXPIRY_SEC
         return owner_alive(self.owner_pid, self.owner_started) is False
 
 
@@ -59,7 +68,7 @@ def _sql_text(value: str | None) -> str:
 _SELECT = (
     "SELECT l.trace_id, l.start_id, l.owner_host, l.owner_pid, l.owner_started, "
     "l.started_at, a.tool, "
-    "a.task_id, a.approval_id, EXISTS (SELECT 1 FROM approval_requests r "
+    "a.task_id, a.approval_id, l.heartbeat_at, EXISTS (SELECT 1 FROM approval_requests r "
     "WHERE r.id = a.approval_id) AS for_request "
     "FROM run_leases l LEFT JOIN audit a ON a.id = l.start_id"
 )
@@ -77,6 +86,7 @@ def _lease(row: sqlite3.Row) -> Lease:
         task_id=row["task_id"],
         approval_id=row["approval_id"],
         for_request=bool(row["for_request"]),
+        heartbeat_at=None if row["heartbeat_at"] is None else float(row["heartbeat_at"]),
     )
 
 
@@ -122,6 +132,24 @@ class RunLeases:
             await self._db.write(partial(reap_lease, audit=self._audit, lease=lease))
             return None
         return lease
+
+    async def heartbeat(self) -> int:
+        """Renew this process's leases (databases shared across hosts); returns how many."""
+        now = time.time()
+        return await self._db.write(
+            lambda stx: stx.execute(
+                "UPDATE run_leases SET heartbeat_at = ? WHERE owner_host = ? AND owner_pid = ?",
+                (now, socket.gethostname(), os.getpid()),
+            ).rowcount
+        )
+
+    async def expired_elsewhere(self) -> list[Lease]:
+        """Leases of other hosts' processes whose heartbeat expired (their owner is gone)."""
+        rows = await self._db.fetchall(
+            f"{_SELECT} WHERE l.owner_host <> ? AND l.heartbeat_at < ?",
+            (socket.gethostname(), time.time() - LEASE_EXPIRY_SEC),
+        )
+        return [_lease(row) for row in rows]
 
     async def on_this_host(self) -> list[Lease]:
         """Every lease held by a process of this host (`engine.recovery` reaps the dead)."""

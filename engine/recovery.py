@@ -142,7 +142,8 @@ class Recovery:
         # This process's own leases are alive (owner_gone says so), unless they were left by
         # an earlier process that had the same pid.
         reaped: list[str] = []
-        for lease in await self._leases.on_this_host():
+        elsewhere = await self._leases.expired_elsewhere() if self._db.shared_across_hosts else []
+        for lease in [*await self._leases.on_this_host(), *elsewhere]:
             if lease.for_request or not lease.owner_gone():
                 continue
             if await self._db.write(partial(reap_lease, audit=self._audit, lease=lease)):
