@@ -8,6 +8,7 @@ and tests point to in-repository docs, never to a specification outside the repo
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -70,3 +71,36 @@ def test_code_points_to_in_repository_docs() -> None:
                 if OUTSIDE_POINTER.search(line):
                     found.append(f"{path.relative_to(ROOT)}:{number}")
     assert not found, f"pointers to a specification outside the repository: {found}"
+
+
+# `Class.member` in backticks, as docs/architecture.md names the steps of a flow.
+MEMBER = re.compile(r"`([A-Z]\w*)\.(\w+)`")
+CODE_DIRS = ("engine", "daena_tui", "node_server", "daena_http")
+
+
+def class_members() -> dict[str, set[str]]:
+    """Every class of the code -> the names defined in its body (methods, fields)."""
+    found: dict[str, set[str]] = {}
+    for folder in CODE_DIRS:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.ClassDef):
+                    continue
+                names = found.setdefault(node.name, set())
+                for item in node.body:
+                    if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                        names.add(item.name)
+                    elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                        names.add(item.target.id)
+                    elif isinstance(item, ast.Assign):
+                        names.update(t.id for t in item.targets if isinstance(t, ast.Name))
+    return found
+
+
+def test_the_architecture_names_methods_that_exist() -> None:
+    members = class_members()
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = sorted(set(MEMBER.findall(text)))
+    assert len(named) >= 10, named  # the flows do name their steps
+    wrong = [f"{cls}.{name}" for cls, name in named if name not in members.get(cls, set())]
+    assert not wrong, f"docs/architecture.md names what the code does not define: {wrong}"
