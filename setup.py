@@ -9,6 +9,9 @@ ships the very same files (engine/defaults.py reads them with importlib.resource
 from setuptools import find_packages, setup
 
 setup(
-    packages=[*find_packages(include=["engine*", "daena_tui*", "node_server*", "daena_http*"]), "daena_config"],
+    packages=[
+        *find_packages(include=["engine*", "daena_tui*", "node_server*", "daena_http*"]),
+        "daena_config",
+    ],
     package_dir={"daena_config": "config"},
 )
