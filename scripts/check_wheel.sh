@@ -35,6 +35,7 @@ assert not wrong, f"tool_enabled ignores the shipped seed for {wrong}"
 print(f"tool_enabled: {len(shown)} tools, the shipped seed applied")
 ' "$checkout/config/execution_layer_config.json" "$tmp/tools.json"
 "$daena" doctor >/dev/null
+"$tmp/venv/bin/daena-node" --version  # the console's install carries the node too
 "$tmp/venv/bin/python" -c '
 from engine import load_settings
 from engine.defaults import example_playbooks_dir
