@@ -37,11 +37,29 @@ COLUMNS = (
 """The audit table's columns in the record's order; the first 13 are what is hashed."""
 CHUNK = 20_000
 """Records checked per hand-off to the connection's thread (progress is reported per chunk)."""
-SLICE = 5_000
-"""Older records an incremental verify re-checks, round robin."""
+SLICE = 2_000
+"""Older records an incremental verify re-checks, round robin (a fifth of the work of
+10,000 new records)."""
 
 _encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 """The encoder `engine.storage.database.dumps` builds on every call, built once."""
+
+
+def _fast_encoder() -> Callable[[tuple[Any, ...]], str]:
+    """`_encode` for a record's tuple of scalars, straight to the C encoder `json` itself
+    uses (a third faster: no per-call setup); `_encode` where that encoder is missing."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return _encode
+
+    def refuse(value: object) -> object:
+        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+    chunks = make(None, refuse, json.encoder.encode_basestring, None, ":", ",", True, False, True)
+    return lambda fields: "".join(chunks(fields, 0))
+
+
+_encode_fields = _fast_encoder()
 
 Progress = Callable[[int, int], None]
 """Called with (records checked so far, records to check in all)."""
@@ -77,7 +95,7 @@ def walk_chunk(conn: sqlite3.Connection, walk: _Walk, until: int | None, limit: 
         f"SELECT {COLUMNS} FROM audit WHERE id > ?{bound} ORDER BY id LIMIT ?", (*params, limit)
     )
     prev, last, checked, read = walk.prev, walk.last_id, walk.checked, 0
-    sha256, encode, reset = hashlib.sha256, _encode, audit_head.RESET_ACTION
+    sha256, encode, reset = hashlib.sha256, _encode_fields, audit_head.RESET_ACTION
     try:
         for row in cursor:
             read += 1

@@ -6,9 +6,13 @@ from __future__ import annotations
 import sqlite3
 import time
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from engine import AuditEntry, Engine, Settings
 from engine.audit import _hashed_fields, record_hash
-from engine.audit_verify import VerifyReport
+from engine.audit_verify import VerifyReport, _encode_fields
+from engine.storage.database import dumps
 
 
 async def add(eng: Engine, count: int, tag: str = "r") -> None:
@@ -186,3 +190,17 @@ async def test_progress_is_reported_up_to_the_total(eng: Engine) -> None:
     assert report.ok and calls
     done, total = calls[-1]
     assert done == total == report.checked
+
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(),
+)
+
+
+@given(st.lists(scalars, max_size=15).map(tuple))
+def test_the_fast_encoder_writes_what_dumps_writes(fields: tuple[object, ...]) -> None:
+    assert _encode_fields(fields) == dumps(list(fields))
