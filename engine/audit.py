@@ -281,6 +281,25 @@ _COLUMNS = ", ".join(_FIELDS)
 _SELECT = ", ".join(f"audit.{name}" for name in _FIELDS)
 
 
+class AuditPage(list[AuditRecord]):
+    """A page of records, newest first; `scanned_to` is set when a bounded scan stopped
+    before it was full (see `AuditLog.page`)."""
+
+    def __init__(self, records: Iterable[AuditRecord] = (), scanned_to: int | None = None):
+        super().__init__(records)
+        self.scanned_to = scanned_to
+
+
+def _newest_id(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT MAX(id) FROM audit").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _oldest_id(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT MIN(id) FROM audit").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
 @dataclass(frozen=True)
 class AuditFilter:
     tool: str | None = None
@@ -443,17 +462,40 @@ class AuditLog:
         before_id: int | None = None,
         after_id: int | None = None,
         limit: int = 100,
-    ) -> list[AuditRecord]:
+    ) -> AuditPage:
         """Newest first, at most `limit` records with ids in (after_id, before_id).
 
         Keyset paging: the cost is bounded by the rows between the bounds, never the table,
         so a live tail (`after_id` = newest shown) stays cheap even with a text filter.
+
+        A text shorter than three characters has no index to use, so it is scanned, at most
+        `audit_search.SHORT_SCAN` records per call: when the scan stops short of a full page,
+        the page's `scanned_to` names the oldest id it looked at, and the next page continues
+        with `before_id=scanned_to` (None: nothing older was left unlooked at). A page with
+        `after_id` (a live tail) is not bounded: it reads everything it asks for.
         """
         chosen = filters or AuditFilter()
-        rows = await self._db.read(
-            lambda conn: _select(conn, chosen, after_id, before_id, limit, newest_first=True)
-        )
-        return [AuditRecord.from_row(r) for r in rows]
+        scan = audit_search.short_scan(chosen.text)
+
+        def read(conn: sqlite3.Connection) -> tuple[list[sqlite3.Row], int | None]:
+            window = audit_search.id_window(conn, chosen.since, chosen.until)
+            if window is None:
+                return [], None
+            low, cut = after_id, None
+            if scan and after_id is None:  # a tail (`after_id`) reads all it asks for
+                top = before_id if before_id is not None else _newest_id(conn) + 1
+                if window[1] is not None:
+                    top = min(top, window[1])
+                low = top - scan - 1
+                cut = low + 1
+            rows = _select(conn, chosen, low, before_id, limit, newest_first=True, window=window)
+            oldest = _oldest_id(conn) if window[0] is None else window[0] + 1
+            if cut is not None and (len(rows) >= limit or cut <= oldest):
+                cut = None  # the page is full, or the scan reached the oldest record
+            return rows, cut
+
+        rows, scanned_to = await self._db.read(read)
+        return AuditPage(map(AuditRecord.from_row, rows), scanned_to)
 
     async def after(self, after_id: int, limit: int = 500) -> list[AuditRecord]:
         """Records newer than `after_id`, oldest first (live tail)."""
@@ -660,11 +702,14 @@ def _select(
     limit: int,
     *,
     newest_first: bool,
+    window: tuple[int | None, int | None] | bool | None = True,
 ) -> list[sqlite3.Row]:
     """Up to `limit` matching rows with ids in (after, before), reading the query's
-    segments in id order until the page is full."""
-    window = audit_search.id_window(conn, filters.since, filters.until)
-    if window is None:
+    segments in id order until the page is full. `window`: the filter's id window if the
+    caller has it (True: read it here)."""
+    if window is True:
+        window = audit_search.id_window(conn, filters.since, filters.until)
+    if window is None or window is False:
         return []
     after, before = audit_search.narrow(after, before, window)
     parts = filters.segments(audit_search.watermark(conn))
