@@ -105,6 +105,11 @@ async def show_logs(args: argparse.Namespace, cli: Cli) -> int:
     filters = filters_from(args)
     records = await eng.audit.page(filters, limit=args.limit)
     cli.emit([r.to_dict() for r in records], lambda: table([row(r) for r in records], HEADERS))
+    if records.scanned_to is not None:  # a text under 3 characters: a bounded scan
+        sys.stderr.write(
+            f"searched records {records.scanned_to} and newer only (a text under three "
+            "characters is scanned, not indexed); a longer text searches them all\n"
+        )
     if not args.follow:
         return 0
     last_id = await eng.audit.last_id()
