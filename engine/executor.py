@@ -9,9 +9,10 @@ change something also records its start first, so nothing like that executes unr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel
@@ -61,8 +62,16 @@ class Executor:
         self._audit = audit
         self._context = context
         self._forced_lockdown = forced_lockdown
+        self.catalogue_sync: Callable[[], Awaitable[object]] | None = None
+        """Brings the registry up to date (upstream MCP tools another process added)."""
+
+    async def _ensure_known(self, tool: str) -> None:
+        if tool not in self._registry and self.catalogue_sync is not None:
+            with contextlib.suppress(EngineError):  # else refused as unknown, and audited
+                await self.catalogue_sync()
 
     async def run(self, req: RunRequest, *, approved: ApprovalRequest | None = None) -> RunResult:
+        await self._ensure_known(req.tool)
         trace_id = approved.trace_id if approved and approved.trace_id else uuid.uuid4().hex[:16]
         # An explicit dry run executes nothing real, so it may start from the last policy this
         # engine saw; its recorded outcome is decided on the fresh policy when it is written.
@@ -125,6 +134,7 @@ class Executor:
 
     async def preflight(self, req: RunRequest) -> None:
         """Raise the refusal a run would meet now, without recording or running anything."""
+        await self._ensure_known(req.tool)
         self._admit(req, await self._policy.current(), "preflight")
 
     async def _request_approval(
@@ -147,6 +157,7 @@ class Executor:
         refused and raised, so the inbox only holds requests an approval could run.
         """
         trace_id = uuid.uuid4().hex[:16]
+        await self._ensure_known(req.tool)
         try:
             _, _, canonical = self._admit(req, await self._policy.current(), trace_id)
         except EngineError as err:

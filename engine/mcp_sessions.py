@@ -21,13 +21,21 @@ from typing import Any
 
 from engine.approvals import ApprovalRequest, Approvals
 from engine.audit import AuditEntry, AuditLog
-from engine.events import ApprovalDecided
+from engine.events import ApprovalDecided, Event
 from engine.statuses import ApprovalStatus, RunStatus, WaitState
 from engine.storage.database import Database
 
 POLL_SEC = 0.2
 TOUCH_EVERY_SEC = 2.0
 EXPIRED = "expired, nothing ran"
+
+
+@dataclass(frozen=True)
+class McpClientGone(Event):
+    """An MCP client went away; `orphaned` of its requests still wait in the inbox."""
+
+    session_id: str
+    orphaned: int
 
 
 @dataclass(frozen=True)
@@ -105,11 +113,13 @@ class McpSessions:
                 "UPDATE mcp_sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL",
                 (time.time(), session_id),
             )
-            await tx.execute(
+            cursor = await tx.execute(
                 "UPDATE mcp_waits SET state = 'orphaned'"
                 " WHERE session_id = ? AND state = 'waiting'",
                 (session_id,),
             )
+            if cursor.rowcount:
+                await tx.emit(McpClientGone(session_id, cursor.rowcount))
 
     async def list(self, *, live_only: bool = False) -> list[McpSession]:
         where = " WHERE s.ended_at IS NULL" if live_only else ""
@@ -119,6 +129,15 @@ class McpSessions:
             " ORDER BY s.started_at DESC LIMIT 200"
         )
         return [McpSession(**dict(r)) for r in rows]
+
+    async def orphaned(self) -> set[str]:
+        """The requests whose MCP client went away while they waited (the inbox marks them;
+        approving one still runs it once, its result kept in the audit log)."""
+        rows = await self._db.fetchall(
+            "SELECT w.request_id FROM mcp_waits w JOIN approval_requests r"
+            " ON r.id = w.request_id WHERE w.state = 'orphaned' AND r.status = 'pending'"
+        )
+        return {str(r["request_id"]) for r in rows}
 
     async def wait_state(self, request_id: str) -> str | None:
         row = await self._db.fetchone(

@@ -183,6 +183,11 @@ class PolicyStore:
         self._last: ExecutionConfig | None = None
         self._last_doc: str | None = None
 
+    def know(self, tool: str, default: bool) -> None:
+        """A tool that joined the catalogue after this store was built (an upstream one)."""
+        self._defaults[tool] = default
+        self._known.add(tool)
+
     async def ensure_seeded(self, seed: dict[str, Any], operator: str) -> None:
         row = await self._db.fetchone("SELECT doc FROM exec_config WHERE id = 1")
         if row is not None:

@@ -38,6 +38,10 @@ class ToolRegistry:
             raise ConfigError(f"tool: {spec.name!r} is already registered")
         self._tools[spec.name] = spec
 
+    def unregister(self, name: str) -> None:
+        """Forget a tool that left the catalogue (an upstream MCP server's, removed)."""
+        self._tools.pop(name, None)
+
     def load_plugins(self) -> None:
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             try:

@@ -20,7 +20,14 @@ import time
 from typing import TYPE_CHECKING, Any, cast
 
 from engine.audit import AuditEntry, AuditLog
-from engine.errors import ConfigError, EngineError, InputError, PolicyError, ToolFailure
+from engine.errors import (
+    ConfigError,
+    EngineError,
+    InputError,
+    NotFoundError,
+    PolicyError,
+    ToolFailure,
+)
 from engine.storage.database import Database
 from engine.tools.spec import Risk, ToolContext, ToolSpec
 from engine.upstream.args import args_model_for
@@ -36,6 +43,7 @@ from engine.upstream.store import (
 
 if TYPE_CHECKING:
     from engine.policy import PolicyStore
+    from engine.tools.registry import ToolRegistry
 
 CONNECTION_CLOSED = -32000  # the SDK's JSON-RPC code for a peer that went away
 ARG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
@@ -54,6 +62,10 @@ def _definition(tool: Any) -> tuple[Definition, dict[str, Any]]:
         tool.annotations.model_dump(by_alias=True, exclude_none=True) if tool.annotations else {}
     )
     return Definition(tool.name, tool.description or "", dict(tool.input_schema)), annotations
+
+
+def _loaded_key(tool: UpstreamTool) -> tuple[str | None, Risk, str]:
+    return tool.pinned_hash, tool.risk, (tool.pinned or tool.definition).pin
 
 
 def usable_schema(schema: dict[str, Any]) -> bool:
@@ -87,6 +99,10 @@ class UpstreamGateway:
         self._reported: dict[str, tuple[str, int, str | None]] = {}
         self._policy: PolicyStore | None = None
         self._audit_log: AuditLog | None = None
+        self._registry: ToolRegistry | None = None
+        self._loaded: dict[str, tuple[str | None, Risk, str]] = {}
+        """The upstream tools this process registered: name → (pin, risk, shown definition)."""
+        self._sync_lock = asyncio.Lock()
 
     def attach(self, policy: PolicyStore, audit: AuditLog) -> None:
         """The engine's policy (a changed definition disables the tool in it) and audit log.
@@ -100,6 +116,40 @@ class UpstreamGateway:
         return self._audit_log
 
     # -- catalogue ------------------------------------------------------------------------
+
+    async def load(self, registry: ToolRegistry) -> None:
+        """Register the stored upstream tools (before the engine's policy is built)."""
+        self._registry = registry
+        await self.sync()
+
+    async def sync(self) -> bool:
+        """Bring this process's catalogue up to the stored one: tools of a server added (or
+        refreshed) by another process are registered, disabled until enabled; those of a
+        removed server are dropped; a re-pinned tool or a new risk replaces the tool's spec.
+        One read when nothing changed. True when something did."""
+        registry = self._registry
+        if registry is None:
+            return False
+        if {t.name: _loaded_key(t) for t in await self.store.tools()} == self._loaded:
+            return False
+        async with self._sync_lock:  # read again inside: a newer state never loses to an older
+            tools = await self.store.tools()
+            stored = {t.name: _loaded_key(t) for t in tools}
+            for tool in tools:
+                key = stored[tool.name]
+                if self._loaded.get(tool.name) == key:
+                    continue
+                if tool.name in registry and tool.name not in self._loaded:
+                    continue  # a plugin's tool of the same name was there first: it stays
+                registry.unregister(tool.name)
+                registry.register(self.spec_for(tool))
+                if self._policy is not None:
+                    self._policy.know(tool.name, False)
+                self._loaded[tool.name] = key
+            for gone in set(self._loaded) - set(stored):
+                registry.unregister(gone)
+                del self._loaded[gone]
+        return True
 
     async def specs(self) -> list[ToolSpec]:
         return [self.spec_for(tool) for tool in await self.store.tools()]
@@ -138,6 +188,7 @@ class UpstreamGateway:
         except EngineError:
             await self.store.remove_server(name)
             raise
+        await self.sync()
         await self._audit.record(
             AuditEntry(
                 actor=operator,
@@ -149,11 +200,18 @@ class UpstreamGateway:
         return await self.store.tools(name)
 
     async def remove(self, name: str, operator: str) -> None:
+        """Stop and forget a server; its tools are switched off first, so a server added
+        again later under this name starts with every tool disabled."""
         await self.store.server(name)
+        await self.sync()
         conn = self._connections.pop(name, None)
         if conn is not None:
             await conn.stop()
-        await self.store.remove_server(name)
+        known = [t.name for t in await self.store.tools(name) if t.name in self._loaded]
+        if known and self._policy is not None:
+            await self._policy.update({"tool_enabled": dict.fromkeys(known, False)}, operator)
+        await self.store.remove_server(name, operator)
+        await self.sync()
         await self._audit.record(
             AuditEntry(actor=operator, action="mcp_server_remove", status="ok", args={"name": name})
         )
@@ -171,6 +229,7 @@ class UpstreamGateway:
             if old and old.pinned_hash and old.pinned_hash != definition.pin:
                 changed.append(old.name)
                 await self._disable_changed(old.name, definition)
+        await self.sync()
         return changed
 
     async def enable(self, name: str, risk: Risk | None, operator: str) -> UpstreamTool:
@@ -179,13 +238,8 @@ class UpstreamGateway:
         pinned = await self.store.pin(name, risk or tool.risk)
         if self._policy is None:
             raise ConfigError("mcp: the gateway is not attached to a policy")
-        try:  # pinned but still disabled if this fails: harmless
-            await self._policy.update({"tool_enabled": {name: True}}, operator)
-        except ConfigError as err:
-            raise ConfigError(
-                f"mcp: {name} was discovered after this process started; enable it from a "
-                "new one ('daena mcp enable')"
-            ) from err
+        await self.sync()  # a tool discovered by another process: known here too
+        await self._policy.update({"tool_enabled": {name: True}}, operator)
         await self._audit.record(
             AuditEntry(
                 actor=operator,
@@ -297,13 +351,18 @@ class UpstreamGateway:
         """
         from mcp.shared.exceptions import MCPError
 
-        tool, server = await self.store.tool_and_server(name)
+        try:
+            tool, server = await self.store.tool_and_server(name)
+        except NotFoundError:
+            await self.sync()  # removed by another process: gone from this catalogue too
+            raise PolicyError(f"tool: {name} was removed (its server is gone)") from None
         if tool.pinned_hash is None:
             raise PolicyError(f"tool: {name} was never pinned; enable it with 'daena mcp enable'")
         if admitted is not None and admitted != (tool.pinned_hash, tool.risk):
+            await self.sync()  # the next call is decided with the operator's new setting
             raise PolicyError(
-                f"pinning: {name} was re-pinned or its risk changed after this process "
-                "loaded it; restart it to use the operator's new setting"
+                f"pinning: {name} was re-pinned or its risk changed after this call was "
+                "decided; nothing ran, call it again"
             )
         conn = self.connection(server)
         live = (await self._pin_listing(conn)).get(tool.definition.name)

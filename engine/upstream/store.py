@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import InputError, NotFoundError
+from engine.events import ConfigChanged
 from engine.storage.database import Database, dumps
 from engine.tools.spec import Risk
 from engine.upstream.connection import Endpoint
@@ -17,6 +18,15 @@ from engine.upstream.pinning import Definition
 
 SERVER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+CATALOGUE_KEY = "mcp_servers"
+
+
+def catalogue_changed(operator: str) -> ConfigChanged:
+    """Servers or their tools came or went: front ends showing the catalogue reload it, and
+    every engine's next listing or run of an unknown name brings its registry up to date."""
+    return ConfigChanged((CATALOGUE_KEY,), operator or "daena:mcp")
+
+
 SEPARATOR = "."
 """`SERVER.tool`: neither part may hold a dot, so the split is unambiguous and no upstream
 name can equal a built-in tool's (those have no dot)."""
@@ -214,17 +224,20 @@ class UpstreamStore:
                 (state, time.time(), restarts, last_error, name),
             )
 
-    async def remove_server(self, name: str) -> None:
+    async def remove_server(self, name: str, operator: str = "") -> None:
         async with self._db.transaction() as tx:
             await tx.execute("DELETE FROM mcp_upstream_tools WHERE server = ?", (name,))
             await tx.execute("DELETE FROM mcp_servers WHERE name = ?", (name,))
+            await tx.emit(catalogue_changed(operator))
 
     async def save_discovered(
-        self, server: str, found: list[tuple[Definition, dict[str, Any]]]
+        self, server: str, found: list[tuple[Definition, dict[str, Any]]], operator: str = ""
     ) -> None:
         """Record what the upstream lists now. A known tool keeps its pin and its risk;
-        a changed definition is recorded beside the pinned one (the caller disables it)."""
+        a changed definition is recorded beside the pinned one (the caller disables it).
+        New tools are announced as a configuration change (front ends list them)."""
         async with self._db.transaction() as tx:
+            added = 0
             for definition, annotations in found:
                 row = await tx.fetchone(
                     "SELECT pinned_hash FROM mcp_upstream_tools WHERE server = ? AND tool = ?",
@@ -243,6 +256,7 @@ class UpstreamStore:
                             time.time(),
                         ),
                     )
+                    added += 1
                     continue
                 pinned = row["pinned_hash"]
                 changed = (
@@ -260,6 +274,8 @@ class UpstreamStore:
                         definition.name,
                     ),
                 )
+            if added:
+                await tx.emit(catalogue_changed(operator))
 
     async def mark_changed(self, name: str, definition: Definition) -> None:
         server, tool = split_name(name)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 
+import pytest
+
 from engine import Engine, Settings
+from engine.errors import ApprovalError
 from tests.mcp_gateway.conftest import mcp_client, wait_for_pending
 
 
@@ -282,3 +285,66 @@ async def test_a_client_that_goes_away_leaves_its_request_orphaned_and_still_app
             " AND status = 'ok'"
         ).fetchone()[0]
     assert runs == 1
+
+
+async def test_a_killed_client_leaves_its_request_marked_orphaned_and_approving_runs_it_once(
+    settings: Settings,
+) -> None:
+    """A real client process (the SDK's, launching `daena mcp serve`) is killed with
+    SIGKILL while its call waits: the request stays in the inbox, marked orphaned; an
+    operator's approval runs it exactly once and its result is kept in the audit log."""
+    import json
+    import signal
+    import sys
+    from pathlib import Path
+
+    from engine.mcp_sessions import McpSessions
+    from tests.mcp_gateway.conftest import serve_params
+
+    params = serve_params(settings, "--agent", "bot")
+    launcher = json.dumps([params.command, params.args, params.cwd])
+    client = Path(__file__).with_name("waiting_client.py")
+    call = json.dumps({"command": "git status --short --branch"})
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(client),
+        launcher,
+        "shell_exec",
+        call,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        cwd=params.cwd,
+    )
+    async with Engine.open(settings) as eng:
+        sessions = McpSessions(eng.db, eng.audit, eng.approvals)
+        request_id = await wait_for_pending(eng)
+        for _ in range(300):  # bounded: the server registers the wait
+            if await sessions.wait_state(request_id) == "waiting":
+                break
+            await asyncio.sleep(0.05)
+        assert await sessions.orphaned() == set()
+        proc.send_signal(signal.SIGKILL)  # no cancellation, no goodbye
+        assert await asyncio.wait_for(proc.wait(), 30) == -signal.SIGKILL
+        for _ in range(400):  # the server sees its stdin close and orphans the wait
+            if await sessions.wait_state(request_id) == "orphaned":
+                break
+            await asyncio.sleep(0.05)
+        assert await sessions.orphaned() == {request_id}
+        pending = await eng.approvals.get(request_id)
+        assert pending.status == "pending" and pending.requester == "agent:bot"
+        approved = await eng.approve(request_id, reason="still wanted")
+        assert approved.ok, approved.error
+        with pytest.raises(ApprovalError):
+            await eng.approve(request_id)  # once only
+        done = await eng.approvals.get(request_id)
+        assert await sessions.orphaned() == set()  # decided: no longer waiting in the inbox
+        record = await eng.audit.get(done.run_audit_id or -1)
+    assert done.run_status == "ok" and record is not None
+    assert "## main" in (record.result_summary or "")  # the result, kept in the audit log
+    with sqlite3.connect(settings.daena_db_path) as raw:
+        runs = raw.execute(
+            "SELECT COUNT(*) FROM audit WHERE tool = 'shell_exec' AND action = 'run'"
+            " AND status NOT IN ('pending_approval')"
+        ).fetchone()[0]
+        gone = raw.execute("SELECT kind FROM events WHERE kind = 'McpClientGone'").fetchall()
+    assert runs == 1 and gone == [("McpClientGone",)]

@@ -210,7 +210,7 @@ async def test_risk_set_in_another_process_is_never_decided_with_the_old_one(
     async with Engine.open(settings) as long_running, Engine.open(settings) as operator:
         await operator.upstream.enable("fickle.echo", _risk("high"), "op@test")
         stale = await long_running.run("fickle.echo", {"text": "x"})
-    assert stale.status == "refused" and "restart" in (stale.error or "")
+    assert stale.status == "refused" and "call it again" in (stale.error or "")
     assert not (state / "calls").exists()
 
 
@@ -320,3 +320,57 @@ async def test_garbage_from_an_upstream_is_one_line_for_the_operator_no_tracebac
     text = (out + err).decode()
     assert proc.returncode != 0 and "not JSON-RPC" in text
     assert "Traceback" not in text
+
+
+async def test_a_running_gateway_sees_servers_added_and_removed_by_another_process(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """`daena mcp serve` keeps running while the operator adds, enables and removes an
+    upstream server from another process: no restart."""
+    state = tmp_path / "fickle"
+    async with mcp_client(settings, "--agent", "bot") as client:
+        before = {t.name for t in (await client.list_tools()).tools}
+        assert not any(n.startswith("fickle.") for n in before)
+        missing = await client.call_tool("fickle.echo", {"text": "early"})
+        assert missing.is_error and missing.structured_content["rule"] == "unknown_tool"
+        await add(settings, "fickle", fickle(state))
+        async with Engine.open(settings) as operator:
+            await operator.upstream.enable("fickle.echo", None, "op@test")
+        listed = {t.name for t in (await client.list_tools()).tools}
+        called = await client.call_tool("fickle.echo", {"text": "late"})
+        async with Engine.open(settings) as operator:
+            await operator.upstream.remove("fickle", "op@test")
+        after = {t.name for t in (await client.list_tools()).tools}
+        gone = await client.call_tool("fickle.echo", {"text": "after removal"})
+    assert "fickle.echo" in listed and "fickle.crash" not in listed  # enabled ones only
+    assert called.is_error is False and called.structured_content["result"]["text"] == "echo: late"
+    assert not any(n.startswith("fickle.") for n in after)
+    assert gone.is_error and gone.structured_content["rule"] == "unknown_tool"
+    assert (state / "calls").read_text() == "late\n"
+
+
+async def test_a_running_engine_follows_another_engines_risk_and_removal(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A long-running engine (the console's) and the operator's `daena mcp` in another:
+    a new risk is used from the next call on (the call decided with the old one is refused,
+    nothing ran); a removed server's tools leave the catalogue and are refused."""
+    state = tmp_path / "fickle"
+    async with Engine.open(settings) as running:
+        await add(settings, "fickle", fickle(state))
+        async with Engine.open(settings) as operator:
+            await operator.upstream.enable("fickle.echo", None, "op@test")
+        assert (await running.run("fickle.echo", {"text": "low"})).ok
+        async with Engine.open(settings) as operator:
+            await operator.upstream.enable("fickle.echo", _risk("high"), "op@test")
+        stale = await running.run("fickle.echo", {"text": "stale"})
+        fresh = await running.run("fickle.echo", {"text": "fresh"})
+        async with Engine.open(settings) as operator:
+            await operator.upstream.remove("fickle", "op@test")
+        names = {t.name for t in await running.list_tools()}
+        removed = await running.run("fickle.echo", {"text": "removed"})
+    assert stale.status == "refused" and "call it again" in (stale.error or "")
+    assert fresh.status == "pending_approval"  # decided with the operator's new risk
+    assert not any(n.startswith("fickle.") for n in names)
+    assert removed.status == "refused" and removed.refused_by == "unknown_tool"
+    assert (state / "calls").read_text() == "low\n"
