@@ -355,7 +355,9 @@ class UpstreamGateway:
             tool, server = await self.store.tool_and_server(name)
         except NotFoundError:
             await self.sync()  # removed by another process: gone from this catalogue too
-            raise PolicyError(f"tool: {name} was removed (its server is gone)") from None
+            raise PolicyError(
+                f"tool: no upstream tool {name!r} any more (its server was removed)"
+            ) from None
         if tool.pinned_hash is None:
             raise PolicyError(f"tool: {name} was never pinned; enable it with 'daena mcp enable'")
         if admitted is not None and admitted != (tool.pinned_hash, tool.risk):

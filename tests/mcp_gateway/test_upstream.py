@@ -13,7 +13,7 @@ import pygit2
 import pytest
 
 from engine import Engine, Settings
-from engine.errors import InputError, NotFoundError
+from engine.errors import InputError, PolicyError
 from engine.upstream.connection import Endpoint
 from tests.mcp_gateway.conftest import mcp_client, wait_for_pending
 
@@ -289,7 +289,7 @@ async def test_bad_servers_are_refused_with_one_line_and_nothing_stored(
         with pytest.raises(Exception, match="upstream nothing"):
             await eng.upstream.add("nothing", Endpoint(("/bin/false",)), "op@test")
         assert await eng.upstream.store.servers() == []
-        with pytest.raises(NotFoundError):
+        with pytest.raises(PolicyError, match="no upstream tool"):
             await eng.upstream.call("nothing.tool", {})
 
 
