@@ -137,3 +137,31 @@ async def test_a_rug_pull_in_another_process_alerts_the_console(
     assert bells
     spoken = alert_for(AuditAppended(1, "mcp_pin_changed", "fickle.echo", "refused"))
     assert spoken is not None and "fickle.echo" in spoken.text
+
+
+async def test_the_inbox_marks_a_request_whose_mcp_client_went_away(
+    console_settings: engine.Settings,
+) -> None:
+    """Marked in the row and the detail, live: the client goes away while the console shows
+    the request (its McpClientGone event reloads the inbox)."""
+    from engine.mcp_sessions import McpSessions
+
+    app = create_app(console_settings, probe_nodes=False)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await started(pilot)
+        async with engine.Engine.open(console_settings) as gateway:
+            sessions = McpSessions(gateway.db, gateway.audit, gateway.approvals)
+            session_id = await sessions.open("agent:mcp-ide", "ide", "stdio")
+            run = await gateway.as_agent("mcp-ide").run("shell_exec", {"command": "git status"})
+            assert run.approval_request_id is not None
+            await sessions._set_wait(run.approval_request_id, session_id, "waiting")
+            await pilot.press("3")  # the Approvals section
+
+            def screen() -> str:
+                return "\n".join(s.text for s in app.screen._compositor.render_strips())
+
+            await wait_for(pilot, lambda: "agent:mcp-ide" in screen(), "request in the inbox")
+            assert "orphaned" not in screen()
+            await sessions.close(session_id)  # the client went away
+            await wait_for(pilot, lambda: "orphaned agent:" in screen(), "orphan mark in the row")
+            assert "MCP client" in screen() and "approving still runs this once" in screen()

@@ -28,14 +28,25 @@ from daena_tui.console.screens.modals.decision import ApproveModal, DenyModal
 from daena_tui.console.screens.modals.request_view import RequestViewModal
 from daena_tui.console.styles import risk_text, status_text, tone
 from daena_tui.console.widgets.live_table import LiveRows
+from engine.mcp_sessions import McpClientGone, McpSessions
 from engine.safety.display import inert_one_line
+
+ORPHANED = (
+    "gone: it disconnected while waiting; approving still runs this once and the"
+    " audit log keeps the result"
+)
 
 Row = DataTable[str | Text]
 
 
 class ApprovalsScreen(SectionScreen):
     SECTION = "approvals"
-    RELOAD_ON = (engine.ApprovalRequested, engine.ApprovalDecided, engine.RunFinished)
+    RELOAD_ON = (
+        engine.ApprovalRequested,
+        engine.ApprovalDecided,
+        engine.RunFinished,
+        McpClientGone,  # its waiting requests become orphaned
+    )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "approve", "Approve"),
         Binding("d", "deny", "Deny"),
@@ -51,6 +62,7 @@ class ApprovalsScreen(SectionScreen):
         self.selected: engine.ApprovalRequest | None = None
         self.deciding = False  # a decision modal is open or its decision is being made
         self.live: dict[str, LiveRows] = {}
+        self.orphaned: set[str] = set()  # requests whose MCP client went away
 
     def compose_body(self) -> ComposeResult:
         yield Label("", id="approvals-title")
@@ -90,6 +102,8 @@ class ApprovalsScreen(SectionScreen):
     async def _load(self) -> None:
         try:
             pending = await self.eng.approvals.list("pending")
+            mcp = McpSessions(self.eng.db, self.eng.audit, self.eng.approvals)
+            orphaned = await mcp.orphaned()
             decided = (
                 [] if not self.showing_history else await self.eng.approvals.list(None, limit=300)
             )
@@ -97,6 +111,7 @@ class ApprovalsScreen(SectionScreen):
             self.report(err)
             return
         self.pending = {r.id: r for r in pending}
+        self.orphaned = orphaned
         self._fill_inbox()
         if self.showing_history:
             self.history = {r.id: r for r in decided if r.status != "pending" or not r.is_pending}
@@ -126,7 +141,7 @@ class ApprovalsScreen(SectionScreen):
                         time_left(r.seconds_left(now)),
                         r.tool,
                         risk_text(self.app, self._risk(r.tool)),
-                        agent_cell(r.requester, 60),
+                        self._requester(r),
                         agent_cell(r.reason),
                     ),
                 )
@@ -148,6 +163,13 @@ class ApprovalsScreen(SectionScreen):
             )
             rows.append((r.id, cells))
         self._live("history").sync(rows)
+
+    def _requester(self, r: engine.ApprovalRequest) -> Text:
+        """The requester, marked when its MCP client went away (the request is orphaned)."""
+        cell = agent_cell(r.requester, 60)
+        if r.id not in self.orphaned:
+            return cell
+        return Text.assemble(tone(self.app, "warning", "orphaned ", bold=True), cell)
 
     def _risk(self, tool: str) -> str:
         try:
@@ -224,6 +246,7 @@ class ApprovalsScreen(SectionScreen):
         grid.add_column()
         facts: list[tuple[str, str | Text]] = [
             ("requested by (agent-supplied)", agent_cell(r.requester, 200)),
+            ("MCP client", ORPHANED if r.id in self.orphaned else ""),
             ("agent's reason", agent_cell(r.reason, 2000) if r.reason else ""),
             ("created", self.clock.format(r.created_at)),
             ("decided by", agent_cell(r.decided_by or "", 200)),
