@@ -73,11 +73,24 @@ class RunOptions:
     skip_interrupted: bool = False
 
 
+class Action(StrEnum):
+    """What to do with an interrupted step."""
+
+    ADOPT = "adopt"  # its run was audited: take that outcome
+    RERUN = "rerun"
+    SKIP = "skip"
+    ASK = "ask"  # it may have run: only the operator's explicit choice goes on
+    BUSY = "busy"  # its run may still be going in a live process
+
+
+WAITS_FOR_OPERATOR = frozenset({Action.ASK, Action.BUSY})
+
+
 @dataclass(frozen=True)
 class Reconcile:
     """What to do with an interrupted step: adopt its audited run, rerun, skip, or ask."""
 
-    action: str
+    action: Action
     record: AuditRecord | None = None
     message: str = ""
 
@@ -404,7 +417,7 @@ class TaskRunner:
         if approved is not None:
             request_id, started = approved
             if not started:
-                return Reconcile("rerun", message="its approved run never started")
+                return Reconcile(Action.RERUN, message="its approved run never started")
             return self._choose(
                 options,
                 f"{label} was approved (request {request_id}) but the approving process "
@@ -412,13 +425,13 @@ class TaskRunner:
             )
         record = await self.audited(task.id, step, ("run", "dry_run"))
         if record is not None:
-            return Reconcile("adopt", record)
+            return Reconcile(Action.ADOPT, record)
         start = await self.audited(task.id, step, ("run_start",))
         if start is not None and start.trace_id:
             lease = await self.eng.leases.holder(start.trace_id)
             if lease is not None:
                 return Reconcile(
-                    "busy",
+                    Action.BUSY,
                     message=(
                         f"{label} is still running in process {lease.owner} (run "
                         f"{start.trace_id}); it is neither run again nor skipped while it may "
@@ -427,11 +440,11 @@ class TaskRunner:
                     ),
                 )
         if options.skip_interrupted:
-            return Reconcile("skip")
+            return Reconcile(Action.SKIP)
         if step.audit_mark is not None and start is None:
-            return Reconcile("rerun", message="it never started")
+            return Reconcile(Action.RERUN, message="it never started")
         if self.risk_of(step.tool) == Risk.LOW:
-            return Reconcile("rerun")
+            return Reconcile(Action.RERUN)
         return self._choose(
             options, f"{label} was running when its process stopped and may already have run"
         )
@@ -440,11 +453,11 @@ class TaskRunner:
     def _choose(options: RunOptions, what: str) -> Reconcile:
         """The operator's explicit choice for a step that may have run, or the question."""
         if options.skip_interrupted:
-            return Reconcile("skip")
+            return Reconcile(Action.SKIP)
         if options.rerun_interrupted:
-            return Reconcile("rerun")
+            return Reconcile(Action.RERUN)
         return Reconcile(
-            "ask",
+            Action.ASK,
             message=(
                 f"{what}; resume with rerun_interrupted (--rerun-interrupted) to run it again, "
                 f"skip_interrupted (--skip-interrupted) to go on without it, or cancel the task"
@@ -468,18 +481,18 @@ class TaskRunner:
         self, task: Task, step: TaskStep, guard: BudgetGuard, options: RunOptions
     ) -> tuple[Outcome, str]:
         plan = await self.reconcile_plan(task, step, options)
-        if plan.action == "adopt" and plan.record is not None:
+        if plan.action == Action.ADOPT and plan.record is not None:
             record = plan.record
             request_id = record.approval_id if record.status == RunStatus.PENDING_APPROVAL else None
             return await self._apply(task, step, record.status, record, request_id, guard)
         async with self.eng.db.transaction() as tx:
             if not await self._holding(tx, task.id):
                 return Outcome.STOPPED, ""
-            if plan.action in ("ask", "busy"):
+            if plan.action in WAITS_FOR_OPERATOR:
                 if step.status != StepStatus.INTERRUPTED:
                     await self.store.update_step(tx, step, StepStatus.INTERRUPTED)
                 return Outcome.INTERRUPTED, plan.message
-            if plan.action == "skip":
+            if plan.action == Action.SKIP:
                 await self.store.update_step(
                     tx,
                     step,

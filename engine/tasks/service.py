@@ -32,7 +32,7 @@ from engine.runs import canonical_args
 from engine.statuses import ApprovalStatus
 from engine.tasks.models import RESUMABLE, TERMINAL, Budget, StepStatus, Task, TaskStatus
 from engine.tasks.playbooks import PLAYBOOK_DIR, Playbook, PlaybookLibrary, PlaybookStep
-from engine.tasks.runner import RunOptions, TaskRunner
+from engine.tasks.runner import WAITS_FOR_OPERATOR, RunOptions, TaskRunner
 from engine.tasks.store import TaskStore
 
 if TYPE_CHECKING:
@@ -279,7 +279,7 @@ class TaskService:
             for step in task.steps:
                 if step.status in (StepStatus.INTERRUPTED, StepStatus.RUNNING):
                     plan = await self.runner.reconcile_plan(task, step, options)
-                    if plan.action in ("ask", "busy"):
+                    if plan.action in WAITS_FOR_OPERATOR:
                         raise TaskStateError(f"id: task {task_id}: {plan.message}")
         note = f"resumed by {operator} (was {task.status})"
         if not await self.runner.claim(task_id, {task.status}, operator, note):
