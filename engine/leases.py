@@ -137,10 +137,12 @@ class RunLeases:
         """Renew this process's leases (databases shared across hosts); returns how many."""
         now = time.time()
         return await self._db.write(
-            lambda stx: stx.execute(
-                "UPDATE run_leases SET heartbeat_at = ? WHERE owner_host = ? AND owner_pid = ?",
-                (now, socket.gethostname(), os.getpid()),
-            ).rowcount
+            lambda stx: (
+                stx.execute(
+                    "UPDATE run_leases SET heartbeat_at = ? WHERE owner_host = ? AND owner_pid = ?",
+                    (now, socket.gethostname(), os.getpid()),
+                ).rowcount
+            )
         )
 
     async def expired_elsewhere(self) -> list[Lease]:

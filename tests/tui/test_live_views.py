@@ -75,7 +75,7 @@ async def test_the_tail_keeps_order_and_its_bound(app, eng, monkeypatch) -> None
         for round_ in range(4):
             written += [await note(eng, round_ * 10 + i) for i in range(10)]
             newest = str(written[-1])
-            await wait_for(pilot, lambda: shown(table)[:1] == [newest], f"round {round_}")
+            await wait_for(pilot, lambda n=newest: shown(table)[:1] == [n], f"round {round_}")
             ids = [int(k) for k in shown(table)]
             assert ids == sorted(ids, reverse=True)  # newest first, no duplicates
             assert len(ids) <= 15
@@ -122,6 +122,6 @@ async def test_the_inbox_adds_and_drops_only_the_rows_that_changed(app, eng, mon
         await wait_for(pilot, lambda: inbox.row_count == 3, "decided request dropped")
         assert shown(inbox) == [first[0], first[2], fourth]
         assert calls.added == [fourth] and calls.clears == 0
-        for i in range(5):  # runs that are not requests do not touch the inbox
+        for _ in range(5):  # runs that are not requests do not touch the inbox
             await eng.run(engine.RunRequest(tool="git_status"))
         assert calls.added == [fourth] and calls.clears == 0
