@@ -39,6 +39,7 @@ from engine.audit_verify import VerifyReport as VerifyReport
 from engine.errors import InputError
 from engine.events import AuditAppended
 from engine.storage.database import Database, SyncTransaction, Transaction, dumps
+from engine.storage.dialect import POSTGRESQL, without_nul
 
 REDACTED = "***"
 SUMMARY_CAP = 4000
@@ -396,7 +397,7 @@ class AuditLog:
         else:
             summary = text(entry.result_summary)
             summary = None if summary is None else redact.cut(summary, SUMMARY_CAP)
-        return {
+        values = {
             "actor": redact.text(entry.actor),
             "action": entry.action,
             "tool": text(entry.tool),
@@ -409,6 +410,8 @@ class AuditLog:
             "task_id": text(entry.task_id),
             "approval_id": text(entry.approval_id),
         }
+        # PostgreSQL's text cannot hold NUL: stored, and so hashed, as U+FFFD there
+        return without_nul(values) if self._db.dialect == POSTGRESQL else values
 
     async def append(self, tx: Transaction, entry: AuditEntry) -> int:
         """Add one record inside `tx`; returns its id."""

@@ -9,7 +9,8 @@ is a small per-backend branch in the owning module, chosen with `is_postgres(con
 Statements: `?` → `%s` outside quoted text, `%` → `%%`, `INSERT OR IGNORE` → `ON CONFLICT
 DO NOTHING`, `INSERT OR REPLACE INTO t` → an upsert on `t`'s key (`REPLACE_KEYS`), `LIKE`
 → `ILIKE` (SQLite's LIKE ignores ASCII case, and the search means "contains, any case"),
-`INDEXED BY` hints dropped, `WHERE 1` → `WHERE TRUE`.
+`INDEXED BY` hints dropped, `WHERE 1` → `WHERE TRUE`, `CASE WHEN ?` (an integer flag)
+→ a comparison with 0.
 Schema: `INTEGER PRIMARY KEY AUTOINCREMENT` → an identity column, `INTEGER` → `BIGINT`
 (SQLite's integers are 64-bit), `REAL` → `DOUBLE PRECISION` (PostgreSQL's REAL is 32-bit).
 """
@@ -30,6 +31,19 @@ _QUOTED = re.compile(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")")
 _REPLACE = re.compile(
     r"INSERT\s+OR\s+REPLACE\s+INTO\s+(\w+)\s*\(([^)]*)\)", re.IGNORECASE | re.DOTALL
 )
+
+
+NUL_STANDIN = "\ufffd"
+"""What a NUL character in a text becomes on PostgreSQL, whose text type cannot hold one
+(an agent's string may carry one: it must still be recorded, not fail the write)."""
+
+
+def without_nul(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with NUL in every text replaced by NUL_STANDIN."""
+    return {
+        k: v.replace("\x00", NUL_STANDIN) if isinstance(v, str) and "\x00" in v else v
+        for k, v in values.items()
+    }
 
 
 def dialect_of(conn: Any) -> str:
@@ -53,6 +67,8 @@ def to_postgres(sql: str) -> str:
     for quoted, part in _outside_quotes(sql):
         part = part.replace("%", "%%")
         if not quoted:
+            # SQLite reads an integer as a condition; PostgreSQL wants a boolean
+            part = re.sub(r"\bWHEN\s+\?\s+THEN\b", "WHEN CAST(? AS BIGINT) <> 0 THEN", part)
             part = part.replace("?", "%s")
             part = re.sub(r"\bINDEXED\s+BY\s+\w+", "", part, flags=re.IGNORECASE)
             part = re.sub(r"\bNOT\s+LIKE\b", "NOT ILIKE", part, flags=re.IGNORECASE)

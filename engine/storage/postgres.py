@@ -39,7 +39,7 @@ from psycopg.pq import Format
 from engine.errors import StorageError
 from engine.events import Event, EventBus
 from engine.storage.database import Database, Params, SyncTransaction, Transaction
-from engine.storage.dialect import POSTGRESQL, to_postgres
+from engine.storage.dialect import NUL_STANDIN, POSTGRESQL, to_postgres, without_nul
 from engine.storage.migrations import MIGRATIONS
 from engine.storage.postgres_migrations import postgres_migration
 from engine.storage.urls import redact_text, redact_url
@@ -89,10 +89,12 @@ class _NumericLoader(Loader):
 
 
 class _BoolDumper(Dumper):
-    """SQLite has no booleans: the schema's flags are integers, so True is sent as 1."""
+    """SQLite has no booleans: the schema's flags are integers. True is sent as an untyped
+    '1', which the server reads as the context needs: 1 in an integer column, true in a
+    condition (`CASE WHEN ? …`)."""
 
     format = Format.TEXT
-    oid = 20  # int8
+    oid = 0  # unknown: typed by the statement
 
     def dump(self, obj: Any) -> bytes:
         return b"1" if obj else b"0"
@@ -179,7 +181,13 @@ class PgConnection:
 
 
 def _params(params: Params) -> Any:
-    return params if isinstance(params, dict) else tuple(params)
+    """Parameters as psycopg takes them; NUL in a text becomes NUL_STANDIN (PostgreSQL's
+    text cannot hold one; the audit log replaces it before hashing: engine/audit.py)."""
+    if isinstance(params, dict):
+        return without_nul(params)
+    return tuple(
+        p.replace("\x00", NUL_STANDIN) if isinstance(p, str) and "\x00" in p else p for p in params
+    )
 
 
 class PgTransaction(Transaction):

@@ -158,7 +158,8 @@ class TaskStore:
         if not task_ids:
             return {}
         rows = await self._db.fetchall(
-            "SELECT task_id, COUNT(*), SUM(attempts > 0) FROM task_steps "
+            "SELECT task_id, COUNT(*), SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END) "
+            "FROM task_steps "
             f"WHERE task_id IN ({placeholders(task_ids)}) GROUP BY task_id",
             tuple(task_ids),
         )

@@ -156,6 +156,7 @@ def test_agent_names_are_checked(eng: Engine, name: str) -> None:
 # -- credentials ---------------------------------------------------------------------------
 
 
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_credentials_are_stored_hashed_and_verified(eng: Engine, db_path: Path) -> None:
     credential, token = await eng.credentials.mint("bot", operator="op", expires_at=None)
     assert token.startswith("daena_agent_") and len(token) > 60

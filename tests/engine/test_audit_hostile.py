@@ -157,6 +157,7 @@ async def test_a_refused_grant_consumes_nothing_and_is_audited(eng: Engine) -> N
 # -- redaction on raw values ----------------------------------------------------------------
 
 
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_quoted_and_unicode_secrets_are_redacted_in_every_stored_column(
     hostile: Engine, workspace: Path, db_path: Path
 ) -> None:
@@ -189,6 +190,7 @@ async def test_quoted_and_unicode_secrets_are_redacted_in_every_stored_column(
     assert REDACTED in out.getvalue()
 
 
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_a_secret_cut_by_the_summary_cap_leaves_no_prefix(
     hostile: Engine, workspace: Path, db_path: Path
 ) -> None:
@@ -213,6 +215,7 @@ async def test_a_secret_cut_by_the_summary_cap_leaves_no_prefix(
     assert_no_secret(db_path)
 
 
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_what_a_tool_cap_or_a_line_wrap_left_of_a_secret_is_redacted(
     hostile: Engine, workspace: Path, db_path: Path
 ) -> None:
@@ -231,6 +234,7 @@ async def test_what_a_tool_cap_or_a_line_wrap_left_of_a_secret_is_redacted(
     assert record is not None and "[truncated 40 characters]" in (record.result_summary or "")
 
 
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_credentials_inside_urls_are_redacted(eng: Engine, db_path: Path) -> None:
     urls = [
         "http://alice:s3cr3t-pw@example.com/x",
@@ -257,6 +261,7 @@ async def test_credentials_inside_urls_are_redacted(eng: Engine, db_path: Path) 
     assert "alice" not in texts and "https://***@github.com" in texts
 
 
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_agent_tokens_are_redacted_though_the_log_never_knew_them(
     eng: Engine, db_path: Path
 ) -> None:
@@ -334,6 +339,7 @@ def delete_newest(db_path: Path, n: int) -> int:
     return int(newest)
 
 
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_deleting_the_newest_records_is_found(eng: Engine, db_path: Path) -> None:
     await filled(eng)
     assert (await eng.audit.verify()).ok
@@ -353,6 +359,7 @@ async def test_deleting_the_newest_records_is_found(eng: Engine, db_path: Path) 
     assert "newest 3 records are missing" in (again.problem or "")
 
 
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_deleting_the_head_row_too_is_found(eng: Engine, db_path: Path) -> None:
     await filled(eng)
     delete_newest(db_path, 3)
@@ -364,6 +371,7 @@ async def test_deleting_the_head_row_too_is_found(eng: Engine, db_path: Path) ->
 
 
 @pytest.mark.parametrize("mac", ["f" * 64, None, "forged"])
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_rewriting_the_head_without_the_key_is_found(
     eng: Engine, db_path: Path, mac: str | None
 ) -> None:
@@ -381,6 +389,7 @@ async def test_rewriting_the_head_without_the_key_is_found(
     assert expected in (report.problem or "")
 
 
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_a_record_added_behind_the_log_is_found(eng: Engine, db_path: Path) -> None:
     """A forged record with a correct chain hash (the chain needs no key) is still found."""
     from engine.audit import _hashed_fields, record_hash
@@ -431,6 +440,7 @@ async def test_the_key_is_private_beside_the_database_and_shared_by_processes(
         assert not report.ok and "key file is missing" in (report.problem or "")
 
 
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_an_unsealed_head_is_accepted_only_before_any_key_exists(
     settings: object, db_path: Path
 ) -> None:
@@ -452,6 +462,7 @@ async def test_an_unsealed_head_is_accepted_only_before_any_key_exists(
         assert not [r for r in await eng.audit.page() if r.action == RESET_ACTION]
 
 
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_prune_keeps_both_ends_anchored(eng: Engine, db_path: Path) -> None:
     await filled(eng)
     deleted = await eng.audit.prune(before_ts=10**12, operator="op@test")
@@ -552,7 +563,9 @@ async def test_csv_export_neutralises_every_dangerous_cell(eng: Engine) -> None:
     await eng.audit.export(jl, "jsonl")
     notes = [json.loads(line) for line in jl.getvalue().splitlines()]
     actors = {n["actor"] for n in notes if n["action"] == "note"}
-    assert actors == set(DANGEROUS)
+    on_pg = eng.db.dialect == "postgresql"
+    stored = [d.replace("\x00", "\ufffd") for d in DANGEROUS] if on_pg else DANGEROUS
+    assert actors == set(stored)  # (PostgreSQL's text holds no NUL: engine/storage/dialect.py)
 
 
 async def test_no_tool_reaches_the_head_key_even_inside_the_workspace(workspace: Path) -> None:
@@ -584,6 +597,7 @@ async def test_no_tool_reaches_the_head_key_even_inside_the_workspace(workspace:
         assert (await eng.audit.verify()).ok
 
 
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_a_database_from_before_the_anchor_is_migrated_and_sealed(
     workspace: Path, db_path: Path
 ) -> None:
@@ -643,6 +657,7 @@ def test_property_no_csv_cell_opens_as_a_formula(cells: list[str]) -> None:
             raise AssertionError(cell)
 
 
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_pruning_past_a_recorded_break_clears_it(eng: Engine, db_path: Path) -> None:
     """The break stays until the operator prunes the records it concerns (audited)."""
     await filled(eng)

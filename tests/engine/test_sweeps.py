@@ -51,6 +51,7 @@ def expiry_records(conn: sqlite3.Connection) -> dict[str, int]:
     return {str(r[0]): int(r[1]) for r in rows}
 
 
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_a_batch_leaves_the_rest_and_the_next_batches_finish_it(
     eng: Engine, settings: Settings
 ) -> None:
@@ -74,6 +75,7 @@ async def test_a_batch_leaves_the_rest_and_the_next_batches_finish_it(
     assert int(after.fetchone()[0]) == recent  # newer events are kept
 
 
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_expired_requests_are_marked_in_batches_each_audited_once(
     eng: Engine, settings: Settings
 ) -> None:
@@ -90,6 +92,7 @@ async def test_expired_requests_are_marked_in_batches_each_audited_once(
     assert (await eng.audit.verify()).ok
 
 
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_two_processes_sweeping_at_once_mark_each_request_once(
     eng: Engine, settings: Settings
 ) -> None:
@@ -104,6 +107,7 @@ async def test_two_processes_sweeping_at_once_mark_each_request_once(
     assert expiry_records(raw(settings)) == {i: 1 for i in ids}
 
 
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_open_does_not_wait_for_the_sweeps(
     eng: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -131,6 +135,7 @@ async def test_open_does_not_wait_for_the_sweeps(
     assert expiry_records(raw(settings)) == {i: 1 for i in ids}
 
 
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_a_request_found_expired_is_marked_by_whoever_finds_it(
     eng: Engine, settings: Settings, workspace: Path
 ) -> None:
