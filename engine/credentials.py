@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from engine.approvals import AGENT_PREFIX, is_agent_identity
 from engine.audit import AuditEntry, AuditLog
+from engine.clock import SYSTEM, Clock
 from engine.errors import CredentialError, InputError, NotFoundError, PolicyError
 from engine.storage.database import Database
 
@@ -141,9 +142,10 @@ def parse_expiry(raw: str, now: float | None = None) -> float | None:
 class AgentCredentials:
     """Mint, list, revoke and verify agent tokens (stored hashed)."""
 
-    def __init__(self, db: Database, audit: AuditLog) -> None:
+    def __init__(self, db: Database, audit: AuditLog, clock: Clock = SYSTEM) -> None:
         self._db = db
         self._audit = audit
+        self._clock = clock  # expiry is wall-clock time (a token's expiry is a date)
 
     async def mint(
         self, name: str, *, operator: str, expires_at: float | None
@@ -155,7 +157,7 @@ class AgentCredentials:
             raise PolicyError(f"operator: {operator} is an agent and cannot mint credentials")
         ident = secrets.token_hex(ID_HEX // 2)
         token = f"{TOKEN_PREFIX}{ident}_{secrets.token_urlsafe(32)}"
-        now = time.time()
+        now = self._clock.time()
         credential = AgentCredential(ident, name, now, operator, expires_at, None, None)
         async with self._db.transaction() as tx:
             rows = await tx.fetchall(
@@ -192,7 +194,7 @@ class AgentCredentials:
     async def revoke(self, name: str, *, operator: str) -> builtins.list[AgentCredential]:
         """Revoke every unrevoked token of agent `name` (audited); NotFoundError if none."""
         check_name(name)
-        now = time.time()
+        now = self._clock.time()
         async with self._db.transaction() as tx:
             rows = await tx.fetchall(
                 "SELECT * FROM agent_credentials WHERE name = ? AND revoked_at IS NULL", (name,)
@@ -232,7 +234,7 @@ class AgentCredentials:
         if not hmac.compare_digest(token_hash(token), stored) or row is None:
             raise CredentialError("token is not valid")
         credential = AgentCredential.from_row(row)
-        state = credential.state()
+        state = credential.state(self._clock.time())
         if state != "active":
             raise CredentialError(f"the token of {credential.identity} is {state}", credential)
         return credential

@@ -89,7 +89,7 @@ class Engine:
             db, self.audit, {spec.name: spec.default_enabled for spec in registry.all()}
         )
         self.approvals = Approvals(db, self.audit, clock)
-        self.credentials = AgentCredentials(db, self.audit)
+        self.credentials = AgentCredentials(db, self.audit, clock)
         self.leases = RunLeases(db, self.audit)
         self.nodes = NodeRegistry(db, self.audit, NodeClient(http))
         self.executor = Executor(

@@ -4,10 +4,11 @@ keeps the boot clock apart from a stepped wall clock (the rule expiry relies on)
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
-from engine import clock
+from engine import CredentialError, Engine, Settings, clock
 from engine.clock import SYSTEM, ManualClock
 
 
@@ -74,3 +75,13 @@ def test_the_system_clock_is_the_machines() -> None:
     reading = SYSTEM.now()
     assert abs(reading.wall - SYSTEM.time()) < 60
     assert reading.boot_id == clock.current_boot_id()
+
+
+async def test_an_agent_token_expires_on_the_engines_clock(settings: Settings) -> None:
+    manual = ManualClock(wall=time.time())
+    async with Engine.open(settings, clock=manual) as eng:
+        _, token = await eng.credentials.mint("bot", operator="op", expires_at=manual.time() + 3600)
+        assert (await eng.credentials.verify(token)).name == "bot"
+        manual.advance(3601)
+        with pytest.raises(CredentialError, match="agent:bot is expired"):
+            await eng.credentials.verify(token)
