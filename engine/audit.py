@@ -353,7 +353,10 @@ class AuditFilter:
 
 
 def record_hash(prev_hash: str, fields: list[Any]) -> str:
-    return hashlib.sha256((prev_hash + "\n" + dumps(fields)).encode("utf-8")).hexdigest()
+    """sha256 of the previous hash, a newline and `dumps(fields)` (a list of scalars,
+    encoded by the verify's prepared encoder: the same text, without per-call setup)."""
+    text = prev_hash + "\n" + audit_verify.encode_fields(fields)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _hashed_fields(record_id: int, ts: float, values: dict[str, Any]) -> list[Any]:
@@ -431,8 +434,8 @@ class AuditLog:
             )
             prev = self._insert(stx, self._values(reset), *prev)
         record_id, digest = self._insert(stx, values, *prev)
-        audit_head.write(stx.conn, key, record_id, digest)
-        self._sealed = audit_head.Head(record_id, digest, audit_head.seal(key, record_id, digest))
+        mac = audit_head.write(stx.conn, key, record_id, digest)
+        self._sealed = audit_head.Head(record_id, digest, mac)
         return record_id
 
     def _insert(

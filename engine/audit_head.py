@@ -94,14 +94,17 @@ def seal(key: bytes, last_id: int, last_hash: str) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-def write(conn: sqlite3.Connection, key: bytes, last_id: int, last_hash: str) -> None:
-    """Anchor the head at (`last_id`, `last_hash`), inside the caller's transaction."""
+def write(conn: sqlite3.Connection, key: bytes, last_id: int, last_hash: str) -> str:
+    """Anchor the head at (`last_id`, `last_hash`), inside the caller's transaction;
+    returns the seal written."""
+    mac = seal(key, last_id, last_hash)
     conn.execute(
         "INSERT INTO audit_head (id, last_id, last_hash, mac) VALUES (1, ?, ?, ?) "
         "ON CONFLICT (id) DO UPDATE SET last_id = excluded.last_id, "
         "last_hash = excluded.last_hash, mac = excluded.mac",
-        (last_id, last_hash, seal(key, last_id, last_hash)),
+        (last_id, last_hash, mac),
     )
+    return mac
 
 
 def seal_newest(conn: sqlite3.Connection, db_path: Path) -> None:

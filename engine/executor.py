@@ -240,9 +240,11 @@ class Executor:
         try:
             if dry_run:
                 fn = spec.dry_run or _echo_dry_run
-                result = await asyncio.wait_for(fn(ctx, model), spec.timeout_for(model))
+                async with asyncio.timeout(spec.timeout_for(model)):  # no task per run
+                    result = await fn(ctx, model)
             else:
-                result = await asyncio.wait_for(spec.run(ctx, model), spec.timeout_for(model))
+                async with asyncio.timeout(spec.timeout_for(model)):
+                    result = await spec.run(ctx, model)
         except TimeoutError:
             status, error = RunStatus.TIMEOUT, f"timed out after {spec.timeout_for(model):g} s"
         except PolicyError as err:  # a rule only the run could check (a name's address, a race)
