@@ -15,9 +15,9 @@ by `Engine.open`) runs them in this order:
 A live owner always wins: on this host its pid and process start time are asked
 (`engine.liveness`), so a suspended process or one with a clock running ahead keeps its
 work; a heartbeat decides only where the process cannot be asked. Each step is also safe
-to run at any time (the task runner and `RunLeases.holder` use them when they meet an
-orphan), and each claims its row with a conditional UPDATE, so two processes recovering at
-once record every outcome once.
+to run at any time (`TaskService.resume` runs step 1 when a task waits on an approved run,
+`RunLeases.holder` reaps the one lease it meets), and each claims its row with a
+conditional UPDATE, so two processes recovering at once record every outcome once.
 """
 
 from __future__ import annotations
