@@ -1,12 +1,20 @@
-"""Benchmark: the MCP gateway's overhead.
+"""Benchmark: the MCP gateway's overhead, measured interleaved in one run.
 
-1. Direct: the SDK's client spawns `mcp-server-time` and calls `get_current_time`.
-2. Through Daena: the SDK's client spawns `daena mcp serve`, which calls the same upstream
-   tool (`time.get_current_time`, enabled and pinned) through the executor: policy,
-   argument check against the upstream's schema, the pin check (a tools/list on the live
-   connection), the call, and the audit record.
-The ratio of the medians is the gateway's overhead (target <= 1.5x). Also: calls/s of a
-low-risk built-in tool (`git_status`) through `daena mcp serve`, one call at a time.
+Every round makes one call on each path, in rotating order, so load from other processes
+on this machine falls on all of them alike:
+
+1. direct: the SDK's client, connected to `mcp-server-time`, calls `get_current_time`;
+2. gateway: the SDK's client, connected to `daena mcp serve`, calls the same upstream tool
+   (`time.get_current_time`, enabled and pinned) through the executor: policy, argument
+   check against the upstream's schema, the pin check, the call, the audit record;
+3. engine: the same tool through `Engine.run` in this process (no outer MCP hop): what the
+   executor and the upstream call cost without the client-to-Daena leg;
+4. engine, pin check every call: as 3 with PIN_MAX_AGE_SEC = 0 (a `tools/list` before
+   each call, the behaviour before the pin-check listing was reused);
+5. builtin: `git_status` (low risk, no upstream) through `daena mcp serve`.
+
+The ratio of medians gateway / direct is the gateway's overhead (target <= 1.5x). Then
+calls/s through `daena mcp serve`: one call at a time, and 8 in flight.
 """
 
 from __future__ import annotations
@@ -16,31 +24,21 @@ import asyncio
 import statistics
 import sys
 import time
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 from common import bench_settings, header, stats_ms, temp_dir
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
+import engine.upstream.gateway as gateway_module
 from engine import Engine
 from engine.upstream.connection import Endpoint
 
 TIME_ARGV = [sys.executable, "-m", "mcp_server_time", "--local-timezone", "UTC"]
 ARGS = {"timezone": "Europe/Paris"}
-
-
-async def timed_calls(params: StdioServerParameters, tool: str, rounds: int) -> list[float]:
-    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
-        await session.initialize()
-        for _ in range(5):  # warm-up: imports, first connection to the upstream
-            result = await session.call_tool(tool, ARGS if "time" in tool else {})
-            assert not result.is_error, result
-        samples = []
-        for _ in range(rounds):
-            started = time.perf_counter()
-            result = await session.call_tool(tool, ARGS if "time" in tool else {})
-            samples.append(time.perf_counter() - started)
-            assert not result.is_error, result
-        return samples
+IN_FLIGHT = 8
 
 
 def serve(settings_db: Path, workspace: Path) -> StdioServerParameters:
@@ -63,6 +61,22 @@ def serve(settings_db: Path, workspace: Path) -> StdioServerParameters:
     )
 
 
+async def connect(stack: AsyncExitStack, params: StdioServerParameters) -> ClientSession:
+    read, write = await stack.enter_async_context(stdio_client(params))
+    session = await stack.enter_async_context(ClientSession(read, write))
+    await session.initialize()
+    return session
+
+
+def checked(call: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        result = await call()
+        failed = getattr(result, "is_error", False) or getattr(result, "ok", True) is False
+        assert not failed, result
+
+    return run
+
+
 async def main(rounds: int) -> None:
     header("MCP gateway overhead")
     root = temp_dir("mcp")
@@ -71,19 +85,75 @@ async def main(rounds: int) -> None:
         await eng.upstream.add("time", Endpoint(tuple(TIME_ARGV)), "bench")
     async with Engine.open(settings) as eng:  # as `daena mcp enable` would, in a new process
         await eng.upstream.enable("time.get_current_time", None, "bench")
-    direct = await timed_calls(
-        StdioServerParameters(command=TIME_ARGV[0], args=TIME_ARGV[1:]), "get_current_time", rounds
-    )
     params = serve(settings.daena_db_path, settings.execution_workspace_root)
-    gateway = await timed_calls(params, "time.get_current_time", rounds)
-    builtin = await timed_calls(params, "git_status", rounds)
-    ratio = statistics.median(gateway) / statistics.median(direct)
-    print(f"direct SDK call to mcp-server-time: {stats_ms(direct)}")
-    print(f"through daena mcp serve (time.get_current_time): {stats_ms(gateway)}")
+    async with AsyncExitStack() as stack:
+        direct = await connect(
+            stack, StdioServerParameters(command=TIME_ARGV[0], args=TIME_ARGV[1:])
+        )
+        through = await connect(stack, params)
+        eng = await stack.enter_async_context(Engine.open(settings))
+        max_age = gateway_module.PIN_MAX_AGE_SEC
+
+        async def every_call_lists() -> Any:
+            gateway_module.PIN_MAX_AGE_SEC = 0.0
+            try:
+                return await eng.run("time.get_current_time", ARGS)
+            finally:
+                gateway_module.PIN_MAX_AGE_SEC = max_age
+
+        paths: dict[str, Callable[[], Awaitable[None]]] = {
+            "direct SDK call to mcp-server-time": checked(
+                lambda: direct.call_tool("get_current_time", ARGS)
+            ),
+            "through daena mcp serve (time.get_current_time)": checked(
+                lambda: through.call_tool("time.get_current_time", ARGS)
+            ),
+            "Engine.run in this process (no outer MCP hop)": checked(
+                lambda: eng.run("time.get_current_time", ARGS)
+            ),
+            "Engine.run, pin check listing on every call": checked(every_call_lists),
+            "git_status through daena mcp serve": checked(
+                lambda: through.call_tool("git_status", {})
+            ),
+        }
+        for call in paths.values():  # warm-up: imports, first connection to the upstream
+            for _ in range(5):
+                await call()
+        samples: dict[str, list[float]] = {label: [] for label in paths}
+        order = list(paths.items())
+        for i in range(rounds):
+            shift = i % len(order)
+            for label, call in order[shift:] + order[:shift]:
+                started = time.perf_counter()
+                await call()
+                samples[label].append(time.perf_counter() - started)
+        burst = IN_FLIGHT * max(1, rounds // IN_FLIGHT)
+        gate = asyncio.Semaphore(IN_FLIGHT)
+        builtin_call = paths["git_status through daena mcp serve"]
+
+        async def one() -> None:
+            async with gate:
+                await builtin_call()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(burst)))
+        concurrent = time.perf_counter() - started
+    for label, values in samples.items():
+        print(f"{label}: {stats_ms(values)}")
+    medians = {label: statistics.median(values) for label, values in samples.items()}
+    labels = list(paths)
+    ratio = medians[labels[1]] / medians[labels[0]]
     print(f"overhead ratio (median gateway / median direct): {ratio:.2f}x (target <= 1.5x)")
     print(
-        f"git_status through daena mcp serve: {stats_ms(builtin)}, "
-        f"{len(builtin) / sum(builtin):.0f} calls/s sequential"
+        f"pin check listing on every call / reused listing: "
+        f"{medians[labels[3]] / medians[labels[2]]:.2f}x"
+    )
+    builtin = samples[labels[4]]
+    one_at_a_time = len(builtin) / sum(builtin)
+    print(f"git_status through daena mcp serve: {one_at_a_time:.0f} calls/s one at a time")
+    print(
+        f"git_status through daena mcp serve, {IN_FLIGHT} in flight: "
+        f"{burst / concurrent:.0f} calls/s ({burst} calls)"
     )
 
 
