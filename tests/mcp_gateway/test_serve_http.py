@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import pytest
 import uvicorn
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
@@ -140,3 +141,65 @@ async def test_a_session_stays_bound_to_the_agent_that_opened_it(settings: Setti
     with sqlite3.connect(settings.daena_db_path) as raw:
         actors = raw.execute("SELECT actor FROM audit WHERE tool = 'git_status'").fetchall()
     assert actors == [("agent:owner",)]
+
+
+async def test_http_refusal_denial_expiry_cancellation_and_malformed_json_rpc(
+    settings: Settings,
+) -> None:
+    """Over streamable HTTP as over stdio: a refusal is `isError` naming the rule; a denial,
+    an expiry and a cancellation each end the wait with nothing run; a body that is not
+    JSON-RPC is a JSON-RPC parse error and the server goes on serving."""
+    from engine.errors import ApprovalError
+
+    async with Engine.open(settings) as eng, Engine.open(settings) as operator:
+        _, token = await operator.credentials.mint("helper", operator="op@test", expires_at=None)
+        async with served(eng) as url, client(url, token) as agent:
+            refused = await agent.call_tool("filesystem_write", {"path": "x", "content": "y"})
+            invalid = await agent.call_tool("git_diff", {"staged": "yes please"})
+            denied_call = asyncio.create_task(
+                agent.call_tool("shell_exec", {"command": "git status"})
+            )
+            request_id = await wait_for_pending(operator)
+            await operator.deny(request_id, "not now")
+            denied = await asyncio.wait_for(denied_call, 30)
+            expiring = asyncio.create_task(agent.call_tool("shell_exec", {"command": "git log"}))
+            request_id = await wait_for_pending(operator)
+            async with operator.db.transaction() as tx:  # the clock runs out
+                await tx.execute(
+                    "UPDATE approval_requests SET expires_at = 0 WHERE id = ?", (request_id,)
+                )
+            expired = await asyncio.wait_for(expiring, 30)
+            cancelled = asyncio.create_task(agent.call_tool("shell_exec", {"command": "git diff"}))
+            request_id = await wait_for_pending(operator)
+            cancelled.cancel()
+            for _ in range(300):
+                withdrawn = await operator.approvals.get(request_id)
+                if withdrawn.status != "pending":
+                    break
+                await asyncio.sleep(0.05)
+            with pytest.raises(ApprovalError):
+                await operator.approve(request_id)
+            async with httpx.AsyncClient() as http:
+                garbage = await http.post(
+                    url,
+                    content=b"{this is not json",
+                    headers={
+                        "Authorization": f"Bearer {token}",
+                        "Content-Type": "application/json",
+                        "Accept": "application/json, text/event-stream",
+                    },
+                )
+            alive = await agent.call_tool("git_status", {})
+    assert refused.is_error and refused.structured_content["rule"] == "disabled"
+    assert invalid.is_error and invalid.structured_content["rule"] == "invalid_args"
+    assert denied.is_error and "not now" in denied.content[0].text
+    assert expired.is_error and "expired, nothing ran" in expired.content[0].text
+    assert withdrawn.status == "denied" and withdrawn.decided_by == "agent:helper"
+    assert garbage.status_code == 400 and "error" in garbage.json()
+    assert alive.is_error is False
+    with sqlite3.connect(settings.daena_db_path) as raw:
+        ran = raw.execute(
+            "SELECT COUNT(*) FROM audit WHERE tool = 'shell_exec' AND action = 'run'"
+            " AND status NOT IN ('pending_approval')"
+        ).fetchone()[0]
+    assert ran == 0  # denied, expired, withdrawn: nothing ran
