@@ -300,4 +300,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE run_leases ADD COLUMN heartbeat_at REAL;
     """,
+    # 14: time windows as exact id bounds at any size (engine/audit_search.py): how far the
+    # records' times have been checked to rise with their ids, the newest time seen, and
+    # the records whose time is below an earlier one (a clock set back).
+    """
+    ALTER TABLE audit_search_state ADD COLUMN ordered_through INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE audit_search_state ADD COLUMN max_ts REAL;
+    CREATE TABLE audit_clock_steps (id INTEGER PRIMARY KEY);
+    """,
 ]
