@@ -22,6 +22,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.timer import Timer
 
 import engine
 from daena_tui import startup
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
     EngineFactory = Callable[[engine.Settings], AbstractAsyncContextManager[engine.Engine]]
     # The settings, or how to load them: loading waits until the first frame is drawn.
     SettingsSource = engine.Settings | Callable[[], engine.Settings]
-STATUS_REFRESH_SEC = 5.0
 NODE_PROBE_SEC = 60.0
 STATUS_EVENTS = (
     engine.ApprovalRequested,
@@ -106,6 +106,7 @@ class DaenaApp(App[int]):
         self._initial = initial_section
         self._stack = AsyncExitStack()
         self._bridge = EngineBridge(self)
+        self._status_timer: Timer | None = None
         # Why the engine did not open (settings, database); printed once the screen is gone.
         self.startup_problem: str | None = None
 
@@ -151,7 +152,6 @@ class DaenaApp(App[int]):
     def on_engine_opened(self, _: EngineOpened) -> None:
         self.switch_mode(self._initial)
         self.refresh_status()
-        self.set_interval(STATUS_REFRESH_SEC, self.refresh_status)
         self._voice_alerts()
         self.call_after_refresh(self._load_sections)
 
@@ -190,10 +190,15 @@ class DaenaApp(App[int]):
 
     @work(exclusive=True, group="status")
     async def refresh_status(self) -> None:
+        """Read the header's facts now (events call this), then again once the soonest
+        pending request expires or after a minute: no polling while nothing happens."""
         try:
             self.status = await read_status(self.eng)
         except engine.EngineError as err:
             self.notify(err.message, title=err.title, severity="error")
+        if self._status_timer is not None:
+            self._status_timer.stop()
+        self._status_timer = self.set_timer(self.status.next_refresh_sec, self.refresh_status)
 
     # -- navigation -----------------------------------------------------------------------
 

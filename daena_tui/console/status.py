@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import engine
+from engine.status import read_facts
+
+STATUS_SAFETY_SEC = 60.0
+"""The header re-reads at least this often (its facts change by events, or by a request
+expiring, which `next_refresh_sec` schedules): only a safety net, so an idle console sleeps."""
 
 
 @dataclass(frozen=True)
@@ -14,25 +19,26 @@ class ConsoleStatus:
     lockdown: bool = False
     lockdown_why: str = ""
     nodes: str = "n/a"
+    next_expiry_sec: float | None = None
 
-
-async def node_summary(eng: engine.Engine) -> str:
-    """`1/2 ok` over enabled nodes, or `none`."""
-    nodes = [n for n in await eng.nodes.list() if n.enabled]
-    if not nodes:
-        return "none"
-    ok = sum(1 for n in nodes if n.status == "ok")
-    return f"{ok}/{len(nodes)} ok"
+    @property
+    def next_refresh_sec(self) -> float:
+        """When to read again without an event: just after the soonest request expires."""
+        if self.next_expiry_sec is None:
+            return STATUS_SAFETY_SEC
+        return min(STATUS_SAFETY_SEC, self.next_expiry_sec + 0.05)
 
 
 async def read_status(eng: engine.Engine) -> ConsoleStatus:
-    """One cheap snapshot of the header's facts (three small queries)."""
-    pending = await eng.approvals.pending_count()
-    lockdown, why = await eng.lockdown()
+    """One snapshot of the header's facts, in one read (engine/status.py)."""
+    facts = await read_facts(
+        eng.db, eng.approvals.clock.now(), forced_lockdown=eng.settings.security_lockdown_mode
+    )
     return ConsoleStatus(
         ready=True,
-        pending=pending,
-        lockdown=lockdown,
-        lockdown_why=why if lockdown else "",
-        nodes=await node_summary(eng),
+        pending=facts.pending,
+        lockdown=facts.lockdown,
+        lockdown_why=facts.lockdown_why,
+        nodes=facts.nodes,
+        next_expiry_sec=facts.next_expiry_sec,
     )

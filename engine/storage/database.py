@@ -35,6 +35,7 @@ from engine.errors import StorageError
 from engine.events import Event, EventBus
 from engine.storage.known import KnownDatabase
 from engine.storage.migrations import MIGRATIONS
+from engine.watch import ChangeWatcher, watch_database
 
 BUSY_TIMEOUT_MS = 30_000
 SYNCHRONOUS = "FULL"
@@ -42,6 +43,9 @@ SYNCHRONOUS = "FULL"
 commit, NORMAL only at checkpoints (the last commits before a power loss or an OS crash
 would be lost, acknowledged audit records with them). Cost: benchmarks/bench_durability.py,
 docs/reliability.md."""
+WATCH_SAFETY_SEC = 2.0
+"""The events feed reads the database at least this often even when no file change was
+seen (a filesystem whose notifications miss other writers); idle, that is its only wake."""
 FileIdentity = tuple[int, int]
 T = TypeVar("T")
 Params = tuple[Any, ...] | dict[str, Any]
@@ -150,6 +154,7 @@ class Database:
     """Owns the connection; hands out transactions and read helpers."""
 
     dialect = "sqlite"
+    _watcher: ChangeWatcher | None = None
     shared_across_hosts = False
     """True when processes on other machines write to the same database (PostgreSQL)."""
 
@@ -263,9 +268,16 @@ class Database:
         return str(self.path)
 
     async def wait_for_events(self, poll_sec: float) -> None:
-        """Until other processes may have stored events: SQLite has no notifications, so
-        the events feed polls (PostgreSQL's backend overrides this with LISTEN/NOTIFY)."""
-        await asyncio.sleep(poll_sec)
+        """Until other processes may have stored events: the database's files changed
+        (engine/watch.py: inotify, or a stat every `poll_sec` where there is none) or
+        WATCH_SAFETY_SEC passed. PostgreSQL's backend overrides this with LISTEN/NOTIFY."""
+        if str(self.path) == ":memory:":  # no other process can write to it
+            await asyncio.sleep(WATCH_SAFETY_SEC)
+            return
+        if self._watcher is None:
+            self._watcher = watch_database(self.path, poll_sec)
+            return  # anything stored before the watch began is read once more
+        await self._watcher.wait_for_change(WATCH_SAFETY_SEC)
 
     async def set_session(self, values: dict[str, str]) -> None:
         """Connection settings (PostgreSQL's `set_config`); SQLite has none."""
@@ -286,6 +298,9 @@ class Database:
         await self._conn.close()
         if self._known is not None:
             self._known.close()
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:

@@ -19,3 +19,8 @@ class StartingScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield LoadingIndicator()
         yield Label("Opening the engine…")
+
+    def on_screen_suspend(self) -> None:
+        # The spinner redraws 16 times a second for as long as it exists, shown or not:
+        # once the engine is open this screen stays behind the sections, so stop it.
+        self.query(LoadingIndicator).remove()
