@@ -11,7 +11,8 @@ on this machine falls on all of them alike:
    executor and the upstream call cost without the client-to-Daena leg;
 4. engine, pin check every call: as 3 with PIN_MAX_AGE_SEC = 0 (a `tools/list` before
    each call, the behaviour before the pin-check listing was reused);
-5. builtin: `git_status` (low risk, no upstream) through `daena mcp serve`.
+5. builtin: `git_status` (low risk, no upstream) through `daena mcp serve`;
+6. one committed audit record alone (fsync'd): the floor every run pays.
 
 The ratio of medians gateway / direct is the gateway's overhead (target <= 1.5x). Then
 calls/s through `daena mcp serve`: one call at a time, and 8 in flight.
@@ -34,6 +35,7 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 
 import engine.upstream.gateway as gateway_module
 from engine import Engine
+from engine.audit import AuditEntry
 from engine.upstream.connection import Endpoint
 
 TIME_ARGV = [sys.executable, "-m", "mcp_server_time", "--local-timezone", "UTC"]
@@ -114,6 +116,9 @@ async def main(rounds: int) -> None:
             "Engine.run, pin check listing on every call": checked(every_call_lists),
             "git_status through daena mcp serve": checked(
                 lambda: through.call_tool("git_status", {})
+            ),
+            "one committed audit record (what every run writes)": checked(
+                lambda: eng.audit.record(AuditEntry(actor="bench", action="bench", status="ok"))
             ),
         }
         for call in paths.values():  # warm-up: imports, first connection to the upstream
