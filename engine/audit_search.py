@@ -79,8 +79,13 @@ def forget_before(conn: sqlite3.Connection, first_kept: int) -> None:
 
 def rebuild(conn: sqlite3.Connection) -> int:
     """Index every record from scratch (repairs an index left wrong by edited records)."""
-    if is_postgres(conn):
-        conn.execute("REINDEX TABLE audit")
+    if is_postgres(conn):  # GIN indexes follow every UPDATE; REINDEX repairs a damaged one
+        owner = conn.execute(
+            "SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class "
+            "WHERE oid = 'audit'::regclass"
+        ).fetchone()
+        if owner and owner[0]:  # (a role with data rights only may not: docs/deployment.md)
+            conn.execute("REINDEX TABLE audit")
         row = conn.execute("SELECT COALESCE(MAX(id), 0) FROM audit").fetchone()
         return int(row[0]) if row else 0
     conn.execute("INSERT INTO audit_search (audit_search) VALUES ('rebuild')")

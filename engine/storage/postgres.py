@@ -329,7 +329,18 @@ class PostgresDatabase(Database):
         return db
 
     async def _migrate(self) -> None:
+        def current(conn: PgConnection) -> bool:
+            """Up to date already: nothing to create (a role with data rights only, as
+            docs/deployment.md sets up, may not even try)."""
+            row = conn.raw.execute("SELECT to_regclass('daena_schema') IS NOT NULL").fetchone()
+            if not (row and row[0]):
+                return False
+            found = conn.raw.execute("SELECT version FROM daena_schema").fetchone()
+            return found is not None and int(found[0]) == len(MIGRATIONS)
+
         def migrate(conn: PgConnection) -> None:
+            if current(conn):
+                return
             raw = conn.raw
             raw.execute("BEGIN")
             try:
