@@ -3,19 +3,24 @@
 MCP clients that called `daena mcp serve` (agent, client name, since, calls, requests they
 wait on), the upstream servers behind the gate, and every upstream tool with its pinning
 state: a tool whose definition changed shows the pinned and the new description side by
-side. Space pins the tool's current definition and enables it, or disables it. Client names,
-endpoints and descriptions are untrusted text, shown inert.
+side, and below the table, for the highlighted tool, the whole pinned and new definitions
+(description and input schema) side by side. Space pins the tool's current definition and
+enables it, or disables it. Client names, endpoints, descriptions and schemas are untrusted
+text, shown inert.
 """
 
 from __future__ import annotations
 
+import json
 from typing import ClassVar
 
+from rich.console import RenderableType
+from rich.table import Table
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Label
+from textual.widgets import DataTable, Label, Static
 
 import engine
 from daena_tui.console.render import agent_text
@@ -23,6 +28,7 @@ from daena_tui.console.screens.base import SectionScreen
 from daena_tui.console.styles import enabled_text, risk_text, status_text, tone
 from daena_tui.console.widgets.tables import RowTable
 from engine.mcp_sessions import McpSessions
+from engine.upstream.pinning import Definition
 from engine.upstream.store import UpstreamTool
 
 REFRESH_SEC = 2.0
@@ -47,39 +53,40 @@ class ServersScreen(SectionScreen):
     def compose_body(self) -> ComposeResult:
         yield Label("MCP clients", classes="servers-title")
         clients = RowTable(id="mcp-clients")
-        for name, width in (
-            ("Session", 17),
-            ("Agent", 22),
-            ("Client", 20),
-            ("Via", 5),
-            ("Since", 14),
-            ("Calls", 6),
-            ("Waiting", 7),
-            ("State", 6),
+        for name, width, flex in (  # columns share the width (widgets/tables.py)
+            ("Session", 10, 1),
+            ("Agent", 10, 2),
+            ("Client", 8, 2),
+            ("Via", 5, 0),
+            ("Since", 8, 1),
+            ("Calls", 5, 0),
+            ("Waiting", 7, 0),
+            ("State", 6, 0),
         ):
-            clients.add_column(name, key=name.lower(), width=width)
+            clients.add_fit_column(name, key=name.lower(), width=width, flex=flex, most=24)
         yield clients
         yield Label("Upstream servers", classes="servers-title")
         servers = RowTable(id="mcp-servers")
-        servers.add_column("Server", key="name", width=14)
-        servers.add_column("Via", key="via", width=5)
-        servers.add_column("Command or URL", key="endpoint")
-        servers.add_column("Tools", key="tools", width=6)
-        servers.add_column("On", key="on", width=4)
-        servers.add_column("Changed", key="changed", width=8)
-        servers.add_column("State", key="state", width=8)
-        servers.add_column("Restarts", key="restarts", width=8)
-        servers.add_column("Last error", key="error")
+        servers.add_fit_column("Server", key="name", width=8, flex=1, most=20)
+        servers.add_fit_column("Via", key="via", width=5)
+        servers.add_fit_column("Command or URL", key="endpoint", width=8, flex=3)
+        servers.add_fit_column("Tools", key="tools", width=5)
+        servers.add_fit_column("On", key="on", width=3)
+        servers.add_fit_column("Changed", key="changed", width=7)
+        servers.add_fit_column("State", key="state", width=7, flex=1, most=12)
+        servers.add_fit_column("Restarts", key="restarts", width=8)
+        servers.add_fit_column("Last error", key="error", width=6, flex=2)
         yield servers
         yield Label("Upstream tools", classes="servers-title")
         tools = RowTable(id="mcp-tools")
-        tools.add_column("Tool", key="name", width=28)
-        tools.add_column("Risk", key="risk", width=6)
-        tools.add_column("Enabled", key="enabled", width=7)
-        tools.add_column("Pin", key="pin", width=8)
-        tools.add_column("Description (pinned)", key="description")
-        tools.add_column("Changed to", key="changed")
+        tools.add_fit_column("Tool", key="name", width=12, flex=2, most=28)
+        tools.add_fit_column("Risk", key="risk", width=6)
+        tools.add_fit_column("Enabled", key="enabled", width=7)
+        tools.add_fit_column("Pin", key="pin", width=8)
+        tools.add_fit_column("Description (pinned)", key="description", width=8, flex=3)
+        tools.add_fit_column("Changed to", key="changed", width=6, flex=2)
         yield tools
+        yield Static(id="mcp-definition")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -150,6 +157,20 @@ class ServersScreen(SectionScreen):
             )
         if keep is not None and keep in tool_table.rows:
             tool_table.move_cursor(row=tool_table.get_row_index(keep))
+        self._show_definition()
+
+    @on(DataTable.RowHighlighted, "#mcp-tools")
+    def _highlighted(self) -> None:
+        self._show_definition()
+
+    def _show_definition(self) -> None:
+        """The highlighted tool's pinned definition beside the changed one (or alone)."""
+        pane = self.query_one("#mcp-definition", Static)
+        name = self.query_one("#mcp-tools", RowTable).current_key()
+        entry = self.tools.get(name) if name else None
+        pane.display = entry is not None
+        if entry is not None:
+            pane.update(definitions(entry[0]))
 
     def action_toggle_tool(self) -> None:
         name = self.query_one("#mcp-tools", RowTable).current_key()
@@ -170,3 +191,29 @@ class ServersScreen(SectionScreen):
             return
         self.notify(message, title="Servers", markup=False)
         self.reload()
+
+
+def _definition_text(definition: Definition) -> Text:
+    """A definition as the upstream wrote it (untrusted): description, then its schema."""
+    schema = json.dumps(definition.input_schema, indent=1, sort_keys=True, ensure_ascii=False)
+    text = agent_text(definition.description, max_lines=6, max_chars=600)
+    return text.append("\n").append(agent_text(schema, max_lines=12, max_chars=1200))
+
+
+def definitions(tool: UpstreamTool) -> RenderableType:
+    """Pinned and changed definitions side by side: what the operator enabled, and what the
+    upstream now says (until the operator re-enables the tool, which pins the new one)."""
+    grid = Table.grid(padding=(0, 2), expand=True)
+    grid.add_column(ratio=1)
+    pinned = tool.pinned or tool.definition
+    if tool.changed is None:
+        grid.add_row(Text(f"{tool.name} — pinned definition (upstream text)", style="bold"))
+        grid.add_row(_definition_text(pinned))
+        return grid
+    grid.add_column(ratio=1)
+    grid.add_row(
+        Text("pinned when enabled (upstream text)", style="bold"),
+        Text("changed to (upstream text) — disabled until re-enabled", style="bold"),
+    )
+    grid.add_row(_definition_text(pinned), _definition_text(tool.changed))
+    return grid
