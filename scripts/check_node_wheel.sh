@@ -17,6 +17,20 @@ cleanup() {
 trap cleanup EXIT
 
 "$python" -m pip wheel -q --no-deps -w "$tmp/dist" "$checkout/packaging/node"
+# the wheel holds the three packages' sources and its metadata, nothing else
+"$python" - "$tmp"/dist/daena_node-*.whl <<'PY'
+import sys
+import zipfile
+
+names = zipfile.ZipFile(sys.argv[1]).namelist()
+tops = {name.split("/")[0] for name in names}
+extra = sorted(t for t in tops if t not in {"node_server", "engine", "daena_http"}
+               and not t.endswith(".dist-info"))
+odd = sorted(n for n in names if not n.endswith((".py", "py.typed")) and ".dist-info/" not in n)
+assert not extra and not odd, (extra, odd)
+assert "node_server/__main__.py" in names and "daena_http/guard.py" in names, names
+print(f"node wheel: {len(names)} files, only node_server, engine and daena_http sources")
+PY
 "$python" -m venv "$tmp/venv"
 "$tmp/venv/bin/pip" install -q "$tmp"/dist/daena_node-*.whl
 py="$tmp/venv/bin/python"
