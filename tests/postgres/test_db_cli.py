@@ -60,6 +60,10 @@ async def check_target(workspace: Path, db_path: Path, url: str, before: dict[st
         assert new_id > int(str(before["last"]))  # the chain goes on where it was
         hits = await eng.audit.page(AuditFilter(text="zebra"), limit=100)
         assert len(hits) == 30  # case-insensitive contains, through pg_trgm
+        indexes = await eng.db.fetchall(
+            "SELECT indexname FROM pg_indexes WHERE indexname LIKE 'audit_trgm_%'"
+        )
+        assert len(indexes) == 6  # dropped for the copy, built again after it
         await eng.prune_events(0)  # events' identity continues after the copied ids
         assert (await eng.audit.verify()).ok
 
