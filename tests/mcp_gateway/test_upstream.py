@@ -13,7 +13,7 @@ import pygit2
 import pytest
 
 from engine import Engine, Settings
-from engine.errors import InputError, PolicyError
+from engine.errors import InputError, PolicyError, ToolFailure
 from engine.upstream.connection import Endpoint
 from tests.mcp_gateway.conftest import mcp_client, wait_for_pending
 
@@ -374,3 +374,17 @@ async def test_a_running_engine_follows_another_engines_risk_and_removal(
     assert not any(n.startswith("fickle.") for n in names)
     assert removed.status == "refused" and removed.refused_by == "unknown_tool"
     assert (state / "calls").read_text() == "low\n"
+
+
+async def test_an_upstream_that_never_completes_the_handshake_is_refused_nothing_stored(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.upstream.connection as connection
+
+    monkeypatch.setattr(connection, "START_TIMEOUT_SEC", 2.0)
+    silent = Endpoint((sys.executable, "-c", "import sys, time; sys.stdin.read(); time.sleep(60)"))
+    async with Engine.open(settings) as eng:
+        with pytest.raises(ToolFailure, match="did not complete the MCP handshake"):
+            await eng.upstream.add("mute", silent, "op@test")
+        assert await eng.upstream.store.servers() == []
+        assert not any(t.name.startswith("mute.") for t in await eng.list_tools())
