@@ -4,6 +4,10 @@ The packages live two levels up (this project is `packaging/node/` of the reposi
 sdist carries them at its own root, so a wheel built from the sdist finds them there. Only
 `.py` files and `py.typed` are taken, never `__pycache__` or other files lying around: the
 wheel is a function of the sources, not of the builder's disk. The version is engine's.
+
+Why a hook and not a static `force-include` of `../../engine`: hatchling copies a
+force-included directory verbatim (bytecode caches and stray files too, exempt from every
+exclude rule), and a relative path above the project root does not survive an sdist.
 """
 
 from __future__ import annotations
