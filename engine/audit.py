@@ -450,6 +450,7 @@ class AuditLog:
         )
         if record_id % audit_search.INDEX_BATCH == 0:
             audit_search.index_pending(stx.conn, audit_search.APPEND_CHUNK)
+            audit_search.order_pending(stx.conn, audit_search.APPEND_CHUNK)
         stx.emit(AuditAppended(record_id, values["action"], values["tool"], values["status"]))
         return record_id, digest
 
@@ -561,6 +562,10 @@ class AuditLog:
             lambda stx: audit_search.index_pending(stx.conn, audit_search.DRAIN_CHUNK)
         ):
             total += moved
+        while await self._db.write(  # the records' time order, for time windows
+            lambda stx: audit_search.order_pending(stx.conn, audit_search.ORDER_CHUNK)
+        ):
+            pass
         return total
 
     async def reindex(self) -> int:

@@ -114,7 +114,91 @@ class Segment:
 
 
 WINDOW_PROBE = 250_000
-"""Index entries read, at most, to turn one side of a time window into an id bound."""
+"""Index entries read, at most, to turn one side of a time window into an id bound when
+the records' time order has not been checked that far (`order_pending`)."""
+ORDER_CHUNK = 50_000
+"""Records whose time order one background transaction checks (about 25 ms)."""
+
+
+def order_pending(conn: sqlite3.Connection, limit: int) -> int:
+    """Check the time order of up to `limit` records above the `ordered_through` watermark
+    (inside the caller's write transaction); returns how many were checked.
+
+    A record is in order when its time is at least every earlier record's (`max_ts`);
+    the others (a clock set back) are listed in `audit_clock_steps`. In-order records'
+    times never fall as ids rise, so the time index alone gives exact id bounds for them
+    (`id_window`), and the few listed ones are looked at one by one."""
+    row = conn.execute("SELECT ordered_through, max_ts FROM audit_search_state").fetchone()
+    if row is None:
+        return 0
+    start, max_ts = int(row[0]), row[1]
+    rows = conn.execute(
+        "SELECT id, ts FROM audit WHERE id > ? ORDER BY id LIMIT ?", (start, limit)
+    ).fetchall()
+    if not rows:
+        return 0
+    steps = []
+    for record_id, ts in rows:
+        if max_ts is not None and ts < max_ts:
+            steps.append((record_id,))
+        else:
+            max_ts = ts
+    if steps:
+        conn.executemany("INSERT INTO audit_clock_steps (id) VALUES (?)", steps)
+    conn.execute(
+        "UPDATE audit_search_state SET ordered_through = ?, max_ts = ?", (rows[-1][0], max_ts)
+    )
+    return len(rows)
+
+
+def _ordered_through(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT ordered_through FROM audit_search_state").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _newest_before(conn: sqlite3.Connection, until: float, ordered: int) -> int | None:
+    """The highest id with ts < until, exactly: the in-order record with the latest such
+    time (the time index, skipping the listed out-of-order ones), the listed ones, and the
+    records not yet checked (above `ordered`), whichever is highest."""
+    found = [
+        conn.execute(
+            "SELECT id FROM audit INDEXED BY audit_by_ts WHERE ts < ? AND id <= ? "
+            "AND id NOT IN (SELECT id FROM audit_clock_steps) ORDER BY ts DESC, id DESC "
+            "LIMIT 1",
+            (until, ordered),
+        ).fetchone(),
+        conn.execute(
+            "SELECT MAX(a.id) FROM audit_clock_steps AS s JOIN audit AS a ON a.id = s.id "
+            "WHERE a.ts < ?",
+            (until,),
+        ).fetchone(),
+        conn.execute(
+            "SELECT MAX(id) FROM audit WHERE id > ? AND ts < ?", (ordered, until)
+        ).fetchone(),
+    ]
+    ids = [int(r[0]) for r in found if r is not None and r[0] is not None]
+    return max(ids) if ids else None
+
+
+def _oldest_since(conn: sqlite3.Connection, since: float, ordered: int) -> int | None:
+    """The lowest id with ts >= since, exactly (as `_newest_before`, the other way)."""
+    found = [
+        conn.execute(
+            "SELECT id FROM audit INDEXED BY audit_by_ts WHERE ts >= ? AND id <= ? "
+            "AND id NOT IN (SELECT id FROM audit_clock_steps) ORDER BY ts, id LIMIT 1",
+            (since, ordered),
+        ).fetchone(),
+        conn.execute(
+            "SELECT MIN(a.id) FROM audit_clock_steps AS s JOIN audit AS a ON a.id = s.id "
+            "WHERE a.ts >= ?",
+            (since,),
+        ).fetchone(),
+        conn.execute(
+            "SELECT MIN(id) FROM audit WHERE id > ? AND ts >= ?", (ordered, since)
+        ).fetchone(),
+    ]
+    ids = [int(r[0]) for r in found if r is not None and r[0] is not None]
+    return min(ids) if ids else None
 
 
 def id_window(
@@ -130,6 +214,19 @@ def id_window(
     fewer than WINDOW_PROBE records (when it has more, the bound would save little).
     """
     after = before = None
+    ordered = _ordered_through(conn) if since is not None or until is not None else 0
+    if ordered and _unchecked(conn, ordered) <= MAX_UNCHECKED:
+        if since is not None:
+            low = _oldest_since(conn, since, ordered)
+            if low is None:
+                return None
+            after = low - 1
+        if until is not None:
+            high = _newest_before(conn, until, ordered)
+            if high is None:
+                return None
+            before = high + 1
+        return after, before
     if since is not None:
         count, low = conn.execute(
             "SELECT COUNT(*), MIN(id) FROM (SELECT id FROM audit INDEXED BY audit_by_ts "
@@ -151,6 +248,15 @@ def id_window(
         if count < WINDOW_PROBE:
             before = int(high) + 1
     return after, before
+
+
+MAX_UNCHECKED = 20_000
+"""Records above the time-order watermark `id_window` reads one by one, at most."""
+
+
+def _unchecked(conn: sqlite3.Connection, ordered: int) -> int:
+    row = conn.execute("SELECT MAX(id) FROM audit").fetchone()
+    return (int(row[0]) if row and row[0] is not None else 0) - ordered
 
 
 def narrow(
