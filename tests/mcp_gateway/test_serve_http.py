@@ -203,3 +203,70 @@ async def test_http_refusal_denial_expiry_cancellation_and_malformed_json_rpc(
             " AND status NOT IN ('pending_approval')"
         ).fetchone()[0]
     assert ran == 0  # denied, expired, withdrawn: nothing ran
+
+
+async def test_http_session_ended_while_waiting_leaves_the_request_orphaned(
+    settings: Settings,
+) -> None:
+    """Over HTTP the wait is orphaned when the session ends (the client's DELETE); a dropped
+    connection alone does not end a streamable-HTTP session (the protocol lets a client
+    come back), so until then the request shows as waiting. Approving runs it once."""
+    from engine.mcp_sessions import McpSessions
+
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"},
+        },
+    }
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "shell_exec", "arguments": {"command": "git status"}},
+    }
+    async with Engine.open(settings) as eng, Engine.open(settings) as operator:
+        _, token = await operator.credentials.mint("helper", operator="op@test", expires_at=None)
+        sessions = McpSessions(operator.db, operator.audit, operator.approvals)
+        auth = {"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream"}
+        async with served(eng) as url, httpx.AsyncClient() as http:
+            opened = await http.post(url, json=init, headers=auth)
+            headers = {
+                **auth,
+                "mcp-session-id": opened.headers["mcp-session-id"],
+                "mcp-protocol-version": "2025-11-25",
+            }
+            await http.post(
+                url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers
+            )
+
+            async def post() -> None:
+                async with http.stream("POST", url, json=call, headers=headers) as response:
+                    async for _ in response.aiter_lines():
+                        pass
+
+            waiting = asyncio.create_task(post())
+            request_id = await wait_for_pending(operator)
+            for _ in range(300):
+                if await sessions.wait_state(request_id) == "waiting":
+                    break
+                await asyncio.sleep(0.05)
+            waiting.cancel()  # the connection drops: the session lives on
+            await http.delete(url, headers=headers)  # the session ends
+            for _ in range(300):
+                if await sessions.wait_state(request_id) == "orphaned":
+                    break
+                await asyncio.sleep(0.05)
+            assert await sessions.orphaned() == {request_id}
+            approved = await operator.approve(request_id)
+    assert approved.ok, approved.error
+    with sqlite3.connect(settings.daena_db_path) as raw:
+        runs = raw.execute(
+            "SELECT COUNT(*) FROM audit WHERE tool = 'shell_exec' AND action = 'run'"
+            " AND status = 'ok'"
+        ).fetchone()[0]
+    assert runs == 1
