@@ -11,6 +11,9 @@ from typing import Any
 from daena_tui.cli.output import fail, table, when
 from daena_tui.cli.session import Cli
 from engine import InputError, Node
+from engine.nodes.client import DEFAULT_PROBE_TIMEOUT
+
+MIN_TIMEOUT, MAX_TIMEOUT = 0.1, 300.0
 
 
 def register(sub: Any) -> None:
@@ -39,6 +42,13 @@ def register(sub: Any) -> None:
     remove.set_defaults(handler=remove_node)
     health = actions.add_parser("health", help="probe nodes now (all enabled ones by default)")
     health.add_argument("name", nargs="?")
+    health.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_PROBE_TIMEOUT,
+        metavar="SEC",
+        help=f"each probe's deadline (default {DEFAULT_PROBE_TIMEOUT:g}); all are probed at once",
+    )
     health.set_defaults(handler=node_health)
 
 
@@ -129,11 +139,14 @@ async def remove_node(args: argparse.Namespace, cli: Cli) -> int:
 
 
 async def node_health(args: argparse.Namespace, cli: Cli) -> int:
+    timeout = float(args.timeout)
+    if not MIN_TIMEOUT <= timeout <= MAX_TIMEOUT:  # also refuses nan
+        raise InputError(f"--timeout: must be between {MIN_TIMEOUT:g} and {MAX_TIMEOUT:g} seconds")
     eng = await cli.engine()
     if args.name:
-        reports = {args.name: await eng.nodes.probe(args.name)}
+        reports = {args.name: await eng.nodes.probe(args.name, timeout)}
     else:
-        reports = await eng.nodes.probe_all()
+        reports = await eng.nodes.probe_all(timeout=timeout)
     nodes = [await eng.nodes.get(name) for name in reports]
     cli.emit(
         {name: r.to_dict() for name, r in reports.items()},

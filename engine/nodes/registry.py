@@ -9,11 +9,13 @@ call the node) but never shown, exported or audited: the redactor learns every t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import re
 import sqlite3
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,11 +24,19 @@ from urllib.parse import urlsplit
 from engine.audit import AuditEntry, AuditLog
 from engine.errors import InputError, NotFoundError, PolicyError
 from engine.events import NodeChanged, NodeHealthChanged
-from engine.nodes.client import MAX_VERSION_CHARS, NodeClient, NodeHealthReport, clip
+from engine.nodes.client import (
+    DEFAULT_PROBE_TIMEOUT,
+    MAX_VERSION_CHARS,
+    NodeClient,
+    NodeHealthReport,
+    clip,
+)
 from engine.storage.database import Database
 
 NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DEFAULT_NODE = "windows"
+PROBE_CONCURRENCY = 32
+"""Probes in flight at once: 50 nodes with 24 hung still finish within one deadline."""
 
 
 @dataclass(frozen=True)
@@ -225,10 +235,13 @@ class NodeRegistry:
             )
             await tx.emit(NodeChanged(name, "removed"))
 
-    async def probe(self, name: str) -> NodeHealthReport:
+    async def probe(self, name: str, timeout: float = DEFAULT_PROBE_TIMEOUT) -> NodeHealthReport:  # noqa: ASYNC109
         """Check one node now and store the result; status changes are audited and announced."""
-        node = await self.get(name)
-        report = await self._client.probe(node.url, node.token)
+        return await self._probe_node(await self.get(name), timeout)
+
+    async def _probe_node(self, node: Node, timeout: float) -> NodeHealthReport:  # noqa: ASYNC109
+        name = node.name
+        report = await self._client.probe(node.url, node.token, timeout)
         checked = _epoch(report.checked_at)
         async with self._db.transaction() as tx:
             await tx.execute(
@@ -274,10 +287,43 @@ class NodeRegistry:
                 )
         return report
 
-    async def probe_all(self) -> dict[str, NodeHealthReport]:
-        return {
-            node.name: await self.probe(node.name) for node in await self.list() if node.enabled
-        }
+    async def probe_each(
+        self,
+        *,
+        timeout: float = DEFAULT_PROBE_TIMEOUT,  # noqa: ASYNC109 (each probe's deadline)
+        concurrency: int = PROBE_CONCURRENCY,
+    ) -> AsyncIterator[tuple[str, NodeHealthReport]]:
+        """Probe every enabled node, `concurrency` at a time, each within `timeout` s, and
+        yield each (name, report) as it arrives: a node that accepts the connection and
+        never answers holds one slot until its deadline, not the others' results. The
+        whole round takes at most ceil(hung / concurrency) deadlines plus the answers."""
+        nodes = [node for node in await self.list() if node.enabled]
+        slots = asyncio.Semaphore(max(1, concurrency))
+
+        async def one(node: Node) -> tuple[str, NodeHealthReport]:
+            async with slots:
+                return node.name, await self._probe_node(node, timeout)
+
+        tasks = [asyncio.ensure_future(one(node)) for node in nodes]
+        try:
+            for arrived in asyncio.as_completed(tasks):
+                yield await arrived
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def probe_all(
+        self,
+        *,
+        timeout: float = DEFAULT_PROBE_TIMEOUT,  # noqa: ASYNC109 (each probe's deadline)
+        concurrency: int = PROBE_CONCURRENCY,
+    ) -> dict[str, NodeHealthReport]:
+        """Every enabled node's report (probed concurrently, see `probe_each`), by name."""
+        reports = dict(
+            [item async for item in self.probe_each(timeout=timeout, concurrency=concurrency)]
+        )
+        return {name: reports[name] for name in sorted(reports)}
 
     async def call_node_tool(
         self, node: str, tool_name: str, args: dict[str, Any]

@@ -22,6 +22,7 @@ class NodesScreen(SectionScreen):
     RELOAD_ON = (engine.NodeChanged, engine.NodeHealthChanged)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t", "test", "Test connection"),
+        Binding("T", "test_all", "Test all"),
         Binding("a", "add", "Add"),
         Binding("e", "edit", "Edit"),
         Binding("space", "toggle_node", "Enable/disable"),
@@ -31,6 +32,7 @@ class NodesScreen(SectionScreen):
     def __init__(self) -> None:
         super().__init__()
         self.nodes: dict[str, Any] = {}
+        self.arrived: list[str] = []  # nodes in the order their probe answers arrived
 
     def compose_body(self) -> ComposeResult:
         table = NodeTable(id="nodes-table")
@@ -80,6 +82,33 @@ class NodesScreen(SectionScreen):
 
     def _current(self) -> str | None:
         return self.query_one("#nodes-table", RowTable).current_key()
+
+    @work(exclusive=True, group="probe")
+    async def action_test_all(self) -> None:
+        """Probe every enabled node at once (engine/nodes/registry.py `probe_each`): each
+        row shows its node's answer as it arrives; a hung node holds back only its own."""
+        self.notify("Testing every enabled node…", title="Nodes", timeout=2)
+        table = self.query_one("#nodes-table", RowTable)
+        reports: dict[str, engine.NodeHealthReport] = {}
+        try:
+            async for name, report in self.eng.nodes.probe_each():
+                reports[name] = report
+                if name in table.rows:
+                    self.arrived.append(name)
+                    table.update_cell(name, "status", status_text(self.app, report.status))
+                    latency = "" if report.latency_ms is None else f"{report.latency_ms:.0f} ms"
+                    table.update_cell(name, "latency", latency)
+                    table.update_cell(name, "detail", report.message)
+        except engine.EngineError as err:
+            self.report(err)
+            return
+        answered = sum(1 for r in reports.values() if r.ok)
+        self.notify(
+            f"{answered} of {len(reports)} enabled nodes answered.",
+            title="Node health",
+            severity="information" if answered == len(reports) else "warning",
+        )
+        self.reload()
 
     @work(exclusive=True, group="probe")
     async def action_test(self) -> None:
