@@ -126,6 +126,7 @@ def _copy(
         _advance_identities(dst)
         dst.execute("UPDATE audit_search_state SET indexed_through = 0")
         dst.execute("COMMIT")
+        dst.execute("ANALYZE")  # the planner's statistics for what was just copied
     except psycopg.Error as err:
         raise StorageError(
             f"copy to {redact_url(target_url)} failed, nothing was written: "
