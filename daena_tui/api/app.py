@@ -211,16 +211,19 @@ def create_api(
     )
     app.state.api = state
     install_error_handlers(app)
+    # Routes are matched in order, one by one: the original's routes (what most clients
+    # call, `POST /run` second) come first. The prefixes do not overlap, so the order
+    # changes no answer.
+    for v1 in (v1_routes.router, v1_more.router):
+        app.include_router(
+            v1, prefix=V1_PREFIX, responses=V1_RESPONSES, dependencies=[Depends(no_unknown_query)]
+        )
     for module in (routes_tools, routes_approvals, routes_nodes, routes_tasks):
         app.include_router(
             module.router,
             prefix=V2_PREFIX,
             responses=COMMON_RESPONSES,
             dependencies=[Depends(no_unknown_query)],
-        )
-    for v1 in (v1_routes.router, v1_more.router):
-        app.include_router(
-            v1, prefix=V1_PREFIX, responses=V1_RESPONSES, dependencies=[Depends(no_unknown_query)]
         )
     app.include_router(v1_more.root_router, dependencies=[Depends(no_unknown_query)])
     secret = settings.execution_token.get_secret_value() if settings.execution_token else ""

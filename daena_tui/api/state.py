@@ -54,9 +54,11 @@ def engine_dep(request: Request) -> Engine:
     return eng
 
 
-def no_unknown_query(request: Request) -> None:
+async def no_unknown_query(request: Request) -> None:
     """A query parameter the route does not take is an error, not silently ignored
     (`?limt=5` must not quietly mean the default)."""
+    if not request.scope.get("query_string"):
+        return
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     if dependant is None:
@@ -104,8 +106,33 @@ def agent_dep(request: Request) -> AgentSession | None:
     return engine_dep(request).as_agent(caller.agent)
 
 
-EngineDep = Annotated[Engine, Depends(engine_dep)]
-CallerDep = Annotated[Caller, Depends(caller_dep)]
-OperatorDep = Annotated[str, Depends(operator_dep)]
-AgentDep = Annotated[AgentSession | None, Depends(agent_dep)]
-StateDep = Annotated[ApiState, Depends(api_state)]
+# The dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in its
+# thread pool, one thread hand-off per dependency per request (four on `POST /run`, most of
+# the API's own CPU per dry run). The plain functions above stay callable directly.
+
+
+async def _engine(request: Request) -> Engine:
+    return engine_dep(request)
+
+
+async def _caller(request: Request) -> Caller:
+    return caller_dep(request)
+
+
+async def _operator(request: Request) -> str:
+    return operator_dep(request)
+
+
+async def _agent(request: Request) -> AgentSession | None:
+    return agent_dep(request)
+
+
+async def _state(request: Request) -> ApiState:
+    return api_state(request)
+
+
+EngineDep = Annotated[Engine, Depends(_engine)]
+CallerDep = Annotated[Caller, Depends(_caller)]
+OperatorDep = Annotated[str, Depends(_operator)]
+AgentDep = Annotated[AgentSession | None, Depends(_agent)]
+StateDep = Annotated[ApiState, Depends(_state)]
