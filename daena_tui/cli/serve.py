@@ -21,6 +21,7 @@ import engine
 from daena_tui.api import API_PREFIX, create_api
 from daena_tui.api.auth import is_loopback
 from daena_tui.cli.output import EXIT_TOOL_ERROR, EXIT_USAGE, fail
+from daena_tui.cli.serve_workers import Supervisor, WorkerSpec, workers_count
 from daena_tui.cli.session import Cli
 
 DEFAULT_HOST = "127.0.0.1"
@@ -59,6 +60,14 @@ def register(sub: Any) -> None:
         default=[],
         metavar="NAME",
         help="another name clients use in the Host header (e.g. this machine's LAN name)",
+    )
+    p.add_argument(
+        "--workers",
+        type=workers_count,
+        default=1,
+        metavar="N",
+        help="server processes on the one socket and database (default 1; at most 64); "
+        "one audit chain and single-use grants hold across them",
     )
     p.add_argument(
         "--log-level",
@@ -103,6 +112,14 @@ async def serve(args: argparse.Namespace, cli: Cli) -> int:
     except OSError as err:
         return fail(f"cannot listen on {host}:{args.port}: {err.strerror or err}", EXIT_TOOL_ERROR)
     try:
+        port = sock.getsockname()[1]
+        shown = f"[{host}]" if ":" in host else host
+        url = f"http://{shown}:{port}"
+        mode = "token required" if token_set else "NO TOKEN (insecure-local)"
+        if not token_set and not args.insecure_local:
+            mode = "no EXECUTION_TOKEN: agent tokens only"
+        if args.workers > 1:
+            return await _serve_workers(args, cli, sock, url, mode)
         eng = await cli.engine(index_audit=True)  # a long-lived process drains the backlog
         app = create_api(
             eng, insecure_local=args.insecure_local, bind_host=host, allowed_hosts=args.allow_host
@@ -116,15 +133,35 @@ async def serve(args: argparse.Namespace, cli: Cli) -> int:
             timeout_graceful_shutdown=10,
         )
         server = uvicorn.Server(config)
-        port = sock.getsockname()[1]
-        shown = f"[{host}]" if ":" in host else host
         # The agent reaches tools through this API: its own address is never scrapeable.
-        engine.refuse_own_service(f"http://{shown}:{port}", db_path=eng.settings.daena_db_path)
-        mode = "token required" if token_set else "NO TOKEN (insecure-local)"
-        if not token_set and not args.insecure_local:
-            mode = "no EXECUTION_TOKEN: agent tokens only"
-        cli.line(f"daena API on http://{shown}:{port}{API_PREFIX} ({mode}); Ctrl+C stops it")
+        engine.refuse_own_service(url, db_path=eng.settings.daena_db_path)
+        cli.line(f"daena API on {url}{API_PREFIX} ({mode}); Ctrl+C stops it")
         await server.serve(sockets=[sock])
     finally:
         sock.close()
     return 0
+
+
+async def _serve_workers(
+    args: argparse.Namespace, cli: Cli, sock: socket.socket, url: str, mode: str
+) -> int:
+    """`--workers N` (see `serve_workers`): the engine is opened once here first, so the
+    migrations and start-up checks run once and a bad database is said before any worker
+    starts; then the workers open their own."""
+    await cli.engine()
+    await cli.close()
+    sock.listen(2048)  # connections wait in the backlog until a worker accepts them
+    spec = WorkerSpec(
+        settings=cli.settings,
+        insecure_local=args.insecure_local,
+        host=args.host,
+        url=url,
+        allowed_hosts=list(args.allow_host),
+        log_level=args.log_level,
+    )
+    supervisor = Supervisor(spec, sock, args.workers)
+    return await supervisor.run(
+        lambda: cli.line(
+            f"daena API on {url}{API_PREFIX} ({mode}, {args.workers} workers); Ctrl+C stops it"
+        )
+    )
