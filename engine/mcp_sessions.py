@@ -211,7 +211,7 @@ class McpSessions:
         """The requester takes its own pending request back: it becomes `denied` by the
         requester, so nothing can approve it any more. A denial runs nothing, so this is the
         one decision an agent identity may make, and only on its own request."""
-        now = time.time()
+        now = self._approvals.clock.time()  # decided_at on the clock every decision uses
         reason = f"withdrawn by {requester}: {why}"
         async with self._db.transaction() as tx:
             cursor = await tx.execute(

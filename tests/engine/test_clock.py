@@ -4,10 +4,13 @@ keeps the boot clock apart from a stepped wall clock (the rule expiry relies on)
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+from pathlib import Path
 
 import pytest
 
+import engine
 from engine import CredentialError, Engine, Settings, clock
 from engine.clock import SYSTEM, ManualClock
 
@@ -85,3 +88,26 @@ async def test_an_agent_token_expires_on_the_engines_clock(settings: Settings) -
         manual.advance(3601)
         with pytest.raises(CredentialError, match="agent:bot is expired"):
             await eng.credentials.verify(token)
+
+
+READS_THE_ENGINE_CLOCK = (
+    "approvals.py",
+    "recovery.py",
+    "tasks/runner.py",
+    "tasks/service.py",
+    "tasks/store.py",
+    "tasks/budget.py",
+)
+
+
+@pytest.mark.parametrize("module", READS_THE_ENGINE_CLOCK)
+def test_expiry_budget_and_wait_code_reads_only_the_engines_clock(module: str) -> None:
+    """Where expiry, budgets, heartbeats and waits are decided, time comes from the injected
+    clock: a direct read of the system clock would make a ManualClock test lie."""
+    source = (Path(engine.__file__).parent / module).read_text("utf-8")
+    direct = re.findall(r"\btime\.(?:time|monotonic)\(\)|\basyncio\.sleep\(", source)
+    assert direct == []
+    # ApprovalRequest's own defaults (front ends' displays) are the one system reading.
+    assert source.count("clock.now()") - source.count("self.clock.now()") == (
+        2 if module == "approvals.py" else 0
+    )
