@@ -47,12 +47,13 @@ class LogsScreen(SectionScreen):
     SECTION = "logs"
     AUTO_FOCUS = "#logs-table"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f", "toggle_follow", "Live tail"),
-        Binding("v", "verify", "Verify chain"),
-        Binding("e", "export('jsonl')", "Export JSONL"),
-        Binding("c", "export('csv')", "Export CSV"),
-        Binding("ctrl+o", "clear_filters", "Clear filters"),
         Binding("slash", "focus_filter", "Filter", key_display="/"),
+        Binding("ctrl+o", "clear_filters", "Clear", key_display="^o", tooltip="Clear filters"),
+        Binding("f", "toggle_follow", "Tail", tooltip="Live tail on/off"),
+        Binding("v", "verify", "Verify", tooltip="Verify chain (the audit hash chain)"),
+        Binding("e", "export('jsonl')", "Export", tooltip="Export JSONL"),
+        # In `?` and the palette; the footer at 80 columns has room for one export key.
+        Binding("c", "export('csv')", "Export CSV", show=False),
     ]
 
     def __init__(self) -> None:
@@ -69,21 +70,24 @@ class LogsScreen(SectionScreen):
         self.live: LiveRows | None = None
 
     def compose_body(self) -> ComposeResult:
-        with Horizontal(id="logs-filters"):
-            yield Input(placeholder="tool", id="filter-tool")
-            yield Select[str]([(s, s) for s in STATUSES], prompt="any status", id="filter-status")
-            yield Input(placeholder="text in args/errors/results", id="filter-text")
-            yield Input(placeholder="since (2h)", id="filter-since")
-            yield Input(placeholder="until", id="filter-until")
+        with Horizontal(id="logs-filters"):  # one row: compact fields
+            yield Input(placeholder="tool", id="filter-tool", compact=True)
+            yield Select[str](
+                [(s, s) for s in STATUSES], prompt="any status", id="filter-status", compact=True
+            )
+            yield Input(placeholder="text in args/errors/results", id="filter-text", compact=True)
+            yield Input(placeholder="since (2h)", id="filter-since", compact=True)
+            yield Input(placeholder="until", id="filter-until", compact=True)
         yield Label("", id="logs-info")
         table = AuditTable(id="logs-table", zebra_stripes=True)
-        table.add_column("#", key="id", width=5)
-        table.add_column("Time", key="time", width=14)
-        table.add_column("Actor", key="actor", width=9)
-        table.add_column("Action", key="action", width=12)
-        table.add_column("Tool", key="tool", width=14)
-        table.add_column("Status", key="status", width=8)
-        table.add_column("Detail", key="detail")
+        table.border_title = "Audit log"
+        table.add_fit_column("#", key="id", width=5)
+        table.add_fit_column("Time", key="time", width=14)
+        table.add_fit_column("Actor", key="actor", width=8, flex=1, most=24)
+        table.add_fit_column("Action", key="action", width=12, flex=2, most=24)
+        table.add_fit_column("Tool", key="tool", width=10, flex=2, most=28)
+        table.add_fit_column("Status", key="status", width=9, flex=1, most=16)
+        table.add_fit_column("Detail", key="detail", width=6, flex=4)
         yield table
 
     def on_engine_event_received(self, message: EngineEventReceived) -> None:

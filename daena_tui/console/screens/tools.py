@@ -1,13 +1,15 @@
-"""Tools: the catalog (name, risk, enabled, description); toggle with space, Enter to run."""
+"""Tools: the catalog (name, risk, enabled, description); toggle with space, Enter to run.
+The highlighted tool's description in full is under the list (the column cuts it with `…`)."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import work
+from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 import engine
 from daena_tui.console.render import agent_text  # upstream MCP descriptions are untrusted
@@ -31,11 +33,12 @@ class ToolsScreen(SectionScreen):
 
     def compose_body(self) -> ComposeResult:
         table = ToolTable(id="tools-table", zebra_stripes=True)
-        table.add_column("Tool", key="name", width=34)
-        table.add_column("Risk", key="risk", width=6)
-        table.add_column("Enabled", key="enabled", width=7)
-        table.add_column("Description", key="description")
+        table.add_fit_column("Tool", key="name", width=18, flex=1, most=34)
+        table.add_fit_column("Risk", key="risk", width=6)
+        table.add_fit_column("Enabled", key="enabled", width=7)
+        table.add_fit_column("Description", key="description", width=10, flex=3)
         yield table
+        yield Static(id="tools-detail")
 
     def reload(self) -> None:
         self._load()
@@ -64,6 +67,18 @@ class ToolsScreen(SectionScreen):
             )
         if current in self.tools:
             table.move_cursor(row=table.get_row_index(current))
+        self._show_detail()
+
+    @on(DataTable.RowHighlighted, "#tools-table")
+    def _show_detail(self) -> None:
+        info = self.tools.get(self.current_tool() or "")
+        detail = self.query_one("#tools-detail", Static)
+        if info is None:
+            detail.update("")
+            return
+        # the description may be an upstream MCP server's (untrusted): literal, never markup
+        text = Text(f"{info.name} · {info.risk} risk — ", style="bold")
+        detail.update(text.append_text(agent_text(info.description, max_lines=3, more="")))
 
     def current_tool(self) -> str | None:
         return self.query_one("#tools-table", ToolTable).current_key()

@@ -72,5 +72,5 @@ class SectionNav(Static):
         parts = []
         for s in sections:
             style = "$text-accent bold reverse" if s.mode == current else "$foreground"
-            parts.append(f"[@click=app.section('{s.mode}')][{style}] {s.key} {s.title} [/][/]")
-        return "".join(parts)
+            parts.append(f"[@click=app.section('{s.mode}')][{style}]{s.key} {s.title}[/][/]")
+        return " " + " ".join(parts)  # 77 columns: every section fits at 80

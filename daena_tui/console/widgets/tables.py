@@ -1,21 +1,116 @@
-"""Row tables whose Enter action is named in the footer (DataTable hides its own)."""
+"""The console's tables: every cell literal and cut with a visible `…`, column widths that
+follow the terminal (never a horizontal scrollbar), the highlighted row in full as the
+table's tooltip, and the Enter action named in the footer (DataTable hides its own).
+
+DataTable reads a `str` cell as markup and crops a long one without a sign; `cell` makes
+every value a `Text` that is never markup and ends in `…` where it is cut, so all tables
+go through `RowTable.add_row` / `update_cell`, which apply it.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
+from textual.widgets.data_table import CellType, ColumnKey, RowKey
+
+from engine.safety.display import marks_only
+
+CELL_PADDING = 1  # DataTable's default, on each side of a cell
+SCROLLBAR = 1  # the vertical scrollbar (app.tcss)
 
 
-class RowTable(DataTable[str | Text]):
-    """A row-cursor table; subclasses name what Enter does."""
+def cell(value: object) -> Text:
+    """One table cell: literal text (a str is never read as markup), cut with `…`."""
+    text = value.copy() if isinstance(value, Text) else Text("" if value is None else str(value))
+    text.no_wrap = True
+    text.overflow = "ellipsis"
+    text.end = ""
+    return text
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A column's share of the width: at least `width` cells; a `flex` column also takes
+    its share of what is left (in proportion to `flex`), up to `most` cells if given."""
+
+    width: int
+    flex: int = 0
+    most: int | None = None
+
+
+def fit_widths(fits: list[Fit], room: int) -> list[int]:
+    """Column widths (without padding) for `room` cells of content: every column gets its
+    minimum, then the flex columns share the rest; past the room, the flex columns shrink
+    to 3 cells first (an ellipsis still shows)."""
+    widths = [f.width for f in fits]
+    spare = room - sum(widths)
+    flexes = [i for i, f in enumerate(fits) if f.flex]
+    if spare < 0:
+        for i in flexes:
+            give = min(-spare, max(widths[i] - 3, 0))
+            widths[i] -= give
+            spare += give
+        return widths
+    while spare > 0 and flexes:
+        total = sum(fits[i].flex for i in flexes)
+        given = 0
+        for i in flexes:
+            share = max(spare * fits[i].flex // total, 1)
+            most = fits[i].most
+            if most is not None:
+                share = min(share, most - widths[i])
+            share = min(share, spare - given)
+            widths[i] += share
+            given += share
+        spare -= given
+        flexes = [i for i in flexes if fits[i].most is None or widths[i] < (fits[i].most or 0)]
+        if not given:
+            break
+    return widths
+
+
+class RowTable(DataTable[Text]):
+    """A row-cursor table of literal, ellipsised cells whose columns fit its width."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "Open")]
 
     def __init__(self, *, id: str | None = None, zebra_stripes: bool = False) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=zebra_stripes)
+        self._fits: dict[ColumnKey, Fit] = {}
+        self._full: dict[str, str] = {}
+
+    def add_fit_column(
+        self, label: str, *, key: str, width: int, flex: int = 0, most: int | None = None
+    ) -> ColumnKey:
+        """A column of at least `width` cells that grows with the table when `flex` > 0."""
+        column = self.add_column(Text(label), key=key, width=width)
+        self._fits[column] = Fit(width, flex, most)
+        return column
+
+    def add_row(self, *cells: object, key: str | None = None, **kw: Any) -> RowKey:
+        row = super().add_row(*(cell(c) for c in cells), key=key, **kw)
+        if key is not None:
+            self._full[key] = marks_only(" · ".join(str(c) for c in cells if str(c)))
+        return row
+
+    def update_cell(
+        self,
+        row_key: RowKey | str,
+        column_key: ColumnKey | str,
+        value: CellType | object,
+        *,
+        update_width: bool = False,
+    ) -> None:
+        super().update_cell(row_key, column_key, cell(value), update_width=update_width)
+
+    def clear(self, columns: bool = False) -> RowTable:
+        self._full.clear()
+        super().clear(columns)
+        return self
 
     def current_key(self) -> str | None:
         """The key of the row under the cursor, or None for an empty table."""
@@ -23,6 +118,47 @@ class RowTable(DataTable[str | Text]):
             return None
         value = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
         return None if value is None else str(value)
+
+    # -- widths ------------------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """Share the width among the columns (see `fit_widths`), so none runs past it."""
+        if not self._fits:
+            return
+        keys = [k for k in self.columns if k in self._fits]
+        fixed = sum(c.get_render_width(self) for k, c in self.columns.items() if k not in keys)
+        room = self.size.width - SCROLLBAR - fixed - 2 * CELL_PADDING * len(keys)
+        if room <= 0:
+            return
+        widths = fit_widths([self._fits[k] for k in keys], room)
+        changed = False
+        for key, width in zip(keys, widths, strict=True):
+            column = self.columns[key]
+            if column.width != width or column.auto_width:
+                column.width, column.auto_width = width, False
+                changed = True
+        if changed:
+            self._require_update_dimensions = True
+            self.refresh()
+
+    # -- the full row ------------------------------------------------------------------
+
+    def watch_cursor_coordinate(self, old: Any, new: Any) -> None:
+        super().watch_cursor_coordinate(old, new)
+        key = self.current_key()
+        full = self._full.get(key) if key is not None else None
+        self.tooltip = Text(full) if full else None  # a Text: never read as markup
+
+
+class ListTable(RowTable):
+    """A list whose selection shows beside it (the approvals inbox): Enter does nothing."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Select", show=False)
+    ]
 
 
 class ToolTable(RowTable):
