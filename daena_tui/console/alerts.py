@@ -42,8 +42,9 @@ def tool_risk(app: DaenaApp, tool: str) -> str:
 
 def approval_requested(app: DaenaApp, event: engine.ApprovalRequested) -> None:
     sentence = approval_sentence(event, app.clock.now(), tool_risk(app, event.tool))
+    where = "" if app.current_mode == "approvals" else " Press alt+3 for the inbox."
     app.notify(
-        f"{sentence}. Press 3 for the inbox.",
+        f"{sentence}.{where}",
         title="Approval needed",
         severity="warning",
         timeout=10,

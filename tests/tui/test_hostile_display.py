@@ -22,6 +22,7 @@ from daena_tui.console.render import command_line, render_args, render_output
 from daena_tui.console.screens.modals.audit_detail import AuditDetailModal
 from daena_tui.console.screens.modals.decision import ApproveModal, DenyModal
 from daena_tui.console.screens.modals.request_view import RequestViewModal
+from daena_tui.console.widgets.args_view import ArgsView
 from engine.safety.display import hazard
 from engine.voice.alerts import alert_for
 
@@ -66,6 +67,8 @@ async def open_inbox(pilot: Pilot[int], request_id: str) -> DataTable[object]:
     await pilot.press("3")
     inbox = app.screen.query_one("#inbox", DataTable)
     await wait_for(pilot, lambda: request_id in inbox.rows, "request in the inbox")
+    view = app.screen.query_one("#approval-args", ArgsView)
+    await wait_for(pilot, lambda: view.row_count > 0, "arguments shown")
     await pilot.pause()
     return inbox
 
@@ -89,14 +92,13 @@ async def test_inbox_shows_the_real_arguments_first_and_the_agent_text_inert(
         lines = lines_of(screen)
         # The detail pane, as drawn at 80x24: the console's facts, then the arguments, with
         # the 200 blank lines collapsed, so the real payload is on screen without scrolling.
-        heading = index_of(lines, "exact arguments (this is what runs):")
-        assert index_of(lines, "filesystem_write · risk high") < heading
-        assert '"path": "notes.txt"' in lines[heading + 2 : heading + 5]
-        assert "content:" in lines
-        body = lines.index("content:") + 1
-        assert lines[body].startswith("⟨ESC⟩[32mecho harmless⟨ESC⟩[0m⟨CR⟩# comment")
-        assert lines[body + 1] == "… 199 blank lines …"
-        assert lines[body + 2] == REAL
+        heading = index_of(lines, "exact arguments (this is what runs)")
+        assert index_of(lines, "filesystem_write · high risk") < heading
+        assert '"path": "notes.txt"' in "\n".join(lines[heading + 1 : heading + 5])
+        body = index_of(lines, "content — ")
+        assert "⟨ESC⟩[32mecho harmless⟨ESC⟩[0m⟨CR⟩# comment" in lines[body + 1]
+        assert "… 199 blank lines …" in lines[body + 2]
+        assert REAL in lines[body + 3]
         # The inbox cells: one line each, the agent's columns labelled, nothing interpreted.
         assert "By (agent)" in screen and "Reason (agent)" in screen
         reason_cell = inbox.get_cell(request_id, "reason")
@@ -104,11 +106,12 @@ async def test_inbox_shows_the_real_arguments_first_and_the_agent_text_inert(
         assert "[green]safe[/] [@click=app.quit]ok[/]" in str(reason_cell)
         assert str(inbox.get_cell(request_id, "requester")) == REQUESTER_SHOWN
         # The agent's words come after the arguments, labelled, markup shown literally.
-        detail = lines_of(text_of(app.screen.query_one("#approval-detail")))
-        said = index_of(detail, "agent's reason")
-        assert index_of(detail, REAL) < index_of(detail, "requested by (agent-supplied)") < said
-        assert REASON_SHOWN in detail[said]
-        assert REQUESTER_SHOWN in detail[index_of(detail, "requested by (agent-supplied)")]
+        assert index_of(lines, REAL) < index_of(lines, "requested by (agent-supplied)")
+        words = lines_of(text_of(app.screen.query_one("#approval-words")))
+        said = index_of(words, "agent's reason")
+        assert index_of(words, "requested by (agent-supplied)") < said
+        assert REASON_SHOWN in words[said]
+        assert REQUESTER_SHOWN in words[index_of(words, "requested by (agent-supplied)")]
 
 
 REASON_SHOWN = (
@@ -136,32 +139,41 @@ async def test_deny_and_approve_modals_show_the_agent_text_inert_and_labelled(
         await wait_for(pilot, lambda: not isinstance(app.screen, DenyModal), "deny closed")
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, ApproveModal), "approve modal")
+        view = app.screen.query_one("#approve-args", ArgsView)
+        await wait_for(pilot, lambda: view.row_count > 0, "arguments in the dialog")
         await pilot.pause()
         screen = screen_text(app)
         assert_inert(screen)
         lines = [line.strip("█ ") for line in screen.splitlines()]
-        args = index_of(lines, "exact arguments (this is what runs):")
+        args = index_of(lines, "exact arguments (this is what runs)")
         assert args < index_of(lines, REAL) < index_of(lines, "requested by (agent-supplied)")
         assert index_of(lines, "requested by (agent-supplied)") < index_of(lines, "agent's reason")
     assert (await eng.approvals.get(request_id)).status == "pending"
 
 
-async def test_a_long_argument_is_capped_with_a_marker_and_v_reads_all(
+async def test_a_long_argument_says_how_much_is_below_and_v_reads_all(
     app: DaenaApp, eng: engine.Engine
 ) -> None:
     content = "".join(f"line {n}\n" for n in range(1, 301)) + REAL + "\n"
     request_id = await hostile_request(eng, content)
     async with app.run_test(size=SIZE) as pilot:
         await open_inbox(pilot, request_id)
-        detail = lines_of(text_of(app.screen.query_one("#approval-detail")))
-        assert "line 40" in detail and "line 41" not in detail and REAL not in detail
-        assert "… 261 more lines — press v to read all" in detail
+        view = app.screen.query_one("#approval-args", ArgsView)
+        await wait_for(pilot, lambda: view.row_count > 300, "arguments shown")
+        await pilot.pause()
+        screen = screen_text(app)
+        assert "line 3" in screen and REAL not in screen  # the rest is below, and says so
+        assert f"of {view.row_count:,} · PgDn/PgUp more · v all" in screen
+        await pilot.press("pagedown")  # the list keeps the focus; the arguments scroll
+        await wait_for(pilot, lambda: view.scroll_y > 0, "scrolled a page")
+        assert app.screen.focused is not None and app.screen.focused.id == "inbox"
         await pilot.press("v")
         await wait_for(pilot, lambda: isinstance(app.screen, RequestViewModal), "full view")
-        full = lines_of(text_of(app.screen.query_one("#request-view-body")))
-        assert "line 300" in full and REAL in full
-        assert not any("more lines" in line for line in full)
-        assert REASON_SHOWN in full
+        full = app.screen.query_one("#request-view-args", ArgsView)
+        await wait_for(pilot, lambda: full.row_count > 300, "every argument")
+        rows = full.plain()
+        assert any("line 300" in row for row in rows) and any(REAL in row for row in rows)
+        assert REASON_SHOWN in lines_of(text_of(app.screen.query_one("#request-view-body")))
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, RequestViewModal), "closed")
 

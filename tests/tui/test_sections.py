@@ -14,6 +14,7 @@ import engine
 from daena_tui.console.app import create_app
 from daena_tui.console.screens.modals.confirm import ConfirmModal
 from daena_tui.console.screens.modals.decision import ApproveModal, DenyModal
+from daena_tui.console.widgets.args_view import ArgsView
 from daena_tui.console.widgets.result_view import ResultView
 
 from .conftest import started, text_of, wait_for
@@ -91,8 +92,9 @@ async def test_approve_from_inbox_runs_exactly_once(app, eng, workspace: Path) -
         await pilot.press("3")
         inbox = app.screen.query_one("#inbox", DataTable)
         await wait_for(pilot, lambda: request_id in inbox.rows, "request in the inbox")
-        detail = text_of(app.screen.query_one("#approval-detail"))
-        assert "hello from the agent" in detail
+        view = app.screen.query_one("#approval-args", ArgsView)
+        await wait_for(pilot, lambda: view.row_count > 0, "arguments shown")
+        assert any("hello from the agent" in row for row in view.plain())
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, ApproveModal), "approve modal")
         assert app.screen.focused is not None and app.screen.focused.id == "cancel"

@@ -1,6 +1,9 @@
 """Approvals: the inbox (soonest expiry first, live time left), the exact arguments of the
-selected request first, approve (a) and deny (d) through two single-purpose modals, every
-argument in full (v), and the history (h).
+selected request in a pane that gets the room (the list is as tall as its rows; a patch is
+a coloured diff, a write its numbered content, a command its argv, drawn lazily so a 10 MB
+patch never blocks the console; PgDn/PgUp scroll it while the list keeps the focus),
+approve (a) and deny (d) through two single-purpose modals, every argument in full (v),
+and the history (h), newest first.
 
 Requester and reason are the agent's words: they are shown inert, after the arguments and
 labelled as such. One decision at a time: while one is open or on its way to the engine,
@@ -16,18 +19,20 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Vertical
 from textual.widgets import ContentSwitcher, DataTable, Label, Static
 
 import engine
 from daena_tui.console import messages as engine_messages
 from daena_tui.console.clock import time_left
-from daena_tui.console.render import agent_cell, render_args
+from daena_tui.console.render import agent_cell
 from daena_tui.console.screens.base import SectionScreen
 from daena_tui.console.screens.modals.decision import ApproveModal, DenyModal
 from daena_tui.console.screens.modals.request_view import RequestViewModal
 from daena_tui.console.styles import risk_text, status_text, tone
+from daena_tui.console.widgets.args_view import ArgsView
 from daena_tui.console.widgets.live_table import LiveRows
+from daena_tui.console.widgets.tables import ListTable
 from engine.mcp_sessions import McpClientGone, McpSessions
 from engine.safety.display import inert_one_line
 
@@ -35,8 +40,6 @@ ORPHANED = (
     "gone: it disconnected while waiting; approving still runs this once and the"
     " audit log keeps the result"
 )
-
-Row = DataTable[str | Text]
 
 
 class ApprovalsScreen(SectionScreen):
@@ -50,9 +53,18 @@ class ApprovalsScreen(SectionScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "approve", "Approve"),
         Binding("d", "deny", "Deny"),
-        Binding("v", "view_all", "All arguments"),
-        Binding("h", "toggle_history", "Inbox/History"),
-        Binding("r", "reload", "Refresh"),
+        Binding(
+            "pagedown",
+            "scroll_args(1)",
+            "Scroll",
+            key_display="PgDn",
+            priority=True,
+            tooltip="Scroll the arguments a page (the list keeps the focus)",
+        ),
+        Binding("pageup", "scroll_args(-1)", "Scroll args up", show=False, priority=True),
+        Binding("v", "view_all", "Read all", tooltip="All arguments, full screen"),
+        Binding("h", "toggle_history", "History", tooltip="Inbox/History"),
+        Binding("r", "reload", "Refresh", show=False),
     ]
 
     def __init__(self) -> None:
@@ -63,27 +75,31 @@ class ApprovalsScreen(SectionScreen):
         self.deciding = False  # a decision modal is open or its decision is being made
         self.live: dict[str, LiveRows] = {}
         self.orphaned: set[str] = set()  # requests whose MCP client went away
+        self.ticks = 0  # countdown ticks so far (tests check the loop keeps ticking)
+        self._shown: tuple[str, str, str | None] | None = None  # request in the args view
 
     def compose_body(self) -> ComposeResult:
         yield Label("", id="approvals-title")
         with ContentSwitcher(initial="inbox", id="approvals-lists"):
-            inbox: Row = DataTable(id="inbox", cursor_type="row")
-            inbox.add_column("Left", key="left", width=7)
-            inbox.add_column("Tool", key="tool", width=22)
-            inbox.add_column("Risk", key="risk", width=6)
-            inbox.add_column("By (agent)", key="requester", width=12)
-            inbox.add_column("Reason (agent)", key="reason")
+            inbox = ListTable(id="inbox")
+            inbox.add_fit_column("Left", key="left", width=7)
+            inbox.add_fit_column("Tool", key="tool", width=12, flex=2, most=28)
+            inbox.add_fit_column("Risk", key="risk", width=6)
+            inbox.add_fit_column("By (agent)", key="requester", width=10, flex=1, most=20)
+            inbox.add_fit_column("Reason (agent)", key="reason", width=10, flex=4)
             yield inbox
-            history: Row = DataTable(id="history", cursor_type="row")
-            history.add_column("Decided", key="decided", width=14)
-            history.add_column("Decision", key="status", width=8)
-            history.add_column("Tool", key="tool", width=22)
-            history.add_column("By", key="by", width=14)
-            history.add_column("Run", key="run", width=8)
-            history.add_column("Why", key="reason")
+            history = ListTable(id="history")
+            history.add_fit_column("Decided", key="decided", width=14)
+            history.add_fit_column("Decision", key="status", width=8)
+            history.add_fit_column("Tool", key="tool", width=10, flex=2, most=28)
+            history.add_fit_column("By", key="by", width=8, flex=1, most=20)
+            history.add_fit_column("Run", key="run", width=11)
+            history.add_fit_column("Why", key="reason", width=6, flex=3)
             yield history
-        with VerticalScroll(id="approval-detail-scroll"):
-            yield Static(id="approval-detail")
+        with Vertical(id="approval-detail"):
+            yield Static(id="approval-facts")
+            yield ArgsView(id="approval-args", title="exact arguments (this is what runs)")
+            yield Static(id="approval-words")
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._tick)
@@ -114,7 +130,9 @@ class ApprovalsScreen(SectionScreen):
         self.orphaned = orphaned
         self._fill_inbox()
         if self.showing_history:
-            self.history = {r.id: r for r in decided if r.status != "pending" or not r.is_pending}
+            done = [r for r in decided if r.status != "pending" or not r.is_pending]
+            done.sort(key=lambda r: r.decided_at or r.expires_at, reverse=True)  # newest first
+            self.history = {r.id: r for r in done}
             self._fill_history()
         self._show_title()
         self._show_selected()
@@ -191,13 +209,15 @@ class ApprovalsScreen(SectionScreen):
 
     def _show_title(self) -> None:
         if self.showing_history:
-            text = f"History — {len(self.history)} decided requests (h: back to the inbox)"
+            text = f"History — {len(self.history)} decided, newest first (h: back to the inbox)"
         else:
             text = f"Inbox — {len(self.pending)} pending, soonest expiry first (a approve · d deny)"
         self.query_one("#approvals-title", Label).update(text)
 
     def _tick(self) -> None:
-        """Every second: count down the time-left column; drop requests that expired."""
+        """Every second: count down the time-left column and the detail; drop requests
+        that expired."""
+        self.ticks += 1
         if not self.pending:
             return
         table = self.query_one("#inbox", DataTable)
@@ -208,6 +228,7 @@ class ApprovalsScreen(SectionScreen):
             expired = expired or left <= 0
             if r.id in table.rows:
                 table.update_cell(r.id, "left", time_left(left))
+        self._show_facts()
         if expired:
             self.reload()
 
@@ -223,42 +244,64 @@ class ApprovalsScreen(SectionScreen):
         key = self._cursor_key(table)
         source = self.history if self.showing_history else self.pending
         self.selected = source.get(key) if key else None
-        detail = self.query_one("#approval-detail", Static)
-        detail.update(
-            self._detail(self.selected)
-            if self.selected
-            else Text("No request selected.", style="dim")
-        )
+        request = self.selected
+        self._show_facts()
+        words = self.query_one("#approval-words", Static)
+        words.update(self._words(request) if request else "")
+        words.display = request is not None
+        shown = (request.id, request.status, request.run_status) if request else None
+        if shown != self._shown:
+            self._shown = shown
+            self._load_args(request.args if request else None)
 
-    def _detail(self, r: engine.ApprovalRequest) -> RenderableType:
-        """The console's facts on one line, the exact arguments, then the agent's words."""
+    @work(exclusive=True, group="args")
+    async def _load_args(self, args: dict[str, object] | None) -> None:
+        await self.query_one("#approval-args", ArgsView).load(args)
+
+    def _show_facts(self) -> None:
+        """The console's facts on one line, the time left counting down."""
+        facts = self.query_one("#approval-facts", Static)
+        r = self.selected
+        if r is None:
+            facts.update(Text("No request selected.", style="dim"))
+            return
         head = Text()
-        head.append(r.tool, "bold").append(" · risk ").append(
-            risk_text(self.app, self._risk(r.tool))
-        )
-        head.append(" · ").append(status_text(self.app, r.status))
+        head.append(r.tool, "bold").append(" · ").append(risk_text(self.app, self._risk(r.tool)))
+        head.append(" risk · ").append(status_text(self.app, r.status))
         if r.status == "pending":
-            head.append(f" · expires {self.clock.format(r.expires_at)}")
+            left = r.seconds_left(self.clock.now())
+            head.append(" · expires in ").append(
+                tone(self.app, "warning", time_left(left), bold=True)
+            )
+        elif r.run_status:
+            head.append(" · run ").append(status_text(self.app, r.run_status))
         head.append(f" · {r.id}", "dim")
-        heading = tone(self.app, "accent", "exact arguments (this is what runs):", bold=True)
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="bold")
+        facts.update(head)
+
+    def _words(self, r: engine.ApprovalRequest) -> RenderableType:
+        """Below the arguments: the agent's words and the decision, labelled."""
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(style="bold", no_wrap=True)
         grid.add_column()
         facts: list[tuple[str, str | Text]] = [
             ("requested by (agent-supplied)", agent_cell(r.requester, 200)),
             ("MCP client", ORPHANED if r.id in self.orphaned else ""),
             ("agent's reason", agent_cell(r.reason, 2000) if r.reason else ""),
-            ("created", self.clock.format(r.created_at)),
             ("decided by", agent_cell(r.decided_by or "", 200)),
             ("decided", self.clock.format(r.decided_at)),
             ("why", agent_cell(r.decision_reason or "", 2000)),
-            ("run", r.run_status or ""),
             ("task", r.task_id or ""),
         ]
         for key, value in facts:
             if value:
                 grid.add_row(Text(key), value if isinstance(value, Text) else Text(value))
-        return Group(head, heading, render_args(r.args), Text(""), grid)
+        return Group(grid)
+
+    def action_scroll_args(self, pages: int) -> None:
+        """Scroll the arguments a page while the focus stays where it is."""
+        view = self.query_one("#approval-args", ArgsView)
+        height = max(view.scrollable_content_region.height - 1, 1)
+        view.scroll_to(y=view.scroll_y + pages * height, animate=False)
 
     def action_toggle_history(self) -> None:
         switcher = self.query_one(ContentSwitcher)

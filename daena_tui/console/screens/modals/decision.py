@@ -7,27 +7,26 @@ Enter in its note field never approves — approving takes a deliberate move to 
 button (click, or shift+tab / left, then Enter). Escape cancels both. So no key sequence in a
 deny flow approves, and no slip in an approve flow denies.
 
-All agent-authored text (arguments, requester, reason) is shown inert and labelled.
+All agent-authored text (arguments, requester, reason) is shown inert and labelled; the
+time left counts down while the dialog is open (an expired request cannot be approved: the
+engine refuses it, and the dialog says so before the operator tries).
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 import engine
-from daena_tui.console.clock import time_left
-from daena_tui.console.render import agent_cell, render_args
-
-MODAL_ARG_LINES = 8
-READ_ALL_HINT = " — esc, then v to read all"
+from daena_tui.console.clock import Clock, time_left
+from daena_tui.console.render import agent_cell
+from daena_tui.console.widgets.args_view import ArgsView
 
 _CSS = """
 {name} {{
@@ -37,7 +36,7 @@ _CSS = """
         border: thick {border}; background: $surface; padding: 0 1;
     }}
     .decision-title {{ text-style: bold; }}
-    .decision-args {{ height: auto; max-height: 12; }}
+    .decision-args {{ height: 12; }}
     .decision-error {{ color: $error; height: auto; }}
     .decision-buttons {{ height: auto; align-horizontal: right; }}
     Button {{ margin-left: 1; }}
@@ -50,18 +49,12 @@ def request_facts(request: engine.ApprovalRequest, risk: str, seconds_left: floa
     text = Text()
     text.append("tool ", "dim").append(request.tool, "bold")
     text.append(" · risk ", "dim").append(risk, "bold")
-    text.append(f" · expires in {time_left(seconds_left)}\n", "dim")
+    text.append(" · expires in ", "dim").append(time_left(seconds_left), "bold")
+    text.append("\n")
     text.append("requested by (agent-supplied): ", "dim").append(agent_cell(request.requester, 60))
     if request.reason:
         text.append("\nagent's reason: ", "dim").append(agent_cell(request.reason, 120))
     return text
-
-
-def arguments_block(request: engine.ApprovalRequest) -> RenderableType:
-    return Group(
-        Text("exact arguments (this is what runs):", style="bold"),
-        render_args(request.args, max_lines=MODAL_ARG_LINES, more=READ_ALL_HINT),
-    )
 
 
 class _ButtonWalk(ModalScreen[str | None]):
@@ -81,6 +74,18 @@ class _ButtonWalk(ModalScreen[str | None]):
         self.request = request
         self.risk = risk
         self.seconds_left = seconds_left
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        """Count the time left down, as the inbox does."""
+        clock = getattr(self.app, "clock", None)
+        now = clock.now() if isinstance(clock, Clock) else None
+        self.seconds_left = self.request.seconds_left(now)
+        self.query_one("#decision-facts", Static).update(
+            request_facts(self.request, self.risk, self.seconds_left)
+        )
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -115,7 +120,9 @@ class DenyModal(_ButtonWalk):
     def compose(self) -> ComposeResult:
         with Vertical(classes="decision-box"):
             yield Label(Text(f"Deny request {self.request.id}?"), classes="decision-title")
-            yield Static(request_facts(self.request, self.risk, self.seconds_left))
+            yield Static(
+                request_facts(self.request, self.risk, self.seconds_left), id="decision-facts"
+            )
             yield Static(Text("It will not run. Enter denies; esc cancels.", style="dim"))
             yield Input(placeholder="reason for the denial (required)", id="reason")
             yield Static(id="decision-error", classes="decision-error")
@@ -161,9 +168,14 @@ class ApproveModal(_ButtonWalk):
     def compose(self) -> ComposeResult:
         with Vertical(classes="decision-box"):
             yield Label(Text(f"Approve request {self.request.id}?"), classes="decision-title")
-            with VerticalScroll(classes="decision-args"):
-                yield Static(arguments_block(self.request), id="approve-args")
-            yield Static(request_facts(self.request, self.risk, self.seconds_left))
+            yield ArgsView(
+                id="approve-args",
+                classes="decision-args",
+                title="exact arguments (this is what runs)",
+            )
+            yield Static(
+                request_facts(self.request, self.risk, self.seconds_left), id="decision-facts"
+            )
             yield Static(
                 Text("Approving runs it once, exactly as shown. Focus is on Cancel.", style="dim")
             )
@@ -172,6 +184,9 @@ class ApproveModal(_ButtonWalk):
             with Horizontal(classes="decision-buttons"):
                 yield Button("Approve", variant="success", id="approve")
                 yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:  # Textual also runs the base class's on_mount
+        self.run_worker(self.query_one("#approve-args", ArgsView).load(self.request.args))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

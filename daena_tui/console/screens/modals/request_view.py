@@ -1,5 +1,5 @@
-"""Every argument of one approval request in full (key v): what the capped detail pane left
-out behind its "N more lines" marker, still inert."""
+"""Every argument of one approval request (key v), in a view as big as the screen: the same
+lazy, inert rows as the inbox, with the agent's words in full below them."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 import engine
-from daena_tui.console.render import agent_text, render_args
+from daena_tui.console.render import agent_text
+from daena_tui.console.widgets.args_view import ArgsView
 
 
 class RequestViewModal(ModalScreen[None]):
@@ -26,10 +27,12 @@ class RequestViewModal(ModalScreen[None]):
     RequestViewModal {
         align: center middle;
         #request-view {
-            width: 95%; height: 90%;
+            width: 95%; height: 95%;
             border: thick $accent; background: $surface; padding: 0 1;
             border-title-color: $text-accent;
         }
+        #request-view-args { height: 1fr; }
+        #request-view-words { height: auto; max-height: 40%; }
     }
     """
 
@@ -39,19 +42,24 @@ class RequestViewModal(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         r = self.request
-        with VerticalScroll(id="request-view") as scroll:
-            scroll.border_title = f"{r.tool} · request {r.id} · all arguments (esc to close)"
-            yield Static(
-                Group(
-                    Text("exact arguments (this is what runs):", style="bold"),
-                    render_args(r.args, max_lines=None, max_chars=None, more=""),
-                    Text("\nrequested by (agent-supplied):", style="bold"),
-                    agent_text(r.requester, max_lines=None, max_chars=None, more=""),
-                    Text("\nagent's reason:", style="bold"),
-                    agent_text(r.reason or "(none)", max_lines=None, max_chars=None, more=""),
-                ),
-                id="request-view-body",
-            )
+        with Vertical(id="request-view") as box:
+            box.border_title = f"{r.tool} · request {r.id} · all arguments (esc to close)"
+            yield ArgsView(id="request-view-args", title="exact arguments (this is what runs)")
+            with VerticalScroll(id="request-view-words"):
+                yield Static(
+                    Group(
+                        Text("requested by (agent-supplied):", style="bold"),
+                        agent_text(r.requester, max_lines=None, max_chars=None, more=""),
+                        Text("agent's reason:", style="bold"),
+                        agent_text(r.reason or "(none)", max_lines=None, max_chars=None, more=""),
+                    ),
+                    id="request-view-body",
+                )
+
+    async def on_mount(self) -> None:
+        view = self.query_one("#request-view-args", ArgsView)
+        await view.load(self.request.args)
+        view.focus()
 
     def action_close(self) -> None:
         self.dismiss(None)
