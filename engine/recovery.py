@@ -7,7 +7,8 @@ by `Engine.open`) runs them in this order:
 
 1. `interrupted_approvals`: an approved request whose approving process ended before its
    run's outcome → run status `interrupted`, audited, saying whether the run had started.
-2. `orphaned_runs`: a run lease (`engine.leases`) whose process is gone → a
+2. `orphaned_runs`: a run lease (`engine.leases`) whose process is gone (on this host; on
+   a database shared across hosts, also another host's lease whose heartbeat expired) → a
    `run_interrupted` outcome, exactly once (runs of approved requests are step 1's).
 3. `orphaned_tasks`: a task `running` under an owner that is gone → `interrupted` (its
    running step too), through `TaskStore.transition`; `resume` decides what runs again.
