@@ -21,18 +21,21 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
+from textual.theme import Theme
 from textual.timer import Timer
 
 import engine
 from daena_tui import startup
-from daena_tui.console import alerts
+from daena_tui.console import alerts, quitting
 from daena_tui.console.bridge import EngineBridge
 from daena_tui.console.clock import Clock
 from daena_tui.console.commands import ConsoleCommands
 from daena_tui.console.messages import EngineEventReceived, EngineOpened
+from daena_tui.console.preferences import Preferences
 from daena_tui.console.screens import SECTION_SCREENS
 from daena_tui.console.screens.help import HelpScreen
+from daena_tui.console.screens.modals.confirm import ConfirmModal
 from daena_tui.console.screens.starting import StartingScreen
 from daena_tui.console.sections import SECTIONS
 from daena_tui.console.status import ConsoleStatus, read_status
@@ -61,6 +64,10 @@ def default_engine_factory(
     )
 
 
+class QuitModal(ConfirmModal):
+    """The question ctrl+q asks while a run is in flight."""
+
+
 class DaenaApp(App[int]):
     """The console. Domain state lives in the engine; the App keeps only view state."""
 
@@ -75,12 +82,18 @@ class DaenaApp(App[int]):
         mode: partial(lambda m: SECTION_SCREENS[m](), mode) for mode in SECTION_SCREENS
     }
     COMMANDS = App.COMMANDS | {ConsoleCommands}
+    # A section key is typed into a field that has the focus; alt+key works everywhere.
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
             Binding(s.key, f"section('{s.mode}')", s.title, show=False, key_display=s.key)
             for s in SECTIONS
         ),
+        *(
+            Binding(f"alt+{s.key}", f"section('{s.mode}')", s.title, show=False, priority=True)
+            for s in SECTIONS
+        ),
         Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("ctrl+q", "quit_console", "Quit", key_display="^q", priority=True),
         Binding("ctrl+t", "change_theme", "Theme", show=False),
     ]
 
@@ -94,8 +107,10 @@ class DaenaApp(App[int]):
         clock: Clock | None = None,
         initial_section: str = "tools",
         probe_nodes: bool = True,
+        preferences: Preferences | None = None,
     ) -> None:
         super().__init__()
+        self.preferences = preferences or Preferences()
         self._settings_source = settings
         self.settings: engine.Settings | None = None if callable(settings) else settings
         self.clock = clock or Clock()
@@ -122,8 +137,21 @@ class DaenaApp(App[int]):
         return StartingScreen()
 
     def on_mount(self) -> None:
+        self._follow_saved_theme()
         # Draw the first frame before the engine's imports compete with it for the CPU.
         self.call_after_refresh(self._lifespan)
+
+    def _follow_saved_theme(self) -> None:
+        """The theme chosen last time (palette or ctrl+t), and remember the next choice."""
+        saved = self.preferences.theme()
+        if saved in self.available_themes:
+            self.theme = saved
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+
+    def _remember_theme(self, theme: Theme) -> None:
+        problem = self.preferences.save_theme(theme.name)
+        if problem is not None:
+            self.notify(problem, title="Theme not remembered", severity="warning", markup=False)
 
     @work(group="engine")
     async def _lifespan(self) -> None:
@@ -203,8 +231,48 @@ class DaenaApp(App[int]):
     # -- navigation -----------------------------------------------------------------------
 
     def action_section(self, mode: str) -> None:
+        if isinstance(self.screen, ModalScreen):
+            return  # a dialog (a decision) is answered or closed first
         if self.engine is not None and mode in SECTION_SCREENS:
             self.switch_mode(mode)
+
+    async def action_quit_console(self) -> None:
+        """ctrl+q: quit at once, unless a run or a task step of this console is in flight:
+        then ask, and if the operator confirms, record those runs as interrupted first."""
+        if self.engine is None:
+            self.exit()
+            return
+        if isinstance(self.screen, QuitModal):
+            return
+        running = await quitting.runs_in_flight(self.engine)
+        busy = [w for w in self.workers if w.group in quitting.RUN_GROUPS and not w.is_finished]
+        if not running and not busy:
+            self.exit()
+            return
+        self.push_screen(
+            QuitModal(
+                "Quit while a run is in flight?",
+                quitting.question(running, len(busy)),
+                confirm="Quit, record interrupted",
+            ),
+            self._quit_confirmed,
+        )
+
+    async def _quit_confirmed(self, confirmed: bool | None) -> None:
+        if confirmed:
+            self.run_worker(self._quit_interrupting(), group="quit", exclusive=True)
+
+    async def _quit_interrupting(self) -> None:
+        runs = [w for w in self.workers if w.group in quitting.RUN_GROUPS and not w.is_finished]
+        for worker in runs:
+            worker.cancel()
+        await asyncio.gather(*(worker.wait() for worker in runs), return_exceptions=True)
+        try:
+            await quitting.record_interrupted(self.eng)
+        except engine.EngineError as err:
+            self.notify(err.message, title=err.title, severity="error", markup=False)
+            return
+        self.exit()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -232,6 +300,7 @@ def create_app(
     clock: Clock | None = None,
     initial_section: str = "tools",
     probe_nodes: bool = True,
+    preferences: Preferences | None = None,
 ) -> DaenaApp:
     """Build the console for `settings` (the CLI and the tests use this same factory).
 
@@ -243,6 +312,7 @@ def create_app(
         clock=clock,
         initial_section=initial_section,
         probe_nodes=probe_nodes,
+        preferences=preferences,
     )
 
 

@@ -6,10 +6,10 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, cast
 
-from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.markup import escape
 
+from daena_tui.console.screens.help import described
 from daena_tui.console.sections import SECTIONS
 from engine.safety.display import marks_only
 
@@ -35,15 +35,14 @@ class ConsoleCommands(Provider):
                     f"key {section.key}: {section.summary}",
                 )
             )
-            for binding in SECTION_SCREENS[section.mode].BINDINGS:
-                if isinstance(binding, Binding) and binding.show:
-                    commands.append(
-                        (
-                            f"{section.title}: {binding.description}",
-                            partial(app.run_in_section, section.mode, binding.action),
-                            f"key {binding.key_display or binding.key} in {section.title}",
-                        )
+            for binding in described(SECTION_SCREENS[section.mode].BINDINGS):
+                commands.append(
+                    (
+                        f"{section.title}: {binding.description}",
+                        partial(app.run_in_section, section.mode, binding.action),
+                        f"key {binding.key_display or binding.key} in {section.title}",
                     )
+                )
         commands.append(("Help: keys", app.action_help, "key ?"))
         if app.engine is not None:
             for spec in app.engine.registry.all():

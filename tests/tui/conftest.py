@@ -44,6 +44,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)  # exports land here
+    # The console's preferences (its theme) go to a tmp config dir, never the developer's.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
 def make_repo(path: Path) -> Path:

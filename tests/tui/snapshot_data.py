@@ -97,6 +97,18 @@ def snapshot_app(workspace: Path, section: str) -> DaenaApp:
     settings = settings_for(DB_PATH, workspace, MODELS_ROOT=MODELS_ROOT)
     asyncio.run(_seed(settings))
     _normalise(settings.daena_db_path)
+    return _app(settings, section)
+
+
+async def seeded_app(workspace: Path, section: str) -> DaenaApp:
+    """`snapshot_app` for a test that already runs in an event loop."""
+    settings = settings_for(DB_PATH, workspace, MODELS_ROOT=MODELS_ROOT)
+    await _seed(settings)
+    _normalise(settings.daena_db_path)
+    return _app(settings, section)
+
+
+def _app(settings: engine.Settings, section: str) -> DaenaApp:
     return create_app(
         settings,
         clock=Clock(lambda: NOW, UTC),

@@ -2,6 +2,9 @@
 
 A section reloads its data in a worker when it is shown (`ScreenResume`) and when the bridge
 delivers an engine event it cares about (`RELOAD_ON`); it never blocks the UI on I/O.
+
+Escape leaves any field: the focus goes back to the section's main widget (`MAIN`, else its
+first table), where the section keys work again; alt+1…alt+9 switch sections from anywhere.
 """
 
 from __future__ import annotations
@@ -9,8 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widget import Widget
+from textual.widgets import DataTable, Footer
 
 import engine
 from daena_tui.console.clock import Clock
@@ -26,6 +31,10 @@ if TYPE_CHECKING:
 class SectionScreen(Screen[None]):
     SECTION: ClassVar[str] = ""
     RELOAD_ON: ClassVar[tuple[type[engine.Event], ...]] = ()
+    MAIN: ClassVar[str | None] = None  # the widget Escape goes back to (default: a table)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "leave_field", "Leave field", show=False),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
@@ -40,7 +49,7 @@ class SectionScreen(Screen[None]):
         yield ConsoleHeader(section.title)
         yield SectionNav(section.mode)
         yield from self.compose_body()
-        yield Footer()
+        yield Footer(compact=True)
 
     def compose_body(self) -> ComposeResult:
         """The section's own widgets (between the nav bar and the footer)."""
@@ -71,6 +80,23 @@ class SectionScreen(Screen[None]):
 
     def reload(self) -> None:
         """Start this section's refresh worker (exclusive: a newer reload cancels an older)."""
+
+    def main_widget(self) -> Widget | None:
+        """Where the focus rests in this section: `MAIN`, else its first visible table."""
+        if self.MAIN is not None:
+            found = self.query(self.MAIN)
+            if found:
+                return found.first()
+        tables = [t for t in self.query(DataTable) if t.display and t.visible]
+        return tables[0] if tables else None
+
+    def action_leave_field(self) -> None:
+        """Escape: out of any field, back to the main widget (section keys work there)."""
+        main = self.main_widget()
+        if main is not None and main.focusable:
+            main.focus()
+        else:
+            self.set_focus(None)
 
     def report(self, err: engine.EngineError) -> None:
         # Engine messages quote paths and tool output ("[Errno 2] ..."): never markup.

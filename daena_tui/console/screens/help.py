@@ -1,4 +1,5 @@
-"""`?`: every section's key and every action's key, generated from the bindings."""
+"""`?`: every section's key and every action's key, generated from the bindings (those the
+footer has no room for at 80 columns too)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,28 @@ from textual.widgets import Static
 from daena_tui.console.sections import SECTIONS
 
 GLOBAL_KEYS = (
-    ("1 … 8", "switch section (or click the nav bar)"),
+    ("alt+1 … alt+9", "switch section, from anywhere (also while typing in a field)"),
+    ("1 … 9", "switch section when no field has the focus (or click the nav bar)"),
+    ("esc", "leave a field: back to the section's list, where its keys work"),
     ("?", "this help"),
-    ("ctrl+p", "command palette: every section and action by name"),
-    ("ctrl+t", "change theme"),
+    ("ctrl+p", "command palette: every section and action by name, and themes"),
+    ("ctrl+t", "change theme (remembered for the next start)"),
     ("tab / shift+tab", "move focus"),
-    ("ctrl+q", "quit"),
+    ("ctrl+q", "quit (asks first while a run is in flight)"),
 )
+
+
+def described(bindings: object) -> list[Binding]:
+    """A section's bindings with a description, one per action (the footer shows some)."""
+    seen: set[str] = set()
+    out: list[Binding] = []
+    for binding in bindings if isinstance(bindings, list) else []:
+        if isinstance(binding, Binding) and binding.description and binding.action not in seen:
+            if binding.action == "leave_field":
+                continue  # "esc" is in Everywhere
+            seen.add(binding.action)
+            out.append(binding)
+    return out
 
 
 def help_table() -> Table:
@@ -35,9 +51,10 @@ def help_table() -> Table:
     for section in SECTIONS:
         table.add_row("", "")
         table.add_row(f"[u]{section.key} {section.title}[/u]", section.summary)
-        for binding in SECTION_SCREENS[section.mode].BINDINGS:
-            if isinstance(binding, Binding) and binding.show:
-                table.add_row(binding.key_display or binding.key, binding.description)
+        for binding in described(SECTION_SCREENS[section.mode].BINDINGS):
+            table.add_row(
+                binding.key_display or binding.key, binding.tooltip or binding.description
+            )
     return table
 
 

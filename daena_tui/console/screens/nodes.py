@@ -21,11 +21,11 @@ class NodesScreen(SectionScreen):
     SECTION = "nodes"
     RELOAD_ON = (engine.NodeChanged, engine.NodeHealthChanged)
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("t", "test", "Test connection"),
+        Binding("t", "test", "Test", tooltip="Test connection"),
         Binding("T", "test_all", "Test all"),
         Binding("a", "add", "Add"),
-        Binding("e", "edit", "Edit"),
-        Binding("space", "toggle_node", "Enable/disable"),
+        Binding("e", "edit", "Edit", show=False),  # Enter edits too (in the footer)
+        Binding("space", "toggle_node", "On/off", tooltip="Enable/disable"),
         Binding("x", "remove", "Remove"),
     ]
 
@@ -35,14 +35,14 @@ class NodesScreen(SectionScreen):
         self.arrived: list[str] = []  # nodes in the order their probe answers arrived
 
     def compose_body(self) -> ComposeResult:
-        table = NodeTable(id="nodes-table")
-        table.add_column("Node", key="name", width=12)
-        table.add_column("URL", key="url")
-        table.add_column("Enabled", key="enabled", width=7)
-        table.add_column("Health", key="status", width=12)
-        table.add_column("Latency", key="latency", width=8)
-        table.add_column("Last seen", key="seen", width=14)
-        table.add_column("Platform / message", key="detail", width=24)
+        table = NodeTable(id="nodes-table")  # columns share the width (widgets/tables.py)
+        table.add_fit_column("Node", key="name", width=8, flex=1, most=20)
+        table.add_fit_column("URL", key="url", width=12, flex=3, most=40)
+        table.add_fit_column("Enabled", key="enabled", width=7)
+        table.add_fit_column("Health", key="status", width=7, flex=1, most=12)
+        table.add_fit_column("Latency", key="latency", width=7)
+        table.add_fit_column("Last seen", key="seen", width=14)
+        table.add_fit_column("Platform / message", key="detail", width=8, flex=3)
         yield table
 
     def reload(self) -> None:
@@ -147,26 +147,33 @@ class NodesScreen(SectionScreen):
         ]
         if name is None:
             fields.insert(0, PromptField("name", "Name", placeholder="e.g. windows-2"))
-        values = await self.app.push_screen_wait(
-            PromptModal("Add node" if name is None else f"Edit node {name}", fields, submit="Save")
-        )
-        if not values:
-            return
         operator = self.eng.operator
-        try:
-            if name is None:
-                saved = await self.eng.nodes.add(
-                    values["name"], values["url"], values["token"] or None, operator=operator
-                )
-            else:
-                url = values["url"] if node is None or values["url"] != node.url else None
-                saved = await self.eng.nodes.update(
-                    name, url=url, token=values["token"] or None, operator=operator
-                )
-        except engine.EngineError as err:
-            self.report(err)
+        saved: list[Any] = []
+
+        async def save(values: dict[str, str]) -> str | None:
+            """Bad input keeps the dialog open, the message under its field."""
+            try:
+                if name is None:
+                    node_saved = await self.eng.nodes.add(
+                        values["name"], values["url"], values["token"] or None, operator=operator
+                    )
+                else:
+                    url = values["url"] if node is None or values["url"] != node.url else None
+                    node_saved = await self.eng.nodes.update(
+                        name, url=url, token=values["token"] or None, operator=operator
+                    )
+            except engine.EngineError as err:
+                return err.message
+            saved.append(node_saved)
+            return None
+
+        title = "Add node" if name is None else f"Edit node {name}"
+        values = await self.app.push_screen_wait(
+            PromptModal(title, fields, submit="Save", check=save)
+        )
+        if not values or not saved:
             return
-        self.notify(f"{saved.name} saved ({saved.url})", title="Nodes")
+        self.notify(f"{saved[0].name} saved ({saved[0].url})", title="Nodes", markup=False)
         self.reload()
 
     @work(group="edit")

@@ -1,5 +1,6 @@
 """Policy: approval mode, budgets (validated), dry-run default and the lockdown switch
-(which asks for confirmation both ways). Every change is stored and audited by the engine."""
+(which asks for confirmation both ways). Every change is stored and audited by the engine.
+Every switch says on or off beside it; a budget field is one row, its error under it."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def bounds(name: str) -> tuple[int | None, int | None]:
 
 class PolicyScreen(SectionScreen):
     SECTION = "policy"
+    MAIN = "#approval_mode"
     RELOAD_ON = (engine.ConfigChanged,)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save_budgets", "Save budgets", priority=True),
@@ -38,27 +40,41 @@ class PolicyScreen(SectionScreen):
         self.config: engine.ExecutionConfig | None = None
 
     def compose_body(self) -> ComposeResult:
-        with VerticalScroll(id="policy-body"), Grid(id="policy-grid"):
+        with VerticalScroll(id="policy-body") as body:
+            body.border_title = "Policy"
+            yield from self._grid()
+            yield Button("Save budgets", id="save-budgets", compact=True)
+            yield Static("", id="policy-note")
+
+    def _grid(self) -> ComposeResult:
+        with Grid(id="policy-grid"):
             yield Label("Approval mode")
             yield Select[str](
                 [("require_approval", "require_approval"), ("auto", "auto")],
                 allow_blank=False,
                 id="approval_mode",
+                compact=True,
             )
             yield Label("Require approval for risky tools")
-            yield Switch(id="require_approval_for_risky")
+            with Horizontal(classes="switch-row"):
+                yield Switch(id="require_approval_for_risky")
+                yield Label("", id="require_approval_for_risky-state", classes="switch-state")
             for name in BUDGETS:
                 low, high = bounds(name)
                 yield Label(f"{name.replace('_', ' ').capitalize()} ({low}-{high})")
-                yield Input(type="integer", validators=[Integer(low, high)], id=name)
+                with Horizontal(classes="budget-row"):
+                    yield Input(
+                        type="integer", validators=[Integer(low, high)], id=name, compact=True
+                    )
+                    yield Label("", id=f"{name}-error", classes="budget-error")
             yield Label("Dry run by default")
-            yield Switch(id="dry_run_default")
+            with Horizontal(classes="switch-row"):
+                yield Switch(id="dry_run_default")
+                yield Label("", id="dry_run_default-state", classes="switch-state")
             yield Label("Lockdown (refuse every execution)")
             with Horizontal(id="lockdown-row"):
                 yield Switch(id="lockdown")
                 yield Label("", id="lockdown-state")
-            yield Button("Save budgets", id="save-budgets")
-            yield Static("", id="policy-note")
 
     def reload(self) -> None:
         self._load()
@@ -76,6 +92,7 @@ class PolicyScreen(SectionScreen):
             self.query_one("#approval_mode", Select).value = config.approval_mode
             for name in SWITCHES:
                 self.query_one(f"#{name}", Switch).value = getattr(config, name)
+                self._say_switch(name, getattr(config, name))
             lockdown = self.query_one("#lockdown", Switch)
             lockdown.value = on_
             lockdown.disabled = why == "SECURITY_LOCKDOWN_MODE"
@@ -102,9 +119,15 @@ class PolicyScreen(SectionScreen):
         ):
             self._update({"approval_mode": event.value})
 
+    def _say_switch(self, name: str, value: bool) -> None:
+        label = self.query_one(f"#{name}-state", Label)
+        label.update("on" if value else "off")
+        label.set_class(value, "-on")
+
     @on(Switch.Changed, "#require_approval_for_risky, #dry_run_default")
     def _switch_changed(self, event: Switch.Changed) -> None:
         if event.switch.id is not None:
+            self._say_switch(event.switch.id, event.value)
             self._update({event.switch.id: event.value})
 
     @on(Switch.Changed, "#lockdown")
@@ -139,15 +162,16 @@ class PolicyScreen(SectionScreen):
     def action_save_budgets(self) -> None:
         changes: dict[str, Any] = {}
         for name in BUDGETS:
+            self.query_one(f"#{name}-error", Label).update("")
+        for name in BUDGETS:
             field = self.query_one(f"#{name}", Input)
             result = field.validate(field.value)
             if result is not None and not result.is_valid:
                 low, high = bounds(name)
-                self.notify(
-                    f"{name}: must be a whole number from {low} to {high}",
-                    title="Invalid input",
-                    severity="error",
+                self.query_one(f"#{name}-error", Label).update(
+                    f"{name}: must be a whole number from {low} to {high}"
                 )
+                field.focus()
                 return
             changes[name] = int(field.value)
         if self.config and all(getattr(self.config, k) == v for k, v in changes.items()):

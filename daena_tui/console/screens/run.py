@@ -21,6 +21,7 @@ from daena_tui.console.widgets.schema_form import SchemaForm
 
 class RunScreen(SectionScreen):
     SECTION = "run"
+    MAIN = "#run-tool"
     RELOAD_ON = (engine.ConfigChanged,)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "run", "Run", priority=True),
@@ -36,12 +37,14 @@ class RunScreen(SectionScreen):
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="run-bar"):
-            yield Select[str]([], prompt="choose a tool", id="run-tool")
+            yield Select[str]([], prompt="choose a tool", id="run-tool", compact=True)
             yield Label("dry run", id="dry-run-label")
             yield Switch(id="dry-run")
-            yield Button("Run", variant="primary", id="run-button")
+            yield Button("Run", variant="primary", id="run-button", compact=True)
         yield Label("", id="run-tool-info")
-        yield VerticalScroll(id="run-form")
+        form = VerticalScroll(id="run-form")
+        form.border_title = "Arguments"
+        yield form
         yield ResultView(id="run-result")
 
     def reload(self) -> None:
@@ -78,7 +81,7 @@ class RunScreen(SectionScreen):
         # the description may be an upstream MCP server's (untrusted): literal, never markup
         label.update(
             Text(f"{info.name} · risk {info.risk} · {state} — ").append_text(
-                agent_text(info.description, max_lines=3, more="")
+                agent_text(info.description, max_lines=2, more="")
             )
         )
 
@@ -114,10 +117,14 @@ class RunScreen(SectionScreen):
         self.tool = name
         container = self.query_one("#run-form", VerticalScroll)
         await container.remove_children()
-        await container.mount(SchemaForm(spec.json_schema(), nodes=nodes))
+        form = SchemaForm(spec.json_schema(), nodes=nodes)
+        await container.mount(form)
         with self.prevent(Switch.Changed):
             self.query_one("#dry-run", Switch).value = config.dry_run_default
         self._show_info()
+        # The first thing typed goes into the first argument, not into the tool selector.
+        fields = [w for w in form.query("Input, TextArea, Select, Switch") if w.focusable]
+        (fields[0] if fields else self.query_one("#run-button", Button)).focus()
 
     async def _node_names(self) -> list[str]:
         return [node.name for node in await self.eng.nodes.list()]
@@ -199,7 +206,7 @@ class RunScreen(SectionScreen):
         view.show(result)
         if result.status == engine.RunStatus.PENDING_APPROVAL:
             self.notify(
-                "It waits in the inbox (3) for another operator's decision; "
+                "It waits in the inbox (alt+3) for another operator's decision; "
                 "ctrl+g runs it with a grant from you instead.",
                 title="Needs approval",
             )

@@ -167,6 +167,16 @@ class TasksScreen(SectionScreen):
         for problem in problems:
             self.notify(problem, title="Invalid playbook", severity="warning", markup=False)
         names = ", ".join(p.name for p in playbooks) or "none"
+
+        async def check(values: dict[str, str]) -> str | None:
+            """Bad input keeps the dialog open, the message under its field."""
+            name, goal = values["playbook"].strip(), values["goal"].strip()
+            if name and name not in {p.name for p in playbooks}:
+                return f"playbook: no playbook named {name!r} (one of: {names})"
+            if not name and not goal:
+                return "goal: give a playbook or a goal"
+            return None
+
         values = await self.app.push_screen_wait(
             PromptModal(
                 "New task",
@@ -179,6 +189,7 @@ class TasksScreen(SectionScreen):
                     ),
                 ],
                 submit="Next",
+                check=check,
             )
         )
         if not values:

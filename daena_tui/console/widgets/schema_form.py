@@ -1,8 +1,10 @@
 """A run form generated from a tool's JSON schema (the pydantic args model's schema).
 
 booleans → switches, enums/Literal → selects, `patch`/`content`/long strings → multi-line
-areas, lists → comma/line separated input, numbers → validated inputs, `node` → a node
-selector. `values()` returns the arguments to send; blank optional fields are left out so
+areas (never a URL or a path: they are one line), lists → comma/line separated input,
+numbers → validated inputs, `node` → a node selector. Each field is two rows (its label with
+its help, then a compact one-row control), so a form's labels stay in view at 80x24.
+`values()` returns the arguments to send; blank optional fields are left out so
 the tool's defaults apply, and the engine validates everything else against the schema.
 """
 
@@ -12,13 +14,15 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from rich.style import Style
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Switch, TextArea
 
 import engine
-from daena_tui.console.render import agent_text
+from daena_tui.console.render import agent_cell, agent_text
+from daena_tui.console.styles import theme_color
 
 LONG_FIELDS = ("patch", "content")
 LONG_STRING = 500  # maxLength above which a string gets a multi-line area
@@ -73,9 +77,17 @@ def _kind(name: str, prop: dict[str, Any], defs: dict[str, Any]) -> tuple[str, t
         return ("list" if prop.get("items", {}).get("type", "string") == "string" else "json"), ()
     if kind == "object":
         return "json", ()
-    if name in LONG_FIELDS or int(prop.get("maxLength", 0)) > LONG_STRING:
+    long_text = int(prop.get("maxLength", 0)) > LONG_STRING and not _one_line(name, prop)
+    if name in LONG_FIELDS or long_text:
         return "long", ()
     return "text", ()
+
+
+def _one_line(name: str, prop: dict[str, Any]) -> bool:
+    """A URL, a path or a name is one line however long it may be."""
+    return prop.get("format") in ("uri", "url", "path") or name.endswith(
+        ("url", "uri", "path", "name", "ref", "branch")
+    )
 
 
 def fields_from_schema(schema: dict[str, Any]) -> list[FieldSpec]:
@@ -103,11 +115,13 @@ class SchemaForm(Widget):
     DEFAULT_CSS = """
     SchemaForm {
         height: auto;
-        .field { height: auto; margin-bottom: 1; }
-        .field-label { color: $text-accent; text-style: bold; }
-        .field-help { color: $text-muted; }
-        TextArea { height: 8; }
-        Switch { width: auto; }
+        .field { height: auto; }
+        .field-label { width: 100%; height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
+        TextArea { height: 5; }
+        Input { background: $boost; }
+        Input:focus { background: $surface-lighten-1; }
+        Switch { width: auto; height: 1; border: none; padding: 0; }
+        Select { width: 100%; }
         .no-args { color: $text-muted; }
     }
     """
@@ -120,13 +134,21 @@ class SchemaForm(Widget):
     def compose(self) -> ComposeResult:
         if not self.fields:
             yield Label("This tool takes no arguments.", classes="no-args")
+        accent = theme_color(self.app, "text-accent") or theme_color(self.app, "accent")
         for spec in self.fields:
             with Vertical(classes="field"):
-                yield Label(agent_text(spec.label, max_lines=1), classes="field-label")
+                # an upstream MCP tool's schema is untrusted text: literal, never markup
+                label = agent_cell(spec.label, 60)
+                label.stylize(Style(bold=True, color=accent))
                 if spec.description:
-                    # an upstream MCP tool's schema is untrusted text: literal, never markup
-                    yield Label(agent_text(spec.description, max_lines=5), classes="field-help")
-                yield self._control(spec)
+                    help_text = agent_cell(spec.description, 300)
+                    help_text.stylize("dim")
+                    label.append("  ").append_text(help_text)
+                yield Label(label, classes="field-label")
+                control = self._control(spec)
+                if spec.description:
+                    control.tooltip = agent_text(spec.description, max_lines=10)
+                yield control
 
     def _control(self, spec: FieldSpec) -> Widget:
         wid = f"field-{spec.name}"
@@ -141,6 +163,7 @@ class SchemaForm(Widget):
                 value=value,
                 allow_blank=value is Select.NULL,
                 id=wid,
+                compact=True,
             )
         if spec.kind in ("long", "json"):
             text = (
@@ -151,10 +174,10 @@ class SchemaForm(Widget):
             return TextArea(text, id=wid)
         if spec.kind == "list":
             shown = ", ".join(str(v) for v in default) if isinstance(default, list) else ""
-            return Input(shown, placeholder="comma-separated list", id=wid)
+            return Input(shown, placeholder="comma-separated list", id=wid, compact=True)
         kind = {"int": "integer", "number": "number"}.get(spec.kind, "text")
         shown = "" if default is None else str(default)
-        return Input(shown, type=kind, id=wid)  # type: ignore[arg-type]
+        return Input(shown, type=kind, id=wid, compact=True)  # type: ignore[arg-type]
 
     def values(self) -> dict[str, Any]:
         """The arguments as entered; raises `engine.InputError` naming a malformed field."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -37,8 +38,9 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
-            yield Label(self._title, id="confirm-title")
-            yield Static(self._body)
+            # Bodies name tools and tasks (an upstream's names are untrusted): never markup.
+            yield Label(Text(self._title), id="confirm-title")
+            yield Static(Text(self._body))
             with Horizontal(id="confirm-buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button(self._confirm, variant="error", id="confirm")
