@@ -136,3 +136,14 @@ def test_no_engine_module_but_the_store_writes_the_tasks_table() -> None:
         if re.search(r"(UPDATE|INSERT INTO|DELETE FROM)\s+tasks\b", path.read_text("utf-8"))
     ]
     assert writers == ["tasks/store.py"]
+
+
+def test_the_runner_service_and_planner_reach_the_database_only_through_the_store() -> None:
+    tasks_dir = Path(engine.__file__).parent / "tasks"
+    with_sql = [
+        path.name
+        for path in tasks_dir.glob("*.py")
+        if path.name != "store.py"
+        and re.search(r"\.(execute|fetchone|fetchall)\(|\bSELECT\b", path.read_text("utf-8"))
+    ]
+    assert with_sql == []
