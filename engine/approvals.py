@@ -38,7 +38,7 @@ from engine.storage.database import Database, SyncTransaction, Transaction, dump
 
 GRANT_TTL_SEC = 300.0
 REQUEST_TTL_SEC = 30 * 60.0
-EXPIRY_BATCH = 50
+EXPIRY_BATCH = 20
 """Expired requests marked per transaction (each with its audit record): a short write."""
 AGENT_PREFIX = "agent:"
 """Identities of agent credentials (`engine.credentials`): they may ask, never decide."""

@@ -8,7 +8,7 @@ the write lock held throughout.
 
 Now `Sweeper.run` does them in the background after open, in bounded batches, each its own
 short transaction (events by the `events_by_ts` index, migration 12; requests by
-`approval_requests_by_status`), and yields between batches so runs interleave. A sweep cut
+`approval_requests_by_status`), and pauses between batches so runs interleave. A sweep cut
 short (the process ends) leaves the rest for the next one: each batch commits what it did.
 Nothing depends on the sweep for safety: an expired request fails closed whether or not it
 is marked yet (engine/approvals.py), and whoever first finds one expired marks it.
@@ -24,8 +24,10 @@ from engine.approvals import EXPIRY_BATCH, Approvals
 from engine.storage.database import Database, SyncTransaction
 
 EVENT_RETENTION_SEC = 7 * 24 * 3600
-EVENT_BATCH = 5_000
+EVENT_BATCH = 2_000
 """Old events deleted per transaction (a few milliseconds through the time index)."""
+PAUSE_SEC = 0.002
+"""Between batches: runs waiting for the write lock get it (and a few more come in)."""
 
 
 def prune_events_batch(stx: SyncTransaction, cutoff: float, limit: int) -> int:
@@ -82,7 +84,7 @@ class Sweeper:
             total += deleted
             if deleted < self.event_batch:
                 return total
-            await asyncio.sleep(0)  # let runs in
+            await asyncio.sleep(PAUSE_SEC)  # let runs in
 
     async def expire_requests(self) -> int:
         """Mark expired requests, `expiry_batch` per transaction, each audited once."""
@@ -95,4 +97,4 @@ class Sweeper:
             total += marked
             if seen < self.expiry_batch:
                 return total
-            await asyncio.sleep(0)
+            await asyncio.sleep(PAUSE_SEC)
