@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import time
@@ -81,6 +82,7 @@ def checked(call: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]
 
 async def main(rounds: int) -> None:
     header("MCP gateway overhead")
+    print(f"load average at start: {os.getloadavg()[0]:.1f} (2 cores shared with other work)")
     root = temp_dir("mcp")
     settings = bench_settings(root, DAENA_VOICE_MUTED="true")
     async with Engine.open(settings) as eng:
@@ -143,6 +145,7 @@ async def main(rounds: int) -> None:
         started = time.perf_counter()
         await asyncio.gather(*(one() for _ in range(burst)))
         concurrent = time.perf_counter() - started
+    print(f"load average at end: {os.getloadavg()[0]:.1f}")
     for label, values in samples.items():
         print(f"{label}: {stats_ms(values)}")
     medians = {label: statistics.median(values) for label, values in samples.items()}
