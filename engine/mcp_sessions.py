@@ -39,6 +39,15 @@ class McpClientGone(Event):
 
 
 @dataclass(frozen=True)
+class McpWait:
+    session_id: str
+    client: str
+    """The client's own name from `initialize` (untrusted text)."""
+    transport: str
+    state: str
+
+
+@dataclass(frozen=True)
 class Outcome:
     """How a waited-for request ended: `ran` (with the run's status and result), `denied`,
     `expired`, `withdrawn` or `interrupted`."""
@@ -129,6 +138,20 @@ class McpSessions:
             " ORDER BY s.started_at DESC LIMIT 200"
         )
         return [McpSession(**dict(r)) for r in rows]
+
+    async def waits(self) -> dict[str, McpWait]:
+        """Pending requests an MCP client's call waits (or waited) on: which client, which
+        session, and whether it is still there (`waiting`) or went away (`orphaned`)."""
+        rows = await self._db.fetchall(
+            "SELECT w.request_id, w.session_id, w.state, s.client, s.transport"
+            " FROM mcp_waits w JOIN approval_requests r ON r.id = w.request_id"
+            " JOIN mcp_sessions s ON s.id = w.session_id"
+            " WHERE w.state IN ('waiting', 'orphaned') AND r.status = 'pending'"
+        )
+        return {
+            str(r["request_id"]): McpWait(r["session_id"], r["client"], r["transport"], r["state"])
+            for r in rows
+        }
 
     async def orphaned(self) -> set[str]:
         """The requests whose MCP client went away while they waited (the inbox marks them;

@@ -166,6 +166,7 @@ async def test_the_inbox_marks_a_request_whose_mcp_client_went_away(
 
             await wait_for(pilot, lambda: "agent:mcp-ide" in screen(), "request in the inbox")
             assert "orphaned" not in screen()
+            await wait_for(pilot, lambda: f"ide · session {session_id}" in screen(), "client")
             await sessions.close(session_id)  # the client went away
             await wait_for(pilot, lambda: "orphaned agent:" in screen(), "orphan mark in the row")
             assert "MCP client" in screen() and "approving still runs this once" in screen()

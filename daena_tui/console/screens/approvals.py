@@ -33,7 +33,7 @@ from daena_tui.console.styles import risk_text, status_text, tone
 from daena_tui.console.widgets.args_view import ArgsView
 from daena_tui.console.widgets.live_table import LiveRows
 from daena_tui.console.widgets.tables import ListTable
-from engine.mcp_sessions import McpClientGone, McpSessions
+from engine.mcp_sessions import McpClientGone, McpSessions, McpWait
 from engine.safety.display import inert_one_line
 
 ORPHANED = (
@@ -75,6 +75,7 @@ class ApprovalsScreen(SectionScreen):
         self.deciding = False  # a decision modal is open or its decision is being made
         self.live: dict[str, LiveRows] = {}
         self.orphaned: set[str] = set()  # requests whose MCP client went away
+        self.clients: dict[str, McpWait] = {}  # requests an MCP client's call waits on
         self.ticks = 0  # countdown ticks so far (tests check the loop keeps ticking)
         self._shown: tuple[str, str, str | None] | None = None  # request in the args view
 
@@ -119,7 +120,7 @@ class ApprovalsScreen(SectionScreen):
         try:
             pending = await self.eng.approvals.list("pending")
             mcp = McpSessions(self.eng.db, self.eng.audit, self.eng.approvals)
-            orphaned = await mcp.orphaned()
+            clients = await mcp.waits()
             decided = (
                 [] if not self.showing_history else await self.eng.approvals.list(None, limit=300)
             )
@@ -127,7 +128,8 @@ class ApprovalsScreen(SectionScreen):
             self.report(err)
             return
         self.pending = {r.id: r for r in pending}
-        self.orphaned = orphaned
+        self.clients = clients
+        self.orphaned = {key for key, wait in clients.items() if wait.state == "orphaned"}
         self._fill_inbox()
         if self.showing_history:
             done = [r for r in decided if r.status != "pending" or not r.is_pending]
@@ -188,6 +190,17 @@ class ApprovalsScreen(SectionScreen):
         if r.id not in self.orphaned:
             return cell
         return Text.assemble(tone(self.app, "warning", "orphaned ", bold=True), cell)
+
+    def _client(self, r: engine.ApprovalRequest) -> Text | str:
+        """Which MCP client asked, on which session, and whether it is still there."""
+        wait = self.clients.get(r.id)
+        if wait is None:
+            return ""
+        line = agent_cell(wait.client, 80)
+        line.append(f" · session {wait.session_id} · {wait.transport}", style="dim")
+        if r.id in self.orphaned:
+            line.append(" · ").append(tone(self.app, "warning", ORPHANED))
+        return line
 
     def _risk(self, tool: str) -> str:
         try:
@@ -285,7 +298,7 @@ class ApprovalsScreen(SectionScreen):
         grid.add_column()
         facts: list[tuple[str, str | Text]] = [
             ("requested by (agent-supplied)", agent_cell(r.requester, 200)),
-            ("MCP client", ORPHANED if r.id in self.orphaned else ""),
+            ("MCP client (agent-supplied name)", self._client(r)),
             ("agent's reason", agent_cell(r.reason, 2000) if r.reason else ""),
             ("decided by", agent_cell(r.decided_by or "", 200)),
             ("decided", self.clock.format(r.decided_at)),
