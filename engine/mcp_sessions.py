@@ -71,6 +71,8 @@ class McpSession:
     ended_at: float | None
     calls: int
     waiting: int = 0
+    orphaned: int = 0
+    """Its requests still in the inbox after it went away (approvable, run once)."""
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -134,8 +136,10 @@ class McpSessions:
         where = " WHERE s.ended_at IS NULL" if live_only else ""
         rows = await self._db.fetchall(
             "SELECT s.*, (SELECT COUNT(*) FROM mcp_waits w WHERE w.session_id = s.id"
-            f" AND w.state = 'waiting') AS waiting FROM mcp_sessions s{where}"
-            " ORDER BY s.started_at DESC LIMIT 200"
+            " AND w.state = 'waiting') AS waiting, (SELECT COUNT(*) FROM mcp_waits w"
+            " JOIN approval_requests r ON r.id = w.request_id WHERE w.session_id = s.id"
+            " AND w.state = 'orphaned' AND r.status = 'pending') AS orphaned"
+            f" FROM mcp_sessions s{where} ORDER BY s.started_at DESC LIMIT 200"
         )
         return [McpSession(**dict(r)) for r in rows]
 

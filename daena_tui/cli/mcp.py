@@ -215,16 +215,14 @@ async def list_sessions(args: argparse.Namespace, cli: Cli) -> int:
             when(s.started_at),
             s.calls,
             s.waiting,
+            s.orphaned,
             "ended" if s.ended_at else "live",
         ]
         for s in sessions
     ]
+    header = ["session", "agent", "client", "transport", "since", "calls", "waiting"]
     cli.emit(
         [s.to_dict() for s in sessions],
-        table(
-            rows, ["session", "agent", "client", "transport", "since", "calls", "waiting", "state"]
-        )
-        if rows
-        else "none",
+        table(rows, [*header, "orphaned", "state"]) if rows else "none",
     )
     return 0

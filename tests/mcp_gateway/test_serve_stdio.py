@@ -330,6 +330,9 @@ async def test_a_killed_client_leaves_its_request_marked_orphaned_and_approving_
                 break
             await asyncio.sleep(0.05)
         assert await sessions.orphaned() == {request_id}
+        [gone_session] = await sessions.list()  # what `daena mcp sessions` shows
+        assert gone_session.ended_at is not None
+        assert (gone_session.waiting, gone_session.orphaned) == (0, 1)
         pending = await eng.approvals.get(request_id)
         assert pending.status == "pending" and pending.requester == "agent:bot"
         approved = await eng.approve(request_id, reason="still wanted")

@@ -61,6 +61,7 @@ class ServersScreen(SectionScreen):
             ("Since", 8, 1),
             ("Calls", 5, 0),
             ("Waiting", 7, 0),
+            ("Orphaned", 8, 0),
             ("State", 6, 0),
         ):
             clients.add_fit_column(name, key=name.lower(), width=width, flex=flex, most=24)
@@ -119,6 +120,7 @@ class ServersScreen(SectionScreen):
                 self.clock.short(s.started_at) or "",
                 str(s.calls),
                 tone(self.app, "warning", str(s.waiting)) if s.waiting else "0",
+                tone(self.app, "warning", str(s.orphaned)) if s.orphaned else "0",
                 "ended" if s.ended_at else "live",
                 key=s.id,
             )
