@@ -103,3 +103,22 @@ def test_a_long_run_of_blank_lines_in_a_patch_is_one_row() -> None:
     blank = "--- a/x\n+++ b/x\n@@ -1 +1 @@\n" + "\n" * 300 + "+" + EVIL + "\n"
     (block,) = arg_blocks({"patch": blank})
     assert block.numbers.count(-300) == 1 and block.rows[-1] == "+" + EVIL
+
+
+async def test_the_four_row_kinds_are_drawn_in_four_looks() -> None:
+    """As drawn (segments sent to the terminal), not only as configured."""
+    app = Host()
+    async with app.run_test(size=(80, 30)) as pilot:
+        view = app.query_one(ArgsView)
+        await view.load({"patch": PATCH})
+        await pilot.pause()
+        rows = view.plain()
+
+        def look(prefix: str) -> str:
+            y = next(i for i, row in enumerate(rows) if row.strip().startswith(prefix))
+            strip = view.render_line(y)
+            texts = [s for s in strip if s.text.strip() and s.style is not None]
+            return str(texts[-1].style.color)  # the row's own text, after the gutter
+
+        looks = {look("--- a/"), look("@@ "), look("-print"), look("+x = ")}
+        assert len(looks) == 4, looks

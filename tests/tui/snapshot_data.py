@@ -20,6 +20,11 @@ from .conftest import settings_for
 
 T0 = 4_102_444_800.0  # 2100-01-01 00:00:00 UTC: far enough ahead that requests stay pending
 NOW = T0 + 600
+# Long enough to be cut with an ellipsis in the inbox at 80 and at 120 columns.
+LONG_REASON = (
+    "fix the title of the README so that the workspace says what it is and who manages it, "
+    "as the operator asked in the planning notes of last week"
+)
 PATCH = """--- a/README.md
 +++ b/README.md
 @@ -1 +1,3 @@
@@ -48,7 +53,10 @@ async def _seed(settings: engine.Settings) -> None:
         )
         await eng.run(
             engine.RunRequest(
-                tool="apply_patch", args={"patch": PATCH}, requester="agent", reason="fix the title"
+                tool="apply_patch",
+                args={"patch": PATCH},
+                requester="agent",
+                reason=LONG_REASON,
             )
         )
         await eng.run(

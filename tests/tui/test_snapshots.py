@@ -1,4 +1,5 @@
-"""SVG snapshots of every section at 100x30 and of the inbox at 80x24 (fixed data, frozen clock).
+"""SVG snapshots of every section at 80x24 and 120x40 (fixed data with a pending patch and
+long values, frozen clock), of help and of the voice rows.
 
 Regenerate after an intended change with `pytest tests/tui/test_snapshots.py --snapshot-update`.
 """
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable
+
+from daena_tui.console.widgets.args_view import ArgsView
 
 from .conftest import wait_for
 from .snapshot_data import MODELS_ROOT, snapshot_app
@@ -74,30 +77,47 @@ async def tasks_ready(pilot: Pilot[int]) -> None:
     await pilot.pause()
 
 
+async def servers_ready(pilot: Pilot[int]) -> None:
+    app = pilot.app
+    await wait_for(pilot, lambda: app.screen.query("#mcp-tools"), "servers screen")
+    await wait_for(pilot, lambda: app.status.ready, "header status")
+    await pilot.pause()
+
+
+async def inbox_ready(pilot: Pilot[int]) -> None:
+    await rows("#inbox", 2)(pilot)
+    view = pilot.app.screen.query_one("#approval-args", ArgsView)
+    await wait_for(pilot, lambda: view.row_count > 0, "arguments shown")
+    await pilot.pause()
+
+
 SECTIONS = {
     "tools": rows("#tools-table", 5),
     "run": run_form_ready,
-    "approvals": rows("#inbox", 2),
+    "approvals": inbox_ready,
     "tasks": tasks_ready,
     "logs": rows("#logs-table", 5),
     "nodes": rows("#nodes-table"),
     "models": models_ready,
     "policy": policy_ready,
+    "servers": servers_ready,
 }
+SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
 
 
+@pytest.mark.parametrize("size", list(SIZES))
 @pytest.mark.parametrize("section", list(SECTIONS))
 def test_section_snapshot(
-    section: str, snap_compare, tmp_path: Path, workspace: Path, monkeypatch: pytest.MonkeyPatch
+    section: str,
+    size: str,
+    snap_compare,
+    tmp_path: Path,
+    workspace: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     app = snapshot_app(workspace, section)  # seeding runs git: PATH is emptied after it
     same_machine_everywhere(tmp_path, monkeypatch)
-    assert snap_compare(app, terminal_size=(100, 30), run_before=SECTIONS[section])
-
-
-def test_inbox_at_80x24(snap_compare, workspace: Path) -> None:
-    app = snapshot_app(workspace, "approvals")
-    assert snap_compare(app, terminal_size=(80, 24), run_before=rows("#inbox", 2))
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=SECTIONS[section])
 
 
 def test_help_snapshot(snap_compare, workspace: Path) -> None:

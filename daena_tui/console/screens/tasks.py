@@ -57,10 +57,10 @@ class TasksScreen(SectionScreen):
 
     def compose_body(self) -> ComposeResult:
         table = TaskTable(id="tasks-table")
-        table.add_column("Task", key="id", width=22)
-        table.add_column("Status", key="status", width=16)
-        table.add_column("Source", key="source", width=22)
-        table.add_column("Goal", key="goal")
+        table.add_fit_column("Task", key="id", width=14, flex=1, most=22)
+        table.add_fit_column("Status", key="status", width=10, flex=1, most=16)
+        table.add_fit_column("Source", key="source", width=10, flex=1, most=22)
+        table.add_fit_column("Goal", key="goal", width=10, flex=3)
         yield table
         with VerticalScroll(id="task-detail-scroll"):
             yield Static(id="task-detail")

@@ -16,7 +16,7 @@ from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -37,6 +37,13 @@ DIFF_STYLE = {
     "ctx": ("", ""),
 }
 BUILD_IN_THREAD = 64_000  # characters of arguments above which rows are built off the loop
+
+
+def styled(text: str, style: Style) -> Text:
+    """`Text` whose style survives `Text.render` (it keeps only the spans' styles)."""
+    out = Text(text)
+    out.stylize(style)
+    return out
 
 
 def row_style(app: Any, tag: str) -> Style:
@@ -148,17 +155,20 @@ class ArgsView(ScrollView, can_focus=True):
         dim = Style(dim=True)
         if number < 0:
             run = -number
-            mark = Text(f"… {run} blank lines …", style=MARK)
-            return Text(" " * gutter_width, style=dim), mark
+            mark = styled(f"… {run} blank lines …", MARK)
+            return styled(" " * gutter_width, dim), mark
         if block.kind == "numbered":
             label = "↪" if number == 0 else str(number)
-            gutter = Text(f"{label:>{gutter_width - 3}} │ ", style=dim)
+            gutter = styled(f"{label:>{gutter_width - 3}} │ ", dim)
         else:
-            gutter = Text("↪ " if number == 0 else "  ", style=dim)
+            gutter = styled("↪ " if number == 0 else "  ", dim)
         base = row_style(self.app, block.tags[n]) if block.kind == "diff" else Style()
-        text = Text(style=base)
+        text = Text()
         for piece in inert_line(block.rows[n]):
             text.append(piece.text, MARK if piece.mark else None)
+        # As the first span (Text.render drops a Text's own style when it has no spans),
+        # so the marks' reverse lies on top of the row's colour.
+        text.spans.insert(0, Span(0, len(text), base))
         if "\t" in text.plain:
             text.expand_tabs(TAB_SIZE)
         return gutter, text
@@ -197,7 +207,7 @@ class ArgsView(ScrollView, can_focus=True):
         index, n = self._locate(row)
         block = self.blocks[index]
         if n < 0:
-            title = Text(block.title, style=Style(bold=True, underline=True))
+            title = styled(block.title, Style(bold=True, underline=True))
             return (
                 Strip(title.render(console))
                 .crop(scroll_x, scroll_x + width)

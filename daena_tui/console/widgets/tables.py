@@ -87,7 +87,7 @@ class RowTable(DataTable[Text]):
         self, label: str, *, key: str, width: int, flex: int = 0, most: int | None = None
     ) -> ColumnKey:
         """A column of at least `width` cells that grows with the table when `flex` > 0."""
-        column = self.add_column(Text(label), key=key, width=width)
+        column = self.add_column(cell(label), key=key, width=width)  # a cut label: …
         self._fits[column] = Fit(width, flex, most)
         return column
 
