@@ -231,7 +231,9 @@ class DaenaApp(App[int]):
     # -- navigation -----------------------------------------------------------------------
 
     def action_section(self, mode: str) -> None:
-        if isinstance(self.screen, ModalScreen):
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)  # help is read-only: leave it for the section
+        elif isinstance(self.screen, ModalScreen):
             return  # a dialog (a decision) is answered or closed first
         if self.engine is not None and mode in SECTION_SCREENS:
             self.switch_mode(mode)

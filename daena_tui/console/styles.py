@@ -39,10 +39,19 @@ def theme_color(app: Any, variable: str) -> str | None:
         return None
 
 
+def text_color(app: Any, variable: str) -> str | None:
+    """The colour for *text* of a theme variable: its `text-` form where the theme has one
+    (contrast-adjusted for the theme's background, so `warning` stays readable on a light
+    theme), else the variable itself."""
+    if variable.startswith("text-"):
+        return theme_color(app, variable)
+    return theme_color(app, f"text-{variable}") or theme_color(app, variable)
+
+
 def tone(app: Any, variable: str, text: str, *, bold: bool = False) -> Text:
     if variable == "text-muted":
         return Text(text, style=Style(dim=True, bold=bold))
-    return Text(text, style=Style(color=theme_color(app, variable), bold=bold))
+    return Text(text, style=Style(color=text_color(app, variable), bold=bold))
 
 
 def risk_text(app: Any, risk: str) -> Text:

@@ -89,10 +89,10 @@ def test_file_hunk_add_and_delete_rows_each_have_a_style_of_their_own() -> None:
 
     class Themed:
         theme_variables = {
-            "primary": "#0178d4",
-            "accent": "#ffa62b",
-            "success": "#4ebf71",
-            "error": "#ba3c5b",
+            "text-primary": "#57a5e2",
+            "text-accent": "#ffc473",
+            "text-success": "#8ad4a1",
+            "text-error": "#d17e92",
         }
 
     looks = {tag: str(row_style(Themed(), tag)) for tag in ("file", "hunk", "add", "del")}

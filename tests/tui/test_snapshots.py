@@ -147,3 +147,16 @@ def test_models_voice_snapshot(
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
+@pytest.mark.parametrize("section", ["approvals", "logs", "policy"])
+def test_light_theme_snapshot(section: str, snap_compare, workspace: Path) -> None:
+    """The light theme is readable: every colour comes from the theme's variables."""
+    app = snapshot_app(workspace, section)
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        pilot.app.theme = "textual-light"
+        await SECTIONS[section](pilot)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

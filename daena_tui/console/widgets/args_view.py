@@ -22,7 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from daena_tui.console.arg_lines import Block, arg_blocks
-from daena_tui.console.styles import theme_color
+from daena_tui.console.styles import text_color
 from engine.safety.display import inert_line
 
 MARK = Style(reverse=True)
@@ -50,7 +50,7 @@ def row_style(app: Any, tag: str) -> Style:
     """The look of one kind of diff row in the current theme."""
     variable, emphasis = DIFF_STYLE[tag]
     return Style(
-        color=theme_color(app, variable) if variable and variable != "text-muted" else None,
+        color=text_color(app, variable) if variable and variable != "text-muted" else None,
         bold=emphasis == "bold",
         italic=emphasis == "italic",
         dim=variable == "text-muted",

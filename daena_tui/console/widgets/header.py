@@ -15,12 +15,14 @@ def status_markup(status: ConsoleStatus) -> str:
     if not status.ready:
         return "[dim]connecting…[/]"
     pending = (
-        f"[$warning bold]⚑ {status.pending} pending[/]" if status.pending else "[dim]0 pending[/]"
+        f"[$text-warning bold]⚑ {status.pending} pending[/]"
+        if status.pending
+        else "[dim]0 pending[/]"
     )
     if status.lockdown:
         lockdown = f"[$error bold reverse] LOCKDOWN ({status.lockdown_why}) [/]"
     else:
-        lockdown = "[$success]lockdown off[/]"
+        lockdown = "[$text-success]lockdown off[/]"
     return f"{pending} │ {lockdown} │ nodes {status.nodes} "
 
 

@@ -66,11 +66,13 @@ class ResultView(Widget):
             head += f"  [dim]audit #{result.audit_id}[/]"
         lines = [head]
         if result.error:
-            lines.append(f"[$error]{escape(marks_only(result.error))}[/]")  # quotes agent input
+            lines.append(
+                f"[$text-error]{escape(marks_only(result.error))}[/]"
+            )  # quotes agent input
         if result.approval_request_id:
-            lines.append(f"waiting in the inbox as [b]{result.approval_request_id}[/] (key 3)")
+            lines.append(f"waiting in the inbox as [b]{result.approval_request_id}[/] (alt+3)")
         if result.truncated:
-            lines.append("[$warning]output truncated[/]")
+            lines.append("[$text-warning]output truncated[/]")
         self.query_one("#result-head", Static).update(Content.from_markup("\n".join(lines)))
         argv = command_line(result.result)
         command = self.query_one("#result-command", Static)

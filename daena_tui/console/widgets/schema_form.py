@@ -22,7 +22,7 @@ from textual.widgets import Input, Label, Select, Switch, TextArea
 
 import engine
 from daena_tui.console.render import agent_cell, agent_text
-from daena_tui.console.styles import theme_color
+from daena_tui.console.styles import text_color
 
 LONG_FIELDS = ("patch", "content")
 LONG_STRING = 500  # maxLength above which a string gets a multi-line area
@@ -134,7 +134,7 @@ class SchemaForm(Widget):
     def compose(self) -> ComposeResult:
         if not self.fields:
             yield Label("This tool takes no arguments.", classes="no-args")
-        accent = theme_color(self.app, "text-accent") or theme_color(self.app, "accent")
+        accent = text_color(self.app, "accent")
         for spec in self.fields:
             with Vertical(classes="field"):
                 # an upstream MCP tool's schema is untrusted text: literal, never markup

@@ -37,7 +37,7 @@ _CSS = """
     }}
     .decision-title {{ text-style: bold; }}
     .decision-args {{ height: 12; }}
-    .decision-error {{ color: $error; height: auto; }}
+    .decision-error {{ color: $text-error; height: auto; }}
     .decision-buttons {{ height: auto; align-horizontal: right; }}
     Button {{ margin-left: 1; }}
 }}
