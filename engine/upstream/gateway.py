@@ -1,6 +1,6 @@
 """The upstream gateway: stored servers and tools as catalogue entries, and the calls.
 
-`UpstreamGateway.specs()` turns every stored upstream tool into a `ToolSpec` named
+`UpstreamGateway.sync()` turns every stored upstream tool into a `ToolSpec` named
 `SERVER.tool` (disabled by default, the operator's risk), so a call passes the executor
 like any other tool. Its `run` reaches the upstream only after checking, on the live
 connection, that the tool's definition is still the one pinned when it was enabled; a
@@ -102,6 +102,8 @@ class UpstreamGateway:
         self._registry: ToolRegistry | None = None
         self._loaded: dict[str, tuple[str | None, Risk, str]] = {}
         """The upstream tools this process registered: name → (pin, risk, shown definition)."""
+        self._shadowed: set[str] = set()
+        """Upstream names a plugin's tool already held when they came (the plugin's stays)."""
         self._sync_lock = asyncio.Lock()
 
     def attach(self, policy: PolicyStore, audit: AuditLog) -> None:
@@ -130,17 +132,18 @@ class UpstreamGateway:
         registry = self._registry
         if registry is None:
             return False
-        if {t.name: _loaded_key(t) for t in await self.store.tools()} == self._loaded:
+        if self._stored(await self.store.tools()) == self._loaded:
             return False
         async with self._sync_lock:  # read again inside: a newer state never loses to an older
             tools = await self.store.tools()
-            stored = {t.name: _loaded_key(t) for t in tools}
             for tool in tools:
-                key = stored[tool.name]
-                if self._loaded.get(tool.name) == key:
-                    continue
                 if tool.name in registry and tool.name not in self._loaded:
-                    continue  # a plugin's tool of the same name was there first: it stays
+                    self._shadowed.add(tool.name)  # a plugin's tool was there first: it stays
+            stored = self._stored(tools)
+            for tool in tools:
+                key = stored.get(tool.name)
+                if key is None or self._loaded.get(tool.name) == key:
+                    continue
                 registry.unregister(tool.name)
                 registry.register(self.spec_for(tool))
                 if self._policy is not None:
@@ -151,8 +154,8 @@ class UpstreamGateway:
                 del self._loaded[gone]
         return True
 
-    async def specs(self) -> list[ToolSpec]:
-        return [self.spec_for(tool) for tool in await self.store.tools()]
+    def _stored(self, tools: list[UpstreamTool]) -> dict[str, tuple[str | None, Risk, str]]:
+        return {t.name: _loaded_key(t) for t in tools if t.name not in self._shadowed}
 
     def spec_for(self, tool: UpstreamTool) -> ToolSpec:
         shown = tool.pinned or tool.definition

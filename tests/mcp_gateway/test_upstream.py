@@ -388,3 +388,25 @@ async def test_an_upstream_that_never_completes_the_handshake_is_refused_nothing
             await eng.upstream.add("mute", silent, "op@test")
         assert await eng.upstream.store.servers() == []
         assert not any(t.name.startswith("mute.") for t in await eng.list_tools())
+
+
+async def test_a_plugin_tool_of_the_same_name_is_never_replaced_or_removed(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A third-party plugin that registered `fickle.echo` first keeps it: the upstream tool
+    of that name is not loaded over it, and removing the server leaves it in place."""
+    import dataclasses
+
+    from engine.tools.registry import ToolRegistry
+
+    registry = ToolRegistry.default(plugins=False)
+    plugin = dataclasses.replace(registry.get("git_status"), name="fickle.echo")
+    registry.register(plugin)
+    await add(settings, "fickle", fickle(tmp_path / "fickle"))
+    async with Engine.open(settings, registry=registry) as eng:
+        assert eng.registry.get("fickle.echo") is plugin
+        assert "fickle.crash" in eng.registry
+        await eng.upstream.remove("fickle", "op@test")
+        await eng.list_tools()
+        assert eng.registry.get("fickle.echo") is plugin
+        assert "fickle.crash" not in eng.registry
