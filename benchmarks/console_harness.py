@@ -25,6 +25,7 @@ from pathlib import Path
 from engine import load_settings
 from daena_tui.console.app import create_app
 Path(sys.argv[1]).write_text(str(os.getpid()))
+exec(sys.argv[3])  # the benchmark's variant, e.g. the old code path for a before/after
 settings = load_settings(env_file=None)
 sys.exit(create_app(settings, initial_section=sys.argv[2]).run() or 0)
 """
@@ -77,7 +78,9 @@ def usage(pid: int) -> Usage:
 class TmuxConsole:
     """`with TmuxConsole(settings, "logs") as console:` a console in a 120x40 tmux pane."""
 
-    def __init__(self, settings: Settings, section: str, *, width: int = 120) -> None:
+    def __init__(
+        self, settings: Settings, section: str, *, width: int = 120, patch: str = ""
+    ) -> None:
         if shutil.which("tmux") is None:
             raise SystemExit("tmux is needed to run the console in a real terminal")
         self.settings = settings
@@ -85,19 +88,20 @@ class TmuxConsole:
         self.width = width
         self.name = f"daena-bench-{os.getpid()}-{section}"
         self.pid = 0
+        self.patch = patch
+        self.env = {  # the console's settings; an agent process gets the same
+            "DAENA_DB_PATH": str(settings.daena_db_path),
+            "EXECUTION_WORKSPACE_ROOT": str(settings.execution_workspace_root),
+            "DAENA_OPERATOR": "bench",
+            "DAENA_VOICE_MUTED": "true",
+        }
 
     def __enter__(self) -> TmuxConsole:
         root = self.settings.daena_db_path.parent
         pid_file = root / f"console-{self.section}.pid"
         pid_file.unlink(missing_ok=True)
-        env = {
-            "DAENA_DB_PATH": str(self.settings.daena_db_path),
-            "EXECUTION_WORKSPACE_ROOT": str(self.settings.execution_workspace_root),
-            "DAENA_OPERATOR": "bench",
-            "DAENA_VOICE_MUTED": "true",
-            "TERM": "xterm-256color",
-        }
-        command = [sys.executable, "-c", LAUNCH, str(pid_file), self.section]
+        env = {**self.env, "TERM": "xterm-256color"}
+        command = [sys.executable, "-c", LAUNCH, str(pid_file), self.section, self.patch]
         subprocess.run(
             [
                 "tmux",

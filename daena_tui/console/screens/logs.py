@@ -4,6 +4,7 @@ live tail, detail (Enter), verify the hash chain (v), export to the cwd (e JSONL
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -11,6 +12,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.timer import Timer
 from textual.widgets import DataTable, Input, Label, Select
 
 import engine
@@ -28,6 +30,12 @@ TAIL_WINDOW = 500
 """Rows the live tail keeps: new records are added at the top and the oldest dropped below
 this many (unless the cursor is further down), so each event costs the same however long
 the console runs. Scrolling past the end loads them again, a page at a time."""
+TAIL_INTERVAL_SEC = 0.25
+BUSY_TAIL_INTERVAL_SEC = 1.0
+BUSY_TAIL_ROWS = 4
+"""The tail reads and redraws at most every TAIL_INTERVAL_SEC, and while records stream
+in (more than BUSY_TAIL_ROWS at the last tail) every BUSY_TAIL_INTERVAL_SEC: a redraw of
+the table is most of the console's cost, so at 50 records a second one redraw covers 50."""
 STATUSES = (
     "ok",
     "started",
@@ -67,6 +75,9 @@ class LogsScreen(SectionScreen):
         self.generation = 0  # bumped by every full reload; stale "load more" results are dropped
         self.tailing = False  # a tail query is in flight; events meanwhile ask for one more
         self.tail_again = False
+        self.tail_timer: Timer | None = None
+        self.last_tail = 0.0
+        self.tail_interval = TAIL_INTERVAL_SEC
         self.live: LiveRows | None = None
 
     def compose_body(self) -> ComposeResult:
@@ -136,12 +147,22 @@ class LogsScreen(SectionScreen):
         self._show_info()
 
     def _request_tail(self) -> None:
-        """One tail query at a time: a burst of events becomes one query for everything
-        newer than the top row, plus at most one more for what arrived during it."""
-        if self.tailing:
-            self.tail_again = True
+        """One tail query at a time, at most one every `tail_interval`: a burst of events
+        becomes one query for everything newer than the top row (and one redraw)."""
+        if self.tailing or self.tail_timer is not None:
+            self.tail_again = True  # the tail in flight or due covers it, or one more will
             return
+        wait = self.last_tail + self.tail_interval - time.monotonic()
+        if wait > 0:
+            self.tail_timer = self.set_timer(wait, self._start_tail)
+        else:
+            self._start_tail()
+
+    def _start_tail(self) -> None:
+        self.tail_timer = None
+        self.tail_again = False
         self.tailing = True
+        self.last_tail = time.monotonic()
         self._tail()
 
     @work(exclusive=True, group="tail")
@@ -166,6 +187,8 @@ class LogsScreen(SectionScreen):
         if len(fresh) == PAGE and self.records:
             self.reload()  # a page or more arrived: start again from the newest
             return
+        busy = len(fresh) > BUSY_TAIL_ROWS
+        self.tail_interval = BUSY_TAIL_INTERVAL_SEC if busy else TAIL_INTERVAL_SEC
         self.records = fresh + self.records
         dropped = self._rows().add_newest(
             [self._row(rec) for rec in fresh],
