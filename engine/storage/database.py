@@ -33,6 +33,7 @@ import aiosqlite
 
 from engine.errors import StorageError
 from engine.events import Event, EventBus
+from engine.storage.group_commit import GroupCommit
 from engine.storage.known import KnownDatabase
 from engine.storage.migrations import MIGRATIONS
 from engine.watch import ChangeWatcher, watch_database
@@ -164,6 +165,7 @@ class Database:
         self.bus = bus
         self.origin = uuid.uuid4().hex
         self._lock = asyncio.Lock()
+        self._group = GroupCommit(self)
         self._files: dict[Path, FileIdentity | None] = {}
         self._known = None if str(path) == ":memory:" else KnownDatabase(path)
 
@@ -330,7 +332,11 @@ class Database:
 
     async def write(self, fn: Callable[[SyncTransaction], T]) -> T:
         """A whole write transaction as one synchronous function: BEGIN IMMEDIATE, `fn`,
-        COMMIT (ROLLBACK on error) in a single hand-off; events published after commit."""
+        COMMIT (ROLLBACK on error) in a single hand-off; events published after commit.
+        While other writes wait for the connection, `fn` joins them in one transaction and
+        one commit, in a savepoint of its own (engine/storage/group_commit.py)."""
+        if not self._group.idle(self._lock):
+            return await self._group.join(fn)
         events: list[Event] = []
 
         def body(raw: sqlite3.Connection) -> T:
