@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 from functools import partial
+from typing import TYPE_CHECKING
 
 import engine
-from engine.leases import Lease
-from engine.recovery import reap_lease
 from engine.safety.display import inert_one_line
+
+if TYPE_CHECKING:  # the console's first frame is drawn before the engine's modules load
+    from engine.leases import Lease
 
 # The worker groups that run tools: Run (run form), Approvals (approve), Tasks (run, resume).
 RUN_GROUPS = ("run", "decide", "act")
@@ -42,6 +44,8 @@ def question(running: list[Lease], busy: int) -> str:
 async def record_interrupted(eng: engine.Engine) -> int:
     """Record every run of this process still in flight as interrupted (call once its
     workers are cancelled); returns how many were recorded."""
+    from engine.recovery import reap_lease
+
     recorded = 0
     for lease in await runs_in_flight(eng):
         if lease.for_request and lease.approval_id:
