@@ -26,6 +26,7 @@ from engine.credentials import AgentCredentials
 from engine.errors import ApprovalError, ConfigError, EngineError, InputError
 from engine.events import Event, EventBus
 from engine.executor import Executor
+from engine.explain import Decision
 from engine.leases import LEASE_HEARTBEAT_SEC, RunLeases
 from engine.nodes import NodeClient, NodeRegistry
 from engine.policy import ExecutionConfig, PolicyStore, load_seed
@@ -210,6 +211,18 @@ class Engine:
         if isinstance(request, str):
             request = RunRequest(tool=request, args=args or {}, **kw)
         return await self.executor.run(request)
+
+    async def explain(
+        self, request: RunRequest, *, policy_changes: dict[str, Any] | None = None
+    ) -> Decision:
+        """Which rule decides `request` under the current policy, or under the policy
+        `policy_changes` would make (validated, never stored). Nothing is run or audited."""
+        await self.executor.ensure_known(request.tool)
+        if policy_changes:
+            config = await self.policy.preview(policy_changes)
+        else:
+            config = await self.policy.current()
+        return self.executor.explain(request, config)
 
     async def set_tool_enabled(
         self, name: str, enabled: bool, operator: str | None = None

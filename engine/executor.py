@@ -28,6 +28,7 @@ from engine.errors import (
     ToolDisabledError,
 )
 from engine.events import RunFinished
+from engine.explain import Decision, admitted, approval_needed, refused
 from engine.policy import ExecutionConfig, PolicyStore
 from engine.runs import (
     RunRequest,
@@ -65,13 +66,13 @@ class Executor:
         self.catalogue_sync: Callable[[], Awaitable[object]] | None = None
         """Brings the registry up to date (upstream MCP tools another process added)."""
 
-    async def _ensure_known(self, tool: str) -> None:
+    async def ensure_known(self, tool: str) -> None:
         if tool not in self._registry and self.catalogue_sync is not None:
             with contextlib.suppress(EngineError):  # else refused as unknown, and audited
                 await self.catalogue_sync()
 
     async def run(self, req: RunRequest, *, approved: ApprovalRequest | None = None) -> RunResult:
-        await self._ensure_known(req.tool)
+        await self.ensure_known(req.tool)
         trace_id = approved.trace_id if approved and approved.trace_id else uuid.uuid4().hex[:16]
         # An explicit dry run executes nothing real, so it may start from the last policy this
         # engine saw; its recorded outcome is decided on the fresh policy when it is written.
@@ -91,12 +92,7 @@ class Executor:
         ctx = self._context(trace_id)
         if dry_run:
             return await self._execute(req, spec, model, canonical, ctx, trace_id, dry_run=True)
-        needs_approval = (
-            approved is None
-            and spec.risk.rank >= Risk.MEDIUM.rank
-            and config.approval_mode == "require_approval"
-            and config.require_approval_for_risky
-        )
+        needs_approval = approved is None and approval_needed(spec, config)
         if needs_approval and req.approval_id is None:
             return await self._request_approval(req, canonical, trace_id)
         grant_id = req.approval_id if needs_approval else None
@@ -112,6 +108,14 @@ class Executor:
         if spec.check is not None:
             spec.check(self._context(trace_id), model)
         return spec, model, canonical
+
+    def explain(self, req: RunRequest, config: ExecutionConfig) -> Decision:
+        """The rule that would decide `req` under `config`; nothing is run or recorded."""
+        try:
+            spec, _model, _canonical = self._admit(req, config, "explain")
+        except EngineError as err:
+            return refused(err)
+        return admitted(spec, config, req.dry_run)
 
     async def refuse(self, req: RunRequest, err: EngineError) -> RunResult:
         """Audit an attempt a front end refused before it could be run, such as a command line
@@ -134,7 +138,7 @@ class Executor:
 
     async def preflight(self, req: RunRequest) -> None:
         """Raise the refusal a run would meet now, without recording or running anything."""
-        await self._ensure_known(req.tool)
+        await self.ensure_known(req.tool)
         self._admit(req, await self._policy.current(), "preflight")
 
     async def _request_approval(
@@ -157,7 +161,7 @@ class Executor:
         refused and raised, so the inbox only holds requests an approval could run.
         """
         trace_id = uuid.uuid4().hex[:16]
-        await self._ensure_known(req.tool)
+        await self.ensure_known(req.tool)
         try:
             _, _, canonical = self._admit(req, await self._policy.current(), trace_id)
         except EngineError as err:

@@ -235,19 +235,8 @@ class PolicyStore:
         async with self._db.transaction() as tx:
             row = await tx.fetchone("SELECT doc FROM exec_config WHERE id = 1")
             before = json.loads(row[0]) if row else ExecutionConfig().export()
-            merged = dict(before)
             changes = flatten_budget(dict(changes))  # validated below, before anything is stored
-            for key, value in changes.items():
-                if key == "tool_enabled" and isinstance(value, dict):
-                    merged["tool_enabled"] = {**before.get("tool_enabled", {}), **value}
-                else:
-                    merged[key] = value
-            config = validate_config(merged)
-            # Names already stored (e.g. a plugin not installed here) may be re-imported.
-            known = self._known | set(before.get("tool_enabled", {}))
-            unknown = sorted(set(changes.get("tool_enabled") or {}) - known)
-            if unknown:
-                raise ConfigError(f"tool_enabled: unknown tool {unknown[0]!r}")
+            config = self._merged(before, changes)
             await tx.execute(
                 STORE_DOC,
                 (dumps(config.export()), time.time(), operator),
@@ -257,6 +246,27 @@ class PolicyStore:
                 AuditEntry(actor=operator, action="config_change", status="ok", args=changes),
             )
             await tx.emit(ConfigChanged(tuple(sorted(changes)), operator))
+        return config
+
+    async def preview(self, changes: dict[str, Any]) -> ExecutionConfig:
+        """The policy `update(changes)` would store, validated the same way; nothing is
+        stored or audited (the Policy section's what-if tester decides calls under it)."""
+        current = await self.current()
+        return self._merged(current.export(), flatten_budget(dict(changes)))
+
+    def _merged(self, before: dict[str, Any], changes: dict[str, Any]) -> ExecutionConfig:
+        merged = dict(before)
+        for key, value in changes.items():
+            if key == "tool_enabled" and isinstance(value, dict):
+                merged["tool_enabled"] = {**before.get("tool_enabled", {}), **value}
+            else:
+                merged[key] = value
+        config = validate_config(merged)
+        # Names already stored (e.g. a plugin not installed here) may be re-imported.
+        known = self._known | set(before.get("tool_enabled", {}))
+        unknown = sorted(set(changes.get("tool_enabled") or {}) - known)
+        if unknown:
+            raise ConfigError(f"tool_enabled: unknown tool {unknown[0]!r}")
         return config
 
     async def plan_import(self, document: dict[str, Any]) -> ImportPlan:

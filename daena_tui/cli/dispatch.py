@@ -32,6 +32,7 @@ COMMAND_MODULE_NAMES = [
     "daena_tui.cli.agents",
     "daena_tui.cli.mcp",
     "daena_tui.cli.db",
+    "daena_tui.cli.explain",
 ]
 # Which module registers each command, so `daena approvals list` imports only its own
 # module (not FastAPI and uvicorn for `serve`). A command missing here imports them all.
@@ -48,6 +49,7 @@ COMMAND_MODULES = {
     "serve": "daena_tui.cli.serve",
     "agents": "daena_tui.cli.agents",
     "mcp": "daena_tui.cli.mcp",
+    "explain": "daena_tui.cli.explain",
     "db": "daena_tui.cli.db",
 }
 

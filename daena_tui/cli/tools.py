@@ -27,24 +27,40 @@ def register(sub: Any) -> None:
     show.set_defaults(handler=show_tool)
 
     run = sub.add_parser("run", help="run a tool through policy, approvals and audit")
-    run.add_argument("tool")
-    run.add_argument(
+    add_call_arguments(run)
+    run.add_argument("--dry-run", action="store_true", default=None, help="check, execute nothing")
+    run.add_argument("--approval", metavar="ID", help="a grant id from 'approvals grant'")
+    run.add_argument("--reason", default="", help="why (shown in the inbox if approval is needed)")
+    run.add_argument("--requester", default=None, help="who asks (default: the operator)")
+    run.set_defaults(handler=run_tool)
+
+
+def add_call_arguments(parser: argparse.ArgumentParser) -> None:
+    """A tool name and its arguments, as `daena run` and `daena explain` take them."""
+    parser.add_argument("tool")
+    parser.add_argument(
         "--arg",
         action="append",
         default=[],
         metavar="K=V",
         help="one argument (K=@FILE: the value is the file's text)",
     )
-    run.add_argument(
+    parser.add_argument(
         "--args",
         metavar="JSON|@FILE|-",
         help="all arguments as a JSON object, from a file (@FILE) or standard input (-)",
     )
-    run.add_argument("--dry-run", action="store_true", default=None, help="check, execute nothing")
-    run.add_argument("--approval", metavar="ID", help="a grant id from 'approvals grant'")
-    run.add_argument("--reason", default="", help="why (shown in the inbox if approval is needed)")
-    run.add_argument("--requester", default=None, help="who asks (default: the operator)")
-    run.set_defaults(handler=run_tool)
+
+
+def call_arguments(args: argparse.Namespace, schema: dict[str, Any]) -> dict[str, Any]:
+    """The tool arguments given by --args and --arg (an InputError names the option)."""
+    tool_args: dict[str, Any] = (
+        parse_json_object(read_argument(args.args, "--args", stdin=True), "--args")
+        if args.args
+        else {}
+    )
+    tool_args.update(parse_kv(args.arg, schema))
+    return tool_args
 
 
 async def list_tools(args: argparse.Namespace, cli: Cli) -> int:
@@ -98,12 +114,7 @@ async def run_tool(args: argparse.Namespace, cli: Cli) -> int:
         requester=args.requester or eng.operator,
     )
     try:
-        tool_args: dict[str, Any] = (
-            parse_json_object(read_argument(args.args, "--args", stdin=True), "--args")
-            if args.args
-            else {}
-        )
-        tool_args.update(parse_kv(args.arg, schema))
+        tool_args = call_arguments(args, schema)
     except InputError as err:
         given = {"--args": args.args, "--arg": args.arg}
         result = await eng.executor.refuse(request.model_copy(update={"args": given}), err)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import os
 import shlex
 import signal
@@ -191,8 +192,10 @@ def allow_command(
         if len(shown) > 80:
             shown = shown[:77] + "..."
         allowed = ", ".join(allowlist) or "nothing"
+        near = closest_entry(argv, allowlist)
+        hint = f"; closest entry: {near!r}" if near else ""
         raise PolicyError(
-            f"{field}: {shown!r} is not in the allowlist (allowed commands: {allowed})"
+            f"{field}: {shown!r} is not in the allowlist (allowed commands: {allowed}){hint}"
         )
     where = Where(workspace=workspace, protected=protected, field=field)
     program = find_program(argv[0], scrubbed_env().get("PATH", ""))
@@ -205,6 +208,18 @@ def allow_command(
             first = first or err
     assert first is not None
     raise first
+
+
+def closest_entry(argv: list[str], allowlist: Sequence[str]) -> str | None:
+    """The allowlist entry most like the start of `argv` (`git stauts` → `git status`), so a
+    refusal says which rule came closest; None when nothing is at least half alike."""
+    best, score = None, 0.5
+    for entry in allowlist:
+        words = entry.split()
+        ratio = difflib.SequenceMatcher(None, " ".join(argv[: len(words)]), entry).ratio()
+        if ratio >= score:
+            best, score = entry, ratio
+    return best
 
 
 def _admit(entry: str, prefix: list[str], argv: list[str], where: Where) -> Allowed:
