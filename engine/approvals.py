@@ -32,12 +32,17 @@ from engine.errors import (
     PolicyError,
     SelfDecisionError,
 )
-from engine.events import ApprovalDecided, ApprovalRequested, GrantIssued
+from engine.events import ApprovalDecided, ApprovalExtended, ApprovalRequested, GrantIssued
 from engine.statuses import ApprovalStatus, RunStatus
 from engine.storage.database import Database, SyncTransaction, Transaction, dumps
 
 GRANT_TTL_SEC = 300.0
 REQUEST_TTL_SEC = 30 * 60.0
+MAX_EXTENSION_SEC = 3600.0
+"""The most one extension adds."""
+MAX_REQUEST_LIFETIME_SEC = 4 * 3600.0
+"""No request waits longer than this from its creation, however often it is extended: a
+request nobody decides expires, and what it asked for never runs."""
 EXPIRY_BATCH = 20
 """Expired requests marked per transaction (each with its audit record): a short write."""
 AGENT_PREFIX = "agent:"
@@ -355,6 +360,29 @@ class Approvals:
             )
         return [ApprovalRequest.from_row(r) for r in rows]
 
+    async def count(
+        self, status: str | None = ApprovalStatus.PENDING, *, requester: str | None = None
+    ) -> int:
+        """How many requests `list(status)` would return without its limit (a list that
+        stops at its limit says so: "500 of 9,993")."""
+        mine = "" if requester is None else " AND requester = ?"
+        who: tuple[str, ...] = () if requester is None else (requester,)
+        if status == ApprovalStatus.PENDING:
+            unexpired, params = clock.unexpired_sql(self.clock.now())
+            sql = f"status = 'pending' AND {unexpired}{mine}"
+            row = await self._db.fetchone(
+                f"SELECT COUNT(*) FROM approval_requests WHERE {sql}", (*params, *who)
+            )
+        elif status:
+            row = await self._db.fetchone(
+                f"SELECT COUNT(*) FROM approval_requests WHERE status = ?{mine}", (status, *who)
+            )
+        else:
+            row = await self._db.fetchone(
+                f"SELECT COUNT(*) FROM approval_requests WHERE 1 = 1{mine}", who
+            )
+        return int(row[0]) if row else 0
+
     async def pending_count(self) -> int:
         unexpired, params = clock.unexpired_sql(self.clock.now())
         row = await self._db.fetchone(
@@ -414,6 +442,57 @@ class Approvals:
         )
         await tx.emit(ApprovalDecided(request_id, request.tool, decision, operator))
         return await self._reload(tx, request_id)
+
+    async def extend(
+        self, tx: Transaction, request_id: str, seconds: float, operator: str
+    ) -> ApprovalRequest:
+        """Give a pending, unexpired request `seconds` more before it expires (audited).
+
+        Only an operator may: an agent keeping its own request alive would wear the
+        operator down. One extension adds at most MAX_EXTENSION_SEC, and no request lives
+        longer than MAX_REQUEST_LIFETIME_SEC from its creation."""
+        if not 1 <= seconds <= MAX_EXTENSION_SEC:
+            raise InputError(f"by: an extension must be between 1 s and {MAX_EXTENSION_SEC:.0f} s")
+        if is_agent_identity(operator):
+            raise SelfDecisionError(f"operator: {operator} is an agent; agents cannot extend")
+        row = await tx.fetchone("SELECT * FROM approval_requests WHERE id = ?", (request_id,))
+        if row is None:
+            raise NotFoundError(f"id: no approval request {request_id!r}")
+        request = ApprovalRequest.from_row(row)
+        lifetime = request.expires_at - request.created_at + seconds
+        if lifetime > MAX_REQUEST_LIFETIME_SEC:
+            room = max(0.0, MAX_REQUEST_LIFETIME_SEC - (request.expires_at - request.created_at))
+            raise PolicyError(
+                f"by: request {request_id} may live at most {MAX_REQUEST_LIFETIME_SEC / 3600:.0f} h"
+                f" from its creation; it can be extended by {room:.0f} s more at most"
+            )
+        at = self.clock.now()
+        unexpired, unexpired_params = clock.unexpired_sql(at)
+        cursor = await tx.execute(
+            "UPDATE approval_requests SET expires_at = expires_at + ? "
+            f"WHERE id = ? AND status = 'pending' AND {unexpired}",
+            (seconds, request_id, *unexpired_params),
+        )
+        if cursor.rowcount != 1:
+            if request.status != ApprovalStatus.PENDING:
+                raise ApprovalError(f"id: request {request_id} was already {request.status}")
+            raise ApprovalError(f"id: request {request_id} has expired; it cannot be extended")
+        extended = await self._reload(tx, request_id)
+        await self._audit.append(
+            tx,
+            AuditEntry(
+                actor=operator,
+                action="approval_extended",
+                tool=request.tool,
+                status="ok",
+                args={"by_sec": seconds, "expires_at": extended.expires_at},
+                approval_id=request_id,
+                trace_id=request.trace_id,
+                task_id=request.task_id,
+            ),
+        )
+        await tx.emit(ApprovalExtended(request_id, request.tool, extended.expires_at, operator))
+        return extended
 
     async def refuse_decider(self, request_id: str, decision: str, operator: str) -> None:
         """Raise (and audit, in a transaction of its own) when `operator` may not make this

@@ -324,6 +324,19 @@ class Engine:
             await self.approvals.expire_if_due(request_id)  # found expired: record it now
             raise
 
+    async def extend(
+        self, request_id: str, seconds: float, operator: str | None = None
+    ) -> ApprovalRequest:
+        """Give a pending request more time before it expires (bounded; audited)."""
+        try:
+            async with self.db.transaction() as tx:
+                return await self.approvals.extend(
+                    tx, request_id, seconds, operator or self.operator
+                )
+        except ApprovalError:
+            await self.approvals.expire_if_due(request_id)  # found expired: record it now
+            raise
+
     # -- events ---------------------------------------------------------------------------
 
     async def start_watching(self) -> None:

@@ -87,6 +87,14 @@ class ApprovalDecided(Event):
 
 
 @dataclass(frozen=True)
+class ApprovalExtended(Event):
+    request_id: str
+    tool: str
+    expires_at: float
+    operator: str
+
+
+@dataclass(frozen=True)
 class GrantIssued(Event):
     grant_id: str
     tool: str

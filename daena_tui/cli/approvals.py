@@ -12,22 +12,26 @@ import json
 import time
 from typing import Any
 
-from daena_tui.cli.args import parse_json_object, parse_kv
+from daena_tui.cli.args import parse_duration, parse_json_object, parse_kv
+from daena_tui.cli.capped import add_limit_options, limit_of, say_capped
 from daena_tui.cli.output import duration, table, when
 from daena_tui.cli.session import Cli
 from daena_tui.cli.tools import format_result
 from engine import ApprovalRequest
 from engine.safety.display import inert, inert_one_line
 
+LIST_LIMIT = 500
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser("approvals", help="pending approval requests and grants")
     actions = p.add_subparsers(dest="action", metavar="ACTION")
-    p.set_defaults(handler=list_requests, status="pending")
+    p.set_defaults(handler=list_requests, status="pending", limit=LIST_LIMIT, all=False)
     ls = actions.add_parser("list", help="list requests (pending by default)")
     ls.add_argument(
         "--status", default="pending", choices=["pending", "approved", "denied", "expired", "all"]
     )
+    add_limit_options(ls, LIST_LIMIT, "requests")
     ls.set_defaults(handler=list_requests)
     show = actions.add_parser("show", help="one request with its exact arguments")
     show.add_argument("id")
@@ -40,6 +44,10 @@ def register(sub: Any) -> None:
     deny.add_argument("id")
     deny.add_argument("--reason", required=True)
     deny.set_defaults(handler=deny_request)
+    extend = actions.add_parser("extend", help="give a pending request more time (audited)")
+    extend.add_argument("id")
+    extend.add_argument("--by", required=True, metavar="DURATION", help="like 90s, 10m or 1h")
+    extend.set_defaults(handler=extend_request)
     grant = actions.add_parser("grant", help="a single-use grant for one tool call (TTL 300 s)")
     grant.add_argument("tool")
     grant.add_argument("--args", metavar="JSON", help="the exact arguments the grant allows")
@@ -58,7 +66,10 @@ def request_dict(r: ApprovalRequest) -> dict[str, Any]:
 async def list_requests(args: argparse.Namespace, cli: Cli) -> int:
     eng = await cli.engine()
     status = None if args.status == "all" else args.status
-    requests = await eng.approvals.list(status)
+    total = await eng.approvals.count(status)
+    requests = await eng.approvals.list(status, limit_of(args, total))
+    order = "soonest expiry first" if status == "pending" else "newest first"
+    say_capped(len(requests), total, f"{args.status} requests".replace("all ", ""), order)
     now = time.time()
     cli.emit(
         [request_dict(r) for r in requests],
@@ -139,6 +150,18 @@ async def deny_request(args: argparse.Namespace, cli: Cli) -> int:
     eng = await cli.engine()
     r = await eng.deny(args.id, args.reason)
     cli.emit(request_dict(r), f"denied {r.id} as {r.decided_by}: {r.decision_reason}")
+    return 0
+
+
+async def extend_request(args: argparse.Namespace, cli: Cli) -> int:
+    seconds = parse_duration(args.by, "--by")
+    eng = await cli.engine()
+    r = await eng.extend(args.id, seconds)
+    cli.emit(
+        request_dict(r),
+        f"extended {r.id} by {duration(seconds)}: expires {when(r.expires_at)}"
+        f" (in {duration(r.seconds_left())})",
+    )
     return 0
 
 

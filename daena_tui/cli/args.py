@@ -80,3 +80,17 @@ def _types(prop: dict[str, Any]) -> set[str]:
     for option in prop.get("anyOf", []):
         found |= _types(option)
     return found
+
+
+def parse_duration(raw: str, field: str) -> float:
+    """`90`, `90s`, `10m` or `1h` as seconds (an InputError names the option otherwise)."""
+    text = raw.strip().lower()
+    unit = {"s": 1, "m": 60, "h": 3600}.get(text[-1:], 0)
+    number = text[:-1] if unit else text
+    try:
+        value = float(number) * (unit or 1)
+    except ValueError:
+        raise InputError(f"{field}: {raw!r} is not a duration (like 90, 90s, 10m or 1h)") from None
+    if not value > 0 or value != value:  # NaN compares unequal to itself
+        raise InputError(f"{field}: a duration must be more than 0 s")
+    return value
