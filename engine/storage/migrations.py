@@ -308,4 +308,9 @@ MIGRATIONS: list[str] = [
     ALTER TABLE audit_search_state ADD COLUMN max_ts REAL;
     CREATE TABLE audit_clock_steps (id INTEGER PRIMARY KEY);
     """,
+    # 15: one run's records, found by its trace (engine/timeline.py: request -> decision ->
+    # start -> outcome), without a walk of the whole log.
+    """
+    CREATE INDEX audit_by_trace ON audit (trace_id, id);
+    """,
 ]
