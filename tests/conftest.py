@@ -86,10 +86,16 @@ def pg_url(pg_cluster: Cluster) -> Iterator[str]:
     pg_cluster.drop_database(url)
 
 
+PG_BOUND = "DAENA_TEST_PG_THIS_TEST"
+_PG_FOR_PATH: dict[str, str] = {}
+
+
 @pytest.fixture(autouse=True)
 def _backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     if on_postgres(request.config) and "no_postgres" not in request.keywords:
-        monkeypatch.setenv("DAENA_DB_URL", request.getfixturevalue("pg_url"))
+        url = request.getfixturevalue("pg_url")
+        monkeypatch.setenv("DAENA_DB_URL", url)
+        monkeypatch.setenv(PG_BOUND, url)
 
 
 @pytest.fixture
@@ -98,6 +104,11 @@ def db_path(tmp_path: Path) -> Path:
 
 
 def make_settings(workspace: Path, db_path: Path, **extra: object) -> Settings:
+    bound = os.environ.get(PG_BOUND)
+    if bound and "DAENA_DB_URL" not in extra:
+        # one PostgreSQL database per database path, as one SQLite file per path: a server a
+        # module-scoped fixture started keeps the database it was given
+        extra["DAENA_DB_URL"] = _PG_FOR_PATH.setdefault(str(db_path), bound)
     return load_settings(
         env_file=None,
         EXECUTION_WORKSPACE_ROOT=str(workspace),
