@@ -1,9 +1,12 @@
-"""Benchmark 3: console start to first paint vs. an empty Textual app.
+"""Benchmark 3: console start vs. an empty Textual app, to first paint and to "Tools listed".
 
 Both run as real processes in a real terminal (tmux, 100x30); the clock runs from the
-spawn until `tmux capture-pane` shows the text: for the console its first frame
-("Opening the engine") and, separately, the Tools catalogue ready to use (`git_status`
-listed); for the empty app its one line. Target: first paint at most 1.5 times the empty app.
+spawn until `tmux capture-pane` shows the text. One console launch gives two times: its
+first frame ("Opening the engine", the placeholder drawn before the engine opens) and
+"Tools listed", the Tools table populated with the catalogue (a `git_status` row), which is
+what the operator waits for. The empty app shows one line. Each round launches both, and
+each round's ratio is taken against the empty app sample of the same round (paired).
+Target: at most 1.5 times the empty app, for first paint and for Tools listed.
 """
 
 from __future__ import annotations
@@ -18,31 +21,41 @@ from pathlib import Path
 
 from common import bench_settings, header, stats_ms, temp_dir
 
+FIRST_PAINT = "Opening the engine"
+TOOLS_LISTED = "git_status"
+"""A row of the Tools table: it is there only once the catalogue is listed."""
 
-def time_to_text(command: str, needle: str, session: str) -> float:
+
+def times_to_texts(command: str, needles: list[str], session: str) -> list[float]:
+    """Seconds from spawn until each needle is on screen (polled every 5 ms)."""
     subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
     start = time.perf_counter()
     subprocess.run(
         ["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", command], check=True
     )
+    found: dict[str, float] = {}
     try:
-        while True:
+        while len(found) < len(needles):
             screen = subprocess.run(
                 ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
             ).stdout
-            if needle in screen:
-                return time.perf_counter() - start
-            if time.perf_counter() - start > 30:
-                raise TimeoutError(f"{needle!r} never appeared:\n{screen}")
+            now = time.perf_counter() - start
+            for needle in needles:
+                if needle not in found and needle in screen:
+                    found[needle] = now
+            if now > 30:
+                raise TimeoutError(f"{needles} never all appeared:\n{screen}")
             time.sleep(0.005)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    # A later needle seen in the same capture as an earlier one was there by then too.
+    return [found[n] for n in needles]
 
 
 def main(rounds: int) -> None:
     if not shutil.which("tmux"):
         raise SystemExit("tmux is needed for this benchmark")
-    header("console start to first paint vs an empty Textual app")
+    header("console start (first paint, Tools listed) vs an empty Textual app")
     root = temp_dir("start")
     settings = bench_settings(root)
     here = Path(__file__).parent
@@ -54,20 +67,28 @@ def main(rounds: int) -> None:
     empty = f"{py} {here / 'empty_app.py'}"
     # A session that outlives the samples keeps one tmux server up (no server start in a sample).
     subprocess.run(["tmux", "new-session", "-d", "-s", "bench-keeper", "sleep 3600"], check=True)
-    time_to_text(console, "git_status", "bench-warm")  # first start creates the database
-    consoles, ready, empties = [], [], []
+    times_to_texts(console, [TOOLS_LISTED], "bench-warm")  # first start creates the database
+    paints, listed, empties = [], [], []
     for _ in range(rounds):
-        consoles.append(time_to_text(console, "Opening the engine", "bench-console"))
-        ready.append(time_to_text(console, "git_status", "bench-ready"))
-        empties.append(time_to_text(empty, "empty-app-ready", "bench-empty"))
+        paint, tools = times_to_texts(console, [FIRST_PAINT, TOOLS_LISTED], "bench-console")
+        paints.append(paint)
+        listed.append(tools)
+        empties.append(times_to_texts(empty, ["empty-app-ready"], "bench-empty")[0])
     subprocess.run(["tmux", "kill-session", "-t", "bench-keeper"], capture_output=True)
     for name, samples in (
-        ("console first paint", consoles),
-        ("console Tools ready", ready),
+        ("console first paint", paints),
+        ("console Tools listed", listed),
         ("empty Textual app", empties),
     ):
         print(f"{name}: {stats_ms(samples)}, max {max(samples) * 1000:.0f} ms")
-    print(f"first paint ratio: {statistics.median(consoles) / statistics.median(empties):.2f}x")
+    for name, samples in (("first paint", paints), ("Tools listed", listed)):
+        paired = sorted(a / b for a, b in zip(samples, empties, strict=True))
+        print(
+            f"{name} / empty app: ratio of medians "
+            f"{statistics.median(samples) / statistics.median(empties):.2f}x, paired per round "
+            f"median {statistics.median(paired):.2f}x (min {paired[0]:.2f}, max {paired[-1]:.2f}) "
+            "(target <= 1.5x)"
+        )
 
 
 if __name__ == "__main__":

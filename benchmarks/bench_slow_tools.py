@@ -1,7 +1,14 @@
 """Benchmark 5: latency of `list tools` and of an audited dry run while 10 slow tools run.
 
-Ten `shell_exec sleep 3` runs are in flight (real child processes) while we time the
-calls an operator or agent makes meanwhile. Target: ≤ 20 ms each.
+Two kinds of slow tool, each measured in the same run:
+
+- sleeping: ten `shell_exec sleep 3` runs in flight (real child processes, no CPU here);
+- CPU-bound: ten loops, each running the real (audited) `git_status` one after another on
+  a repository with many files (`--files`, 5,000 by default, 10 % of them modified), so
+  the process is busy with pygit2 work and the results it turns into Python objects.
+
+Meanwhile the calls an operator or agent makes are timed, and the same calls with nothing
+running first, in the same run (what the slow tools add). Target: ≤ 20 ms median each.
 """
 
 from __future__ import annotations
@@ -9,39 +16,107 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from pathlib import Path
 
-from common import bench_settings, header, stats_ms, temp_dir
+from common import bench_settings, header, make_repo, stats_ms, temp_dir
 
 from engine import Engine
+from engine.storage import database
 
 
-async def main(rounds: int) -> None:
-    header("list tools / dry run while 10 slow tools run")
-    settings = bench_settings(temp_dir("slow"), SHELL_ALLOWLIST='["sleep", "git status"]')
+async def sample(eng: Engine, rounds: int) -> tuple[list[float], list[float]]:
+    list_samples, dry_samples = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        await eng.list_tools()
+        list_samples.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        await eng.run("shell_exec", {"command": "git status"}, dry_run=True)
+        dry_samples.append(time.perf_counter() - start)
+    return list_samples, dry_samples
+
+
+async def idle(eng: Engine, rounds: int) -> None:
+    list_samples, dry_samples = await sample(eng, rounds)
+    print(f"[nothing running] list tools: {stats_ms(list_samples)}")
+    print(f"[nothing running] audited dry run: {stats_ms(dry_samples)}")
+
+
+async def sleeping(eng: Engine, rounds: int) -> None:
+    slow = [
+        asyncio.create_task(eng.run("shell_exec", {"command": "sleep 3", "timeout_sec": 30}))
+        for _ in range(10)
+    ]
+    await asyncio.sleep(0.3)
+    list_samples, dry_samples = await sample(eng, rounds)
+    still_running = sum(not t.done() for t in slow)
+    results = await asyncio.gather(*slow)
+    assert all(r.status == "ok" for r in results), [r.error for r in results if r.status != "ok"]
+    print(f"[sleeping] slow runs still in flight when sampling ended: {still_running}/10")
+    print(f"[sleeping] list tools: {stats_ms(list_samples)}")
+    print(f"[sleeping] audited dry run: {stats_ms(dry_samples)}")
+
+
+async def cpu_bound(eng: Engine, rounds: int) -> None:
+    stop = asyncio.Event()
+    done = [0] * 10
+
+    async def loop(i: int) -> None:
+        while not stop.is_set():
+            result = await eng.run("git_status")
+            assert result.status == "ok", result.error
+            done[i] += 1
+
+    loops = [asyncio.create_task(loop(i)) for i in range(10)]
+    await asyncio.sleep(0.5)
+    start = time.perf_counter()
+    list_samples, dry_samples = await sample(eng, rounds)
+    elapsed = time.perf_counter() - start
+    still_running = sum(not t.done() for t in loops)
+    stop.set()
+    await asyncio.gather(*loops)
+    print(
+        f"[cpu-bound] git_status loops running when sampling ended: {still_running}/10, "
+        f"{sum(done)} git_status runs in all ({sum(done) / (elapsed + 0.5):,.0f}/s)"
+    )
+    print(f"[cpu-bound] list tools: {stats_ms(list_samples)}")
+    print(f"[cpu-bound] audited dry run: {stats_ms(dry_samples)}")
+
+
+def modify(ws: Path, every: int) -> int:
+    changed = 0
+    for i, path in enumerate(sorted(ws.rglob("file*.txt"))):
+        if i % every == 0:
+            path.write_text(path.read_text() + "changed\n")
+            changed += 1
+    return changed
+
+
+async def main(rounds: int, files: int, synchronous: str) -> None:
+    header("list tools / dry run while 10 slow tools run (sleeping, then CPU-bound)")
+    database.SYNCHRONOUS = synchronous
+    print(f"synchronous={synchronous} (FULL: every commit waits for an fsync; see figure 1)")
+    root = temp_dir("slow")
+    make_repo(root / "ws", files=files)
+    changed = modify(root / "ws", 10)
+    print(f"repository: {files} files, {changed} modified")
+    settings = bench_settings(root, SHELL_ALLOWLIST='["sleep 3", "git status"]')
     async with Engine.open(settings) as eng:
         await eng.update_config({"approval_mode": "auto"})
-        slow = [
-            asyncio.create_task(eng.run("shell_exec", {"command": "sleep 3", "timeout_sec": 30}))
-            for _ in range(10)
-        ]
-        await asyncio.sleep(0.3)
-        list_samples, dry_samples = [], []
-        for _ in range(rounds):
-            start = time.perf_counter()
-            await eng.list_tools()
-            list_samples.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            await eng.run("shell_exec", {"command": "git status"}, dry_run=True)
-            dry_samples.append(time.perf_counter() - start)
-        still_running = sum(not t.done() for t in slow)
-        results = await asyncio.gather(*slow)
-    assert all(r.status == "ok" for r in results)
-    print(f"slow runs still in flight when sampling ended: {still_running}/10")
-    print(f"list tools: {stats_ms(list_samples)}")
-    print(f"audited dry run: {stats_ms(dry_samples)}")
+        await idle(eng, rounds)
+        await sleeping(eng, rounds)
+        await cpu_bound(eng, rounds)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=200)
-    asyncio.run(main(parser.parse_args().rounds))
+    parser.add_argument("--files", type=int, default=5000)
+    parser.add_argument(
+        "--synchronous",
+        choices=["FULL", "NORMAL"],
+        default="FULL",
+        help="NORMAL separates the disk's fsync latency from the engine's own",
+    )
+    args = parser.parse_args()
+    asyncio.run(main(args.rounds, args.files, args.synchronous))

@@ -78,6 +78,8 @@ def bench_settings(root: Path, **extra: object) -> Settings:
 def header(title: str) -> None:
     print(f"# {title}")
     print(f"machine: {machine()}")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"load average at start (1, 5, 15 min): {load}  (other work on the same cores)")
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
     git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     print(f"commit: {git.stdout.strip() or 'unknown'}")
