@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sqlite3
 import statistics
 import time
@@ -85,12 +86,17 @@ async def main(db: Path, ws: Path, rounds: int, new: int) -> None:
     async with Engine.open(settings) as eng:
         await eng.sweeper.idle.wait()
         engine_full, plain, before = [], [], []
+        cpu = {"engine": 0.0, "plain": 0.0}  # process CPU seconds: steadier than wall time
         for _ in range(rounds):
+            c = time.process_time()
             elapsed, records = plain_loop(db)
+            cpu["plain"] += time.process_time() - c
             plain.append(elapsed)
+            c = time.process_time()
             start = time.perf_counter()
             report = await eng.audit.verify()
             engine_full.append(time.perf_counter() - start)
+            cpu["engine"] += time.process_time() - c
             assert report.ok, report.problem
             if not before:
                 before.append(await before_issue_19(eng))
@@ -101,25 +107,31 @@ async def main(db: Path, ws: Path, rounds: int, new: int) -> None:
         ratio = statistics.median(engine_full) / statistics.median(plain)
         print(f"ratio engine/plain loop (medians): {ratio:.2f}x")
         print(f"per record: engine {statistics.median(engine_full) / records * 1e6:.2f} us")
+        print(f"CPU time ratio engine/plain loop: {cpu['engine'] / cpu['plain']:.2f}x")
 
-        incremental, older = [], 0
+        incremental, incremental_cpu, older = [], [], 0
         for _ in range(rounds + 2):
             await append_many(eng, new)
+            c = time.process_time()
             start = time.perf_counter()
             report = await eng.audit.verify(incremental=True)
             incremental.append(time.perf_counter() - start)
+            incremental_cpu.append(time.process_time() - c)
             assert report.ok and report.extra["new"] == new, report
             older = report.checked - new
         print(
             f"incremental verify, {new:,} new records (+ {older:,} older re-checked): "
-            f"{stats_ms(incremental)}"
+            f"{stats_ms(incremental)}; CPU {stats_ms(incremental_cpu)}"
         )
+        floor = statistics.median(plain) / records * (new + older) * 1000
+        print(f"the plain loop's cost for as many records: {floor:.1f} ms")
         start = time.perf_counter()
         report = await eng.audit.verify(incremental=True, slice_size=0)
         print(
             f"incremental verify with nothing new and no older slice: "
             f"{(time.perf_counter() - start) * 1000:.1f} ms"
         )
+        print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
