@@ -57,6 +57,9 @@ async def test_the_form_focuses_its_first_field_and_keys_go_into_it(app: DaenaAp
         await pilot.press("n", "o", "t", "e", "s", "5", "question_mark")
         assert app.screen.query_one("#field-path", Input).value == "notes5?"
         assert app.current_mode == "run"  # "5" and "?" were typed, not taken as keys
+        await pilot.press("enter")  # on to the next field; nothing runs
+        assert focused_id(app) != "field-path"
+        assert getattr(app.screen.query_one("#run-result"), "status", None) is None
 
 
 async def test_escape_leaves_a_field_and_the_section_keys_work_again(app: DaenaApp) -> None:

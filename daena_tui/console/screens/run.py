@@ -9,7 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Label, Select, Switch
+from textual.widgets import Button, Input, Label, Select, Switch
 
 import engine
 from daena_tui.console.render import agent_text
@@ -136,6 +136,12 @@ class RunScreen(SectionScreen):
     def action_toggle_dry_run(self) -> None:
         switch = self.query_one("#dry-run", Switch)
         switch.value = not switch.value
+
+    @on(Input.Submitted, "#run-form Input")
+    def _next_field(self, event: Input.Submitted) -> None:
+        """Enter in a field goes on to the next one; running takes ctrl+r or the button."""
+        event.stop()
+        self.focus_next()
 
     @on(Button.Pressed, "#run-button")
     def _run_pressed(self) -> None:
