@@ -79,11 +79,16 @@ def pg_cluster() -> Iterator[Cluster]:
 
 
 @pytest.fixture
-def pg_url(pg_cluster: Cluster) -> Iterator[str]:
-    """A fresh, migrated database on the session's server."""
+def pg_url(pg_cluster: Cluster, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database on the session's server, dropped after the test unless a
+    longer-lived fixture's server (a database path outside this test's) still uses it."""
     url = pg_cluster.fresh_database()
     yield url
-    pg_cluster.drop_database(url)
+    for path in [p for p, bound in _PG_FOR_PATH.items() if bound == url]:
+        if path.startswith(str(tmp_path)):
+            del _PG_FOR_PATH[path]
+    if url not in _PG_FOR_PATH.values():
+        pg_cluster.drop_database(url)
 
 
 PG_BOUND = "DAENA_TEST_PG_THIS_TEST"

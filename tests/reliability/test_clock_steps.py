@@ -85,6 +85,7 @@ def settings_with_writes(settings: Settings) -> Settings:
     return settings
 
 
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 def test_a_clock_set_back_an_hour_does_not_accept_an_expired_grant(
     settings_with_writes: Settings, workspace: Path
 ) -> None:
@@ -96,6 +97,7 @@ def test_a_clock_set_back_an_hour_does_not_accept_an_expired_grant(
     assert not (workspace / "out.txt").exists()
 
 
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 def test_a_clock_set_back_an_hour_does_not_approve_an_expired_request(
     settings_with_writes: Settings, workspace: Path
 ) -> None:
@@ -108,6 +110,7 @@ def test_a_clock_set_back_an_hour_does_not_approve_an_expired_request(
     assert status_of(settings, request) == "expired"
 
 
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 def test_a_process_started_31_minutes_ahead_does_not_expire_the_inbox(
     settings_with_writes: Settings, workspace: Path
 ) -> None:
@@ -120,6 +123,7 @@ def test_a_process_started_31_minutes_ahead_does_not_expire_the_inbox(
     assert (workspace / "out.txt").read_text() == "approved text\n"
 
 
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 def test_a_grant_made_with_the_clock_behind_lives_its_full_time(
     settings_with_writes: Settings, workspace: Path
 ) -> None:
@@ -133,6 +137,7 @@ def test_a_grant_made_with_the_clock_behind_lives_its_full_time(
     assert (workspace / "out.txt").exists()
 
 
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 def test_without_a_shared_boot_a_clock_set_back_past_creation_decides_nothing(
     settings_with_writes: Settings, workspace: Path
 ) -> None:

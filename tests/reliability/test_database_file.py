@@ -17,6 +17,8 @@ import pytest
 from engine import Engine, Settings
 from tests.conftest import make_settings
 
+pytestmark = pytest.mark.no_postgres  # the SQLite database file itself
+
 # Runs one tool per line read from stdin and acknowledges each on stdout, so the test can
 # change the files between two writes.
 LOCKSTEP = textwrap.dedent(

@@ -22,6 +22,8 @@ from engine.storage.known import marker_path
 from tests.conftest import make_settings
 from tests.reliability.test_database_file import corrupt_index
 
+pytestmark = pytest.mark.no_postgres  # the SQLite database file itself
+
 # Runs N audited tools, says so, then waits to be killed: its WAL is never checkpointed.
 RUN_THEN_HANG = textwrap.dedent(
     """

@@ -15,9 +15,12 @@ import pytest
 from engine import Engine, StorageError
 from tests.conftest import make_settings
 
-pytestmark = pytest.mark.skipif(
-    sys.platform != "linux" or os.geteuid() != 0, reason="mounting a tmpfs needs root on Linux"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        sys.platform != "linux" or os.geteuid() != 0, reason="mounting a tmpfs needs root on Linux"
+    ),
+    pytest.mark.no_postgres,  # a full disk under the SQLite database file
+]
 
 
 @pytest.fixture

@@ -137,6 +137,7 @@ async def fill_until_full(eng: Engine) -> None:
 
 
 @pytest.mark.parametrize("fault", ["read_only", "disk_full"])
+@pytest.mark.no_postgres  # the SQLite database file made unwritable
 async def test_unwritable_database_during_a_run_executes_nothing(
     settings: Settings, workspace: Path, fault: str
 ) -> None:

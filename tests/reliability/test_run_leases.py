@@ -97,6 +97,7 @@ async def test_quitting_mid_run_leaves_no_run_without_an_outcome(
     assert not (settings.execution_workspace_root / "trace.txt").exists()  # cancelled early
 
 
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_a_lease_whose_pid_was_reused_is_reaped(settings: Settings, start_run: Start) -> None:
     """The owner died and its pid now belongs to another process: still an orphan."""
     proc = start_run("kill")
@@ -114,6 +115,7 @@ async def test_a_lease_whose_pid_was_reused_is_reaped(settings: Settings, start_
         other.wait()
 
 
+@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_a_lease_left_by_an_earlier_process_with_this_pid_is_reaped(
     settings: Settings, start_run: Start
 ) -> None:

@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from engine import Engine, Settings
 from tests.support.audit_index import assert_search_index_exact
 
@@ -41,6 +43,7 @@ async def make_backlog(settings: Settings, n: int) -> int:
         return await eng.audit.last_id()
 
 
+@pytest.mark.no_postgres  # SQLite's FTS5 backlog
 def test_daena_serve_drains_the_audit_search_backlog(settings: Settings, tmp_path: Path) -> None:
     db = settings.daena_db_path
     newest = asyncio.run(make_backlog(settings, 300))
