@@ -511,6 +511,18 @@ class AuditLog:
         )
         return [AuditRecord.from_row(r) for r in rows]
 
+    async def of_run(
+        self, *, trace_id: str | None = None, task_id: str | None = None, limit: int = 1000
+    ) -> list[AuditRecord]:
+        """One run's records (by trace) or one task's, oldest first (a run timeline)."""
+        column, value = ("trace_id", trace_id) if trace_id is not None else ("task_id", task_id)
+        if value is None:
+            raise InputError("trace_id: give a trace id or a task id")
+        rows = await self._db.fetchall(
+            f"SELECT {_COLUMNS} FROM audit WHERE {column} = ? ORDER BY id LIMIT ?", (value, limit)
+        )
+        return [AuditRecord.from_row(r) for r in rows]
+
     async def last_id(self) -> int:
         row = await self._db.fetchone("SELECT COALESCE(MAX(id), 0) FROM audit")
         return int(row[0]) if row else 0

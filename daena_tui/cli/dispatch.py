@@ -33,6 +33,7 @@ COMMAND_MODULE_NAMES = [
     "daena_tui.cli.mcp",
     "daena_tui.cli.db",
     "daena_tui.cli.explain",
+    "daena_tui.cli.timeline",
 ]
 # Which module registers each command, so `daena approvals list` imports only its own
 # module (not FastAPI and uvicorn for `serve`). A command missing here imports them all.
@@ -50,6 +51,7 @@ COMMAND_MODULES = {
     "agents": "daena_tui.cli.agents",
     "mcp": "daena_tui.cli.mcp",
     "explain": "daena_tui.cli.explain",
+    "timeline": "daena_tui.cli.timeline",
     "db": "daena_tui.cli.db",
 }
 
