@@ -15,7 +15,9 @@ away leaves it orphaned (still approvable, run exactly once by the approver).
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -218,8 +220,22 @@ async def serve_stdio(eng: Engine, *, agent: str | None, progress_every: float =
     gateway = Gateway(eng, transport="stdio", agent=agent, progress_every=progress_every)
     server = gateway.build()
     try:
-        async with stdio_server() as (read, write):
+        async with stdio_server() as (read, write), anyio.create_task_group() as tasks:
+            tasks.start_soon(_end_on_signal, gateway)
             await server.run(read, write, server.create_initialization_options())
+            tasks.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
             await gateway.close()
+
+
+async def _end_on_signal(gateway: Gateway) -> None:
+    """SIGTERM, SIGHUP or SIGINT (a client stopping its server, the operator): end the
+    sessions properly first, so their waiting requests are marked orphaned, then exit. A
+    signal's default action would leave them marked waiting; and an orderly return cannot
+    be had, since the SDK reads stdin in a thread that only a line or EOF wakes."""
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGHUP, signal.SIGINT) as signals:
+        async for signum in signals:
+            with anyio.CancelScope(shield=True):
+                await gateway.close()
+            os._exit(128 + signum)

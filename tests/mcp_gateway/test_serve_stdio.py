@@ -317,13 +317,15 @@ async def test_a_killed_client_leaves_its_request_marked_orphaned_and_approving_
     )
     async with Engine.open(settings) as eng:
         sessions = McpSessions(eng.db, eng.audit, eng.approvals)
-        request_id = await wait_for_pending(eng)
-        for _ in range(300):  # bounded: the server registers the wait
-            if await sessions.wait_state(request_id) == "waiting":
-                break
-            await asyncio.sleep(0.05)
-        assert await sessions.orphaned() == set()
-        proc.send_signal(signal.SIGKILL)  # no cancellation, no goodbye
+        try:
+            request_id = await wait_for_pending(eng)
+            for _ in range(300):  # bounded: the server registers the wait
+                if await sessions.wait_state(request_id) == "waiting":
+                    break
+                await asyncio.sleep(0.05)
+            assert await sessions.orphaned() == set()
+        finally:
+            proc.send_signal(signal.SIGKILL)  # no cancellation, no goodbye (and never left)
         assert await asyncio.wait_for(proc.wait(), 30) == -signal.SIGKILL
         for _ in range(400):  # the server sees its stdin close and orphans the wait
             if await sessions.wait_state(request_id) == "orphaned":
@@ -351,3 +353,65 @@ async def test_a_killed_client_leaves_its_request_marked_orphaned_and_approving_
         ).fetchone()[0]
         gone = raw.execute("SELECT kind FROM events WHERE kind = 'McpClientGone'").fetchall()
     assert runs == 1 and gone == [("McpClientGone",)]
+
+
+async def test_sigterm_to_the_server_ends_its_session_and_orphans_the_waiting_request(
+    settings: Settings,
+) -> None:
+    """A client (or the operator) stopping `daena mcp serve` with SIGTERM while a call waits:
+    the session ends properly, the request is marked orphaned, still approvable once."""
+    import json
+    import signal
+
+    from engine.mcp_sessions import McpSessions
+    from tests.mcp_gateway.conftest import serve_params
+
+    params = serve_params(settings, "--agent", "bot")
+    proc = await asyncio.create_subprocess_exec(
+        params.command,
+        *params.args,
+        cwd=params.cwd,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stderr is not None
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"},
+        },
+    }
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "shell_exec", "arguments": {"command": "git status"}},
+    }
+    for message in (init, {"jsonrpc": "2.0", "method": "notifications/initialized"}, call):
+        proc.stdin.write((json.dumps(message) + "\n").encode())
+    await proc.stdin.drain()
+    try:
+        async with Engine.open(settings) as eng:
+            sessions = McpSessions(eng.db, eng.audit, eng.approvals)
+            request_id = await wait_for_pending(eng)
+            for _ in range(300):
+                if await sessions.wait_state(request_id) == "waiting":
+                    break
+                await asyncio.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)  # stdin stays open: the signal alone ends it
+            code = await asyncio.wait_for(proc.wait(), 30)
+            err = (await proc.stderr.read()).decode()
+            assert await sessions.wait_state(request_id) == "orphaned"
+            [session] = await sessions.list()
+            assert session.ended_at is not None and session.orphaned == 1
+            assert (await eng.approve(request_id)).ok
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert code == 128 + signal.SIGTERM and "Traceback" not in err
