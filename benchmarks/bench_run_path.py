@@ -86,21 +86,31 @@ async def main(rounds: int, block: int) -> None:
             await bare_insert(bare, row)
         engine_s: list[float] = []
         bare_s: list[float] = []
+        cpu = {"engine": 0.0, "bare": 0.0}  # process CPU (all threads): steadier under load
         for _ in range(rounds):
+            c = time.process_time()
             for _ in range(block):
                 start = time.perf_counter()
                 await eng.run("git_status", dry_run=True)
                 engine_s.append(time.perf_counter() - start)
+            cpu["engine"] += time.process_time() - c
+            c = time.process_time()
             for _ in range(block):
                 start = time.perf_counter()
                 await bare_insert(bare, row)
                 bare_s.append(time.perf_counter() - start)
+            cpu["bare"] += time.process_time() - c
         await bare.close()
     print(f"audited dry run: {stats_ms(engine_s)}")
     print(f"bare aiosqlite INSERT + COMMIT: {stats_ms(bare_s)}")
     ratio = statistics.median(engine_s) / statistics.median(bare_s)
     print(f"ratio (medians): {ratio:.2f}x")
     print(f"ratio (means): {statistics.mean(engine_s) / statistics.mean(bare_s):.2f}x")
+    n = rounds * block
+    print(
+        f"CPU per call: engine {cpu['engine'] / n * 1e6:.0f} us, "
+        f"bare {cpu['bare'] / n * 1e6:.0f} us ({cpu['engine'] / cpu['bare']:.2f}x)"
+    )
 
 
 if __name__ == "__main__":
