@@ -313,4 +313,11 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX audit_by_trace ON audit (trace_id, id);
     """,
+    # 16: which process holds an MCP session (engine/mcp_sessions.py): its host and its
+    # start token (engine/liveness.py), so a `daena mcp serve` that died without ending
+    # its sessions (SIGKILL, a crash) is told from a live one, and its waits orphaned.
+    """
+    ALTER TABLE mcp_sessions ADD COLUMN host TEXT;
+    ALTER TABLE mcp_sessions ADD COLUMN process_token TEXT;
+    """,
 ]
