@@ -103,11 +103,17 @@ async def show_logs(args: argparse.Namespace, cli: Cli) -> int:
         raise InputError("--limit: must be between 1 and 100000")
     eng = await cli.engine()
     filters = filters_from(args)
-    records = await eng.audit.page(filters, limit=args.limit)
+    page = await eng.audit.page(filters, limit=args.limit + 1)  # one more: are there more?
+    records = page[: args.limit]
     cli.emit([r.to_dict() for r in records], lambda: table([row(r) for r in records], HEADERS))
-    if records.scanned_to is not None:  # a text under 3 characters: a bounded scan
+    if len(page) > args.limit:
         sys.stderr.write(
-            f"searched records {records.scanned_to} and newer only (a text under three "
+            f"showing the {args.limit:,} newest matching records; there are older ones "
+            "(--limit N, up to 100000; `daena audit export` writes them all)\n"
+        )
+    if page.scanned_to is not None:  # a text under 3 characters: a bounded scan
+        sys.stderr.write(
+            f"searched records {page.scanned_to} and newer only (a text under three "
             "characters is scanned, not indexed); a longer text searches them all\n"
         )
     if not args.follow:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from daena_tui.cli.capped import add_limit_options, limit_of, say_capped
 from daena_tui.cli.output import EXIT_OK, EXIT_REFUSED, EXIT_TOOL_ERROR, duration, table, when
 from daena_tui.cli.session import Cli
 from engine import InputError, StepStatus, Task, TaskService, TaskStatus, TaskStep
@@ -22,11 +23,11 @@ STATUS_CHOICES = [s.value for s in TaskStatus] + ["all"]
 def register(sub: Any) -> None:
     p = sub.add_parser("tasks", help="tasks: playbooks or planner goals, run under a budget")
     actions = p.add_subparsers(dest="action", metavar="ACTION")
-    p.set_defaults(handler=list_tasks, status="all", limit=50)
+    p.set_defaults(handler=list_tasks, status="all", limit=50, all=False)
 
     ls = actions.add_parser("list", help="tasks, newest first")
     ls.add_argument("--status", default="all", choices=STATUS_CHOICES)
-    ls.add_argument("--limit", type=int, default=50)
+    add_limit_options(ls, 50, "tasks")
     ls.set_defaults(handler=list_tasks)
 
     pb = actions.add_parser("playbooks", help="the playbooks a task can run")
@@ -129,7 +130,10 @@ def exit_code(task: Task) -> int:
 
 async def list_tasks(args: argparse.Namespace, cli: Cli) -> int:
     tasks = await service(cli)
-    found = await tasks.list(args.status, limit=max(1, args.limit))
+    total = await tasks.count(args.status)
+    found = await tasks.list(args.status, limit=limit_of(args, total))
+    what = "tasks" if args.status == "all" else f"{args.status} tasks"
+    say_capped(len(found), total, what, "newest first")
     counts = await tasks.store.step_counts([t.id for t in found])
     cli.emit(
         [t.to_dict() | {"steps_total": counts.get(t.id, (0, 0))[0]} for t in found],

@@ -196,16 +196,11 @@ class TaskService:
 
     async def list(self, status: str | None = None, limit: int = 200) -> list[Task]:
         """Tasks newest first (without steps); `status` filters (None or "all": every task)."""
-        if status in (None, "", "all"):
-            return await self.store.list(None, limit)
-        try:
-            wanted = TaskStatus(status)
-        except ValueError:
-            raise InputError(
-                f"status: {status!r} is not a task status "
-                f"(one of: {', '.join(s.value for s in TaskStatus)})"
-            ) from None
-        return await self.store.list([wanted], limit)
+        return await self.store.list(_statuses(status), limit)
+
+    async def count(self, status: str | None = None) -> int:
+        """How many tasks `list(status)` would return without its limit."""
+        return await self.store.count(_statuses(status))
 
     def list_playbooks(self) -> tuple[builtins.list[Playbook], builtins.list[str]]:
         """Valid playbooks and one message per invalid file."""
@@ -396,3 +391,16 @@ class TaskService:
         """Mark `running` tasks whose process is gone as `interrupted` (`engine.recovery`
         does it at open; returns the ids)."""
         return await self.eng.recovery.orphaned_tasks()
+
+
+def _statuses(status: str | None) -> builtins.list[TaskStatus] | None:
+    """The statuses a list filter names (None or "all": every task); InputError otherwise."""
+    if status in (None, "", "all"):
+        return None
+    try:
+        return [TaskStatus(status)]
+    except ValueError:
+        raise InputError(
+            f"status: {status!r} is not a task status "
+            f"(one of: {', '.join(s.value for s in TaskStatus)})"
+        ) from None

@@ -153,6 +153,13 @@ class TaskStore:
         )
         return [task_from_row(r) for r in rows]
 
+    async def count(self, statuses: Iterable[str] | None = None) -> int:
+        """How many tasks `list(statuses)` would return without its limit."""
+        wanted = list(statuses or [])
+        where = f" WHERE status IN ({placeholders(wanted)})" if wanted else ""
+        row = await self._db.fetchone(f"SELECT COUNT(*) FROM tasks{where}", tuple(wanted))
+        return int(row[0]) if row else 0
+
     async def step_counts(self, task_ids: builtins.list[str]) -> dict[str, tuple[int, int]]:
         """task id → (steps, steps started)."""
         if not task_ids:

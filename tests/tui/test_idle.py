@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.widgets import LoadingIndicator
+from textual.widgets import DataTable, LoadingIndicator
 
 from daena_tui.console.status import STATUS_SAFETY_SEC, ConsoleStatus
 
@@ -24,6 +24,8 @@ async def test_no_spinner_is_left_running_behind_the_sections(app) -> None:
             ),
             "the start-up spinner removed",
         )
+        tools = app.screen.query_one("#tools-table", DataTable)
+        await wait_for(pilot, lambda: tools.row_count > 0, "the first section loaded")
 
 
 def test_the_header_reads_again_only_when_a_request_expires() -> None:

@@ -29,13 +29,16 @@ from daena_tui.console.render import agent_cell
 from daena_tui.console.screens.base import SectionScreen
 from daena_tui.console.screens.modals.decision import ApproveModal, DenyModal
 from daena_tui.console.screens.modals.request_view import RequestViewModal
+from daena_tui.console.status import read_status
 from daena_tui.console.styles import risk_text, status_text, tone
 from daena_tui.console.widgets.args_view import ArgsView
-from daena_tui.console.widgets.live_table import LiveRows
+from daena_tui.console.widgets.live_table import LiveRows, capped, cut_short
 from daena_tui.console.widgets.tables import ListTable
 from engine.mcp_sessions import McpClientGone, McpSessions, McpWait
 from engine.safety.display import inert_one_line
 
+INBOX_PAGE = 500
+HISTORY_PAGE = 300
 ORPHANED = (
     "gone: it disconnected while waiting; approving still runs this once and the"
     " audit log keeps the result"
@@ -65,6 +68,7 @@ class ApprovalsScreen(SectionScreen):
         Binding("v", "view_all", "Read all", tooltip="All arguments, full screen"),
         Binding("h", "toggle_history", "History", tooltip="Inbox/History"),
         Binding("r", "reload", "Refresh", show=False),
+        Binding("m", "more", "More rows", show=False),  # the title says when there are more
     ]
 
     def __init__(self) -> None:
@@ -74,6 +78,9 @@ class ApprovalsScreen(SectionScreen):
         self.selected: engine.ApprovalRequest | None = None
         self.deciding = False  # a decision modal is open or its decision is being made
         self.live: dict[str, LiveRows] = {}
+        self.limits = {"inbox": INBOX_PAGE, "history": HISTORY_PAGE}  # m raises them
+        self.pending_total = 0  # every unexpired pending request, as the header counts
+        self.decided_total = 0
         self.orphaned: set[str] = set()  # requests whose MCP client went away
         self.clients: dict[str, McpWait] = {}  # requests an MCP client's call waits on
         self.ticks = 0  # countdown ticks so far (tests check the loop keeps ticking)
@@ -118,16 +125,24 @@ class ApprovalsScreen(SectionScreen):
     @work(exclusive=True, group="load")
     async def _load(self) -> None:
         try:
-            pending = await self.eng.approvals.list("pending")
+            status = await read_status(self.eng)  # the header's count: the same read
+            pending = await self.eng.approvals.list("pending", self.limits["inbox"])
             mcp = McpSessions(self.eng.db, self.eng.audit, self.eng.approvals)
             clients = await mcp.waits()
-            decided = (
-                [] if not self.showing_history else await self.eng.approvals.list(None, limit=300)
-            )
+            decided, decided_total = [], self.decided_total
+            if self.showing_history:
+                decided = await self.eng.approvals.list(None, limit=self.limits["history"])
+                decided_total = await self.eng.approvals.count(None) - status.pending
         except engine.EngineError as err:
             self.report(err)
             return
+        if not self.query(ContentSwitcher):
+            return  # the screen closed while the reads ran
         self.pending = {r.id: r for r in pending}
+        self.pending_total = status.pending
+        self.console.status = status  # header and title show one number
+        if self.showing_history:
+            self.decided_total = decided_total
         self.clients = clients
         self.orphaned = {key for key, wait in clients.items() if wait.state == "orphaned"}
         self._fill_inbox()
@@ -222,10 +237,21 @@ class ApprovalsScreen(SectionScreen):
 
     def _show_title(self) -> None:
         if self.showing_history:
-            text = f"History — {len(self.history)} decided, newest first (h: back to the inbox)"
+            args = (len(self.history), self.decided_total, self.limits["history"])
+            more = " · m more" if cut_short(*args) else ""
+            text = f"History — {capped(*args)} decided, newest first (h: back to the inbox{more})"
         else:
-            text = f"Inbox — {len(self.pending)} pending, soonest expiry first (a approve · d deny)"
+            args = (len(self.pending), self.pending_total, self.limits["inbox"])
+            more = " · m more" if cut_short(*args) else ""
+            keys = f"a approve · d deny{more}"
+            text = f"Inbox — {capped(*args)} pending, soonest expiry first ({keys})"
         self.query_one("#approvals-title", Label).update(text)
+
+    def action_more(self) -> None:
+        """m: show another page of the list shown (when its title says there are more)."""
+        which = "history" if self.showing_history else "inbox"
+        self.limits[which] += HISTORY_PAGE if which == "history" else INBOX_PAGE
+        self.reload()
 
     def _tick(self) -> None:
         """Every second: count down the time-left column and the detail; drop requests

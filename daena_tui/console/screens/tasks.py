@@ -15,7 +15,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Label, Static
 
 import engine
 from daena_tui.console.render import agent_cell, agent_text
@@ -23,6 +23,7 @@ from daena_tui.console.screens.base import SectionScreen
 from daena_tui.console.screens.modals.confirm import ConfirmModal
 from daena_tui.console.screens.modals.prompt import PromptField, PromptModal
 from daena_tui.console.styles import status_severity, status_text, tone
+from daena_tui.console.widgets.live_table import capped, cut_short
 from daena_tui.console.widgets.tables import TaskTable
 from engine import Playbook, Task
 from engine.safety.display import inert_one_line
@@ -39,6 +40,9 @@ def burn_down(used: int, limit: int, width: int = 20) -> str:
     return "▮" * filled + "▯" * (width - filled) + f" {used}/{limit} steps"
 
 
+TASK_PAGE = 200
+
+
 class TasksScreen(SectionScreen):
     SECTION = "tasks"
     RELOAD_ON = (engine.TaskChanged, engine.TaskStepChanged)
@@ -47,6 +51,7 @@ class TasksScreen(SectionScreen):
         Binding("g", "run_task", "Run"),
         Binding("u", "resume", "Resume"),
         Binding("x", "cancel_task", "Cancel task"),
+        Binding("m", "more", "More rows", show=False),  # the title says when there are more
     ]
 
     def __init__(self) -> None:
@@ -54,8 +59,11 @@ class TasksScreen(SectionScreen):
         self.tasks: dict[str, Task] = {}
         self.detail: Task | None = None  # the selected task in full (with its steps)
         self._select: str | None = None  # a task to put the cursor on at the next load
+        self.limit = TASK_PAGE  # m raises it
+        self.total = 0  # every task, however many are shown
 
     def compose_body(self) -> ComposeResult:
+        yield Label("", id="tasks-title")
         table = TaskTable(id="tasks-table")
         table.add_fit_column("Task", key="id", width=14, flex=1, most=22)
         table.add_fit_column("Status", key="status", width=10, flex=1, most=16)
@@ -71,7 +79,8 @@ class TasksScreen(SectionScreen):
     @work(exclusive=True, group="load")
     async def _load(self) -> None:
         try:
-            items = await self.eng.tasks.list()
+            items = await self.eng.tasks.list(limit=self.limit)
+            self.total = await self.eng.tasks.count()
         except engine.EngineError as err:
             self.report(err)
             return
@@ -79,6 +88,10 @@ class TasksScreen(SectionScreen):
         keep = self._select or table.current_key()
         self._select = None
         self.tasks = {t.id: t for t in items}
+        title = self.query_one("#tasks-title", Label)
+        title.display = cut_short(len(items), self.total, self.limit)  # only when cut short
+        shown = capped(len(items), self.total, self.limit)
+        title.update(f"Tasks — {shown}, newest first (m: {TASK_PAGE} more)")
         table.clear()
         for t in items:
             table.add_row(
@@ -91,6 +104,11 @@ class TasksScreen(SectionScreen):
         if keep in self.tasks:
             table.move_cursor(row=table.get_row_index(keep))
         self._show_detail()
+
+    def action_more(self) -> None:
+        """m: show another page of tasks (when the title says there are more)."""
+        self.limit += TASK_PAGE
+        self.reload()
 
     def _current(self) -> Task | None:
         key = self.query_one("#tasks-table", TaskTable).current_key()

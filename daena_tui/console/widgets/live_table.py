@@ -130,3 +130,14 @@ class LiveRows:
         else:
             self._restore(keep)
         return dropped
+
+
+def cut_short(shown: int, total: int, limit: int) -> bool:
+    """True when a list stopped at its limit with more left to show."""
+    return shown >= limit and total > shown
+
+
+def capped(shown: int, total: int, limit: int) -> str:
+    """A list's count for its title: `9,993`, or when it stopped at its limit `500 of
+    9,993`, so a list that is cut short says so."""
+    return f"{shown:,} of {total:,}" if cut_short(shown, total, limit) else f"{total:,}"
