@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any
 from engine.approvals import ApprovalRequest, Approvals
 from engine.audit import AuditEntry, AuditLog
 from engine.events import ApprovalDecided, Event
+from engine.liveness import owner_alive, process_token
 from engine.statuses import ApprovalStatus, RunStatus, WaitState
 from engine.storage.database import Database
 
@@ -73,6 +75,8 @@ class McpSession:
     waiting: int = 0
     orphaned: int = 0
     """Its requests still in the inbox after it went away (approvable, run once)."""
+    host: str | None = None
+    process_token: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -89,13 +93,44 @@ class McpSessions:
     async def open(self, agent: str, client: str, transport: str) -> str:
         session_id = "mcp-" + secrets.token_hex(6)
         now = time.time()
+        pid = os.getpid()
         async with self._db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO mcp_sessions (id, agent, client, transport, pid, started_at,"
-                " last_seen) VALUES (?,?,?,?,?,?,?)",
-                (session_id, agent, client[:200], transport, os.getpid(), now, now),
+                " last_seen, host, process_token) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    session_id,
+                    agent,
+                    client[:200],
+                    transport,
+                    pid,
+                    now,
+                    now,
+                    socket.gethostname(),
+                    process_token(pid),
+                ),
             )
         return session_id
+
+    async def reap(self) -> int:
+        """End the sessions of a `daena mcp serve` on this host that died without ending
+        them (SIGKILL, a crash): their waits become orphaned, as if the client had gone.
+        A process that cannot be asked, or another host's, is left alone. How many ended."""
+        rows = await self._db.fetchall(
+            "SELECT id, pid, host, process_token FROM mcp_sessions WHERE ended_at IS NULL"
+            " AND host = ?",
+            (socket.gethostname(),),
+        )
+        gone = [
+            r["id"]
+            for r in rows
+            if r["pid"] is not None
+            and r["pid"] != os.getpid()
+            and owner_alive(int(r["pid"]), r["process_token"]) is False
+        ]
+        for session_id in gone:
+            await self.close(str(session_id))
+        return len(gone)
 
     async def touch(self, session_id: str) -> None:
         """Count a call. Stored at most every TOUCH_EVERY_SEC seconds (and when the session
@@ -133,6 +168,7 @@ class McpSessions:
                 await tx.emit(McpClientGone(session_id, cursor.rowcount))
 
     async def list(self, *, live_only: bool = False) -> list[McpSession]:
+        await self.reap()
         where = " WHERE s.ended_at IS NULL" if live_only else ""
         rows = await self._db.fetchall(
             "SELECT s.*, (SELECT COUNT(*) FROM mcp_waits w WHERE w.session_id = s.id"
@@ -146,6 +182,7 @@ class McpSessions:
     async def waits(self) -> dict[str, McpWait]:
         """Pending requests an MCP client's call waits (or waited) on: which client, which
         session, and whether it is still there (`waiting`) or went away (`orphaned`)."""
+        await self.reap()
         rows = await self._db.fetchall(
             "SELECT w.request_id, w.session_id, w.state, s.client, s.transport"
             " FROM mcp_waits w JOIN approval_requests r ON r.id = w.request_id"
@@ -160,6 +197,7 @@ class McpSessions:
     async def orphaned(self) -> set[str]:
         """The requests whose MCP client went away while they waited (the inbox marks them;
         approving one still runs it once, its result kept in the audit log)."""
+        await self.reap()
         rows = await self._db.fetchall(
             "SELECT w.request_id FROM mcp_waits w JOIN approval_requests r"
             " ON r.id = w.request_id WHERE w.state = 'orphaned' AND r.status = 'pending'"

@@ -355,13 +355,18 @@ async def test_a_killed_client_leaves_its_request_marked_orphaned_and_approving_
     assert runs == 1 and gone == [("McpClientGone",)]
 
 
-async def test_sigterm_to_the_server_ends_its_session_and_orphans_the_waiting_request(
-    settings: Settings,
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGKILL"])
+async def test_a_stopped_or_killed_server_ends_its_session_and_orphans_the_waiting_request(
+    settings: Settings, signum: str
 ) -> None:
-    """A client (or the operator) stopping `daena mcp serve` with SIGTERM while a call waits:
-    the session ends properly, the request is marked orphaned, still approvable once."""
+    """`daena mcp serve` stopped with SIGTERM while a call waits: it ends its session before
+    exiting. Killed with SIGKILL: the next process that looks (the inbox, `daena mcp
+    sessions`) finds it dead on this host and ends the session for it. Either way the
+    request is marked orphaned and is still approvable once."""
     import json
     import signal
+
+    sig = signal.Signals[signum]
 
     from engine.mcp_sessions import McpSessions
     from tests.mcp_gateway.conftest import serve_params
@@ -403,15 +408,16 @@ async def test_sigterm_to_the_server_ends_its_session_and_orphans_the_waiting_re
                 if await sessions.wait_state(request_id) == "waiting":
                     break
                 await asyncio.sleep(0.05)
-            proc.send_signal(signal.SIGTERM)  # stdin stays open: the signal alone ends it
+            proc.send_signal(sig)  # stdin stays open: the signal alone ends it
             code = await asyncio.wait_for(proc.wait(), 30)
             err = (await proc.stderr.read()).decode()
-            assert await sessions.wait_state(request_id) == "orphaned"
+            assert (await sessions.waits())[request_id].state == "orphaned"  # the inbox's view
             [session] = await sessions.list()
+            assert await sessions.wait_state(request_id) == "orphaned"
             assert session.ended_at is not None and session.orphaned == 1
             assert (await eng.approve(request_id)).ok
     finally:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
-    assert code == 128 + signal.SIGTERM and "Traceback" not in err
+    assert code == (128 + sig if sig is signal.SIGTERM else -sig) and "Traceback" not in err
