@@ -13,6 +13,9 @@ servers' (2 cores are shared by client and server).
   number of server processes. Target: with 16 clients, daena >= 0.5x the echo app with the
   same number of processes.
 
+Both servers are up at once and every measurement is taken in slices, echo and daena taking
+turns (`--rounds`), so the other load on this machine falls on both alike.
+
 After the run the audit chain is verified (one chain across every worker).
 """
 
@@ -84,15 +87,22 @@ class Connection:
 
 def tree_cpu(pid: int) -> float:
     """User + system seconds of a process and all its descendants (the workers)."""
+    user, system = tree_cpu_split(pid)
+    return user + system
+
+
+def tree_cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) seconds of a process and all its descendants."""
     proc = psutil.Process(pid)
-    total = 0.0
+    user = system = 0.0
     for p in [proc, *proc.children(recursive=True)]:
         try:
             t = p.cpu_times()
         except psutil.NoSuchProcess:
             continue
-        total += t.user + t.system
-    return total
+        user += t.user
+        system += t.system
+    return user, system
 
 
 async def wait_up(port: int, raw: bytes, procs: int) -> None:
@@ -118,16 +128,16 @@ async def wait_up(port: int, raw: bytes, procs: int) -> None:
 
 
 async def sequential_cpu(pid: int, port: int, raw: bytes, n: int) -> tuple[float, float]:
-    """(server CPU ms per request, wall ms per request) over `n` sequential requests."""
+    """(server user CPU ms per request, system CPU ms per request) over `n` sequential
+    requests."""
     conn = await Connection.open(port)
-    before, start = tree_cpu(pid), time.perf_counter()
+    user0, system0 = tree_cpu_split(pid)
     for _ in range(n):
         status, _ = await conn.call(raw)
         assert status == 200, status
-    wall = time.perf_counter() - start
-    cpu = tree_cpu(pid) - before
+    user1, system1 = tree_cpu_split(pid)
     conn.close()
-    return cpu * 1000 / n, wall * 1000 / n
+    return (user1 - user0) * 1000 / n, (system1 - system0) * 1000 / n
 
 
 async def throughput(port: int, raw: bytes, clients: int, seconds: float) -> float:
@@ -152,10 +162,8 @@ async def throughput(port: int, raw: bytes, clients: int, seconds: float) -> flo
 
 
 def start_echo(port: int, workers: int) -> subprocess.Popen[bytes]:
-    argv = [sys.executable, "-m", "uvicorn", "echo_app:app", "--port", str(port)]
-    argv += ["--log-level", "warning", "--no-access-log"]
-    if workers > 1:
-        argv += ["--workers", str(workers)]
+    """The echo app served as `daena serve` serves: one socket, N spawned uvicorn processes."""
+    argv = [sys.executable, "echo_app.py", "--port", str(port), "--workers", str(workers)]
     return subprocess.Popen(argv, cwd=HERE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -187,28 +195,62 @@ def agent_token(env: dict[str, str]) -> str:
     return str(json.loads(out.stdout)["token"])
 
 
-async def measure(
-    label: str,
-    proc: subprocess.Popen[bytes],
-    port: int,
-    raw: bytes,
-    workers: int,
-    n: int,
-    clients: Sequence[int],
-    seconds: float,
-) -> dict[str, float]:
-    await wait_up(port, raw, workers)
-    cpu, wall = await sequential_cpu(proc.pid, port, raw, n)
-    print(f"  {label}: server CPU {cpu:.3f} ms/request, wall {wall:.3f} ms (n={n}, 1 client)")
-    found = {"cpu": cpu}
+class Side:
+    """One server under test: its process, its port, the request it answers."""
+
+    def __init__(self, label: str, proc: subprocess.Popen[bytes], port: int, raw: bytes) -> None:
+        self.label, self.proc, self.port, self.raw = label, proc, port, raw
+        self.cpu_s = 0.0
+        self.system_s = 0.0
+        self.cpu_n = 0
+        self.done: dict[int, int] = {}
+        self.elapsed: dict[int, float] = {}
+
+
+async def interleaved(
+    sides: list[Side], n: int, clients: Sequence[int], seconds: float, rounds: int
+) -> None:
+    """Every measurement in short slices, the sides taking turns, so a change in the
+    machine's other load falls on all of them alike."""
+    for _ in range(rounds):
+        for side in sides:
+            user, system = await sequential_cpu(side.proc.pid, side.port, side.raw, n // rounds)
+            side.cpu_s += (user + system) * (n // rounds) / 1000
+            side.system_s += system * (n // rounds) / 1000
+            side.cpu_n += n // rounds
     for c in clients:
-        rate = await throughput(port, raw, c, seconds)
-        found[f"c{c}"] = rate
-        print(f"  {label}: {c:>2} clients: {rate:,.0f} requests/s")
-    return found
+        for _ in range(rounds):
+            for side in sides:
+                start = time.perf_counter()
+                rate = await throughput(side.port, side.raw, c, seconds / rounds)
+                took = time.perf_counter() - start
+                side.done[c] = side.done.get(c, 0) + round(rate * took)
+                side.elapsed[c] = side.elapsed.get(c, 0.0) + took
 
 
-async def main(n: int, workers_list: Sequence[int], clients: Sequence[int], seconds: float) -> None:
+def report(sides: list[Side], clients: Sequence[int]) -> None:
+    base = sides[0]
+
+    def rate(side: Side, c: int) -> float:
+        return side.done[c] / side.elapsed[c]
+
+    for side in sides:
+        cpu = side.cpu_s * 1000 / side.cpu_n
+        system = side.system_s * 1000 / side.cpu_n
+        rates = ", ".join(f"{c} clients {rate(side, c):,.0f}/s" for c in clients)
+        print(f"  {side.label}: server CPU {cpu:.3f} ms/request ({system:.3f} system); {rates}")
+    base_cpu = base.cpu_s / base.cpu_n
+    for side in sides[1:]:
+        ratios = ", ".join(f"{c} clients {rate(side, c) / rate(base, c):.2f}x" for c in clients)
+        print(
+            f"  ratio {side.label} / echo: server CPU {side.cpu_s / side.cpu_n / base_cpu:.2f}x "
+            f"(target <= 2x); requests/s {ratios} (target >= 0.5x at 16)"
+        )
+
+
+async def main(
+    n: int, workers_list: Sequence[int], clients: Sequence[int], seconds: float, rounds: int
+) -> None:
     header("API dry run vs bare FastAPI echo (server CPU, throughput by clients)")
     root = temp_dir("api")
     settings = bench_settings(root)
@@ -221,49 +263,39 @@ async def main(n: int, workers_list: Sequence[int], clients: Sequence[int], seco
         "PYTHONPATH": str(HERE.parent),
     }
     agent = agent_token(env)
+    print(f"sequential requests per side: {n}; throughput: {seconds:.0f} s per side and clients")
     for workers in workers_list:
-        print(f"server processes: {workers}")
-        port = free_port()
-        echo = start_echo(port, workers)
+        print(f"server processes: {workers} (each side)")
+        echo_port, daena_port = free_port(), free_port()
+        echo = start_echo(echo_port, workers)
+        daena = start_daena(daena_port, workers, env)
         try:
-            echo_raw = request_bytes(port, "/echo", None, RUN_BODY)
-            base = await measure("echo", echo, port, echo_raw, workers, n, clients, seconds)
+            sides = [
+                Side("echo", echo, echo_port, request_bytes(echo_port, "/echo", None, RUN_BODY)),
+                Side(
+                    "daena /run, operator token",
+                    daena,
+                    daena_port,
+                    request_bytes(daena_port, RUN_PATH, OPERATOR_TOKEN, RUN_BODY),
+                ),
+                Side(
+                    "daena /run, agent token",
+                    daena,
+                    daena_port,
+                    request_bytes(daena_port, RUN_PATH, agent, RUN_BODY),
+                ),
+            ]
+            for side in sides:
+                await wait_up(side.port, side.raw, workers)
+            await interleaved(sides, n, clients, seconds, rounds)
+            report(sides, clients)
         finally:
             stop(echo)
-        port = free_port()
-        daena = start_daena(port, workers, env)
-        try:
-            runs = {}
-            for who, token in (("operator", OPERATOR_TOKEN), ("agent", agent)):
-                raw = request_bytes(port, RUN_PATH, token, RUN_BODY)
-                runs[who] = await measure(
-                    f"daena /run ({who} token)", daena, port, raw, workers, n, clients, seconds
-                )
-        finally:
             stop(daena)
             err = daena.stderr.read().decode() if daena.stderr else ""
             if daena.returncode not in (0, -15):
                 print(f"  daena serve exited {daena.returncode}: {err[-2000:]}")
-        for who, found in runs.items():
-            print(
-                f"  ratio ({who}): server CPU {found['cpu'] / base['cpu']:.2f}x the echo "
-                "(target <= 2x); "
-                + ", ".join(f"{c} clients {found[f'c{c}'] / base[f'c{c}']:.2f}x" for c in clients)
-                + " of the echo's requests/s (target >= 0.5x at 16)"
-            )
-    verify = subprocess.run(
-        [DAENA, "audit", "verify", "--full"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if verify.returncode != 0:  # an older build has no --full
-        verify = subprocess.run(
-            [DAENA, "audit", "verify"],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
+    verify = subprocess.run([DAENA, "audit", "verify"], env=env, capture_output=True, text=True)
     print(f"audit chain after the run: {(verify.stdout or verify.stderr).strip()[:300]}")
 
 
@@ -272,6 +304,7 @@ if __name__ == "__main__":
     parser.add_argument("-n", type=int, default=2000, help="sequential requests for CPU")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16])
-    parser.add_argument("--seconds", type=float, default=5.0, help="per throughput phase")
+    parser.add_argument("--seconds", type=float, default=6.0, help="per side and clients")
+    parser.add_argument("--rounds", type=int, default=3, help="turns each side takes")
     args = parser.parse_args()
-    asyncio.run(main(args.n, args.workers, args.clients, args.seconds))
+    asyncio.run(main(args.n, args.workers, args.clients, args.seconds, args.rounds))
