@@ -10,16 +10,20 @@ Now `Sweeper.run` does them in the background after open, in bounded batches, ea
 short transaction (events by the `events_by_ts` index, migration 12; requests by
 `approval_requests_by_status`), and pauses between batches so runs interleave. A sweep cut
 short (the process ends) leaves the rest for the next one: each batch commits what it did.
-Nothing depends on the sweep for safety: an expired request fails closed whether or not it
-is marked yet (engine/approvals.py), and whoever first finds one expired marks it.
+A sweep with nothing to do only reads (no commit, no fsync, no write lock: every `daena`
+command opens the engine). Nothing depends on the sweep for safety: an expired request
+fails closed whether or not it is marked yet (engine/approvals.py), and whoever first
+finds one expired marks it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from functools import partial
 
+from engine import clock
 from engine.approvals import EXPIRY_BATCH, Approvals
 from engine.storage.database import Database, SyncTransaction
 
@@ -37,6 +41,21 @@ def prune_events_batch(stx: SyncTransaction, cutoff: float, limit: int) -> int:
         (cutoff, limit),
     )
     return int(cursor.rowcount)
+
+
+def has_old_events(conn: sqlite3.Connection, cutoff: float) -> bool:
+    return (
+        conn.execute("SELECT 1 FROM events WHERE ts < ? LIMIT 1", (cutoff,)).fetchone() is not None
+    )
+
+
+def has_expired_requests(conn: sqlite3.Connection) -> bool:
+    unexpired, params = clock.unexpired_sql(clock.now())
+    found = conn.execute(
+        f"SELECT 1 FROM approval_requests WHERE status = 'pending' AND NOT {unexpired} LIMIT 1",
+        params,
+    )
+    return found.fetchone() is not None
 
 
 class Sweeper:
@@ -76,7 +95,7 @@ class Sweeper:
         retention = self.event_retention_sec if older_than_sec is None else older_than_sec
         cutoff = time.time() - retention
         total = 0
-        while True:
+        while await self._db.read(partial(has_old_events, cutoff=cutoff)):  # no write if none
             deleted = await self._db.write(
                 partial(prune_events_batch, cutoff=cutoff, limit=self.event_batch)
             )
@@ -85,11 +104,12 @@ class Sweeper:
             if deleted < self.event_batch:
                 return total
             await asyncio.sleep(PAUSE_SEC)  # let runs in
+        return total
 
     async def expire_requests(self) -> int:
         """Mark expired requests, `expiry_batch` per transaction, each audited once."""
         total = 0
-        while True:
+        while await self._db.read(has_expired_requests):  # no write (no fsync) if none
             marked, seen = await self._db.write(
                 partial(self._approvals.expire_batch, limit=self.expiry_batch)
             )
@@ -98,3 +118,4 @@ class Sweeper:
             if seen < self.expiry_batch:
                 return total
             await asyncio.sleep(PAUSE_SEC)
+        return total

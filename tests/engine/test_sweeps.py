@@ -147,3 +147,10 @@ async def test_a_request_found_expired_is_marked_by_whoever_finds_it(
         await eng.deny(request_id, "too late", operator="alice")
     assert expiry_records(raw(settings)) == {request_id: 1}
     assert not (workspace / "f0.txt").exists()
+
+
+async def test_a_sweep_with_nothing_to_do_writes_nothing(eng: Engine) -> None:
+    await asyncio.wait_for(eng.sweeper.idle.wait(), 30)
+    sweeper = Sweeper(eng.db, eng.approvals)
+    assert await sweeper.run() == (0, 0)
+    assert sweeper.batches == 0  # no write transaction (no commit, no fsync) at all
