@@ -14,10 +14,14 @@ import time
 from common import bench_settings, header, stats_ms, temp_dir
 
 from engine import Engine
+from engine.storage.group_commit import GroupCommit
 
 
-async def main(n: int, concurrency: int) -> None:
+async def main(n: int, concurrency: int, group_commit: bool) -> None:
     header("audited dry runs")
+    if not group_commit:  # every write its own transaction, as before group commit
+        GroupCommit.idle = lambda self, lock: True  # type: ignore[method-assign]
+    print(f"group commit: {'on' if group_commit else 'off (--no-group-commit)'}")
     settings = bench_settings(temp_dir("runs"))
     async with Engine.open(settings) as eng:
         for _ in range(200):  # warm-up
@@ -47,5 +51,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-n", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--no-group-commit",
+        action="store_true",
+        help="every write in its own transaction (the A/B baseline for group commit)",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.n, args.concurrency))
+    asyncio.run(main(args.n, args.concurrency, not args.no_group_commit))
