@@ -6,10 +6,14 @@ agent process runs `git_status` through its own engine at `--rate` runs per seco
 `--every` seconds we read the console process's CPU time and RSS (psutil), so the series
 shows whether the cost per event stays constant and the memory flat.
 
-Each variant runs in the same invocation, one after the other: `new` is the code as it is;
-`old` puts back, inside the console process, the tail of before issue 19 (every event
-clears the table and re-adds every row shown, which never shrinks) and the inbox's reload
-and re-fill on every run. Target (issue 19): under 10 % of a core at 50 runs/s, RSS flat.
+Each variant runs in the same invocation, one after the other, on a fresh database:
+`before` is the whole project as of `--before` (faa8431, the last commit before issue 19
+work began whose tree runs on its own: the layout commit after it needs later files), unpacked
+with git archive and put first on PYTHONPATH for the console and the agent); `old` is the
+code as it is but with, inside the console process, the tail of before issue 19 put back
+(every event clears the table and re-adds every row shown, which never shrinks; the inbox
+reloads and re-fills on every run); `new` is the code as it is. Target (issue 19):
+under 10 % of a core at 50 runs/s, RSS flat.
 
     python benchmarks/bench_console_live.py [--seconds 60] [--rate 50] [--section logs]
         [--pending 0] [--variants old,new]
@@ -21,14 +25,14 @@ import argparse
 import asyncio
 import itertools
 import os
+import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 from common import bench_settings, header, temp_dir
 from console_harness import TmuxConsole, usage
-
-from engine import Engine
 
 AGENT = textwrap.dedent(
     """
@@ -48,6 +52,21 @@ AGENT = textwrap.dedent(
                     await asyncio.sleep(delay)
             print(n / (time.monotonic() - start), flush=True)
     asyncio.run(main(float(sys.argv[1]), float(sys.argv[2])))
+    """
+)
+
+SETUP = textwrap.dedent(
+    """
+    import asyncio, sys
+    from engine import Engine, load_settings
+
+    async def main(pending):
+        async with Engine.open(load_settings(env_file=None)) as eng:
+            await eng.set_tool_enabled("filesystem_write", True)
+            agent = eng.as_agent("agent")
+            for n in range(pending):
+                await agent.run("filesystem_write", {"path": f"f{n}.txt", "content": str(n)})
+    asyncio.run(main(int(sys.argv[1])))
     """
 )
 
@@ -86,11 +105,31 @@ OLD = {
 }
 
 
+def code_at(commit: str) -> str:
+    """The project's code as of `commit`, unpacked in a temp dir (for PYTHONPATH)."""
+    where = temp_dir(f"code-{commit[:8]}")
+    archive = subprocess.run(
+        ["git", "archive", commit],
+        capture_output=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(where)], input=archive, check=True)
+    return str(where)
+
+
 async def measure(
-    settings: object, section: str, variant: str, seconds: float, rate: float, every: float
+    section: str, variant: str, seconds: float, rate: float, every: float, pending: int, before: str
 ) -> None:
+    settings = bench_settings(temp_dir(f"live-{variant}"))
     patch = OLD[section] if variant == "old" else ""
-    with TmuxConsole(settings, section, patch=patch) as console:  # type: ignore[arg-type]
+    pythonpath = {"PYTHONPATH": code_at(before)} if variant == "before" else {}
+    probe = TmuxConsole(settings, section)
+    setup = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", SETUP, str(pending), env={**os.environ, **probe.env, **pythonpath}
+    )
+    assert await setup.wait() == 0, "setup failed"
+    with TmuxConsole(settings, section, patch=patch, extra_env=pythonpath) as console:
         await asyncio.sleep(3)  # first paint, first page
         agent = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -98,7 +137,7 @@ async def measure(
             AGENT,
             str(rate),
             str(seconds + 5),
-            env={**os.environ, **console.env},
+            env={**os.environ, **console.env, **pythonpath},
             stdout=asyncio.subprocess.PIPE,
         )
         await asyncio.sleep(5)  # warm-up: the agent's engine open, the first events
@@ -113,24 +152,20 @@ async def measure(
     total = series[0].rate(series[-1])[0]
     rss = [u.rss / 2**20 for u in series]
     print(
-        f"{variant:>3} {section}: agent {achieved:.1f} runs/s; console {total:.1f} % of a core "
+        f"{variant:>6} {section}: agent {achieved:.1f} runs/s; console {total:.1f} % of a core "
         f"over {seconds:.0f} s (per {every:.0f} s: {', '.join(f'{c:.0f}' for c in cpu)}); "
         f"RSS {rss[0]:.1f} -> {rss[-1]:.1f} MB (max {max(rss):.1f})"
     )
 
 
-async def main(
-    seconds: float, rate: float, section: str, pending: int, variants: list[str], every: float
-) -> None:
-    header(f"console under load: {section} section, {rate:g} runs/s, {pending} pending")
-    settings = bench_settings(temp_dir("live"))
-    async with Engine.open(settings) as eng:
-        await eng.set_tool_enabled("filesystem_write", True)
-        agent = eng.as_agent("agent")
-        for n in range(pending):
-            await agent.run("filesystem_write", {"path": f"f{n}.txt", "content": str(n)})
-    for variant in variants:
-        await measure(settings, section, variant, seconds, rate, every)
+async def main(args: argparse.Namespace) -> None:
+    header(
+        f"console under load: {args.section} section, {args.rate:g} runs/s, {args.pending} pending"
+    )
+    for variant in args.variants.split(","):
+        await measure(
+            args.section, variant, args.seconds, args.rate, args.every, args.pending, args.before
+        )
 
 
 if __name__ == "__main__":
@@ -139,16 +174,9 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--section", choices=sorted(OLD), default="logs")
     parser.add_argument("--pending", type=int, default=0)
-    parser.add_argument("--variants", default="old,new")
-    parser.add_argument("--every", type=float, default=10)
-    args = parser.parse_args()
-    asyncio.run(
-        main(
-            args.seconds,
-            args.rate,
-            args.section,
-            args.pending,
-            args.variants.split(","),
-            args.every,
-        )
+    parser.add_argument("--variants", default="before,old,new", help="before: the code at --before")
+    parser.add_argument(
+        "--before", default="faa8431", help="the commit 'before' runs (see above)"
     )
+    parser.add_argument("--every", type=float, default=10)
+    asyncio.run(main(parser.parse_args()))

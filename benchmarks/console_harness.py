@@ -23,7 +23,10 @@ LAUNCH = """
 import os, sys
 from pathlib import Path
 from engine import load_settings
-from daena_tui.console.app import create_app
+try:  # the code before the layout commit (a benchmark's "before" variant)
+    from daena_tui.app import create_app
+except ImportError:
+    from daena_tui.console.app import create_app
 Path(sys.argv[1]).write_text(str(os.getpid()))
 exec(sys.argv[3])  # the benchmark's variant, e.g. the old code path for a before/after
 settings = load_settings(env_file=None)
@@ -79,7 +82,13 @@ class TmuxConsole:
     """`with TmuxConsole(settings, "logs") as console:` a console in a 120x40 tmux pane."""
 
     def __init__(
-        self, settings: Settings, section: str, *, width: int = 120, patch: str = ""
+        self,
+        settings: Settings,
+        section: str,
+        *,
+        width: int = 120,
+        patch: str = "",
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         if shutil.which("tmux") is None:
             raise SystemExit("tmux is needed to run the console in a real terminal")
@@ -89,6 +98,7 @@ class TmuxConsole:
         self.name = f"daena-bench-{os.getpid()}-{section}"
         self.pid = 0
         self.patch = patch
+        self.extra_env = extra_env
         self.env = {  # the console's settings; an agent process gets the same
             "DAENA_DB_PATH": str(settings.daena_db_path),
             "EXECUTION_WORKSPACE_ROOT": str(settings.execution_workspace_root),
@@ -100,7 +110,7 @@ class TmuxConsole:
         root = self.settings.daena_db_path.parent
         pid_file = root / f"console-{self.section}.pid"
         pid_file.unlink(missing_ok=True)
-        env = {**self.env, "TERM": "xterm-256color"}
+        env = {**self.env, **(self.extra_env or {}), "TERM": "xterm-256color"}
         command = [sys.executable, "-c", LAUNCH, str(pid_file), self.section, self.patch]
         subprocess.run(
             [
