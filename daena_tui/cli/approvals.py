@@ -14,10 +14,10 @@ from typing import Any
 
 from daena_tui.cli.args import parse_duration, parse_json_object, parse_kv
 from daena_tui.cli.capped import add_limit_options, limit_of, say_capped
-from daena_tui.cli.output import duration, table, when
-from daena_tui.cli.session import Cli
+from daena_tui.cli.output import duration, fail, table, when
+from daena_tui.cli.session import Cli, exit_code_for
 from daena_tui.cli.tools import format_result
-from engine import ApprovalRequest
+from engine import ApprovalRequest, EngineError, RunResult
 from engine.safety.display import inert, inert_one_line
 
 LIST_LIMIT = 500
@@ -36,12 +36,14 @@ def register(sub: Any) -> None:
     show = actions.add_parser("show", help="one request with its exact arguments")
     show.add_argument("id")
     show.set_defaults(handler=show_request)
-    approve = actions.add_parser("approve", help="approve a request: it runs once, as shown")
-    approve.add_argument("id")
+    approve = actions.add_parser(
+        "approve", help="approve requests: each runs once, as shown (no grant is created)"
+    )
+    approve.add_argument("id", nargs="+", help="one or more request ids, decided in order")
     approve.add_argument("--reason", default="")
     approve.set_defaults(handler=approve_request)
-    deny = actions.add_parser("deny", help="deny a request")
-    deny.add_argument("id")
+    deny = actions.add_parser("deny", help="deny requests (one reason for all)")
+    deny.add_argument("id", nargs="+", help="one or more request ids, decided in order")
     deny.add_argument("--reason", required=True)
     deny.set_defaults(handler=deny_request)
     extend = actions.add_parser("extend", help="give a pending request more time (audited)")
@@ -137,20 +139,55 @@ async def show_request(args: argparse.Namespace, cli: Cli) -> int:
 
 
 async def approve_request(args: argparse.Namespace, cli: Cli) -> int:
+    """Approve each id on its own, in order, exactly as `approve ID` would: each runs once
+    with its stored arguments and no grant is created. With several ids a refused one is
+    reported and the rest still go on; --json prints one list; the exit code is the worst."""
     eng = await cli.engine()
-    result = await eng.approve(args.id, reason=args.reason)
-    cli.emit(
-        result.model_dump(mode="json"),
-        lambda: f"approved {args.id} as {eng.operator}\n{format_result(result)}",
-    )
-    return result.exit_code
+    if len(args.id) == 1:
+        result = await eng.approve(args.id[0], reason=args.reason)
+        cli.emit(result.model_dump(mode="json"), _approved(eng.operator, args.id[0], result))
+        return result.exit_code
+    worst, data, lines = 0, list[dict[str, Any]](), list[str]()
+    for request_id in args.id:
+        try:
+            result = await eng.approve(request_id, reason=args.reason)
+        except EngineError as err:
+            worst = max(worst, _refused(request_id, err, data))
+            continue
+        worst = max(worst, result.exit_code)
+        data.append({"id": request_id, **result.model_dump(mode="json")})
+        lines.append(_approved(eng.operator, request_id, result))
+    cli.emit(data, "\n".join(lines))
+    return worst
+
+
+def _approved(operator: str, request_id: str, result: RunResult) -> str:
+    return f"approved {request_id} as {operator}\n{format_result(result)}"
+
+
+def _refused(request_id: str, err: EngineError, data: list[dict[str, Any]]) -> int:
+    """Report one id the engine refused to decide (stderr, and in the --json list)."""
+    data.append({"id": request_id, "refused": f"{err.title}: {err.message}"})
+    return fail(f"{request_id}: {err.title}: {err.message}", exit_code_for(err))
 
 
 async def deny_request(args: argparse.Namespace, cli: Cli) -> int:
     eng = await cli.engine()
-    r = await eng.deny(args.id, args.reason)
-    cli.emit(request_dict(r), f"denied {r.id} as {r.decided_by}: {r.decision_reason}")
-    return 0
+    if len(args.id) == 1:
+        r = await eng.deny(args.id[0], args.reason)
+        cli.emit(request_dict(r), f"denied {r.id} as {r.decided_by}: {r.decision_reason}")
+        return 0
+    worst, data, lines = 0, list[dict[str, Any]](), list[str]()
+    for request_id in args.id:
+        try:
+            r = await eng.deny(request_id, args.reason)
+        except EngineError as err:
+            worst = max(worst, _refused(request_id, err, data))
+            continue
+        data.append(request_dict(r))
+        lines.append(f"denied {r.id} as {r.decided_by}: {r.decision_reason}")
+    cli.emit(data, "\n".join(lines))
+    return worst
 
 
 async def extend_request(args: argparse.Namespace, cli: Cli) -> int:

@@ -25,8 +25,10 @@ from textual.widgets import ContentSwitcher, DataTable, Label, Static
 import engine
 from daena_tui.console import messages as engine_messages
 from daena_tui.console.clock import time_left
+from daena_tui.console.marks import Marks
 from daena_tui.console.render import agent_cell
 from daena_tui.console.screens.base import SectionScreen
+from daena_tui.console.screens.modals.bulk_review import BulkReviewModal, decide_all
 from daena_tui.console.screens.modals.decision import ApproveModal, DenyModal
 from daena_tui.console.screens.modals.request_view import RequestViewModal
 from daena_tui.console.status import read_status
@@ -68,6 +70,8 @@ class ApprovalsScreen(SectionScreen):
         Binding("v", "view_all", "Read all", tooltip="All arguments, full screen"),
         Binding("h", "toggle_history", "History", tooltip="Inbox/History"),
         Binding("r", "reload", "Refresh", show=False),
+        Binding("space", "mark", "Mark", show=False, tooltip="Mark for a bulk review (b)"),
+        Binding("b", "bulk", "Bulk", show=False, tooltip="Review the marked requests in one list"),
         Binding("m", "more", "More rows", show=False),  # the title says when there are more
     ]
 
@@ -81,6 +85,7 @@ class ApprovalsScreen(SectionScreen):
         self.limits = {"inbox": INBOX_PAGE, "history": HISTORY_PAGE}  # m raises them
         self.pending_total = 0  # every unexpired pending request, as the header counts
         self.decided_total = 0
+        self.marks = Marks()  # requests marked (space) for one bulk review (b)
         self.orphaned: set[str] = set()  # requests whose MCP client went away
         self.clients: dict[str, McpWait] = {}  # requests an MCP client's call waits on
         self.ticks = 0  # countdown ticks so far (tests check the loop keeps ticking)
@@ -139,6 +144,7 @@ class ApprovalsScreen(SectionScreen):
         if not self.query(ContentSwitcher):
             return  # the screen closed while the reads ran
         self.pending = {r.id: r for r in pending}
+        self.marks.keep(self.pending)
         self.pending_total = status.pending
         self.console.status = status  # header and title show one number
         if self.showing_history:
@@ -174,7 +180,7 @@ class ApprovalsScreen(SectionScreen):
                     r.id,
                     (
                         time_left(r.seconds_left(now)),
-                        r.tool,
+                        self.marks.tag(r.id, r.tool),
                         risk_text(self.app, self._risk(r.tool)),
                         self._requester(r),
                         agent_cell(r.reason),
@@ -409,3 +415,39 @@ class ApprovalsScreen(SectionScreen):
             severity="information" if result.ok else "warning",
             markup=False,
         )
+
+    def action_mark(self) -> None:
+        """space: mark or unmark the selected pending request for a bulk review."""
+        request = self.selected
+        if request is None or self.showing_history or request.id not in self.pending:
+            return
+        self.marks.toggle(request.id)
+        self._fill_inbox()
+        self.notify(f"{len(self.marks)} marked · b reviews them", title="Bulk", timeout=2)
+
+    @work(group="decide")
+    async def action_bulk(self) -> None:
+        """b: review the marked requests in one list and decide them in one action; each
+        is still decided by its id and runs once with its own arguments (no grant)."""
+        marked = [self.pending[key] for key in self.marks.ids if key in self.pending]
+        if self.deciding or not marked or self.showing_history:
+            if not marked and not self.deciding:
+                self.notify("Mark requests with space first.", title="Bulk")
+            return
+        self.deciding = True
+        try:
+            risks = {r.id: self._risk(r.tool) for r in marked}
+            modal = BulkReviewModal(marked, risks=risks, clock=self.clock)
+            decision = await self.app.push_screen_wait(modal)
+            if decision is not None:
+                outcome = await decide_all(self.eng, marked, decision)
+                self.marks.clear()
+                self.notify(
+                    outcome.summary(),
+                    title="Bulk decision",
+                    severity="warning" if outcome.failed else "information",
+                    markup=False,
+                )
+        finally:
+            self.deciding = False
+        self.reload()
