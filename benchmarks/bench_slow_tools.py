@@ -24,8 +24,10 @@ from engine import Engine
 from engine.storage import database
 
 
-async def sample(eng: Engine, rounds: int) -> tuple[list[float], list[float]]:
-    list_samples, dry_samples = [], []
+async def sample(eng: Engine, rounds: int) -> tuple[list[float], list[float], list[float]]:
+    """`list tools`; a `shell_exec git status` dry run (its checks run git once to read the
+    repository's configuration, a real child process); a `git_status` dry run (none)."""
+    list_samples, dry_samples, plain_samples = [], [], []
     for _ in range(rounds):
         start = time.perf_counter()
         await eng.list_tools()
@@ -33,13 +35,21 @@ async def sample(eng: Engine, rounds: int) -> tuple[list[float], list[float]]:
         start = time.perf_counter()
         await eng.run("shell_exec", {"command": "git status"}, dry_run=True)
         dry_samples.append(time.perf_counter() - start)
-    return list_samples, dry_samples
+        start = time.perf_counter()
+        await eng.run("git_status", dry_run=True)
+        plain_samples.append(time.perf_counter() - start)
+    return list_samples, dry_samples, plain_samples
+
+
+def show(label: str, samples: tuple[list[float], list[float], list[float]]) -> None:
+    listed, dry, plain = samples
+    print(f"[{label}] list tools: {stats_ms(listed)}")
+    print(f"[{label}] audited dry run, shell_exec git status: {stats_ms(dry)}")
+    print(f"[{label}] audited dry run, git_status: {stats_ms(plain)}")
 
 
 async def idle(eng: Engine, rounds: int) -> None:
-    list_samples, dry_samples = await sample(eng, rounds)
-    print(f"[nothing running] list tools: {stats_ms(list_samples)}")
-    print(f"[nothing running] audited dry run: {stats_ms(dry_samples)}")
+    show("nothing running", await sample(eng, rounds))
 
 
 async def sleeping(eng: Engine, rounds: int) -> None:
@@ -48,13 +58,12 @@ async def sleeping(eng: Engine, rounds: int) -> None:
         for _ in range(10)
     ]
     await asyncio.sleep(0.3)
-    list_samples, dry_samples = await sample(eng, rounds)
+    samples = await sample(eng, rounds)
     still_running = sum(not t.done() for t in slow)
     results = await asyncio.gather(*slow)
     assert all(r.status == "ok" for r in results), [r.error for r in results if r.status != "ok"]
     print(f"[sleeping] slow runs still in flight when sampling ended: {still_running}/10")
-    print(f"[sleeping] list tools: {stats_ms(list_samples)}")
-    print(f"[sleeping] audited dry run: {stats_ms(dry_samples)}")
+    show("sleeping", samples)
 
 
 async def cpu_bound(eng: Engine, rounds: int) -> None:
@@ -70,7 +79,7 @@ async def cpu_bound(eng: Engine, rounds: int) -> None:
     loops = [asyncio.create_task(loop(i)) for i in range(10)]
     await asyncio.sleep(0.5)
     start = time.perf_counter()
-    list_samples, dry_samples = await sample(eng, rounds)
+    samples = await sample(eng, rounds)
     elapsed = time.perf_counter() - start
     still_running = sum(not t.done() for t in loops)
     stop.set()
@@ -79,8 +88,7 @@ async def cpu_bound(eng: Engine, rounds: int) -> None:
         f"[cpu-bound] git_status loops running when sampling ended: {still_running}/10, "
         f"{sum(done)} git_status runs in all ({sum(done) / (elapsed + 0.5):,.0f}/s)"
     )
-    print(f"[cpu-bound] list tools: {stats_ms(list_samples)}")
-    print(f"[cpu-bound] audited dry run: {stats_ms(dry_samples)}")
+    show("cpu-bound", samples)
 
 
 def modify(ws: Path, every: int) -> int:
