@@ -230,7 +230,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20, help="visibility samples")
     parser.add_argument("--records", type=int, default=1_000_000, help="for the filters")
     parser.add_argument("--filter-runs", type=int, default=5)
-    parser.add_argument("--skip", nargs="*", default=[], help="writers visibility hosts filters")
+    parser.add_argument(
+        "--skip", nargs="*", default=[], help="of: writers visibility console hosts filters"
+    )
     args = parser.parse_args()
     header("PostgreSQL beside SQLite")
     cluster = Cluster(durable=True).start()
@@ -261,6 +263,14 @@ def main() -> None:
                     f"visibility, commit in another process to the event ({backend}): "
                     f"{stats_ms(samples)}, max {max(samples) * 1000:.0f} ms"
                 )
+        if "console" not in args.skip:  # the console's inbox on PostgreSQL (benchmark 6)
+            env = {**env_for(temp_dir("console"), cluster.fresh_database())}
+            subprocess.run(
+                [sys.executable, "bench_approval_visibility.py", "--rounds", str(args.rounds)],
+                env=env,
+                cwd=ROOT / "benchmarks",
+                check=True,
+            )
         if "hosts" not in args.skip:
             multi_host(cluster, args.runs)
         if "filters" not in args.skip:
