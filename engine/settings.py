@@ -186,6 +186,8 @@ class Settings(BaseSettings):
     xtts_speaker_wav: Path | None = _env("XTTS_SPEAKER_WAV")
     daena_voice_wav: Path | None = _env("DAENA_VOICE_WAV")
     daena_voice_muted: bool = _env("DAENA_VOICE_MUTED", False)
+    # Seconds before a pending request expires when the console warns (row, note, voice); 0: off.
+    daena_expiry_warning_seconds: float = _env("DAENA_EXPIRY_WARNING_SECONDS", 60.0, ge=0)
     automation_safe_mode: bool = _env("AUTOMATION_SAFE_MODE", True)
     automation_allowed_domains: Annotated[list[str], NoDecode] = _env(
         "AUTOMATION_ALLOWED_DOMAINS", default_factory=lambda: list(DEFAULT_ALLOWED_DOMAINS)

@@ -83,3 +83,19 @@ def voice_alert_spoken(app: DaenaApp, outcome: SpeechOutcome) -> None:
             timeout=VOICE_NOTICE_SEC,
             markup=False,
         )
+
+
+def expiring(app: DaenaApp, what: str, seconds_left: float, hint: str) -> None:
+    """A request or a task deadline about to expire: one notification and, where voice is
+    on, the same sentence spoken. `what` is the console's own words (a registered tool name
+    or a task id), never the agent's."""
+    sentence = f"{inert_one_line(what, 80)} expires in {time_left(seconds_left)}"
+    app.notify(
+        f"{sentence}. {hint}", title="Expiring soon", severity="warning", timeout=8, markup=False
+    )
+    if not app.eng.voice.muted:
+        app.run_worker(_say(app, sentence), group="expiry-voice")
+
+
+async def _say(app: DaenaApp, sentence: str) -> None:
+    voice_alert_spoken(app, await app.eng.voice.speak(sentence))

@@ -24,7 +24,9 @@ from textual.widgets import ContentSwitcher, DataTable, Label, Static
 
 import engine
 from daena_tui.console import messages as engine_messages
+from daena_tui.console.alerts import expiring
 from daena_tui.console.clock import time_left
+from daena_tui.console.expiry import ExpiryWarnings
 from daena_tui.console.marks import Marks
 from daena_tui.console.render import agent_cell
 from daena_tui.console.screens.base import SectionScreen
@@ -36,10 +38,12 @@ from daena_tui.console.styles import risk_text, status_text, tone
 from daena_tui.console.widgets.args_view import ArgsView
 from daena_tui.console.widgets.live_table import LiveRows, capped, cut_short
 from daena_tui.console.widgets.tables import ListTable
+from engine.events import ApprovalExtended
 from engine.mcp_sessions import McpClientGone, McpSessions, McpWait
 from engine.safety.display import inert_one_line
 
 INBOX_PAGE = 500
+EXTEND_BY = 600.0  # +: ten more minutes (engine/approvals.py bounds it)
 HISTORY_PAGE = 300
 ORPHANED = (
     "gone: it disconnected while waiting; approving still runs this once and the"
@@ -52,6 +56,7 @@ class ApprovalsScreen(SectionScreen):
     RELOAD_ON = (
         engine.ApprovalRequested,
         engine.ApprovalDecided,
+        ApprovalExtended,  # here or in another console: the new expiry
         engine.RunFinished,
         McpClientGone,  # its waiting requests become orphaned
     )
@@ -72,6 +77,14 @@ class ApprovalsScreen(SectionScreen):
         Binding("r", "reload", "Refresh", show=False),
         Binding("space", "mark", "Mark", show=False, tooltip="Mark for a bulk review (b)"),
         Binding("b", "bulk", "Bulk", show=False, tooltip="Review the marked requests in one list"),
+        Binding(
+            "plus",
+            "extend",
+            "Extend",
+            key_display="+",
+            show=False,
+            tooltip="Give the selected request 10 more minutes (audited, bounded)",
+        ),
         Binding("m", "more", "More rows", show=False),  # the title says when there are more
     ]
 
@@ -86,6 +99,7 @@ class ApprovalsScreen(SectionScreen):
         self.pending_total = 0  # every unexpired pending request, as the header counts
         self.decided_total = 0
         self.marks = Marks()  # requests marked (space) for one bulk review (b)
+        self.warnings: ExpiryWarnings | None = None  # made from the settings on first tick
         self.orphaned: set[str] = set()  # requests whose MCP client went away
         self.clients: dict[str, McpWait] = {}  # requests an MCP client's call waits on
         self.ticks = 0  # countdown ticks so far (tests check the loop keeps ticking)
@@ -179,7 +193,7 @@ class ApprovalsScreen(SectionScreen):
                 (
                     r.id,
                     (
-                        time_left(r.seconds_left(now)),
+                        self._left(r.seconds_left(now)),
                         self.marks.tag(r.id, r.tool),
                         risk_text(self.app, self._risk(r.tool)),
                         self._requester(r),
@@ -272,7 +286,8 @@ class ApprovalsScreen(SectionScreen):
             left = r.seconds_left(now)
             expired = expired or left <= 0
             if r.id in table.rows:
-                table.update_cell(r.id, "left", time_left(left))
+                table.update_cell(r.id, "left", self._left(left))
+        self._warn_expiring(now)
         self._show_facts()
         if expired:
             self.reload()
@@ -450,4 +465,44 @@ class ApprovalsScreen(SectionScreen):
                 )
         finally:
             self.deciding = False
+        self.reload()
+
+    @property
+    def expiry(self) -> ExpiryWarnings:
+        if self.warnings is None:
+            self.warnings = ExpiryWarnings(self.eng.settings.daena_expiry_warning_seconds)
+        return self.warnings
+
+    def _left(self, seconds_left: float) -> Text:
+        """The time-left cell, highlighted in the warning window."""
+        if self.expiry.near(seconds_left):
+            return tone(self.app, "warning", f"! {time_left(seconds_left)}", bold=True)
+        return Text(time_left(seconds_left))
+
+    def _warn_expiring(self, now: float) -> None:
+        """Once per request entering the warning window: a notification and, where voice
+        is on, the same sentence spoken."""
+        for key in self.expiry.due((r.id, r.seconds_left(now)) for r in self.pending.values()):
+            r = self.pending[key]
+            hint = "Select it and press + to extend." if r is not self.selected else "+ extends."
+            expiring(self.console, f"Approval for {r.tool}", r.seconds_left(now), hint)
+
+    def action_extend(self) -> None:
+        """+: give the selected pending request EXTEND_BY more seconds (the engine bounds and
+        audits it; a refusal is a notification naming the rule)."""
+        request = self.selected
+        if request is None or self.showing_history or request.id not in self.pending:
+            self.notify("Select a pending request in the inbox first.", title="Extend")
+            return
+        self._extend(request)
+
+    @work(group="extend")
+    async def _extend(self, request: engine.ApprovalRequest) -> None:
+        try:
+            extended = await self.eng.extend(request.id, EXTEND_BY)
+        except engine.EngineError as err:
+            self.report(err)
+            return
+        left = time_left(extended.seconds_left(self.clock.now()))
+        self.notify(f"{request.tool}: expires in {left}", title="Extended", markup=False)
         self.reload()
