@@ -82,7 +82,6 @@ def checked(call: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]
 
 async def main(rounds: int) -> None:
     header("MCP gateway overhead")
-    print(f"load average at start: {os.getloadavg()[0]:.1f} (2 cores shared with other work)")
     root = temp_dir("mcp")
     settings = bench_settings(root, DAENA_VOICE_MUTED="true")
     async with Engine.open(settings) as eng:
