@@ -16,6 +16,7 @@ from textual.widgets import Button, Input, Label, Select, Static, Switch
 import engine
 from daena_tui.console.screens.base import SectionScreen
 from daena_tui.console.screens.modals.confirm import ConfirmModal
+from daena_tui.console.widgets.what_if import WhatIf
 
 BUDGETS = ("max_steps_per_run", "max_retries_per_tool")
 SWITCHES = ("require_approval_for_risky", "dry_run_default")
@@ -45,6 +46,7 @@ class PolicyScreen(SectionScreen):
             yield from self._grid()
             yield Button("Save budgets", id="save-budgets", compact=True)
             yield Static("", id="policy-note")
+            yield WhatIf(id="what-if")
 
     def _grid(self) -> ComposeResult:
         with Grid(id="policy-grid"):
