@@ -25,14 +25,12 @@ import argparse
 import asyncio
 import itertools
 import os
-import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 from common import bench_settings, header, temp_dir
-from console_harness import TmuxConsole, usage
+from console_harness import TmuxConsole, code_at, usage
 
 AGENT = textwrap.dedent(
     """
@@ -105,19 +103,6 @@ OLD = {
 }
 
 
-def code_at(commit: str) -> str:
-    """The project's code as of `commit`, unpacked in a temp dir (for PYTHONPATH)."""
-    where = temp_dir(f"code-{commit[:8]}")
-    archive = subprocess.run(
-        ["git", "archive", commit],
-        capture_output=True,
-        check=True,
-        cwd=Path(__file__).resolve().parent.parent,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(where)], input=archive, check=True)
-    return str(where)
-
-
 async def measure(
     section: str, variant: str, seconds: float, rate: float, every: float, pending: int, before: str
 ) -> None:
@@ -175,8 +160,6 @@ if __name__ == "__main__":
     parser.add_argument("--section", choices=sorted(OLD), default="logs")
     parser.add_argument("--pending", type=int, default=0)
     parser.add_argument("--variants", default="before,old,new", help="before: the code at --before")
-    parser.add_argument(
-        "--before", default="faa8431", help="the commit 'before' runs (see above)"
-    )
+    parser.add_argument("--before", default="faa8431", help="the commit 'before' runs (see above)")
     parser.add_argument("--every", type=float, default=10)
     asyncio.run(main(parser.parse_args()))

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,3 +160,16 @@ class TmuxConsole:
 
     def __exit__(self, *exc: object) -> None:
         subprocess.run(["tmux", "kill-session", "-t", self.name], check=False)
+
+
+def code_at(commit: str) -> str:
+    """The project's code as of `commit`, unpacked in a temp dir (for PYTHONPATH)."""
+    where = Path(tempfile.mkdtemp(prefix=f"daena-bench-code-{commit[:8]}-"))
+    archive = subprocess.run(
+        ["git", "archive", commit],
+        capture_output=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(where)], input=archive, check=True)
+    return str(where)

@@ -81,6 +81,8 @@ async def test_the_tail_keeps_order_and_its_bound(app, eng, monkeypatch) -> None
             assert len(ids) <= 15
         assert [int(k) for k in shown(table)] == sorted(written, reverse=True)[:15]
         assert [str(r.id) for r in screen.records] == shown(table)  # list and table agree
+        full = getattr(table, "_full", {})  # RowTable's full-row text per row: bounded too
+        assert set(full) <= set(shown(table))
 
 
 async def test_the_cursor_stays_on_its_row_while_rows_arrive(app, eng) -> None:

@@ -97,6 +97,10 @@ class RowTable(DataTable[Text]):
             self._full[key] = marks_only(" · ".join(str(c) for c in cells if str(c)))
         return row
 
+    def remove_row(self, row_key: RowKey | str) -> None:
+        super().remove_row(row_key)
+        self._full.pop(str(row_key.value if isinstance(row_key, RowKey) else row_key), None)
+
     def update_cell(
         self,
         row_key: RowKey | str,
