@@ -27,6 +27,7 @@ DIFF_KEYS = ("patch", "diff")
 NUMBERED_KEYS = ("content", "text", "old", "new")
 # A row whose width is not its length: anything but printable ASCII (marks, tabs, wide).
 _NOT_PLAIN = re.compile(r"[^\x20-\x7e]")
+_NOT_PLAIN_TEXT = re.compile(r"[^\x20-\x7e\n]")  # the same, over a whole text
 
 # Row numbers: > 0 the source line a row starts, 0 a continued line, < 0 a collapsed run.
 CONTINUED = 0
@@ -39,13 +40,21 @@ class Block:
     title: str
     kind: str  # json | diff | numbered | plain | argv
     rows: list[str] = field(default_factory=list)
-    numbers: list[int] = field(default_factory=list)
-    tags: list[str] = field(default_factory=list)  # diff rows: file, hunk, add, del, ctx, meta
+    # Row numbers (see CONTINUED); None when row n is simply source line n + 1 (the
+    # common case, kept without a list: a 10 MB patch is 200,000 rows).
+    numbers: list[int] | None = None
     width: int = 0  # widest row, in cells or more (marks and tabs are counted generously)
+    source_lines: int = 0
 
-    @property
-    def source_lines(self) -> int:
-        return max((n for n in self.numbers if n > 0), default=0)
+    def number(self, n: int) -> int:
+        return n + 1 if self.numbers is None else self.numbers[n]
+
+    def tag(self, n: int) -> str:
+        """A diff row's kind: file, hunk, add, del, meta or ctx (a continued row has the
+        kind of the line it continues)."""
+        while n > 0 and self.number(n) == CONTINUED:
+            n -= 1
+        return diff_tag(self.rows[n]) if self.number(n) > 0 else "ctx"
 
 
 def looks_like_diff(text: str) -> bool:
@@ -73,14 +82,35 @@ def _width(row: str) -> int:
 
 
 def text_block(title: str, kind: str, text: str) -> Block:
-    """Rows of one text: blank runs collapsed, long lines continued, diff rows tagged."""
-    block = Block(title, kind)
+    """Rows of one text: blank runs collapsed, long lines continued. The usual text (no
+    blank run, no line over `CHUNK`) takes only C-speed passes: its rows are its lines."""
     lines = text.split("\n")
     if len(lines) > 1 and lines[-1] == "":
         lines.pop()  # a final newline ends the last line; it does not start another
-    rows, numbers, tags = block.rows, block.numbers, block.tags
-    diff = kind == "diff"
-    width = 0
+    block = Block(title, kind, source_lines=len(lines))
+    longest = max(map(len, lines), default=0)
+    if longest <= CHUNK and not _has_blank_run(lines):
+        block.rows = lines
+    else:
+        block.rows, block.numbers = _cut_rows(lines)
+    if _NOT_PLAIN_TEXT.search(text):
+        block.width = max(map(_width, block.rows), default=0)
+    else:
+        block.width = min(longest, CHUNK)
+    return block
+
+
+def _has_blank_run(lines: list[str]) -> bool:
+    """More than BLANK_RUN blank lines in a row anywhere (C-speed passes only: the blank
+    lines become empty, and k empty lines in a row are k + 1 newlines in a row)."""
+    joined = "\n" + "\n".join([line.strip(" \t") for line in lines]) + "\n"
+    return "\n" * (BLANK_RUN + 2) in joined
+
+
+def _cut_rows(lines: list[str]) -> tuple[list[str], list[int]]:
+    """Rows and their numbers when a run of blank lines or a long line is in the text."""
+    rows: list[str] = []
+    numbers: list[int] = []
     i, count = 0, len(lines)
     while i < count:
         line = lines[i]
@@ -91,21 +121,13 @@ def text_block(title: str, kind: str, text: str) -> Block:
             if j - i > BLANK_RUN:
                 rows.append("")
                 numbers.append(-(j - i))
-                if diff:
-                    tags.append("ctx")
                 i = j
                 continue
-        tag = diff_tag(line) if diff else ""
         for start in range(0, max(len(line), 1), CHUNK):
-            piece = line[start : start + CHUNK]
-            rows.append(piece)
+            rows.append(line[start : start + CHUNK])
             numbers.append(i + 1 if start == 0 else CONTINUED)
-            if diff:
-                tags.append(tag)
-            width = max(width, _width(piece))
         i += 1
-    block.width = width
-    return block
+    return rows, numbers
 
 
 def _argv_block(title: str, command: Any) -> Block:

@@ -81,7 +81,7 @@ async def test_a_very_long_line_is_marked_and_its_end_is_on_a_row_of_its_own() -
 
 def test_file_hunk_add_and_delete_rows_each_have_a_style_of_their_own() -> None:
     (block,) = [b for b in arg_blocks({"patch": PATCH}) if b.kind == "diff"]
-    tags = dict(zip(block.rows, block.tags, strict=True))
+    tags = {row: block.tag(n) for n, row in enumerate(block.rows)}
     assert tags["--- a/app.py"] == tags["+++ b/app.py"] == "file"
     assert tags["@@ -1,3 +1,4 @@"] == "hunk"
     assert tags["-print('old')\x1b[2K\x1b[1A"] == "del"
@@ -102,7 +102,8 @@ def test_file_hunk_add_and_delete_rows_each_have_a_style_of_their_own() -> None:
 def test_a_long_run_of_blank_lines_in_a_patch_is_one_row() -> None:
     blank = "--- a/x\n+++ b/x\n@@ -1 +1 @@\n" + "\n" * 300 + "+" + EVIL + "\n"
     (block,) = arg_blocks({"patch": blank})
-    assert block.numbers.count(-300) == 1 and block.rows[-1] == "+" + EVIL
+    assert block.numbers is not None and block.numbers.count(-300) == 1
+    assert block.rows[-1] == "+" + EVIL
 
 
 async def test_the_four_row_kinds_are_drawn_in_four_looks() -> None:

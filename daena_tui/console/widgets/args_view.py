@@ -150,7 +150,7 @@ class ArgsView(ScrollView, can_focus=True):
 
     def _row_text(self, block: Block, n: int) -> tuple[Text, Text]:
         """(gutter, content) of one row, the content inert."""
-        number = block.numbers[n]
+        number = block.number(n)
         gutter_width = self._gutters[self.blocks.index(block)]
         dim = Style(dim=True)
         if number < 0:
@@ -162,7 +162,7 @@ class ArgsView(ScrollView, can_focus=True):
             gutter = styled(f"{label:>{gutter_width - 3}} │ ", dim)
         else:
             gutter = styled("↪ " if number == 0 else "  ", dim)
-        base = row_style(self.app, block.tags[n]) if block.kind == "diff" else Style()
+        base = row_style(self.app, block.tag(n)) if block.kind == "diff" else Style()
         text = Text()
         for piece in inert_line(block.rows[n]):
             text.append(piece.text, MARK if piece.mark else None)
