@@ -320,4 +320,15 @@ MIGRATIONS: list[str] = [
     ALTER TABLE mcp_sessions ADD COLUMN host TEXT;
     ALTER TABLE mcp_sessions ADD COLUMN process_token TEXT;
     """,
+    # 17: the rule that decided each run, refusal and approval request (engine/explain.py),
+    # by audit record id, written in the record's own transaction; records written before
+    # have none (shown "not recorded").
+    """
+    CREATE TABLE audit_rules (
+        audit_id INTEGER PRIMARY KEY,
+        outcome TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        text TEXT NOT NULL
+    );
+    """,
 ]
