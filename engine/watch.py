@@ -13,7 +13,7 @@ missed one is impossible while the watch holds: inotify queues changes that happ
 the reader is busy. One subtlety: a commit's last write to the WAL comes before its fsync
 and before the WAL index (shared memory, which makes no notification) says it is there, so
 the first read after a wake may not see it yet; the watcher wakes the reader again after
-RECHECK_SEC delays (three more cheap reads per burst of writes, none while idle).
+RECHECK_SEC delays (five more cheap reads per burst of writes, none while idle).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ except (ImportError, OSError, AttributeError):  # pragma: no cover - not Linux
     Inotify = None  # type: ignore[assignment,misc]
 
 
-RECHECK_SEC = (0.05, 0.1, 0.25)
+RECHECK_SEC = (0.05, 0.1, 0.25, 0.5, 1.0)
 """After a change, wake again after these delays (since the previous wake) unless
 another change comes first: a commit becomes visible only after its fsync."""
 MIN_GAP_SEC = 0.05
