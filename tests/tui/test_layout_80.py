@@ -33,17 +33,17 @@ async def shown(pilot: Pilot[int], mode: str) -> None:
     await pilot.pause(0.2)
 
 
-def footer_problems(pilot: Pilot[int]) -> list[str]:
+def footer_problems(pilot: Pilot[int], width: int = WIDTH) -> list[str]:
     screen = pilot.app.screen
     keys = list(screen.query(FooterKey))
     palette = [k for k in keys if k.has_class("-command-palette")]
-    limit = palette[0].region.x if palette else WIDTH
+    limit = palette[0].region.x if palette else width
     problems = []
     for key in keys:
         region = key.region
         label = f"{key.key_display} {key.description}".strip()
         if key in palette:
-            if region.right > WIDTH:
+            if region.right > width:
                 problems.append(f"palette key cut: {label}")
             continue
         if region.width == 0 or region.right > limit:
@@ -77,3 +77,13 @@ async def test_cut_cells_end_in_an_ellipsis_and_the_row_is_the_tooltip(workspace
         table.move_cursor(row=table.get_row_index(row))
         await pilot.pause()
         assert table.tooltip is not None and "approval_denied" in str(table.tooltip)
+
+
+@pytest.mark.parametrize("width", [100, 120])
+async def test_the_footer_never_splits_a_hint_at_wider_sizes(width: int, workspace: Path) -> None:
+    """At 100 columns the palette hint once read `^ppalet te` (keys ran under it)."""
+    app = await seeded_app(workspace, "tools")
+    async with app.run_test(size=(width, 30)) as pilot:
+        for mode in [s.mode for s in SECTIONS]:
+            await shown(pilot, mode)
+            assert footer_problems(pilot, width) == [], mode
