@@ -28,7 +28,17 @@ from engine.errors import (
     ToolDisabledError,
 )
 from engine.events import RunFinished
-from engine.explain import Decision, admitted, approval_needed, refused
+from engine.explain import (
+    REQUESTED,
+    Decision,
+    admitted,
+    approval_needed,
+    approved_by,
+    granted,
+    record_rule,
+    record_rule_async,
+    refused,
+)
 from engine.policy import ExecutionConfig, PolicyStore
 from engine.runs import (
     RunRequest,
@@ -90,14 +100,29 @@ class Executor:
                 return await self._refuse(req, trace_id, fresh_err)
         dry_run = config.dry_run_default if req.dry_run is None else req.dry_run
         ctx = self._context(trace_id)
+        decision = admitted(spec, config, req.dry_run)  # recorded beside the outcome
         if dry_run:
-            return await self._execute(req, spec, model, canonical, ctx, trace_id, dry_run=True)
+            return await self._execute(
+                req, spec, model, canonical, ctx, trace_id, dry_run=True, decision=decision
+            )
         needs_approval = approved is None and approval_needed(spec, config)
         if needs_approval and req.approval_id is None:
-            return await self._request_approval(req, canonical, trace_id)
+            return await self._request_approval(req, canonical, trace_id, decision)
         grant_id = req.approval_id if needs_approval else None
+        if approved is not None:
+            decision = approved_by(approved.decided_by or "an operator")
+        elif grant_id is not None:
+            decision = granted(grant_id)
         return await self._execute(
-            req, spec, model, canonical, ctx, trace_id, grant_id=grant_id, approved=approved
+            req,
+            spec,
+            model,
+            canonical,
+            ctx,
+            trace_id,
+            grant_id=grant_id,
+            approved=approved,
+            decision=decision,
         )
 
     def _admit(
@@ -124,7 +149,13 @@ class Executor:
 
     async def _refuse(self, req: RunRequest, trace_id: str, err: EngineError) -> RunResult:
         return await self._finish(
-            req, trace_id, RunStatus.REFUSED, error=err.message, args=req.args, refusal=err
+            req,
+            trace_id,
+            RunStatus.REFUSED,
+            error=err.message,
+            args=req.args,
+            refusal=err,
+            decision=refused(err),
         )
 
     def _gate(self, tool: str, config: ExecutionConfig) -> ToolSpec:
@@ -142,9 +173,11 @@ class Executor:
         self._admit(req, await self._policy.current(), "preflight")
 
     async def _request_approval(
-        self, req: RunRequest, canonical: dict[str, Any], trace_id: str
+        self, req: RunRequest, canonical: dict[str, Any], trace_id: str, decision: Decision
     ) -> RunResult:
-        request, audit_id = await self._store_request(req, canonical, trace_id, action="run")
+        request, audit_id = await self._store_request(
+            req, canonical, trace_id, action="run", decision=decision
+        )
         return RunResult(
             status=RunStatus.PENDING_APPROVAL,
             tool=req.tool,
@@ -165,24 +198,37 @@ class Executor:
         try:
             _, _, canonical = self._admit(req, await self._policy.current(), trace_id)
         except EngineError as err:
-            await self._audit.record(
-                AuditEntry(
-                    actor=req.requester,
-                    action="request",
-                    tool=req.tool,
-                    args=req.args,
-                    status=RunStatus.REFUSED,
-                    error=err.message,
-                    trace_id=trace_id,
-                    task_id=req.task_id,
-                )
+            entry = AuditEntry(
+                actor=req.requester,
+                action="request",
+                tool=req.tool,
+                args=req.args,
+                status=RunStatus.REFUSED,
+                error=err.message,
+                trace_id=trace_id,
+                task_id=req.task_id,
             )
+            rule = refused(err)
+
+            def write(stx: SyncTransaction) -> None:
+                audit_id = self._audit.append_sync(stx, entry)
+                record_rule(stx, audit_id, rule, self._audit.redact.text)
+
+            await self._db.write(write)
             raise
-        request, _ = await self._store_request(req, canonical, trace_id, action="request")
+        request, _ = await self._store_request(
+            req, canonical, trace_id, action="request", decision=REQUESTED
+        )
         return request
 
     async def _store_request(
-        self, req: RunRequest, canonical: dict[str, Any], trace_id: str, *, action: str
+        self,
+        req: RunRequest,
+        canonical: dict[str, Any],
+        trace_id: str,
+        *,
+        action: str,
+        decision: Decision,
     ) -> tuple[ApprovalRequest, int]:
         async with self._db.transaction() as tx:
             request = await self._approvals.create_request(
@@ -208,6 +254,7 @@ class Executor:
                     approval_id=request.id,
                 ),
             )
+            await record_rule_async(tx, audit_id, decision, self._audit.redact.text)
         return request, audit_id
 
     async def _execute(
@@ -222,6 +269,7 @@ class Executor:
         dry_run: bool = False,
         grant_id: str | None = None,
         approved: ApprovalRequest | None = None,
+        decision: Decision | None = None,
     ) -> RunResult:
         # Anything that can change something (risk above low) is recorded before it runs.
         if not dry_run and (grant_id is not None or spec.risk.rank > Risk.LOW.rank):
@@ -235,6 +283,7 @@ class Executor:
                     args=canonical,
                     approval_id=grant_id,
                     refusal=refusal,
+                    decision=refused(refusal),
                 )
         started = time.perf_counter()
         result: dict[str, Any] | None = None
@@ -283,6 +332,7 @@ class Executor:
             approval_id=approval_id,
             approved=approved,
             refusal=refused_by,
+            decision=refused(refused_by) if refused_by is not None else decision,
         )
 
     async def _record_start(
@@ -345,6 +395,7 @@ class Executor:
         approval_id: str | None = None,
         approved: ApprovalRequest | None = None,
         refusal: EngineError | None = None,
+        decision: Decision | None = None,
     ) -> RunResult:
         def write(stx: SyncTransaction) -> tuple[int, RunStatus, EngineError | None]:
             final, late = status, None
@@ -369,6 +420,9 @@ class Executor:
                     approval_id=approval_id,
                 ),
             )
+            rule = refused(late) if late is not None else decision
+            if rule is not None:
+                record_rule(stx, audit_id, rule, self._audit.redact.text)
             if approved is not None:
                 Approvals.record_run(stx, approved.id, final, audit_id)
             tool = self._audit.redact.text(req.tool)  # events are stored too

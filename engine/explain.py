@@ -9,13 +9,17 @@ checks the allowlist and confinement, which read but never write.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import EngineError
 from engine.policy import ExecutionConfig
 from engine.runs import refusal_code
 from engine.tools.spec import Risk, ToolSpec
+
+if TYPE_CHECKING:
+    from engine.storage.database import Database, SyncTransaction, Transaction
 
 # The outcomes of a call, in the order the executor decides them.
 REFUSED, DRY_RUN, NEEDS_APPROVAL, RUNS = "refused", "dry_run", "needs_approval", "runs"
@@ -67,3 +71,57 @@ def admitted(spec: ToolSpec, config: ExecutionConfig, dry_run: bool | None) -> D
     return Decision(
         RUNS, "approval_off", f"{risk} risk, require_approval_for_risky is off: runs", risk
     )
+
+
+def approved_by(operator: str) -> Decision:
+    return Decision(RUNS, "operator_approval", f"approved by {operator}: runs once, as stored")
+
+
+def granted(grant_id: str) -> Decision:
+    return Decision(RUNS, "grant", f"single-use grant {grant_id} for exactly this call")
+
+
+REQUESTED = Decision(
+    NEEDS_APPROVAL, "requested", "the caller asked for an operator's approval (whatever its risk)"
+)
+
+NOT_RECORDED = "not recorded"
+"""What a record written before the rules were recorded shows (migration 17)."""
+
+_INSERT = "INSERT INTO audit_rules (audit_id, outcome, rule, text) VALUES (?, ?, ?, ?)"
+
+
+def rule_row(audit_id: int, decision: Decision, redact: Callable[[str], str]) -> tuple[Any, ...]:
+    """The audit_rules row for a record; the text is redacted as the record's error is
+    (a refusal's message may quote the call)."""
+    return (audit_id, decision.outcome, decision.rule, redact(decision.text))
+
+
+def record_rule(
+    stx: SyncTransaction, audit_id: int, decision: Decision, redact: Callable[[str], str]
+) -> None:
+    """Store the rule beside record `audit_id`, in the transaction that writes it."""
+    stx.execute(_INSERT, rule_row(audit_id, decision, redact))
+
+
+async def record_rule_async(
+    tx: Transaction, audit_id: int, decision: Decision, redact: Callable[[str], str]
+) -> None:
+    await tx.execute(_INSERT, rule_row(audit_id, decision, redact))
+
+
+async def recorded_rules(db: Database, audit_ids: list[int]) -> dict[int, Decision]:
+    """The rules stored for these records (a record missing here: NOT_RECORDED)."""
+    if not audit_ids:
+        return {}
+    marks = ",".join("?" * len(audit_ids))
+    rows = await db.fetchall(
+        f"SELECT audit_id, outcome, rule, text FROM audit_rules WHERE audit_id IN ({marks})",
+        tuple(audit_ids),
+    )
+    return {int(r[0]): Decision(str(r[1]), str(r[2]), str(r[3])) for r in rows}
+
+
+def shown_rule(decision: Decision | None) -> str:
+    """'RULE — text', as the inbox and the Logs detail show it."""
+    return NOT_RECORDED if decision is None else f"{decision.rule} — {decision.text}"
