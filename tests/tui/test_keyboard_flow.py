@@ -29,7 +29,7 @@ from daena_tui.console.widgets.tables import RowTable
 from engine.tools.registry import ToolRegistry
 from tests.engine.tasks.tasks_toolkit import make_registry
 
-from .conftest import Recorded, started, wait_for
+from .conftest import Recorded, settings_for, started, wait_for
 
 SIZE = (80, 24)
 
@@ -311,3 +311,49 @@ async def test_the_theme_chosen_is_remembered_for_the_next_start(
         await started(pilot)
         assert second.theme == "textual-light"
         assert not second.current_theme.dark
+
+
+async def test_ctrl_q_during_a_task_step_records_the_step_run_interrupted(
+    tmp_path: Path, workspace: Path
+) -> None:
+    """The task's step blocks in `wait_medium`; quitting (confirmed) records its run as
+    interrupted at once: this process is alive, so no later reaper would have."""
+    playbooks = tmp_path / "playbooks"
+    playbooks.mkdir()
+    steps = [{"tool": "wait_medium", "args": {"line": "w"}}]
+    (playbooks / "slow.json").write_text(
+        json.dumps({"name": "slow", "description": "blocks", "steps": steps}), encoding="utf-8"
+    )
+    settings = settings_for(
+        tmp_path / "tasks.db",
+        workspace,
+        DAENA_PLAYBOOKS_DIR=str(playbooks),
+        DAENA_VOICE_MUTED="true",
+    )
+    async with engine.Engine.open(settings, registry=make_registry()) as eng:
+        await eng.update_config({"approval_mode": "auto"})
+        task = await eng.tasks.create_from_playbook("slow", {})
+    app = create_app(
+        settings,
+        engine_factory=lambda s: engine.Engine.open(s, registry=make_registry()),
+        probe_nodes=False,
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await pilot.press("4")
+        await wait_for(pilot, lambda: app.screen.query("#tasks-table"), "tasks")
+        table = app.screen.query_one("#tasks-table", RowTable)
+        await wait_for(pilot, lambda: task.id in table.rows, "the task listed")
+        await pilot.press("g")
+        await wait_for(pilot, lambda: (workspace / "started.marker").exists(), "step started")
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: isinstance(app.screen, QuitModal), "asked first")
+        await pilot.click("#confirm")
+        await wait_for(pilot, lambda: not app.is_running, "quit")
+    rows = await audit_rows(settings)
+    assert [(r["action"], r["tool"]) for r in rows] == [
+        ("run_start", "wait_medium"),
+        ("run_interrupted", "wait_medium"),
+    ]
+    async with engine.Engine.open(settings, registry=make_registry()) as eng:
+        assert (await eng.tasks.get(task.id)).status == engine.TaskStatus.INTERRUPTED
