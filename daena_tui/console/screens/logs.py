@@ -91,7 +91,7 @@ class LogsScreen(SectionScreen):
             yield Input(placeholder="until", id="filter-until", compact=True)
         yield Label("", id="logs-info")
         table = AuditTable(id="logs-table", zebra_stripes=True)
-        table.border_title = "Audit log"
+        table.titled("Audit log, newest first")
         table.add_fit_column("#", key="id", width=5)
         table.add_fit_column("Time", key="time", width=14)
         table.add_fit_column("Actor", key="actor", width=8, flex=1, most=24)

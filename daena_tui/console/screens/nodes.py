@@ -36,6 +36,7 @@ class NodesScreen(SectionScreen):
 
     def compose_body(self) -> ComposeResult:
         table = NodeTable(id="nodes-table")  # columns share the width (widgets/tables.py)
+        table.titled("Nodes")
         table.add_fit_column("Node", key="name", width=8, flex=1, most=20)
         table.add_fit_column("URL", key="url", width=12, flex=3, most=40)
         table.add_fit_column("Enabled", key="enabled", width=7)

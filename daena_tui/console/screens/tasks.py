@@ -65,6 +65,7 @@ class TasksScreen(SectionScreen):
     def compose_body(self) -> ComposeResult:
         yield Label("", id="tasks-title")
         table = TaskTable(id="tasks-table")
+        table.titled("Tasks")
         table.add_fit_column("Task", key="id", width=14, flex=1, most=22)
         table.add_fit_column("Status", key="status", width=10, flex=1, most=16)
         table.add_fit_column("Source", key="source", width=10, flex=1, most=22)

@@ -33,6 +33,7 @@ class ToolsScreen(SectionScreen):
 
     def compose_body(self) -> ComposeResult:
         table = ToolTable(id="tools-table", zebra_stripes=True)
+        table.titled("Tool catalog")
         table.add_fit_column("Tool", key="name", width=18, flex=1, most=34)
         table.add_fit_column("Risk", key="risk", width=6)
         table.add_fit_column("Enabled", key="enabled", width=7)

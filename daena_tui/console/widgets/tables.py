@@ -116,6 +116,12 @@ class RowTable(DataTable[Text]):
         super().clear(columns)
         return self
 
+    def titled(self, title: str) -> RowTable:
+        """A titled pane: the title on a rule above the header (one row, no column)."""
+        self.border_title = title
+        self.add_class("-titled")
+        return self
+
     def current_key(self) -> str | None:
         """The key of the row under the cursor, or None for an empty table."""
         if not self.row_count:
