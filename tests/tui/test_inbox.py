@@ -7,6 +7,7 @@ import engine
 from daena_tui.console.app import DaenaApp, create_app
 from daena_tui.console.clock import Clock
 from daena_tui.console.screens.modals.decision import ApproveModal, DenyModal
+from daena_tui.console.widgets.args_view import ArgsView
 from daena_tui.console.widgets.schema_form import fields_from_schema
 from daena_tui.console.widgets.tables import RowTable
 
@@ -92,3 +93,23 @@ def test_url_path_and_name_fields_are_one_line_however_long() -> None:
         "notes": "long",
         "content": "long",
     }
+
+
+async def test_wide_rows_say_so_and_scroll_sideways_without_a_focus_change(
+    app: DaenaApp, eng: engine.Engine
+) -> None:
+    await eng.set_tool_enabled("filesystem_write", True)
+    wide = "x = '" + "A" * 300 + "'  # the end of the line\n"
+    await eng.run(
+        engine.RunRequest(tool="filesystem_write", args={"path": "w.py", "content": wide})
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await pilot.press("3")
+        view = app.screen.query_one("#approval-args", ArgsView)
+        await wait_for(pilot, lambda: view.row_count > 0, "arguments shown")
+        await pilot.pause()
+        assert "</> sideways" in str(view.border_subtitle)
+        await pilot.press("greater_than_sign")
+        await wait_for(pilot, lambda: view.scroll_x > 0, "scrolled sideways")
+        assert app.screen.focused is not None and app.screen.focused.id == "inbox"

@@ -73,6 +73,8 @@ class ApprovalsScreen(SectionScreen):
         ),
         Binding("pageup", "scroll_args(-1)", "Scroll args up", show=False, priority=True),
         Binding("v", "view_all", "Read all", tooltip="All arguments, full screen"),
+        Binding("greater_than_sign", "scroll_args_side(1)", "Arguments →", show=False),
+        Binding("less_than_sign", "scroll_args_side(-1)", "Arguments ←", show=False),
         Binding("h", "toggle_history", "History", tooltip="Inbox/History"),
         Binding("r", "reload", "Refresh", show=False),
         Binding("space", "mark", "Mark", show=False, tooltip="Mark for a bulk review (b)"),
@@ -356,6 +358,10 @@ class ApprovalsScreen(SectionScreen):
             if value:
                 grid.add_row(Text(key), value if isinstance(value, Text) else Text(value))
         return Group(grid)
+
+    def action_scroll_args_side(self, step: int) -> None:
+        """Wide rows end in a marked arrow: scroll the arguments sideways, focus unmoved."""
+        self.query_one("#approval-args", ArgsView).action_scroll_side(step)
 
     def action_scroll_args(self, pages: int) -> None:
         """Scroll the arguments a page while the focus stays where it is."""

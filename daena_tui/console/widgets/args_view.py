@@ -245,11 +245,17 @@ class ArgsView(ScrollView, can_focus=True):
         top = int(self.scroll_y)
         height = max(self.scrollable_content_region.height, 1)
         last = min(top + height, total)
+        # a row wider than the pane ends in a marked arrow; these keys scroll sideways
+        side = (
+            " · </> sideways"
+            if self.virtual_size.width > self.scrollable_content_region.width
+            else ""
+        )
         if top == 0 and last >= total:
-            self.border_subtitle = f"all {total} rows shown"
+            self.border_subtitle = f"all {total} rows shown{side}"
             return
         more = "PgDn/PgUp more · v all" if last < total else "PgUp back · v all"
-        self.border_subtitle = f"rows {top + 1}-{last} of {total:,} · {more}"
+        self.border_subtitle = f"rows {top + 1}-{last} of {total:,} · {more}{side}"
 
     def action_scroll_side(self, step: int) -> None:
         room = max(self.scrollable_content_region.width - 4, 1)
