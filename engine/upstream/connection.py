@@ -99,6 +99,15 @@ class Connection:
                 raise ToolFailure(f"upstream {self.name}: {self.failure()}")
             return self._session
 
+    def alive(self) -> bool:
+        """Whether the session is up and its peer has not gone away. The SDK marks its
+        dispatcher closed on EOF (the process died) before anyone asks it anything; a
+        session whose dispatcher does not say so is taken as alive."""
+        if self._session is None:
+            return False
+        dispatcher = getattr(self._session, "_dispatcher", None)
+        return not bool(getattr(dispatcher, "_closed", False))
+
     def forget_listing(self) -> None:
         self.listed = None
 

@@ -334,12 +334,13 @@ class UpstreamGateway:
 
     async def _pin_listing(self, conn: Connection) -> dict[str, tuple[Definition, dict[str, Any]]]:
         """The listing a call's pin check compares with: the last one on this session if it
-        is younger than PIN_MAX_AGE_SEC and no `tools/list_changed` came since, else a new
-        `tools/list`."""
+        is younger than PIN_MAX_AGE_SEC, no `tools/list_changed` came since and the session
+        is still alive, else a new `tools/list` (which restarts a dead upstream first)."""
         cached = conn.listed
-        if cached is not None and time.monotonic() - conn.listed_at < PIN_MAX_AGE_SEC:
+        fresh = time.monotonic() - conn.listed_at < PIN_MAX_AGE_SEC
+        if cached is not None and fresh and conn.alive():
             return cast(dict[str, tuple[Definition, dict[str, Any]]], cached)
-        return await self._list(conn)
+        return await self._list(conn)  # a dead session is restarted here, before the call
 
     # -- calls ----------------------------------------------------------------------------
 

@@ -410,3 +410,46 @@ async def test_a_plugin_tool_of_the_same_name_is_never_replaced_or_removed(
         await eng.list_tools()
         assert eng.registry.get("fickle.echo") is plugin
         assert "fickle.crash" not in eng.registry
+
+
+async def test_a_killed_mcp_server_time_is_restarted_by_the_next_call(settings: Settings) -> None:
+    """The real third-party server (PyPI's mcp-server-time) killed with SIGKILL between two
+    calls: the next call starts it again (even though the last pin check's listing is still
+    fresh), counts a restart and returns its result."""
+    import os
+    import signal
+
+    await add(settings, "time", time_server())
+    async with Engine.open(settings) as eng:
+        await eng.upstream.enable("time.get_current_time", None, "op@test")
+    async with Engine.open(settings) as eng:
+        first = await eng.run("time.get_current_time", {"timezone": "UTC"})
+        assert first.ok, first.error
+        [conn] = eng.upstream.connections()
+        assert conn.listed is not None  # the pin check's listing is fresh (under 1 s)
+        [pid] = _children_running("mcp_server_time")
+        os.kill(pid, signal.SIGKILL)
+        await _until(lambda: not conn.alive())  # the SDK sees its stdout end
+        again = await eng.run("time.get_current_time", {"timezone": "Asia/Tokyo"})
+        assert again.ok, again.error
+        assert again.result is not None and again.result["structured"]["timezone"] == "Asia/Tokyo"
+        assert conn.restarts == 1 and _children_running("mcp_server_time") != [pid]
+
+
+def _children_running(module: str) -> list[int]:
+    """This process's child processes whose command line runs `module` (Linux /proc)."""
+    import os
+
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        ppid = int(stat[stat.rfind(")") + 2 :].split()[1])
+        if ppid == os.getpid() and module.encode() in cmdline:
+            found.append(int(entry.name))
+    return found
