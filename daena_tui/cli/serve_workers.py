@@ -170,6 +170,7 @@ class Supervisor:
                     return self._stop_all(0)
                 if first_end in done:
                     proc = first_end.result()
+                    proc.join(5)  # its pipe closes a moment before it can be reaped
                     sys.stderr.write(
                         f"daena: worker pid {proc.pid} exited ({_exit_text(proc.exitcode)}); "
                         "stopping the others\n"
@@ -229,7 +230,6 @@ def _ended(
 ) -> None:
     with contextlib.suppress(ValueError, OSError):
         loop.remove_reader(proc.sentinel)
-    proc.join(0)
     queue.put_nowait(proc)
 
 
