@@ -36,6 +36,7 @@ from engine.events import Event, EventBus
 from engine.storage.group_commit import GroupCommit
 from engine.storage.known import KnownDatabase
 from engine.storage.migrations import MIGRATIONS
+from engine.storage.write_lock import begin_immediate
 from engine.watch import ChangeWatcher, watch_database
 
 BUSY_TIMEOUT_MS = 30_000
@@ -341,7 +342,7 @@ class Database:
 
         def body(raw: sqlite3.Connection) -> T:
             self.check_files()
-            raw.execute("BEGIN IMMEDIATE")
+            begin_immediate(raw, BUSY_TIMEOUT_MS)  # wakes soon after another process commits
             try:
                 result = fn(SyncTransaction(raw, self.origin, events))
                 raw.execute("COMMIT")

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from engine.errors import StorageError
 from engine.events import Event
+from engine.storage.write_lock import begin_immediate
 
 if TYPE_CHECKING:
     from engine.storage.database import Database, SyncTransaction
@@ -116,11 +117,11 @@ class GroupCommit:
 
     def _body(self, batch: list[_Write[Any]], raw: sqlite3.Connection) -> list[tuple[bool, Any]]:
         """On the connection's thread: the whole batch, one transaction, one commit."""
-        from engine.storage.database import SyncTransaction
+        from engine.storage.database import BUSY_TIMEOUT_MS, SyncTransaction
 
         db = self._db
         db.check_files()
-        raw.execute("BEGIN IMMEDIATE")
+        begin_immediate(raw, BUSY_TIMEOUT_MS)
         outcomes: list[tuple[bool, Any]] = []
         try:
             for job in batch:
