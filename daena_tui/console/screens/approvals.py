@@ -284,10 +284,11 @@ class ApprovalsScreen(SectionScreen):
         table = self.query_one("#inbox", DataTable)
         now = self.clock.now()
         expired = False
+        shown = self._live("inbox").visible_keys()  # only rows on screen: 30, not 500
         for r in self.pending.values():
             left = r.seconds_left(now)
             expired = expired or left <= 0
-            if r.id in table.rows:
+            if r.id in shown and r.id in table.rows:
                 table.update_cell(r.id, "left", self._left(left))
         self._warn_expiring(now)
         self._show_facts()

@@ -43,6 +43,15 @@ class LiveRows:
         """The row keys in the order shown."""
         return [str(row.key.value) for row in self.table.ordered_rows]
 
+    def visible_keys(self, margin: int = 5) -> set[str]:
+        """The keys of the rows on screen (and `margin` either side): what a per-second
+        refresh of one column needs to touch, however long the list."""
+        table = self.table
+        top = max(0, int(table.scroll_y) - margin)
+        bottom = int(table.scroll_y) + table.size.height + margin
+        rows = table.ordered_rows[top:bottom]
+        return {str(row.key.value) for row in rows}
+
     def _add(self, key: str, cells: tuple[Cell, ...]) -> None:
         self.table.add_row(*cells, key=key)
         self._cells[key] = cells
