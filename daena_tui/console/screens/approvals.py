@@ -36,6 +36,7 @@ from daena_tui.console.screens.modals.request_view import RequestViewModal
 from daena_tui.console.status import read_status
 from daena_tui.console.styles import risk_text, status_text, tone
 from daena_tui.console.widgets.args_view import ArgsView
+from daena_tui.console.widgets.decision_rule import DecisionRule
 from daena_tui.console.widgets.live_table import LiveRows, capped, cut_short
 from daena_tui.console.widgets.tables import ListTable
 from engine.events import ApprovalExtended
@@ -57,6 +58,7 @@ class ApprovalsScreen(SectionScreen):
         engine.ApprovalRequested,
         engine.ApprovalDecided,
         ApprovalExtended,  # here or in another console: the new expiry
+        engine.ConfigChanged,  # the rule a pending request would meet (decided by: …)
         engine.RunFinished,
         McpClientGone,  # its waiting requests become orphaned
     )
@@ -127,6 +129,7 @@ class ApprovalsScreen(SectionScreen):
             yield history
         with Vertical(id="approval-detail"):
             yield Static(id="approval-facts")
+            yield DecisionRule(id="approval-rule")
             yield ArgsView(id="approval-args", title="exact arguments (this is what runs)")
             yield Static(id="approval-words")
 
@@ -316,6 +319,7 @@ class ApprovalsScreen(SectionScreen):
         if shown != self._shown:
             self._shown = shown
             self._load_args(request.args if request else None)
+        self.query_one(DecisionRule).show(request)  # on every reload: the policy may change
 
     @work(exclusive=True, group="args")
     async def _load_args(self, args: dict[str, object] | None) -> None:

@@ -1,4 +1,6 @@
-"""One audit record in full: who, when, what, the redacted arguments and the result summary."""
+"""One audit record in full: who, when, what, the rule that decided it (runs, refusals and
+requests: engine/explain.py; "not recorded" before migration 17), the redacted arguments
+and the result summary."""
 
 from __future__ import annotations
 
@@ -17,9 +19,15 @@ from textual.widgets import Static
 import engine
 from daena_tui.console.clock import Clock
 from daena_tui.console.render import agent_text, as_json, render_args, text_block
+from engine.explain import recorded_rules, shown_rule
+
+DECIDED = ("run", "dry_run", "request")
+"""The actions whose records carry the rule that decided them."""
 
 
-def record_renderable(rec: engine.AuditRecord, clock: Clock) -> RenderableType:
+def record_renderable(
+    rec: engine.AuditRecord, clock: Clock, rule: str | None = None
+) -> RenderableType:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
@@ -30,6 +38,7 @@ def record_renderable(rec: engine.AuditRecord, clock: Clock) -> RenderableType:
         ("action", rec.action),
         ("tool", rec.tool or ""),
         ("status", rec.status),
+        ("decided by", rule or ""),
         ("duration", "" if rec.duration_ms is None else f"{rec.duration_ms:.0f} ms"),
         ("error", rec.error or ""),
         ("trace", rec.trace_id or ""),
@@ -83,7 +92,22 @@ class AuditDetailModal(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="audit-detail") as scroll:
             scroll.border_title = f"Audit record #{self.record.id} (esc to close)"
-            yield Static(record_renderable(self.record, self.clock))
+            yield Static(record_renderable(self.record, self.clock), id="audit-record")
+
+    async def on_mount(self) -> None:
+        if self.record.action not in DECIDED:
+            return
+        eng = getattr(self.app, "engine", None)  # None while the engine opens
+        if not isinstance(eng, engine.Engine):
+            return
+        try:
+            rules = await recorded_rules(eng.db, [self.record.id])
+        except engine.EngineError:
+            return  # the record is still shown in full; only the rule is missing
+        rule = shown_rule(rules.get(self.record.id))
+        self.query_one("#audit-record", Static).update(
+            record_renderable(self.record, self.clock, rule)
+        )
 
     def action_close(self) -> None:
         self.dismiss(None)

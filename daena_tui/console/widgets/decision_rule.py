@@ -1,0 +1,71 @@
+"""One line in the inbox detail: which rule decides the selected request.
+
+A pending request: what `Engine.explain` says of its exact call under the policy now (the
+rule an approval would meet, nothing run). A decided one: the rule stored with its run's
+audit record (engine/explain.py), or "not recorded" for runs from before. The rule's text
+may quote the call, so it is drawn inert, on one row, cut with an ellipsis. Below
+MIN_HEIGHT terminal rows the row goes to the arguments instead (at 80x24 every row of the
+diff counts); `daena explain` and the Logs detail still say it there.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual import work
+from textual.widgets import Static
+
+import engine
+from engine.explain import NOT_RECORDED, recorded_rules, shown_rule
+from engine.runs import RunRequest
+from engine.safety.display import inert_one_line
+
+if TYPE_CHECKING:
+    from daena_tui.console.app import DaenaApp
+
+
+def rule_line(rule: str) -> Text:
+    text = Text("decided by: ", style="dim")
+    return text.append(inert_one_line(rule, 400))
+
+
+MIN_HEIGHT = 30
+
+
+class DecisionRule(Static):
+    DEFAULT_CSS = """
+    DecisionRule {
+        padding: 0 1;
+        height: 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id)
+        self.shown = ""  # the plain line (tests read it)
+
+    def show(self, request: engine.ApprovalRequest | None) -> None:
+        self.display = request is not None and self.app.size.height >= MIN_HEIGHT
+        if request is not None:
+            self._look_up(request)
+
+    @work(exclusive=True, group="decision-rule")
+    async def _look_up(self, request: engine.ApprovalRequest) -> None:
+        eng = cast("DaenaApp", self.app).eng
+        try:
+            if request.status == "pending":
+                call = RunRequest(tool=request.tool, args=request.args, dry_run=False)
+                rule = shown_rule(await eng.explain(call))
+            elif request.run_audit_id is not None:
+                rules = await recorded_rules(eng.db, [request.run_audit_id])
+                rule = shown_rule(rules.get(request.run_audit_id))
+            else:
+                rule = f"{request.status} by the operator" if request.decided_by else NOT_RECORDED
+        except engine.EngineError as err:
+            rule = f"unknown ({err.message})"
+        line = rule_line(rule)
+        self.shown = line.plain
+        self.update(line)
