@@ -34,6 +34,7 @@ COMMAND_MODULE_NAMES = [
     "daena_tui.cli.db",
     "daena_tui.cli.explain",
     "daena_tui.cli.timeline",
+    "daena_tui.cli.web",
 ]
 # Which module registers each command, so `daena approvals list` imports only its own
 # module (not FastAPI and uvicorn for `serve`). A command missing here imports them all.
@@ -52,6 +53,7 @@ COMMAND_MODULES = {
     "mcp": "daena_tui.cli.mcp",
     "explain": "daena_tui.cli.explain",
     "timeline": "daena_tui.cli.timeline",
+    "web": "daena_tui.cli.web",
     "db": "daena_tui.cli.db",
 }
 
@@ -120,6 +122,9 @@ def build_parser(
         "With no command, opens the console.",
     )
     parser.add_argument("--version", action="version", version=f"daena {__version__}")
+    parser.add_argument(
+        "--observer", action="store_true", help="open the console read-only (see daena web)"
+    )
     add_global_options(parser)
     if with_commands:
         sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_CommandParser)
@@ -171,7 +176,7 @@ def open_console(args: argparse.Namespace) -> int:
     """The console loads the settings itself, after its first frame is on screen."""
     from daena_tui.console.app import run_console
 
-    return run_console(lambda: settings_from(args))
+    return run_console(lambda: settings_from(args), observer=args.observer)
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:

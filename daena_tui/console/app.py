@@ -108,8 +108,12 @@ class DaenaApp(App[int]):
         initial_section: str = "tools",
         probe_nodes: bool = True,
         preferences: Preferences | None = None,
+        observer: bool = False,
     ) -> None:
         super().__init__()
+        # `--observer` (daena web): the engine is held through engine/observer.py's read-only
+        # view, so no key can approve, deny, toggle or edit anything.
+        self.observer = observer
         self.preferences = preferences or Preferences()
         self._settings_source = settings
         self.settings: engine.Settings | None = None if callable(settings) else settings
@@ -164,6 +168,10 @@ class DaenaApp(App[int]):
             self.startup_problem = f"{err.title}: {err.message}"
             self.exit(return_code=startup.EXIT_STARTUP)  # run_console prints the line
             return
+        if self.observer:
+            from engine.observer import observe
+
+            eng = observe(eng)
         self.engine = eng
         self.post_message(EngineOpened())
         await self._bridge.pump(eng)
@@ -180,7 +188,8 @@ class DaenaApp(App[int]):
     def on_engine_opened(self, _: EngineOpened) -> None:
         self.switch_mode(self._initial)
         self.refresh_status()
-        self._voice_alerts()
+        if not self.observer:  # the server's speakers are not the remote observer's
+            self._voice_alerts()
         self.call_after_refresh(self._load_sections)
 
     @work(thread=True, group="sections", exit_on_error=False)
@@ -241,7 +250,7 @@ class DaenaApp(App[int]):
     async def action_quit_console(self) -> None:
         """ctrl+q: quit at once, unless a run or a task step of this console is in flight:
         then ask, and if the operator confirms, record those runs as interrupted first."""
-        if self.engine is None:
+        if self.engine is None or self.observer:  # an observer has nothing in flight
             self.exit()
             return
         if isinstance(self.screen, QuitModal):
@@ -303,6 +312,7 @@ def create_app(
     initial_section: str = "tools",
     probe_nodes: bool = True,
     preferences: Preferences | None = None,
+    observer: bool = False,
 ) -> DaenaApp:
     """Build the console for `settings` (the CLI and the tests use this same factory).
 
@@ -315,13 +325,14 @@ def create_app(
         initial_section=initial_section,
         probe_nodes=probe_nodes,
         preferences=preferences,
+        observer=observer,
     )
 
 
-def run_console(settings: SettingsSource) -> int:
+def run_console(settings: SettingsSource, *, observer: bool = False) -> int:
     """Run the console until the operator quits; returns the exit code. Given a loader,
     settings are loaded once the first frame is drawn (a bad value exits with code 2)."""
-    app = create_app(settings)
+    app = create_app(settings, observer=observer)
     app.run()
     if app.startup_problem is not None:  # one plain line, as the CLI writes it
         return startup.report(app.startup_problem)
