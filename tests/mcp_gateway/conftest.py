@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp.client.stdio import get_default_environment
 from mcp_types import Implementation
 
 from engine import Engine, Settings
@@ -33,7 +34,13 @@ def serve_params(settings: Settings, *extra: str) -> StdioServerParameters:
             *extra,
         ],
         cwd=str(Path(__file__).resolve().parents[2]),
+        # the SDK gives a server only a few variables: add the database's URL (PostgreSQL)
+        env={**get_default_environment(), **_db_url(settings)},
     )
+
+
+def _db_url(settings: Settings) -> dict[str, str]:
+    return {"DAENA_DB_URL": settings.daena_db_url} if settings.daena_db_url else {}
 
 
 @asynccontextmanager
