@@ -181,6 +181,9 @@ class ApprovalsScreen(SectionScreen):
 
     def on_engine_event_received(self, message: engine_messages.EngineEventReceived) -> None:
         # A run changes only the history's "Run" column: the inbox does not reload for it.
+        # Textual calls every class's handler along the MRO unless told not to, so the
+        # base class's (which reloads on RELOAD_ON) runs only through the super() below.
+        message.prevent_default()
         if isinstance(message.event, engine.RunFinished) and not self.showing_history:
             return
         super().on_engine_event_received(message)
@@ -447,9 +450,8 @@ class ApprovalsScreen(SectionScreen):
         request = self.selected
         if request is None or self.showing_history or request.id not in self.pending:
             return
-        self.marks.toggle(request.id)
+        self.marks.toggle(request.id)  # the row shows ● (no toast: it would cover the review)
         self._fill_inbox()
-        self.notify(f"{len(self.marks)} marked · b reviews them", title="Bulk", timeout=2)
 
     @work(group="decide")
     async def action_bulk(self) -> None:
