@@ -124,6 +124,13 @@ async def test_the_inbox_adds_and_drops_only_the_rows_that_changed(app, eng, mon
         await wait_for(pilot, lambda: inbox.row_count == 3, "decided request dropped")
         assert shown(inbox) == [first[0], first[2], fourth]
         assert calls.added == [fourth] and calls.clears == 0
-        for _ in range(5):  # runs that are not requests do not touch the inbox
+        screen = app.screen
+        reloads = []
+        reload = screen.reload
+        monkeypatch.setattr(screen, "reload", lambda: (reloads.append(1), reload()))
+        for _ in range(5):  # runs that are not requests do not reload the inbox
             await eng.run(engine.RunRequest(tool="git_status"))
-        assert calls.added == [fourth] and calls.clears == 0
+        fifth = await ask(4)  # after the runs' events: once it is shown, they were handled
+        await wait_for(pilot, lambda: fifth in inbox.rows, "request after the runs")
+        assert len(reloads) == 1  # the request's, none for the five runs
+        assert calls.added == [fourth, fifth] and calls.clears == 0
