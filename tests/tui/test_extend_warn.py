@@ -176,3 +176,33 @@ async def test_the_warning_comes_in_another_section_too(
         await wait_for(pilot, lambda: app.current_mode != "approvals", "left the inbox")
         clock.now += 40
         await wait_for(pilot, lambda: told.titled("Expiring soon"), "the warning", timeout=10)
+
+
+async def test_a_running_task_near_its_deadline_is_notified_once(
+    settings: engine.Settings, eng: engine.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.tasks.playbooks import PlaybookStep
+
+    task = await eng.tasks.create(
+        "check the repo", [PlaybookStep(tool="git_status", args={})], max_seconds=600
+    )
+    clock = Ticking(1_000_000.0)
+    # The runner's own state, as a task 500 s into its 600 s budget leaves it (another
+    # process runs it; the console only reads).
+    await eng.db.execute_local(
+        f"UPDATE tasks SET status = 'running', elapsed_sec = 500, run_started_at = {clock.now}"
+        f" WHERE id = '{task.id}'"
+    )
+    app = create_app(settings, probe_nodes=False, clock=Clock(clock))
+    told = Recorded(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await pilot.press("alt+4")
+        screen = app.screen
+        await wait_for(pilot, lambda: task.id in getattr(screen, "tasks", {}), "the task listed")
+        assert not told.titled("Expiring soon")  # 100 s left: not yet
+        clock.now += 50  # 50 s left
+        await wait_for(pilot, lambda: told.titled("Expiring soon"), "the deadline warning")
+        clock.now += 5
+        [message] = told.titled("Expiring soon")
+        assert message.startswith(f"Task {task.id} deadline expires in 0:")
