@@ -67,3 +67,20 @@ async def test_denied_and_expired_runs_end_at_the_decision(settings: object) -> 
 async def test_an_unknown_trace_has_no_steps(eng: Engine) -> None:
     found = await timeline(eng.audit, trace_id="nope")
     assert found.steps == [] and found.waiting_for is None
+
+
+async def test_a_task_with_several_steps_reads_as_one_timeline(eng: Engine) -> None:
+    task = await eng.tasks.create_from_playbook("inspect_repo")
+    done = await eng.tasks.run(task.id)
+    assert done.status == "completed" and len(done.steps) >= 2
+    found = await timeline(eng.audit, task_id=task.id)
+    ids = [s.audit_id for s in found.steps]
+    assert ids == sorted(ids) and len(ids) == len(set(ids))
+    outcomes = [s for s in found.steps if s.stage == "outcome"]
+    assert len(outcomes) == len(done.steps)  # one outcome per step, each its own record
+    assert {s.tool for s in outcomes} == {step.tool for step in done.steps}
+    assert found.steps[0].stage == "task" and found.steps[-1].stage == "task"
+    assert found.waiting_for is None
+    for step in found.steps:
+        record = await eng.audit.get(step.audit_id)
+        assert record is not None and record.task_id == task.id

@@ -33,6 +33,7 @@ from daena_tui.console.screens.base import SectionScreen
 from daena_tui.console.screens.modals.bulk_review import BulkReviewModal, decide_all
 from daena_tui.console.screens.modals.decision import ApproveModal, DenyModal
 from daena_tui.console.screens.modals.request_view import RequestViewModal
+from daena_tui.console.screens.modals.timeline import TimelineModal
 from daena_tui.console.status import read_status
 from daena_tui.console.styles import risk_text, status_text, tone
 from daena_tui.console.widgets.args_view import ArgsView
@@ -90,6 +91,7 @@ class ApprovalsScreen(SectionScreen):
             tooltip="Give the selected request 10 more minutes (audited, bounded)",
         ),
         Binding("m", "more", "More rows", show=False),  # the title says when there are more
+        Binding("t", "timeline", "Timeline", show=False, tooltip="The selected request's run"),
     ]
 
     def __init__(self) -> None:
@@ -392,6 +394,12 @@ class ApprovalsScreen(SectionScreen):
     def action_view_all(self) -> None:
         if self.selected is not None:
             self.app.push_screen(RequestViewModal(self.selected))
+
+    def action_timeline(self) -> None:
+        """t: the selected request's run (its trace) as a timeline."""
+        request = self.selected
+        if request is not None and request.trace_id:
+            self.app.push_screen(TimelineModal(self.clock, trace_id=request.trace_id))
 
     def _decide(self, intent: str) -> None:
         if self.deciding:

@@ -20,6 +20,7 @@ from daena_tui.console.messages import EngineEventReceived
 from daena_tui.console.render import agent_cell
 from daena_tui.console.screens.base import SectionScreen
 from daena_tui.console.screens.modals.audit_detail import AuditDetailModal
+from daena_tui.console.screens.modals.timeline import TimelineModal
 from daena_tui.console.styles import status_text
 from daena_tui.console.timefilter import parse_when
 from daena_tui.console.widgets.live_table import LiveRows, Row
@@ -62,6 +63,7 @@ class LogsScreen(SectionScreen):
         Binding("e", "export('jsonl')", "Export", tooltip="Export JSONL"),
         # In `?` and the palette; the footer at 80 columns has room for one export key.
         Binding("c", "export('csv')", "Export CSV", show=False),
+        Binding("t", "timeline", "Timeline", show=False, tooltip="The selected record's run"),
     ]
 
     def __init__(self) -> None:
@@ -306,6 +308,29 @@ class LogsScreen(SectionScreen):
             key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
             if key is not None:
                 self._open_detail(int(key))
+
+    def action_timeline(self) -> None:
+        """t: the run (trace) or the task of the selected record, as a timeline."""
+        table = self.query_one("#logs-table", DataTable)
+        if table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            if key is not None:
+                self._open_timeline(int(key))
+
+    @work(group="detail")
+    async def _open_timeline(self, record_id: int) -> None:
+        try:
+            record = await self.eng.audit.get(record_id)
+        except engine.EngineError as err:
+            self.report(err)
+            return
+        if record is None or not (record.trace_id or record.task_id):
+            self.notify("This record belongs to no run or task.", title="Timeline")
+            return
+        trace = record.trace_id
+        await self.app.push_screen(
+            TimelineModal(self.clock, trace_id=trace, task_id=None if trace else record.task_id)
+        )
 
     @work(group="detail")
     async def _open_detail(self, record_id: int) -> None:

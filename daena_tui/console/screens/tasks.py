@@ -24,6 +24,7 @@ from daena_tui.console.render import agent_cell, agent_text
 from daena_tui.console.screens.base import SectionScreen
 from daena_tui.console.screens.modals.confirm import ConfirmModal
 from daena_tui.console.screens.modals.prompt import PromptField, PromptModal
+from daena_tui.console.screens.modals.timeline import TimelineModal
 from daena_tui.console.styles import status_severity, status_text, tone
 from daena_tui.console.widgets.live_table import capped, cut_short
 from daena_tui.console.widgets.tables import TaskTable
@@ -54,6 +55,7 @@ class TasksScreen(SectionScreen):
         Binding("u", "resume", "Resume"),
         Binding("x", "cancel_task", "Cancel task"),
         Binding("m", "more", "More rows", show=False),  # the title says when there are more
+        Binding("t", "timeline", "Timeline", show=False, tooltip="The selected task's story"),
     ]
 
     def __init__(self) -> None:
@@ -280,6 +282,12 @@ class TasksScreen(SectionScreen):
         self.reload()
 
     # -- running --------------------------------------------------------------------------
+
+    def action_timeline(self) -> None:
+        """t: the selected task's audit records as a timeline."""
+        task = self._current()
+        if task is not None:
+            self.app.push_screen(TimelineModal(self.clock, task_id=task.id))
 
     def action_run_task(self) -> None:
         task = self._current()
