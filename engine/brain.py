@@ -324,6 +324,20 @@ class Brain:
                 return PlannerReply(model, problem=f"Ollama's answer was not valid JSON ({err})")
         return parse_reply(model, response.message)
 
+    async def write(self, model: str, messages: list[dict[str, Any]], timeout: float) -> str:  # noqa: ASYNC109
+        """Plain text from `model`, no tools (engine/advice.py's note). Raises BrainError
+        for any failure: unreachable, slow, an HTTP error or an answer of another shape."""
+        import ollama
+
+        async with self._client(timeout) as client:
+            try:
+                response = await client.chat(model=model, messages=messages)
+                return str(response.message.content or "")
+            except (ConnectionError, httpx.HTTPError, ollama.ResponseError) as err:
+                raise BrainError(f"Ollama at {self.url}: {_describe(err)}") from err
+            except (ValidationError, ValueError) as err:
+                raise BrainError(f"Ollama at {self.url}: an answer of another shape") from err
+
 
 def _describe(err: BaseException) -> str:
     text = str(err) or type(err).__name__

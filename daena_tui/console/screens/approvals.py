@@ -36,6 +36,7 @@ from daena_tui.console.screens.modals.request_view import RequestViewModal
 from daena_tui.console.screens.modals.timeline import TimelineModal
 from daena_tui.console.status import read_status
 from daena_tui.console.styles import risk_text, status_text, tone
+from daena_tui.console.widgets.advice import AdviceNote
 from daena_tui.console.widgets.args_view import ArgsView
 from daena_tui.console.widgets.decision_rule import DecisionRule
 from daena_tui.console.widgets.live_table import LiveRows, capped, cut_short
@@ -133,6 +134,7 @@ class ApprovalsScreen(SectionScreen):
             yield Static(id="approval-facts")
             yield DecisionRule(id="approval-rule")
             yield ArgsView(id="approval-args", title="exact arguments (this is what runs)")
+            yield AdviceNote(id="approval-advice")  # below the arguments, never over them
             yield Static(id="approval-words")
 
     def on_mount(self) -> None:
@@ -325,6 +327,7 @@ class ApprovalsScreen(SectionScreen):
             self._shown = shown
             self._load_args(request.args if request else None)
         self.query_one(DecisionRule).show(request)  # on every reload: the policy may change
+        self.query_one(AdviceNote).show(request)
 
     @work(exclusive=True, group="args")
     async def _load_args(self, args: dict[str, object] | None) -> None:
