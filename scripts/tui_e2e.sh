@@ -2,7 +2,8 @@
 # End-to-end check of the real console in tmux (README, "The console"), driven with send-keys:
 # open Tools, run git_status from its form, make a risky request from a second process
 # (the CLI, as an agent would), see it arrive in the inbox without a key press, approve it,
-# and find it in Logs. Every wait is bounded; on failure the captured screen is printed
+# and find it in Logs; then a patch read in the detail and approved (applied once), the
+# timeline of that run, and an extension. Every wait is bounded; on failure the captured screen is printed
 # and the script exits non-zero.
 set -euo pipefail
 
@@ -91,6 +92,61 @@ keys 5
 wait_for "approval_app" "approval in the audit log"
 screen | grep -E "filesystem_wri.*ok" >/dev/null || fail "the approved run is not in Logs as ok"
 echo "tui_e2e: ok: run in Logs"
+
+# The core scenario: a second process asks for a patch; the operator reads the diff in the
+# detail without moving the focus off the list, approves, and the file changes once.
+printf '%s\n' '--- a/README.md' '+++ b/README.md' '@@ -1 +1,2 @@' '-# e2e' '+# e2e patched' \
+    '+second line' >"$TMP/change.patch"
+daena tools enable apply_patch >/dev/null
+set +e
+daena run apply_patch --arg "patch=@$TMP/change.patch" --requester agent --reason "e2e patch" \
+    >/dev/null
+code=$?
+set -e
+[[ $code == 3 ]] || fail "the patch should wait for approval (exit 3), got $code"
+keys 3
+wait_for "e2e patch" "patch request in the inbox"
+wait_for "+# e2e patched" "the diff in the detail, the focus still on the list"
+keys a
+wait_for "Enter now: cancel" "approve dialog on Cancel"
+keys Left
+wait_for "Enter now: APPROVE" "focus on Approve"
+keys Enter
+wait_for "apply_patch ran once: ok" "the patch approved and applied"
+[[ "$(cat "$TMP/ws/README.md")" == $'# e2e patched\nsecond line' ]] || fail "README.md not patched"
+runs=$("$PYTHON" -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(
+"SELECT count(*) FROM audit WHERE tool = ? AND action = ?", ("apply_patch", "run_start")
+).fetchone()[0])' "$TMP/db")
+[[ $runs == 1 ]] || fail "the patch should have run once, it ran $runs times"
+echo "tui_e2e: ok: the patch ran once"
+
+# The timeline of that run, from its newest record in Logs.
+keys 5
+wait_for "apply_patch" "the patch run in Logs"
+for _ in 1 2 3 4 5 6 7 8 9 10 11 12; do keys Up; done
+keys t
+wait_for "Timeline of trace" "the timeline"
+wait_for "apply_patch · from" "the timeline is the patch's"
+wait_for "the run ended" "request, decision, start, outcome"
+screen | grep -F "decision" | grep -qF "e2e-operator" || fail "the decision names its operator"
+echo "tui_e2e: ok: the decision names who"
+keys Escape
+
+# An extension: + gives the selected request 10 more minutes (audited).
+# (The bulk decision is not driven here yet: in tmux the second mark did not stay; see
+# tests/tui/test_bulk_review.py for the console's bulk review under Pilot.)
+set +e
+daena run filesystem_write --arg path=late.txt --arg content=late --requester agent \
+    --reason "extend me" >/dev/null
+set -e
+keys 3
+wait_for "extend me" "a request to extend"
+keys +
+wait_for "Extended" "the extension"
+ext=$("$PYTHON" -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(
+"SELECT count(*) FROM audit WHERE action = ?", ("approval_extended",)).fetchone()[0])' "$TMP/db")
+[[ $ext == 1 ]] || fail "one approval_extended record expected, found $ext"
+echo "tui_e2e: ok: extension audited"
 
 keys C-q
 wait_for "CONSOLE-EXITED 0" "console quit cleanly"

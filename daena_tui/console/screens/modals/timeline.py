@@ -113,7 +113,8 @@ class TimelineModal(ModalScreen[None]):
         if not found.steps:
             line = Text(f"no audit records for {what_of(self.trace_id, self.task_id)}")
         else:
-            began = f"from {self.clock.format(found.steps[0].ts)}"
+            tools = sorted({s.tool for s in found.steps if s.tool})
+            began = f"{', '.join(tools) or 'no tool'} · from {self.clock.format(found.steps[0].ts)}"
             if found.waiting_for:
                 line = Text(f"{began}; waiting for {found.waiting_for}", style="bold")
             else:
