@@ -88,7 +88,13 @@ REQUESTED = Decision(
 NOT_RECORDED = "not recorded"
 """What a record written before the rules were recorded shows (migration 17)."""
 
-_INSERT = "INSERT INTO audit_rules (audit_id, outcome, rule, text) VALUES (?, ?, ?, ?)"
+# A record id can be seen again after the newest records were deleted (a tamper that
+# verify reports): the rule of the record now holding the id replaces the stale one.
+_INSERT = (
+    "INSERT INTO audit_rules (audit_id, outcome, rule, text) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (audit_id) DO UPDATE SET outcome = excluded.outcome, rule = excluded.rule, "
+    "text = excluded.text"
+)
 
 
 def rule_row(audit_id: int, decision: Decision, redact: Callable[[str], str]) -> tuple[Any, ...]:
