@@ -144,7 +144,8 @@ async def test_add_node_with_a_bad_url_stays_open_with_the_message_and_the_input
         assert modal.query_one("#prompt-url", Input).value == "ftp://lab-box:21"
         assert focused_id(app) == "prompt-url"
         modal.query_one("#prompt-url", Input).value = "http://127.0.0.1:9"
-        await pilot.click("#submit")
+        await pilot.pause()  # the dialog re-lays out (the message shown) before the click
+        assert await pilot.click("#submit")
         await wait_for(pilot, lambda: not isinstance(app.screen, PromptModal), "saved")
     assert [n.name for n in await eng.nodes.list()].count("lab-box") == 1
 
