@@ -12,7 +12,7 @@ PYTHON="${PYTHON:-python}"
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/daena-e2e.XXXXXX")"
 SOCKET="daena-e2e-$$"
 SESSION="console"
-TIMEOUT="${E2E_TIMEOUT:-20}"
+TIMEOUT="${E2E_TIMEOUT:-45}"  # bounds a failing wait only; a passing one goes on at once
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 
 tm() { tmux -L "$SOCKET" "$@"; }
