@@ -546,13 +546,18 @@ class AuditLog:
         self, filters: AuditFilter | None = None, batch: int = 5000
     ) -> AsyncIterator[AuditRecord]:
         """Every matching record, oldest first, in bounded batches."""
-        chosen = filters or AuditFilter()
+        async for rows in self._batches(filters or AuditFilter(), batch):
+            for row in rows:
+                yield AuditRecord.from_row(row)
+
+    async def _batches(self, filters: AuditFilter, batch: int) -> AsyncIterator[list[Any]]:
+        """The matching rows, oldest first, a bounded read at a time (iterate, export)."""
         last = 0
         while True:
             rows = await self._db.read(
                 partial(
                     _select,
-                    filters=chosen,
+                    filters=filters,
                     after=last,
                     before=None,
                     limit=batch,
@@ -561,8 +566,7 @@ class AuditLog:
             )
             if not rows:
                 return
-            for row in rows:
-                yield AuditRecord.from_row(row)
+            yield rows
             last = int(rows[-1][0])
 
     async def index_backlog(self) -> int:
@@ -657,26 +661,13 @@ class AuditLog:
         writer = csv.writer(out) if fmt == "csv" else None
         if writer is not None:
             writer.writerow(_EXPORT_KEYS)
-        count, last = 0, 0
-        while True:
-            rows = await self._db.read(
-                partial(
-                    _select,
-                    filters=chosen,
-                    after=last,
-                    before=None,
-                    limit=batch,
-                    newest_first=False,
-                )
-            )
-            if not rows:
-                break
+        count = 0
+        async for rows in self._batches(chosen, batch):
             if writer is None:
                 out.write("".join([_json_line(_export_dict(row)) for row in rows]))
             else:
                 writer.writerows([_csv_cells(row) for row in rows])
             count += len(rows)
-            last = int(rows[-1][0])
             if progress is not None:
                 progress(count, max(total, count))
         return count
