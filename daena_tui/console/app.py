@@ -39,6 +39,7 @@ from daena_tui.console.screens.modals.confirm import ConfirmModal
 from daena_tui.console.screens.starting import StartingScreen
 from daena_tui.console.sections import SECTIONS
 from daena_tui.console.status import ConsoleStatus, read_status
+from daena_tui.console.terminal_size import forget_stale_size
 
 if TYPE_CHECKING:
     EngineFactory = Callable[[engine.Settings], AbstractAsyncContextManager[engine.Engine]]
@@ -332,6 +333,7 @@ def create_app(
 def run_console(settings: SettingsSource, *, observer: bool = False) -> int:
     """Run the console until the operator quits; returns the exit code. Given a loader,
     settings are loaded once the first frame is drawn (a bad value exits with code 2)."""
+    forget_stale_size()
     app = create_app(settings, observer=observer)
     app.run()
     if app.startup_problem is not None:  # one plain line, as the CLI writes it
