@@ -53,15 +53,20 @@ class RunScreen(SectionScreen):
     @work(exclusive=True, group="load")
     async def _load_tools(self) -> None:
         try:
-            self._tools = await self.eng.list_tools()
+            tools = await self.eng.list_tools()
             config = await self.eng.config()
         except engine.EngineError as err:
             self.report(err)
             return
+        # `_tools` and the selector's options change together, with no await between them:
+        # `select_tool` reads one to decide it may set the other
+        self._tools = tools
         select = self.query_one("#run-tool", Select)
         with self.prevent(Select.Changed):
             select.set_options((t.name, t.name) for t in self._tools)
-            if self.tool is not None:
+            # the tool shown may have left the catalogue meanwhile (a policy change, an
+            # upstream removed): the selector then shows no choice rather than raising
+            if self.tool is not None and self._info() is not None:
                 select.value = self.tool
         if self.tool is None:
             with self.prevent(Switch.Changed):
