@@ -167,6 +167,19 @@ class McpSessions:
             if cursor.rowcount:
                 await tx.emit(McpClientGone(session_id, cursor.rowcount))
 
+    async def orphan(self, request_id: str, session_id: str) -> None:
+        """One call's connection dropped while its session lives on (streamable HTTP): that
+        call's answer can no longer reach the client, so its wait is orphaned as if the
+        client had gone; the request stays in the inbox, approvable and run once."""
+        async with self._db.transaction() as tx:
+            cursor = await tx.execute(
+                "UPDATE mcp_waits SET state = 'orphaned'"
+                " WHERE request_id = ? AND state = 'waiting'",
+                (request_id,),
+            )
+            if cursor.rowcount:
+                await tx.emit(McpClientGone(session_id, cursor.rowcount))
+
     async def list(self, *, live_only: bool = False) -> list[McpSession]:
         await self.reap()
         where = " WHERE s.ended_at IS NULL" if live_only else ""
@@ -225,9 +238,11 @@ class McpSessions:
         progress: Callable[[ApprovalRequest], Awaitable[None]],
         *,
         progress_every: float = 1.0,
-    ) -> Outcome:
+        gone: Callable[[], bool] = lambda: False,
+    ) -> Outcome | None:
         """Wait until the request is decided and (if approved) has run, or has expired;
-        `progress` is called about every `progress_every` seconds meanwhile."""
+        `progress` is called about every `progress_every` seconds meanwhile. None when
+        `gone()` says the call's connection dropped first: the wait is then orphaned."""
         await self._set_wait(request_id, session_id, WaitState.WAITING)
         clock = self._approvals.clock  # the engine's: a test's ManualClock moves the wait
         last_progress = 0.0
@@ -237,6 +252,9 @@ class McpSessions:
             if outcome is not None:
                 await self._set_wait(request_id, session_id, WaitState.DONE)
                 return outcome
+            if gone():
+                await self.orphan(request_id, session_id)
+                return None
             now = clock.monotonic()
             if now - last_progress >= progress_every:
                 last_progress = now

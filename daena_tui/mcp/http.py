@@ -10,15 +10,18 @@ Bound to 127.0.0.1 by default, with the SDK's DNS-rebinding protection for loopb
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+import anyio
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from daena_tui.mcp.server import Gateway
 from engine import Engine
 from engine.errors import CredentialError, PolicyError
 
 STATE_KEY = "daena_agent"
+GONE_KEY = "daena_connection_gone"
 
 
 class AgentTokenAuth:
@@ -45,8 +48,19 @@ class AgentTokenAuth:
         except CredentialError as err:
             await _reject(send, 401, err.message)
             return
-        scope.setdefault("state", {})[STATE_KEY] = credential.name
-        await self.app(scope, receive, send)
+        state = scope.setdefault("state", {})
+        state[STATE_KEY] = credential.name
+        state[GONE_KEY] = gone = anyio.Event()
+
+        async def watched() -> Message:
+            """The SSE response listens for `http.disconnect` (the client's TCP connection
+            closed): seeing it here tells a waiting call its answer has nowhere to go."""
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                gone.set()
+            return message
+
+        await self.app(scope, watched, send)
 
 
 async def _reject(send: Send, status: int, message: str) -> None:
@@ -70,6 +84,13 @@ class HttpGateway(Gateway):
             raise PolicyError("auth: no agent token on this request")
         return name
 
+    def connection_gone(self, ctx: Any) -> Callable[[], bool]:
+        state = getattr(getattr(ctx, "request", None), "state", None)
+        gone = getattr(state, GONE_KEY, None)
+        if not isinstance(gone, anyio.Event):
+            return lambda: False
+        return gone.is_set
+
 
 def http_app(
     eng: Engine, *, host: str = "127.0.0.1", progress_every: float = 1.0
@@ -81,7 +102,6 @@ def http_app(
 
 
 async def serve_http(eng: Engine, *, host: str, port: int) -> None:
-    import anyio
     import uvicorn
 
     app = http_app(eng, host=host)

@@ -19,6 +19,7 @@ import os
 import re
 import signal
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,6 +120,11 @@ class Gateway:
         """The agent a transport authenticated for this request (HTTP); None over stdio."""
         return None
 
+    def connection_gone(self, ctx: ServerRequestContext[Any]) -> Callable[[], bool]:
+        """Whether this call's own connection dropped while the session lives on. Over
+        stdio the connection is the session: its end cancels the call instead."""
+        return lambda: False
+
     async def list_tools(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
@@ -182,7 +188,11 @@ class Gateway:
 
         try:
             outcome = await self.sessions.wait_for_outcome(
-                request_id, client.session_id, progress, progress_every=self.progress_every
+                request_id,
+                client.session_id,
+                progress,
+                progress_every=self.progress_every,
+                gone=self.connection_gone(ctx),
             )
         except BaseException:
             cancelled = _cancel_requested(ctx)
@@ -194,6 +204,9 @@ class Gateway:
                 else:
                     await self.sessions.close(client.session_id)
             raise
+        if outcome is None:  # nobody to hear it: the request waits in the inbox, orphaned
+            text = f"the connection dropped; request {request_id} waits in the inbox, orphaned"
+            return types.CallToolResult(content=[types.TextContent(text=text)], is_error=True)
         return from_outcome(outcome)
 
 

@@ -208,9 +208,8 @@ async def test_http_refusal_denial_expiry_cancellation_and_malformed_json_rpc(
 async def test_http_session_ended_while_waiting_leaves_the_request_orphaned(
     settings: Settings,
 ) -> None:
-    """Over HTTP the wait is orphaned when the session ends (the client's DELETE); a dropped
-    connection alone does not end a streamable-HTTP session (the protocol lets a client
-    come back), so until then the request shows as waiting. Approving runs it once."""
+    """Over HTTP the wait is orphaned when its connection drops or the session ends (the
+    client's DELETE), whichever comes first. Approving runs it once."""
     from engine.mcp_sessions import McpSessions
 
     init = {
@@ -270,3 +269,68 @@ async def test_http_session_ended_while_waiting_leaves_the_request_orphaned(
             " AND status = 'ok'"
         ).fetchone()[0]
     assert runs == 1
+
+
+async def test_a_killed_http_client_orphans_its_wait_while_its_session_lives_on(
+    settings: Settings,
+) -> None:
+    """The SDK's streamable HTTP client, in its own process, is SIGKILLed while its call
+    waits: no cancellation, no DELETE, only the TCP connection gone. The wait is marked
+    orphaned as a stdio disconnect is (the session itself is not ended: the protocol lets
+    a client come back); approving it runs it exactly once, the result kept in the audit."""
+    import json
+    import signal
+    import sys
+    from pathlib import Path
+
+    from engine.errors import ApprovalError
+    from engine.mcp_sessions import McpSessions
+
+    client = Path(__file__).with_name("http_waiting_client.py")
+    async with Engine.open(settings) as eng, Engine.open(settings) as operator:
+        _, token = await operator.credentials.mint("helper", operator="op@test", expires_at=None)
+        sessions = McpSessions(operator.db, operator.audit, operator.approvals)
+        async with served(eng) as url:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                str(client),
+                url,
+                token,
+                "shell_exec",
+                json.dumps({"command": "git status --short --branch"}),
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            try:
+                request_id = await wait_for_pending(operator)
+                for _ in range(300):  # bounded: the server registers the wait
+                    if await sessions.wait_state(request_id) == "waiting":
+                        break
+                    await asyncio.sleep(0.05)
+                assert await sessions.wait_state(request_id) == "waiting"
+            finally:
+                proc.send_signal(signal.SIGKILL)
+            assert await asyncio.wait_for(proc.wait(), 30) == -signal.SIGKILL
+            for _ in range(300):  # the server sees the connection close
+                if await sessions.wait_state(request_id) == "orphaned":
+                    break
+                await asyncio.sleep(0.05)
+            assert await sessions.orphaned() == {request_id}
+            [session] = await sessions.list()
+            assert session.ended_at is None  # the session lives on; this call's wait is gone
+            assert (session.waiting, session.orphaned) == (0, 1)
+            approved = await operator.approve(request_id, reason="still wanted")
+            assert approved.ok, approved.error
+            with pytest.raises(ApprovalError):
+                await operator.approve(request_id)  # once only
+            done = await operator.approvals.get(request_id)
+            record = await operator.audit.get(done.run_audit_id or -1)
+    assert done.run_status == "ok" and record is not None
+    assert "## main" in (record.result_summary or "")
+    with sqlite3.connect(settings.daena_db_path) as raw:
+        runs = raw.execute(
+            "SELECT COUNT(*) FROM audit WHERE tool = 'shell_exec' AND action = 'run'"
+            " AND status NOT IN ('pending_approval')"
+        ).fetchone()[0]
+        gone = raw.execute("SELECT kind FROM events WHERE kind = 'McpClientGone'").fetchall()
+    assert runs == 1 and gone == [("McpClientGone",)]
