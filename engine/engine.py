@@ -125,6 +125,7 @@ class Engine:
         index_audit: bool = False,
         seed: dict[str, Any] | None = None,
         clock: Clock = SYSTEM,
+        read_only: bool = False,
     ) -> AsyncIterator[Engine]:
         """Open the database, seed and sweep.
 
@@ -133,11 +134,17 @@ class Engine:
         `index_audit`, audit records the search index lacks are indexed in the background
         (long-lived processes: the console, `daena serve`). `clock` is where expiry, budgets
         and waits read time (tests pass an `engine.clock.ManualClock`).
+
+        `read_only` (the observer, engine/observer.py): the database connection itself
+        refuses writes, and nothing that writes runs (no migration, seeding, recovery,
+        sweeps, leases, indexing or node probes): the other processes do those.
         """
         workspace = settings.execution_workspace_root
         if not workspace.is_dir():
             raise ConfigError(f"EXECUTION_WORKSPACE_ROOT: {workspace} is not a directory")
-        db = await open_database(settings.daena_db_url, settings.daena_db_path, EventBus())
+        db = await open_database(
+            settings.daena_db_url, settings.daena_db_path, EventBus(), read_only=read_only
+        )
         http = httpx.AsyncClient(
             follow_redirects=False, timeout=settings.automation_request_timeout_sec
         )
@@ -149,6 +156,10 @@ class Engine:
         upstream.attach(engine.policy, engine.audit)
         engine.executor.catalogue_sync = upstream.sync  # servers added by other processes
         try:
+            if read_only:
+                await engine._open_read_only(watch=watch)
+                yield engine
+                return
             await engine.leases.stamp()
             await engine.policy.ensure_seeded(
                 load_seed() if seed is None else seed, engine.operator
@@ -178,6 +189,13 @@ class Engine:
             await engine.upstream.close()
             await http.aclose()
             await db.close()
+
+    async def _open_read_only(self, *, watch: bool) -> None:
+        """The reading half of opening: secrets to redact, and other processes' events."""
+        for secret in await self.nodes.learn_tokens():
+            self.redactor.add(secret)
+        if watch:
+            await self.start_watching()
 
     def _tool_context(self, trace_id: str) -> ToolContext:
         return ToolContext(

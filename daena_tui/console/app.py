@@ -65,6 +65,14 @@ def default_engine_factory(
     )
 
 
+def observer_engine_factory(
+    settings: engine.Settings,
+) -> AbstractAsyncContextManager[engine.Engine]:
+    """The observer's engine (`daena --observer`): its database connection cannot write, and
+    it follows the other processes' changes; engine/observer.py's allowlist comes first."""
+    return engine.Engine.open(settings, watch=True, read_only=True)
+
+
 class QuitModal(ConfirmModal):
     """The question ctrl+q asks while a run is in flight."""
 
@@ -113,15 +121,20 @@ class DaenaApp(App[int]):
     ) -> None:
         super().__init__()
         # `--observer` (daena web): the engine is held through engine/observer.py's read-only
-        # view, so no key can approve, deny, toggle or edit anything.
+        # view, so no key can approve, deny, toggle or edit anything, over a database
+        # connection that cannot write (observer_engine_factory).
         self.observer = observer
         self.preferences = preferences or Preferences()
         self._settings_source = settings
         self.settings: engine.Settings | None = None if callable(settings) else settings
         self.clock = clock or Clock()
         self.engine: engine.Engine | None = None
-        self._engine_factory = engine_factory or partial(
-            default_engine_factory, probe_nodes_every=NODE_PROBE_SEC if probe_nodes else None
+        self._engine_factory = engine_factory or (
+            observer_engine_factory
+            if observer
+            else partial(
+                default_engine_factory, probe_nodes_every=NODE_PROBE_SEC if probe_nodes else None
+            )
         )
         self._initial = initial_section
         self._stack = AsyncExitStack()

@@ -114,7 +114,7 @@ class Transaction:
         )
 
 
-async def _connect(path: Path) -> aiosqlite.Connection:
+async def _connect(path: Path, *, read_only: bool = False) -> aiosqlite.Connection:
     """Open the file with plain sqlite3 in a worker thread, then hand it to aiosqlite.
 
     When aiosqlite's own connect fails (a read-only directory, a file that is not a
@@ -122,10 +122,14 @@ async def _connect(path: Path) -> aiosqlite.Connection:
     closed by then, printing an 'Event loop is closed' traceback after the one-line error.
     Opened first, the connection's failure is an ordinary exception here, and aiosqlite's
     connector can no longer fail. Only aiosqlite's thread uses the connection afterwards.
+    `read_only` opens the file with SQLite's `mode=ro`: the connection itself cannot write.
     """
-    raw = await asyncio.to_thread(
-        sqlite3.connect, str(path), isolation_level=None, check_same_thread=False
-    )
+
+    def connect() -> sqlite3.Connection:
+        target = f"{path.resolve().as_uri()}?mode=ro" if read_only else str(path)
+        return sqlite3.connect(target, isolation_level=None, check_same_thread=False, uri=read_only)
+
+    raw = await asyncio.to_thread(connect)
     return await aiosqlite.Connection(lambda: raw, iter_chunk_size=64)
 
 
@@ -171,22 +175,35 @@ class Database:
         self._known = None if str(path) == ":memory:" else KnownDatabase(path)
 
     @classmethod
-    async def open(cls, path: Path, bus: EventBus) -> Database:
+    async def open(cls, path: Path, bus: EventBus, *, read_only: bool = False) -> Database:
+        """Open (creating and migrating) the database; `read_only` (the observer) opens an
+        existing, current one through a connection that cannot write, and changes nothing."""
         path = path.expanduser()  # noqa: ASYNC240 (no I/O; start-up)
+        if read_only and not path.is_file():
+            raise StorageError(
+                f"DAENA_DB_PATH: {path} does not exist; a read-only console opens only a "
+                "database `daena` has already created"
+            )
         try:
             if str(path) != ":memory:":
                 KnownDatabase(path).check_present()  # a known database gone is an error
-                path.parent.mkdir(parents=True, exist_ok=True)
-            conn = await _connect(path)
+                if not read_only:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+            conn = await _connect(path, read_only=read_only)
         except (OSError, sqlite3.Error) as err:
             raise StorageError(f"DAENA_DB_PATH: cannot open database {path}: {err}") from err
         conn.row_factory = sqlite3.Row
         db = cls(conn, path, bus)
         try:
-            await db._configure()
-            await db._migrate()
-            if db._known is not None:
-                await run_on_connection_thread(conn, db._known.check_newest)
+            if read_only:
+                await db._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                await db._conn.execute("PRAGMA query_only = ON")  # a second line behind mode=ro
+                check_current(path, await db.user_version())
+            else:
+                await db._configure()
+                await db._migrate()
+                if db._known is not None:
+                    await run_on_connection_thread(conn, db._known.check_newest)
             db._remember_files()
         except (sqlite3.Error, StorageError) as err:
             await db.close()
@@ -411,6 +428,16 @@ class Database:
     async def last_event_id(self) -> int:
         row = await self.fetchone("SELECT COALESCE(MAX(id), 0) FROM events")
         return int(row[0]) if row else 0
+
+
+def check_current(where: object, version: int) -> None:
+    """A read-only connection cannot migrate: the schema must already be this version's."""
+    if version != len(MIGRATIONS):
+        raise StorageError(
+            f"database {where} is at schema {version} and this version needs "
+            f"{len(MIGRATIONS)}; a read-only console cannot migrate it: run any `daena` "
+            "command with this version once first"
+        )
 
 
 def placeholders(values: Iterable[Any]) -> str:

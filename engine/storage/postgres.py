@@ -38,7 +38,13 @@ from psycopg.pq import Format
 
 from engine.errors import StorageError
 from engine.events import Event, EventBus
-from engine.storage.database import Database, Params, SyncTransaction, Transaction
+from engine.storage.database import (
+    Database,
+    Params,
+    SyncTransaction,
+    Transaction,
+    check_current,
+)
 from engine.storage.dialect import NUL_STANDIN, POSTGRESQL, to_postgres, without_nul
 from engine.storage.migrations import MIGRATIONS
 from engine.storage.postgres_migrations import postgres_migration
@@ -315,7 +321,20 @@ class PostgresDatabase(Database):
     # -- opening ----------------------------------------------------------------------------
 
     @classmethod
-    async def connect(cls, url: str, key_base: Path, bus: EventBus) -> PostgresDatabase:
+    async def connect(
+        cls, url: str, key_base: Path, bus: EventBus, *, read_only: bool = False
+    ) -> PostgresDatabase:
+        """Connect (and migrate); `read_only` (the observer): every transaction of the
+        session is READ ONLY, so the server refuses any write, and nothing is migrated."""
+        if read_only:
+            db = cls(url, key_base, bus)
+            db._session["default_transaction_read_only"] = "on"  # kept across reconnects
+            try:
+                check_current(db.shown, await db._schema_version())
+            except BaseException:
+                await db.close()
+                raise
+            return db
         try:  # the audit head's key lives beside DAENA_DB_PATH on this host
             key_base.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -377,6 +396,11 @@ class PostgresDatabase(Database):
     async def user_version(self) -> int:
         row = await self.fetchone("SELECT version FROM daena_schema")
         return int(row[0]) if row else 0
+
+    async def _schema_version(self) -> int:
+        """The schema version, 0 when the database was never migrated."""
+        row = await self.fetchone("SELECT to_regclass('daena_schema') IS NOT NULL")
+        return await self.user_version() if row and row[0] else 0
 
     async def close(self) -> None:
         if self._closed:
