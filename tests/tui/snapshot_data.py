@@ -101,8 +101,13 @@ MODELS_ROOT = "/srv/daena/models"
 DB_PATH = Path("data") / "daena.db"  # relative to the cwd, a tmp dir (see conftest)
 
 
-def snapshot_app(workspace: Path, section: str) -> DaenaApp:
+def snapshot_app(
+    workspace: Path, section: str, settings_update: dict[str, object] | None = None
+) -> DaenaApp:
+    """The console on the fixed data; `settings_update` changes settings (an Ollama URL)."""
     settings = settings_for(DB_PATH, workspace, MODELS_ROOT=MODELS_ROOT)
+    if settings_update:
+        settings = settings.model_copy(update=settings_update)
     asyncio.run(_seed(settings))
     _normalise(settings.daena_db_path)
     return _app(settings, section)

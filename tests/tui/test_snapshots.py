@@ -15,6 +15,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from daena_tui.console.widgets.args_view import ArgsView
+from daena_tui.console.widgets.decision_rule import DecisionRule
 
 from .conftest import wait_for
 from .snapshot_data import MODELS_ROOT, snapshot_app
@@ -88,6 +89,8 @@ async def inbox_ready(pilot: Pilot[int]) -> None:
     await rows("#inbox", 2)(pilot)
     view = pilot.app.screen.query_one("#approval-args", ArgsView)
     await wait_for(pilot, lambda: view.row_count > 0, "arguments shown")
+    rule = pilot.app.screen.query_one(DecisionRule)
+    await wait_for(pilot, lambda: rule.shown, "decided by (the detail's border)")
     await pilot.pause()
 
 

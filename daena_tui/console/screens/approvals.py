@@ -131,8 +131,7 @@ class ApprovalsScreen(SectionScreen):
             history.add_fit_column("Why", key="reason", width=6, flex=3)
             yield history
         with Vertical(id="approval-detail"):
-            yield Static(id="approval-facts")
-            yield DecisionRule(id="approval-rule")
+            yield DecisionRule(id="approval-facts")  # the rule in its border: readable at 80x24
             yield ArgsView(id="approval-args", title="exact arguments (this is what runs)")
             yield AdviceNote(id="approval-advice")  # below the arguments, never over them
             yield Static(id="approval-words")
@@ -152,13 +151,14 @@ class ApprovalsScreen(SectionScreen):
 
     @work(exclusive=True, group="load")
     async def _load(self) -> None:
+        history = self.showing_history  # read before the awaits: the screen may close during them
         try:
             status = await read_status(self.eng)  # the header's count: the same read
             pending = await self.eng.approvals.list("pending", self.limits["inbox"])
             mcp = McpSessions(self.eng.db, self.eng.audit, self.eng.approvals)
             clients = await mcp.waits()
             decided, decided_total = [], self.decided_total
-            if self.showing_history:
+            if history:
                 decided = await self.eng.approvals.list(None, limit=self.limits["history"])
                 decided_total = await self.eng.approvals.count(None) - status.pending
         except engine.EngineError as err:
@@ -335,7 +335,7 @@ class ApprovalsScreen(SectionScreen):
 
     def _show_facts(self) -> None:
         """The console's facts on one line, the time left counting down."""
-        facts = self.query_one("#approval-facts", Static)
+        facts = self.query_one("#approval-facts", DecisionRule)
         r = self.selected
         if r is None:
             facts.update(Text("No request selected.", style="dim"))

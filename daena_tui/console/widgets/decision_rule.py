@@ -1,11 +1,11 @@
-"""One line in the inbox detail: which rule decides the selected request.
+"""The inbox detail's header: the request's facts, and in its top border which rule
+decides it.
 
 A pending request: what `Engine.explain` says of its exact call under the policy now (the
 rule an approval would meet, nothing run). A decided one: the rule stored with its run's
 audit record (engine/explain.py), or "not recorded" for runs from before. The rule's text
-may quote the call, so it is drawn inert, on one row, cut with an ellipsis. Below
-MIN_HEIGHT terminal rows the row goes to the arguments instead (at 80x24 every row of the
-diff counts); `daena explain` and the Logs detail still say it there.
+may quote the call, so it is drawn inert and cut with an ellipsis. It sits in the border
+row the header has anyway, so it is readable at 80x24 and costs the arguments no row.
 """
 
 from __future__ import annotations
@@ -30,27 +30,19 @@ def rule_line(rule: str) -> Text:
     return text.append(inert_one_line(rule, 400))
 
 
-MIN_HEIGHT = 30
-
-
 class DecisionRule(Static):
-    DEFAULT_CSS = """
-    DecisionRule {
-        padding: 0 1;
-        height: 1;
-        text-wrap: nowrap;
-        text-overflow: ellipsis;
-    }
-    """
+    """The facts line (the screen updates it every second) under the rule's border title."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id)
-        self.shown = ""  # the plain line (tests read it)
+        self.shown = ""  # the plain rule line (tests read it)
 
     def show(self, request: engine.ApprovalRequest | None) -> None:
-        self.display = request is not None and self.app.size.height >= MIN_HEIGHT
-        if request is not None:
-            self._look_up(request)
+        if request is None:
+            self.shown = ""
+            self.border_title = None
+            return
+        self._look_up(request)
 
     @work(exclusive=True, group="decision-rule")
     async def _look_up(self, request: engine.ApprovalRequest) -> None:
@@ -68,4 +60,4 @@ class DecisionRule(Static):
             rule = f"unknown ({err.message})"
         line = rule_line(rule)
         self.shown = line.plain
-        self.update(line)
+        self.border_title = line
