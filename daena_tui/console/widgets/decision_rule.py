@@ -30,6 +30,17 @@ def rule_line(rule: str) -> Text:
     return text.append(inert_one_line(rule, 400))
 
 
+def decided_without_a_run(request: engine.ApprovalRequest) -> str:
+    """Who ended a request that never ran, by the name stored with it: an agent that
+    withdrew its own request is named as such, never passed off as the operator."""
+    who = request.decided_by
+    if not who:
+        return NOT_RECORDED
+    if who == request.requester:
+        return f"withdrawn by its requester, {who}"
+    return f"{request.status} by {who}"
+
+
 class DecisionRule(Static):
     """The facts line (the screen updates it every second) under the rule's border title."""
 
@@ -55,7 +66,7 @@ class DecisionRule(Static):
                 rules = await recorded_rules(eng.db, [request.run_audit_id])
                 rule = shown_rule(rules.get(request.run_audit_id))
             else:
-                rule = f"{request.status} by the operator" if request.decided_by else NOT_RECORDED
+                rule = decided_without_a_run(request)
         except engine.EngineError as err:
             rule = f"unknown ({err.message})"
         line = rule_line(rule)
