@@ -44,6 +44,19 @@ class Advice:
     model: str
     text: str
     """Bounded plain text; the console still draws it inert (it is the model's)."""
+    args_chars: int = 0
+    """How long the arguments' JSON is; the model read at most ARGS_SHOWN of it."""
+
+    @property
+    def partial(self) -> str | None:
+        """What the note must say first when the model did not read all the arguments (an
+        agent can put its payload after a harmless first part), else None."""
+        if self.args_chars <= ARGS_SHOWN:
+            return None
+        return (
+            f"the model read only the first {ARGS_SHOWN:,} of {self.args_chars:,} characters "
+            "of the arguments"
+        )
 
 
 def bounded(text: str) -> str:
@@ -58,8 +71,12 @@ def bounded(text: str) -> str:
     return out
 
 
+def args_json(request: ApprovalRequest) -> str:
+    return json.dumps(request.args, ensure_ascii=False, sort_keys=True, default=str)
+
+
 def question(request: ApprovalRequest) -> list[dict[str, Any]]:
-    args = json.dumps(request.args, ensure_ascii=False, sort_keys=True, default=str)
+    args = args_json(request)
     if len(args) > ARGS_SHOWN:
         args = args[:ARGS_SHOWN] + f"… ({len(args) - ARGS_SHOWN} more characters not shown)"
     data = {"tool": request.tool, "arguments": args, "reason": request.reason[:REASON_SHOWN]}
@@ -94,4 +111,4 @@ class Advisor:
             text = bounded(await self._brain.write(model, question(request), self._timeout))
         except Exception:  # an EngineError or any other failure: no note, never an error
             return None
-        return Advice(request.id, model, text) if text else None
+        return Advice(request.id, model, text, len(args_json(request))) if text else None
