@@ -160,12 +160,17 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _same_origin(origin: str, raw_host: bytes | None, scope: Scope) -> bool:
-    """True when `origin` is exactly the origin the request was sent to (its `Host`, already
-    checked to be one of the server's names, and the connection's scheme)."""
-    scheme = str(scope.get("scheme", "http"))
+    host = raw_host.decode("latin-1") if raw_host else None
+    return same_origin(origin, host, str(scope.get("scheme", "http")))
+
+
+def same_origin(origin: str, host: str | None, scheme: str) -> bool:
+    """True when `origin` is exactly the origin a request was sent to: its `Host` (already
+    checked to be one of the server's names) and the connection's scheme, port included
+    (a page on another port of the same host is another origin). Also used by `daena web`."""
     try:
         given = urlsplit(origin)
-        own = urlsplit(f"{scheme}://{raw_host.decode('latin-1')}") if raw_host else None
+        own = urlsplit(f"{scheme}://{host}") if host else None
         if own is None or given.scheme != scheme or given.path or given.query:
             return False
         ports = (given.port or _DEFAULT_PORTS.get(scheme), own.port or _DEFAULT_PORTS.get(scheme))

@@ -4,6 +4,10 @@ textual-serve starts one console process per browser connection and forwards key
 it has no authentication of its own. Here the page (`/?token=T`) and the websocket
 (`/ws/T`, the token in the path because the page's script appends `?width=…` to the URL)
 both require the token, compared in constant time; anything else is 403 and starts nothing.
+A websocket is not bound by the same-origin policy, so a browser is let in only from the
+observer's own page: its `Origin` must be this server's (scheme, host, port) and its `Host`
+one of this server's names (no DNS rebinding), as the HTTP API's guard requires. The page
+asks the browser not to pass its URL, which holds the token, on as a Referer nor to cache it.
 The console it starts is `daena --observer`: the engine is read-only in that process
 (engine/observer.py), so even a valid token decides nothing.
 """
@@ -16,7 +20,11 @@ from typing import Any
 from aiohttp import web
 from textual_serve.server import Server
 
+from daena_http.guard import same_origin
+from engine.safety.hosts import allowed_host_names, normalise_host
+
 MIN_TOKEN_LENGTH = 16
+PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 
 
 class TokenServer(Server):
@@ -25,9 +33,23 @@ class TokenServer(Server):
     def __init__(self, command: str, token: str, **kwargs: Any) -> None:
         super().__init__(command, **kwargs)
         self._token = token
+        self._hosts = allowed_host_names(self.host)
 
     def _allowed(self, given: str | None) -> bool:
         return given is not None and hmac.compare_digest(given.encode(), self._token.encode())
+
+    def _refusal(self, request: web.Request, token: str | None) -> str | None:
+        """Why `request` may not open the page or the console, or None: a wrong token, a
+        Host that is not this server's, a browser on another origin."""
+        if not self._allowed(token):
+            return "a wrong or missing token"
+        host = request.headers.get("Host")
+        if host is None or normalise_host(host) not in self._hosts:
+            return "Host is not one of this server's names"
+        origin = request.headers.get("Origin")
+        if origin is not None and not same_origin(origin, host, request.scheme):
+            return "a page on another origin cannot open the observer"
+        return None
 
     async def _make_app(self) -> web.Application:
         app = web.Application()
@@ -45,14 +67,17 @@ class TokenServer(Server):
         return app
 
     async def _index(self, request: web.Request) -> web.StreamResponse:
-        if not self._allowed(request.query.get("token")):
-            raise web.HTTPForbidden(text="daena web: a wrong or missing token\n")
+        refusal = self._refusal(request, request.query.get("token"))
+        if refusal is not None:
+            raise web.HTTPForbidden(text=f"daena web: {refusal}\n", headers=PAGE_HEADERS)
         response: web.StreamResponse = await self.handle_index(request)
+        response.headers.update(PAGE_HEADERS)
         return response
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
-        if not self._allowed(request.match_info.get("token")):
-            raise web.HTTPForbidden(text="daena web: a wrong or missing token\n")
+        refusal = self._refusal(request, request.match_info.get("token"))
+        if refusal is not None:
+            raise web.HTTPForbidden(text=f"daena web: {refusal}\n")
         return await self.handle_websocket(request)
 
     async def handle_index(self, request: web.Request) -> Any:
