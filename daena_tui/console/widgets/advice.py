@@ -35,10 +35,10 @@ def advisor_for(app: DaenaApp) -> Advisor:
 def note_text(advice: Advice) -> Text:
     """The label, then the note; a note written from part of the arguments says so before
     anything else (the widget's few rows must not cut the warning off)."""
-    text = Text()
+    text = Text(style="dim italic")  # the whole note's base style, as before
     if advice.partial:
         text.append(f"advisory — {advice.partial}; ", "bold")
-    text.append(f"{LABEL} ({advice.model})\n", style="dim italic")
+    text.append(f"{LABEL} ({advice.model})\n")
     body = agent_text(advice.text, max_lines=NOTE_LINES, max_chars=NOTE_CHARS, more="")
     return text.append_text(body)
 
