@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Awaitable, Callable
 from datetime import UTC
 from pathlib import Path
 
@@ -102,13 +103,19 @@ DB_PATH = Path("data") / "daena.db"  # relative to the cwd, a tmp dir (see conft
 
 
 def snapshot_app(
-    workspace: Path, section: str, settings_update: dict[str, object] | None = None
+    workspace: Path,
+    section: str,
+    settings_update: dict[str, object] | None = None,
+    extra: Callable[[engine.Settings], Awaitable[None]] | None = None,
 ) -> DaenaApp:
-    """The console on the fixed data; `settings_update` changes settings (an Ollama URL)."""
+    """The console on the fixed data; `settings_update` changes settings (an Ollama URL);
+    `extra` seeds more (fixed) data after the common seed, before the normalising."""
     settings = settings_for(DB_PATH, workspace, MODELS_ROOT=MODELS_ROOT)
     if settings_update:
         settings = settings.model_copy(update=settings_update)
     asyncio.run(_seed(settings))
+    if extra is not None:
+        asyncio.run(extra(settings))
     _normalise(settings.daena_db_path)
     return _app(settings, section)
 

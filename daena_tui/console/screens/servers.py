@@ -11,11 +11,8 @@ text, shown inert.
 
 from __future__ import annotations
 
-import json
 from typing import ClassVar
 
-from rich.console import RenderableType
-from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -26,9 +23,9 @@ import engine
 from daena_tui.console.render import agent_text
 from daena_tui.console.screens.base import SectionScreen
 from daena_tui.console.styles import enabled_text, risk_text, status_text, tone
+from daena_tui.console.widgets.pin_view import definitions, pin_text
 from daena_tui.console.widgets.tables import RowTable
 from engine.mcp_sessions import McpSessions
-from engine.upstream.pinning import Definition
 from engine.upstream.store import UpstreamTool
 
 REFRESH_SEC = 2.0
@@ -152,7 +149,7 @@ class ServersScreen(SectionScreen):
                 tool.name,
                 risk_text(self.app, str(tool.risk)),
                 enabled_text(self.app, enabled),
-                status_text(self.app, tool.pin_state),
+                pin_text(self.app, tool.pin_state),
                 _cell(shown.description),
                 _cell(tool.changed.description) if tool.changed else "",
                 key=tool.name,
@@ -193,29 +190,3 @@ class ServersScreen(SectionScreen):
             return
         self.notify(message, title="Servers", markup=False)
         self.reload()
-
-
-def _definition_text(definition: Definition) -> Text:
-    """A definition as the upstream wrote it (untrusted): description, then its schema."""
-    schema = json.dumps(definition.input_schema, indent=1, sort_keys=True, ensure_ascii=False)
-    text = agent_text(definition.description, max_lines=6, max_chars=600)
-    return text.append("\n").append(agent_text(schema, max_lines=12, max_chars=1200))
-
-
-def definitions(tool: UpstreamTool) -> RenderableType:
-    """Pinned and changed definitions side by side: what the operator enabled, and what the
-    upstream now says (until the operator re-enables the tool, which pins the new one)."""
-    grid = Table.grid(padding=(0, 2), expand=True)
-    grid.add_column(ratio=1)
-    pinned = tool.pinned or tool.definition
-    if tool.changed is None:
-        grid.add_row(Text(f"{tool.name} — pinned definition (upstream text)", style="bold"))
-        grid.add_row(_definition_text(pinned))
-        return grid
-    grid.add_column(ratio=1)
-    grid.add_row(
-        Text("pinned when enabled (upstream text)", style="bold"),
-        Text("changed to (upstream text) — disabled until re-enabled", style="bold"),
-    )
-    grid.add_row(_definition_text(pinned), _definition_text(tool.changed))
-    return grid

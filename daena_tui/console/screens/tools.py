@@ -1,10 +1,15 @@
-"""Tools: the catalog (name, risk, enabled, description); toggle with space, Enter to run.
-The highlighted tool's description in full is under the list (the column cuts it with `…`)."""
+"""Tools: the catalog (name, risk, enabled, pin, description); toggle with space, Enter to
+run. Our own tools first; then each upstream MCP server's tools under a row naming the
+server, with their pinning state (pinned / changed — disabled until re-enabled / not
+pinned). Under the list, the highlighted tool's description in full, and for a tool whose
+definition changed the pinned and the new definitions side by side. Upstream text
+(descriptions, schemas, endpoints) is untrusted: shown inert, never as markup."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.console import Group, RenderableType
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -12,10 +17,15 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
 import engine
-from daena_tui.console.render import agent_text  # upstream MCP descriptions are untrusted
+from daena_tui.console.render import agent_text
 from daena_tui.console.screens.base import SectionScreen
-from daena_tui.console.styles import enabled_text, risk_text
+from daena_tui.console.styles import enabled_text, risk_text, status_text, tone
+from daena_tui.console.widgets.pin_view import definitions, pin_summary, pin_text
 from daena_tui.console.widgets.tables import ToolTable
+from engine.upstream.store import Server, UpstreamTool
+
+SERVER_KEY = "server:"
+"""Row keys of the server header rows (never a tool name: those have no colon)."""
 
 
 class ToolsScreen(SectionScreen):
@@ -30,6 +40,7 @@ class ToolsScreen(SectionScreen):
     def __init__(self) -> None:
         super().__init__()
         self.tools: dict[str, engine.ToolInfo] = {}
+        self.upstream: dict[str, UpstreamTool] = {}
 
     def compose_body(self) -> ComposeResult:
         table = ToolTable(id="tools-table", zebra_stripes=True)
@@ -37,6 +48,7 @@ class ToolsScreen(SectionScreen):
         table.add_fit_column("Tool", key="name", width=18, flex=1, most=34)
         table.add_fit_column("Risk", key="risk", width=6)
         table.add_fit_column("Enabled", key="enabled", width=7)
+        table.add_fit_column("Pin", key="pin", width=10)
         table.add_fit_column("Description", key="description", width=10, flex=3)
         yield table
         yield Static(id="tools-detail")
@@ -50,53 +62,106 @@ class ToolsScreen(SectionScreen):
     @work(exclusive=True, group="load")
     async def _load(self) -> None:
         try:
-            infos = await self.eng.list_tools()
+            infos = await self.eng.list_tools()  # syncs the upstream catalogue first
+            servers = await self.eng.upstream.store.servers()
+            upstream = await self.eng.upstream.store.tools()
         except engine.EngineError as err:
             self.report(err)
             return
         table = self.query_one("#tools-table", DataTable)
         self.tools = {i.name: i for i in infos}
-        current = self.current_tool()
+        self.upstream = {t.name: t for t in upstream if t.name in self.tools}
+        current = self.current_key()
         table.clear()
         for info in infos:
-            table.add_row(
-                info.name,
-                risk_text(self.app, str(info.risk)),
-                enabled_text(self.app, info.enabled),
-                agent_text(info.description, max_lines=1, max_chars=300, more=""),
-                key=info.name,
-            )
-        if current in self.tools:
+            if info.name not in self.upstream:
+                self._add_tool(table, info, None)
+        for server in servers:
+            self._add_server(table, server)
+            for tool in upstream:
+                if tool.server == server.name and tool.name in self.tools:
+                    self._add_tool(table, self.tools[tool.name], tool)
+        if current is not None and current in table.rows:
             table.move_cursor(row=table.get_row_index(current))
         self._show_detail()
 
+    def _add_tool(
+        self, table: DataTable[RenderableType], info: engine.ToolInfo, tool: UpstreamTool | None
+    ) -> None:
+        table.add_row(
+            Text(("  " if tool else "") + info.name),
+            risk_text(self.app, str(info.risk)),
+            enabled_text(self.app, info.enabled),
+            pin_text(self.app, tool.pin_state) if tool else "",
+            agent_text(info.description, max_lines=1, max_chars=300, more=""),
+            key=info.name,
+        )
+
+    def _add_server(self, table: DataTable[RenderableType], server: Server) -> None:
+        via = "http" if server.endpoint.url else "stdio"
+        where = agent_text(server.endpoint.describe(), max_lines=1, max_chars=200, more="")
+        table.add_row(
+            Text(f"▸ {server.name}", style="bold"),
+            "",
+            "",
+            status_text(self.app, server.state, server.state or "—"),
+            tone(self.app, "text-muted", f"MCP server · {via} · ").append_text(where),
+            key=SERVER_KEY + server.name,
+        )
+
     @on(DataTable.RowHighlighted, "#tools-table")
     def _show_detail(self) -> None:
-        info = self.tools.get(self.current_tool() or "")
+        key = self.current_key() or ""
+        info = self.tools.get(key)
         detail = self.query_one("#tools-detail", Static)
+        tool = self.upstream.get(key)
+        changed = tool is not None and tool.changed is not None
+        if changed != detail.has_class("pin-changed"):  # the pane grows or shrinks, and
+            detail.set_class(changed, "pin-changed")  # the table with it: keep the row seen
+            self.call_after_refresh(self._keep_cursor_seen)
         if info is None:
             detail.update("")
             return
         # the description may be an upstream MCP server's (untrusted): literal, never markup
         text = Text(f"{info.name} · {info.risk} risk — ", style="bold")
-        detail.update(text.append_text(agent_text(info.description, max_lines=3, more="")))
+        text.append_text(agent_text(info.description, max_lines=3, more=""))
+        if tool is None:
+            detail.update(text)
+            return
+        state = pin_text(self.app, tool.pin_state).append(f" · {pin_summary(tool)}")
+        detail.update(Group(state, definitions(tool)) if changed else Group(text, state))
+
+    def _keep_cursor_seen(self) -> None:
+        table = self.query_one("#tools-table", ToolTable)
+        if table.row_count:
+            table.move_cursor(row=table.cursor_row, scroll=True)
+
+    def current_key(self) -> str | None:
+        return self.query_one("#tools-table", ToolTable).current_key()
 
     def current_tool(self) -> str | None:
-        return self.query_one("#tools-table", ToolTable).current_key()
+        """The highlighted tool's name (None on a server's row)."""
+        key = self.current_key()
+        return key if key in self.tools else None
 
     def action_toggle_tool(self) -> None:
         name = self.current_tool()
-        if name is not None and name in self.tools:
+        if name is not None:
             self._toggle(name, not self.tools[name].enabled)
 
     @work(group="toggle")
     async def _toggle(self, name: str, enabled: bool) -> None:
         try:
-            await self.eng.set_tool_enabled(name, enabled)
+            if enabled and name in self.upstream:  # pins what the upstream lists now
+                tool = await self.eng.upstream.enable(name, None, self.eng.operator)
+                message = f"{name} pinned and enabled (risk {tool.risk})"
+            else:
+                await self.eng.set_tool_enabled(name, enabled)
+                message = f"{name} {'enabled' if enabled else 'disabled'}"
         except engine.EngineError as err:
             self.report(err)
             return
-        self.notify(f"{name} {'enabled' if enabled else 'disabled'}", title="Tools")
+        self.notify(message, title="Tools", markup=False)
         self.reload()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
