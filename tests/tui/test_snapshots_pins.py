@@ -57,6 +57,9 @@ async def changed_highlighted(pilot: Pilot[int]) -> None:
     await wait_for(pilot, lambda: app.status.ready, "header status")
     table.focus()
     table.move_cursor(row=table.get_row_index("clock.echo"))
+    detail = app.screen.query_one("#tools-detail")
+    await wait_for(pilot, lambda: detail.has_class("pin-changed"), "definitions shown")
+    await pilot.pause()  # the pane grew: the table keeps the row in view after a refresh
     await pilot.pause()
 
 
