@@ -33,16 +33,13 @@ from engine.audit import AuditEntry, AuditLog
 from engine.clock import Clock
 from engine.events import RunFinished
 from engine.leases import Lease, RunLeases
-from engine.liveness import owner_alive, pid_alive
+from engine.liveness import pid_alive
 from engine.statuses import ApprovalStatus, RunStatus
 from engine.storage.database import Database, SyncTransaction
-from engine.tasks.models import StepStatus, Task, TaskStatus
+from engine.tasks.claims import task_owner_alive
+from engine.tasks.models import StepStatus, TaskStatus
 from engine.tasks.runner import ACTIVE_RUNS
 from engine.tasks.store import TaskStore
-
-STALE_HEARTBEAT_SEC = 60.0
-"""Where an owner's process cannot be asked (another host), a heartbeat older than this
-says it is gone."""
 
 
 @dataclass(frozen=True)
@@ -156,7 +153,7 @@ class Recovery:
     async def orphaned_tasks(self) -> list[str]:
         """Mark `running` tasks whose process is gone as `interrupted`, with the step that
         was running. A task is left alone while its owner is alive: driven in this process,
-        or its process on this host still exists (see `owner_alive`). Returns the ids."""
+        or its owner is alive by `engine.tasks.claims.task_owner_alive`. Returns the ids."""
         now = self._clock.time()
         recovered: list[str] = []
         for task in await self._tasks.list([TaskStatus.RUNNING], limit=10_000):
@@ -192,21 +189,6 @@ class Recovery:
                         )
             recovered.append(task.id)
         return recovered
-
-
-def task_owner_alive(task: Task, now: float) -> bool:
-    """A live owner always wins: on this host the owner's pid is asked, and an old
-    heartbeat (a suspended process, a reader whose clock runs ahead) never outweighs it.
-    The heartbeat decides only where the process cannot be asked (another host, or a
-    platform without a safe check)."""
-    if task.owner_host == socket.gethostname() and task.owner_pid:
-        if task.owner_pid == os.getpid():
-            return False  # this process, but no runner here drives it: an orphan
-        alive = owner_alive(task.owner_pid, task.owner_started)
-        if alive is not None:
-            return alive
-    last = task.heartbeat_at or task.run_started_at or 0.0
-    return now - last < STALE_HEARTBEAT_SEC
 
 
 def reap_lease(stx: SyncTransaction, audit: AuditLog, lease: Lease) -> bool:

@@ -40,6 +40,7 @@ from engine.liveness import process_token
 from engine.runs import RunRequest
 from engine.statuses import ApprovalStatus, RunStatus
 from engine.storage.database import Transaction
+from engine.tasks import claims
 from engine.tasks.budget import BudgetGuard
 from engine.tasks.models import StepStatus, Task, TaskStatus, TaskStep
 from engine.tasks.planner import PlannerSession, TaskPlanner
@@ -127,6 +128,20 @@ class TaskRunner:
                 actor=actor,
                 reason=note,
                 **self.owner_fields,
+            )
+
+    async def claim_next(self, actor: str) -> str | None:
+        """Claim the next runnable task as this runner's (`engine.tasks.claims`): its id,
+        or None when no task is waiting for a worker."""
+        async with self.eng.db.transaction() as tx:
+            return await claims.claim_next(
+                tx,
+                self.store,
+                self.eng.clock,
+                self.eng.db.dialect,
+                actor,
+                self.owner_fields,
+                ACTIVE_RUNS,
             )
 
     @property

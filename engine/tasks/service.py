@@ -236,6 +236,18 @@ class TaskService:
         await self.runner.drive(task_id, RunOptions(rerun_interrupted, skip_interrupted))
         return await self.get(task_id)
 
+    async def run_next(self, *, operator: str | None = None) -> Task | None:
+        """As a worker: claim the oldest task waiting for one (pending, or left running by
+        an owner that is gone: `engine.tasks.claims`) and drive it until it stops or
+        waits; None when there is none. Workers on any number of hosts may call this at
+        once: each gets a different task."""
+        operator = operator or self.eng.operator
+        task_id = await self.runner.claim_next(operator)
+        if task_id is None:
+            return None
+        await self.runner.drive(task_id, RunOptions())
+        return await self.get(task_id)
+
     async def resume(
         self,
         task_id: str,

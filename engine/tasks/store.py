@@ -21,6 +21,7 @@ from engine.clock import SYSTEM, Clock
 from engine.errors import NotFoundError
 from engine.events import TaskChanged
 from engine.storage.database import Database, Transaction, dumps, placeholders
+from engine.storage.dialect import POSTGRESQL
 from engine.tasks.models import (
     Budget,
     StepStatus,
@@ -32,7 +33,7 @@ from engine.tasks.models import (
 )
 from engine.tasks.playbooks import PlaybookStep
 
-_TASK_COLUMNS = (
+TASK_COLUMNS = (
     "id, goal, source, variables, status, reason, max_steps, max_retries, max_seconds,"
     " elapsed_sec, created_by, created_at, updated_at, started_at, finished_at,"
     " run_started_at, owner, owner_pid, owner_host, owner_started, heartbeat_at"
@@ -109,7 +110,7 @@ class TaskStore:
     # -- reads ----------------------------------------------------------------------------
 
     async def get(self, task_id: str, *, details: bool = True) -> Task:
-        row = await self._db.fetchone(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,))
+        row = await self._db.fetchone(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,))
         if row is None:
             raise NotFoundError(f"id: no task {task_id!r}")
         task = task_from_row(row)
@@ -148,7 +149,7 @@ class TaskStore:
         wanted = list(statuses or [])
         where = f" WHERE status IN ({placeholders(wanted)})" if wanted else ""
         rows = await self._db.fetchall(
-            f"SELECT {_TASK_COLUMNS} FROM tasks{where} ORDER BY created_at DESC LIMIT ?",
+            f"SELECT {TASK_COLUMNS} FROM tasks{where} ORDER BY created_at DESC LIMIT ?",
             (*wanted, limit),
         )
         return [task_from_row(r) for r in rows]
@@ -294,6 +295,25 @@ class TaskStore:
         )
         return True
 
+    async def claim_candidates(
+        self, tx: Transaction, dialect: str, host: str, stale_before: float, limit: int
+    ) -> builtins.list[Task]:
+        """Inside a claim (`engine.tasks.claims`): pending tasks oldest first, then running
+        ones of `host` (their pid can be asked) or with no heartbeat since `stale_before`.
+        PostgreSQL locks the rows read and skips those another transaction holds."""
+        sql = (
+            f"SELECT {TASK_COLUMNS} FROM tasks WHERE status = ? OR (status = ? AND "
+            "(owner_host = ? OR COALESCE(heartbeat_at, run_started_at, 0) < ?)) "
+            "ORDER BY CASE WHEN status = ? THEN 0 ELSE 1 END, created_at, id LIMIT ?"
+        )
+        if dialect == POSTGRESQL:
+            sql += " FOR UPDATE SKIP LOCKED"
+        rows = await tx.fetchall(
+            sql,
+            (TaskStatus.PENDING, TaskStatus.RUNNING, host, stale_before, TaskStatus.PENDING, limit),
+        )
+        return [task_from_row(r) for r in rows]
+
     async def held_by(self, tx: Transaction, task_id: str, owner: str) -> bool:
         """Whether `owner` still holds the task (a runner checks before each write)."""
         row = await tx.fetchone("SELECT owner FROM tasks WHERE id = ?", (task_id,))
@@ -339,7 +359,7 @@ class TaskStore:
         return step_from_row(row)
 
     async def task_in_tx(self, tx: Transaction, task_id: str) -> Task:
-        row = await tx.fetchone(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,))
+        row = await tx.fetchone(f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,))
         if row is None:
             raise NotFoundError(f"id: no task {task_id!r}")
         return task_from_row(row)
