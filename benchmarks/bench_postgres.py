@@ -5,11 +5,15 @@
 2. Cross-process visibility: a writer process files an approval request; the clock runs from
    its commit to the event on a watching engine's bus (SQLite: the watcher's file-change wake
    or poll; PostgreSQL: LISTEN/NOTIFY).
-3. Multi-host simulation: 4 processes with different host names x RUNS audited runs, plus
+3. Task claims: 1 and 4 worker processes (`TaskService.run_next`) taking 200 one-step tasks,
+   tasks/s and doubles on both backends (tests/postgres/claim_worker.py).
+4. Multi-host simulation: 4 processes with different host names x RUNS audited runs, plus
    their approvals and task runs racing (tests/postgres/host_worker.py), on PostgreSQL:
    totals, doubles, chain, time.
-4. Logs filters at N records on both (one page of 100, as the Logs screen asks): the
-   SQLite database from make_audit_db.py, copied to PostgreSQL by `daena db migrate`'s copy.
+5. Logs filters at N records on both (one page of 100, as the Logs screen asks): the
+   SQLite database from make_audit_db.py, copied to PostgreSQL by `daena db migrate`'s copy;
+   for the absent 1- and 2-character terms also the same contains over every record
+   (`count`), which is what a page would cost without the per-page bound.
 
 The server is a throw-away cluster (tests/postgres/cluster.py) with fsync and
 synchronous_commit on, as SQLite runs at synchronous=FULL.
@@ -137,6 +141,54 @@ async def visibility(root: Path, url: str | None, rounds: int) -> list[float]:
     return samples
 
 
+def claims(cluster: Cluster, tasks: int, workers: int) -> None:
+    """Task workers (`TaskService.run_next`, tests/postgres/claim_worker.py) on `tasks`
+    one-step tasks: tasks/s from the first worker's start to the last one's end, and how
+    many tasks were driven twice (must be 0), on both backends."""
+    line = []
+    for backend in ("sqlite", "postgresql"):
+        root = temp_dir(f"claims-{backend}-{workers}")
+        make_repo(root / "ws")
+        url = cluster.fresh_database() if backend == "postgresql" else None
+
+        async def prepare(url: str | None = url, root: Path = root) -> None:
+            from engine.tasks.playbooks import PlaybookStep
+
+            extra = {"DAENA_DB_URL": url} if url else {}
+            async with Engine.open(bench_settings(root, **extra)) as eng:
+                for i in range(tasks):
+                    await eng.tasks.create(f"task {i}", [PlaybookStep(tool="git_status")])
+
+        asyncio.run(prepare())
+        go = root / "go"
+        outs = [root / f"worker-{i}.json" for i in range(workers)]
+        env = {**env_for(root, url), "DAENA_SIM_START": str(go)}
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "tests.postgres.claim_worker", f"host-{i}", str(out)],
+                env=env,
+                cwd=ROOT,
+            )
+            for i, out in enumerate(outs)
+        ]
+        time.sleep(1.0 + 0.25 * workers)  # every engine open before the start
+        go.touch()
+        codes = [p.wait(timeout=1800) for p in procs]
+        assert codes == [0] * workers, codes
+        done = [json.loads(out.read_text()) for out in outs]
+        driven = [t for d in done for t in d["driven"]]
+        span = max(d["ended"] for d in done) - min(d["began"] for d in done)
+        line.append((backend, len(driven) / span, len(driven) - len(set(driven)), len(driven)))
+    ratio = line[1][1] / line[0][1]
+    shown = ", ".join(
+        f"{b} {rate:,.1f} tasks/s ({n} driven, {twice} twice)" for b, rate, twice, n in line
+    )
+    print(
+        f"task claims, {workers} worker processes x {tasks} tasks: {shown} "
+        f"(PostgreSQL/SQLite {ratio:.2f})"
+    )
+
+
 def multi_host(cluster: Cluster, runs: int) -> None:
     url = cluster.fresh_database()
     root = temp_dir("pg-hosts")
@@ -202,7 +254,7 @@ def multi_host(cluster: Cluster, runs: int) -> None:
 async def filters(db: Path, ws: Path, url: str | None, runs: int) -> dict[str, list[float]]:
     from bench_filters import cases
 
-    from engine import load_settings
+    from engine import AuditFilter, load_settings
 
     extra = {"DAENA_DB_URL": url} if url else {}
     settings = load_settings(
@@ -220,6 +272,13 @@ async def filters(db: Path, ws: Path, url: str | None, runs: int) -> dict[str, l
                 await eng.audit.page(flt, limit=100)
                 samples.append(time.perf_counter() - t)
             found[name] = samples
+        for text in ("~", "Qz"):  # what the bound saves: the same contains over every record
+            samples = []
+            for _ in range(max(1, runs // 2)):
+                t = time.perf_counter()
+                await eng.audit.count(AuditFilter(text=text))
+                samples.append(time.perf_counter() - t)
+            found[f"{text!r} over the whole log (count, no bound)"] = samples
     return found
 
 
@@ -230,8 +289,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20, help="visibility samples")
     parser.add_argument("--records", type=int, default=1_000_000, help="for the filters")
     parser.add_argument("--filter-runs", type=int, default=5)
+    parser.add_argument("--tasks", type=int, default=200, help="for the task claims")
     parser.add_argument(
-        "--skip", nargs="*", default=[], help="of: writers visibility console hosts filters"
+        "--skip",
+        nargs="*",
+        default=[],
+        help="of: writers visibility console claims hosts filters",
     )
     args = parser.parse_args()
     header("PostgreSQL beside SQLite")
@@ -271,6 +334,9 @@ def main() -> None:
                 cwd=ROOT / "benchmarks",
                 check=True,
             )
+        if "claims" not in args.skip:
+            for count in (1, 4):
+                claims(cluster, args.tasks, count)
         if "hosts" not in args.skip:
             multi_host(cluster, args.runs)
         if "filters" not in args.skip:

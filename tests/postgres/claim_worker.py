@@ -5,7 +5,8 @@ host, taking tasks with `TaskService.run_next` until none is left.
 
 HOST "." keeps this machine's name. Environment: DAENA_DB_URL (unset: the SQLite file at
 DAENA_DB_PATH), DAENA_DB_PATH, EXECUTION_WORKSPACE_ROOT, DAENA_SIM_START (a file whose
-existence starts every worker at once). Writes the ids it drove, in order, to OUT.json.
+existence starts every worker at once). Writes the ids it drove, in order, and when it
+began and ended (the benchmark's tasks/s), to OUT.json.
 """
 
 from __future__ import annotations
@@ -34,9 +35,13 @@ async def work(out: Path) -> None:
         deadline = time.monotonic() + 120
         while not start.exists() and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
+        began = time.time()
         while (task := await eng.tasks.run_next()) is not None:
             driven.append(task.id)
-    out.write_text(json.dumps({"host": socket.gethostname(), "driven": driven}))
+        ended = time.time()
+    out.write_text(
+        json.dumps({"host": socket.gethostname(), "driven": driven, "began": began, "ended": ended})
+    )
 
 
 def main() -> None:
