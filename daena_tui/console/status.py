@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import engine
-from engine.status import read_facts
+if TYPE_CHECKING:
+    import engine
 
 STATUS_SAFETY_SEC = 60.0
 """The header re-reads at least this often (its facts change by events, or by a request
@@ -30,7 +31,10 @@ class ConsoleStatus:
 
 
 async def read_status(eng: engine.Engine) -> ConsoleStatus:
-    """One snapshot of the header's facts, in one read (engine/status.py)."""
+    """One snapshot of the header's facts, in one read (engine/status.py). Imported here:
+    the header draws `ConsoleStatus()` in the first frame, before the engine is loaded."""
+    from engine.status import read_facts
+
     facts = await read_facts(
         eng.db, eng.approvals.clock.now(), forced_lockdown=eng.settings.security_lockdown_mode
     )
