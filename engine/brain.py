@@ -9,7 +9,7 @@ runner can tell the model and try again, or give up with the reason. Only a serv
 cannot be used (unreachable, an HTTP error, a model that cannot call tools) raises
 `BrainError`, which the runner turns into a failed task; the engine carries on.
 
-The `ollama` client is imported on first use, so importing the engine stays fast.
+The `ollama` client and httpx are imported on first use, so importing the engine stays fast.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from pydantic import ValidationError
 
 from engine.errors import BrainError, BrainUnavailable, ModelCannotUseTools
@@ -256,6 +255,7 @@ class Brain:
 
     async def status(self) -> BrainStatus:
         """Reachability and installed models from `/api/tags`; never raises."""
+        import httpx
         import ollama
 
         models: tuple[str, ...] = ()
@@ -287,6 +287,7 @@ class Brain:
         self, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
     ) -> PlannerReply:
         """Ask `model` for the next step. Raises BrainError only when Ollama is unusable."""
+        import httpx
         import ollama
 
         async with self._client(self.timeout_sec) as client:
@@ -327,6 +328,7 @@ class Brain:
     async def write(self, model: str, messages: list[dict[str, Any]], timeout: float) -> str:  # noqa: ASYNC109
         """Plain text from `model`, no tools (engine/advice.py's note). Raises BrainError
         for any failure: unreachable, slow, an HTTP error or an answer of another shape."""
+        import httpx
         import ollama
 
         async with self._client(timeout) as client:

@@ -13,9 +13,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from engine.agents import AgentSession
 from engine.approvals import ApprovalRequest, Approvals, Grant
@@ -42,6 +40,9 @@ from engine.tools.registry import ToolRegistry
 from engine.tools.spec import Risk, ToolContext
 from engine.upstream.gateway import UpstreamGateway
 from engine.voice import VoiceAlerts
+
+if TYPE_CHECKING:
+    import httpx
 
 WATCH_INTERVAL_SEC = 0.2
 
@@ -74,7 +75,7 @@ class Engine:
         settings: Settings,
         db: Database,
         registry: ToolRegistry,
-        http: httpx.AsyncClient,
+        http: httpx.AsyncClient | None = None,
         clock: Clock = SYSTEM,
     ) -> None:
         self.settings = settings
@@ -82,7 +83,7 @@ class Engine:
         self.db = db
         self.bus = db.bus
         self.registry = registry
-        self.http = http
+        self._http = http
         self.workspace = settings.execution_workspace_root.resolve()
         self.redactor = Redactor(settings.secret_values())
         self.audit = AuditLog(db, self.redactor)
@@ -92,7 +93,7 @@ class Engine:
         self.approvals = Approvals(db, self.audit, clock)
         self.credentials = AgentCredentials(db, self.audit, clock)
         self.leases = RunLeases(db, self.audit)
-        self.nodes = NodeRegistry(db, self.audit, NodeClient(http))
+        self.nodes = NodeRegistry(db, self.audit, NodeClient(lambda: self.http))
         self.executor = Executor(
             db,
             registry,
@@ -145,13 +146,10 @@ class Engine:
         db = await open_database(
             settings.daena_db_url, settings.daena_db_path, EventBus(), read_only=read_only
         )
-        http = httpx.AsyncClient(
-            follow_redirects=False, timeout=settings.automation_request_timeout_sec
-        )
         registry = registry or ToolRegistry.default()
         upstream = UpstreamGateway(db)  # upstream MCP tools: known before the policy is built
         await upstream.load(registry)
-        engine = cls(settings, db, registry, http, clock)
+        engine = cls(settings, db, registry, clock=clock)
         engine.upstream = upstream
         upstream.attach(engine.policy, engine.audit)
         engine.executor.catalogue_sync = upstream.sync  # servers added by other processes
@@ -187,7 +185,8 @@ class Engine:
         finally:
             await engine.stop_background()
             await engine.upstream.close()
-            await http.aclose()
+            if engine._http is not None:
+                await engine._http.aclose()
             await db.close()
 
     async def _open_read_only(self, *, watch: bool) -> None:
@@ -197,11 +196,23 @@ class Engine:
         if watch:
             await self.start_watching()
 
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The engine's HTTP client (nodes, tools), made on first use: httpx and its TLS
+        trust store cost ~110 ms, which an open that only lists or reads never needs."""
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.AsyncClient(
+                follow_redirects=False, timeout=self.settings.automation_request_timeout_sec
+            )
+        return self._http
+
     def _tool_context(self, trace_id: str) -> ToolContext:
         return ToolContext(
             settings=self.settings,
             workspace=self.workspace,
-            http=self.http,
+            http_source=lambda: self.http,
             nodes=self.nodes,
             trace_id=trace_id,
         )

@@ -20,11 +20,11 @@ import errno
 import json
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from engine.errors import (
@@ -46,6 +46,9 @@ from engine.protocol import (
     NodeHealth,
     RunToolRequest,
 )
+
+if TYPE_CHECKING:
+    import httpx  # imported where used: not every engine open needs it (~75 ms)
 
 NodeStatus = Literal["ok", "unreachable", "unauthorized", "error"]
 DEFAULT_PROBE_TIMEOUT = 5.0
@@ -138,6 +141,8 @@ def _now() -> str:
 
 def base_url(url: str) -> str:
     """The node's URL without a trailing slash; refuses anything but http(s) with a host."""
+    import httpx
+
     text = url.strip().rstrip("/")
     try:
         parsed = httpx.URL(text)
@@ -194,8 +199,12 @@ class NodeClient:
     """Talks to node servers over the injected httpx client (it never closes that client)."""
 
     def __init__(
-        self, http: httpx.AsyncClient, *, max_answer_bytes: int = MAX_ANSWER_BYTES
+        self,
+        http: httpx.AsyncClient | Callable[[], httpx.AsyncClient],
+        *,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
+        # A client, or how to get one: the engine's is made on first use, not at open.
         self._http = http
         self._max_answer = max_answer_bytes
 
@@ -211,9 +220,12 @@ class NodeClient:
     ) -> Answer:
         """One request and its whole answer within `deadline` seconds and `limit` bytes;
         raises Deadline, AnswerTooLarge or an httpx error."""
+        import httpx
+
+        http = self._http if isinstance(self._http, httpx.AsyncClient) else self._http()
         try:
             async with asyncio.timeout(deadline):
-                async with self._http.stream(
+                async with http.stream(
                     method,
                     url,
                     headers={"Accept-Encoding": "identity", **headers},
@@ -242,6 +254,8 @@ class NodeClient:
         timeout: float = DEFAULT_PROBE_TIMEOUT,  # noqa: ASYNC109 (passed to httpx per request)
     ) -> NodeHealthReport:
         """Check a node's health. Never raises for bad URLs, network problems or bad answers."""
+        import httpx
+
         checked_at = _now()
 
         def report(status: NodeStatus, message: str, **extra: Any) -> NodeHealthReport:
@@ -328,6 +342,8 @@ class NodeClient:
         `timeout_sec` (or 30 s) plus a grace period, so the node's own timeout answer (504)
         arrives first. An answer over `max_answer_bytes` is refused.
         """
+        import httpx
+
         base = base_url(url)
         headers = _headers(token)
         if timeout is None:

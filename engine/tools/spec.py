@@ -63,9 +63,16 @@ class ToolContext:
 
     settings: Settings
     workspace: Path
-    http: httpx.AsyncClient
+    # The HTTP client, or how to get it: the engine makes its client on first use, so a run
+    # of a tool that never calls out does not pay for httpx and its trust store.
+    http_source: httpx.AsyncClient | Callable[[], httpx.AsyncClient]
     nodes: NodeCaller | None = None
     trace_id: str = ""
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        source = self.http_source
+        return source() if callable(source) else source
 
     @property
     def shell_allowlist(self) -> list[str]:

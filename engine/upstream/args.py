@@ -8,15 +8,21 @@ Anything that goes wrong while checking is a ValueError, i.e. a refusal for inva
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, model_validator
-from referencing import Registry
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 
 def args_model_for(name: str, schema: dict[str, Any]) -> type[BaseModel]:
+    # Imported here: jsonschema (~35 ms) is needed only once an upstream tool is known, not
+    # by every engine open (the console's Tools list, each CLI command).
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+    from referencing import Registry
+
     try:
         Draft202012Validator.check_schema(schema)
         # An empty registry: a `$ref` to a URL is never fetched (jsonschema's default

@@ -260,7 +260,7 @@ def caller(http: httpx.AsyncClient, node: Any, token: str) -> RegistryCaller:
 
 def context(http: httpx.AsyncClient, tmp_path: Path, caller: Any) -> ToolContext:
     settings = load_settings(env_file=None, EXECUTION_WORKSPACE_ROOT=str(tmp_path))
-    return ToolContext(settings=settings, workspace=tmp_path, http=http, nodes=caller)
+    return ToolContext(settings=settings, workspace=tmp_path, http_source=http, nodes=caller)
 
 
 async def call(spec: ToolSpec, ctx: ToolContext, **args: Any) -> dict[str, Any]:

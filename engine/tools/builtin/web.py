@@ -22,9 +22,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import ssl
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.errors import InputError, PolicyError, ToolFailure
@@ -40,6 +39,9 @@ from engine.tools.builtin.web_guard import (
     url_port,
 )
 from engine.tools.spec import Risk, ToolContext, ToolSpec
+
+if TYPE_CHECKING:
+    import httpx  # imported where used: not every engine open needs it (~75 ms)
 
 MAX_REDIRECTS = 5
 MAX_BODY_BYTES = 2_000_000
@@ -93,6 +95,8 @@ def _shown(url: httpx.URL) -> str:
 
 def checked_url(raw: str | httpx.URL, settings: Settings, *, field: str = "url") -> httpx.URL:
     """Parse a URL, require http(s) and a host, and apply the safe-mode domain rule."""
+    import httpx
+
     try:
         url = raw if isinstance(raw, httpx.URL) else httpx.URL(raw)
     except (httpx.InvalidURL, ValueError) as err:
@@ -129,6 +133,8 @@ async def _open_pinned(
 ) -> httpx.Response:
     """GET `url` from one of the checked addresses (in order, the next one only when the
     connection is refused): the URL carries the address, Host and SNI carry the name."""
+    import httpx
+
     host = url_host(url)
     extensions = {} if literal_address(host) is not None else {"sni_hostname": host}
     failure: httpx.ConnectError | None = None
@@ -148,6 +154,8 @@ async def _open_pinned(
 
 
 def _next_hop(url: httpx.URL, location: str, settings: Settings) -> httpx.URL:
+    import httpx
+
     field = "url (redirect)"
     try:
         target = url.join(location)
@@ -167,6 +175,8 @@ def tls_verify() -> ssl.SSLContext | bool:
 
 
 async def _fetch(ctx: ToolContext, raw_url: str) -> dict[str, Any]:
+    import httpx
+
     settings = ctx.settings
     url = checked_url(raw_url, settings)
     guard = AddressGuard(settings, await own_services(settings, await node_urls(ctx)))
@@ -220,6 +230,8 @@ def _check(ctx: ToolContext, args: ScrapeArgs) -> None:
 
 
 async def _run(ctx: ToolContext, args: ScrapeArgs) -> dict[str, Any]:
+    import httpx
+
     from engine.tools.builtin.web_extract import extract  # BeautifulSoup only when scraping
 
     _check(ctx, args)

@@ -19,8 +19,7 @@ import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from engine.errors import PolicyError, ToolFailure
 from engine.safety.addresses import (
@@ -35,6 +34,9 @@ from engine.safety.addresses import (
 )
 from engine.settings import Settings
 from engine.tools.spec import ToolContext
+
+if TYPE_CHECKING:
+    import httpx  # imported where used: not every engine open needs it (~75 ms)
 
 # `daena serve` binds here unless told otherwise (daena_tui/cli/serve.py DEFAULT_HOST/PORT).
 API_DEFAULT_URL = "http://127.0.0.1:8000"
@@ -128,6 +130,8 @@ def _service_targets(
     settings: Settings, nodes: Iterable[tuple[str, str]]
 ) -> list[tuple[str, str, str, int]]:
     """(label, url, host, port) of every service of the console's own."""
+    import httpx
+
     named = [
         *((f"node {name!r}", url) for name, url in nodes),
         ("the node of WINDOWS_NODE_URL", settings.windows_node_url),

@@ -60,7 +60,7 @@ async def make_ctx(workspace: Path) -> AsyncIterator[MakeCtx]:
         settings = load_settings(env_file=None, EXECUTION_WORKSPACE_ROOT=str(root), **overrides)
         client = httpx.AsyncClient(follow_redirects=True, trust_env=False)
         clients.append(client)
-        return ToolContext(settings=settings, workspace=root, http=client)
+        return ToolContext(settings=settings, workspace=root, http_source=client)
 
     yield make
     for client in clients:
