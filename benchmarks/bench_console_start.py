@@ -7,11 +7,18 @@ first frame ("Opening the engine", the placeholder drawn before the engine opens
 what the operator waits for. The empty app shows one line. Each round launches both, and
 each round's ratio is taken against the empty app sample of the same round (paired).
 Target: at most 1.5 times the empty app, for first paint and for Tools listed.
+
+Both run with their bytecode compiled beforehand and PYTHONDONTWRITEBYTECODE unset, as an
+installed console runs (pip writes the .pyc files): a tree without them recompiles every
+module of the engine at each start, which is not what an operator waits for. `--compare DIR`
+also launches the console from another checkout (for example the commit before a change)
+in every round, so before and after are measured in one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import shutil
 import statistics
 import subprocess
@@ -52,46 +59,68 @@ def times_to_texts(command: str, needles: list[str], session: str) -> list[float
     return [found[n] for n in needles]
 
 
-def main(rounds: int) -> None:
+def compiled(tree: Path) -> None:
+    """Write the bytecode an installed console would have (quietly; already-fresh files
+    are skipped)."""
+    for package in ("engine", "daena_tui"):
+        compileall.compile_dir(tree / package, quiet=1)
+
+
+def console_command(tree: Path, settings_db: Path, workspace: Path) -> str:
+    return (
+        f"cd {workspace} && env -u PYTHONDONTWRITEBYTECODE PYTHONPATH={tree} "
+        f"DAENA_DB_PATH={settings_db} {sys.executable} -m daena_tui"
+    )
+
+
+def main(rounds: int, compare: Path | None) -> None:
     if not shutil.which("tmux"):
         raise SystemExit("tmux is needed for this benchmark")
     header("console start (first paint, Tools listed) vs an empty Textual app")
     root = temp_dir("start")
     settings = bench_settings(root)
     here = Path(__file__).parent
-    py = sys.executable
-    console = (
-        f"cd {settings.execution_workspace_root} && DAENA_DB_PATH={settings.daena_db_path} "
-        f"{py} -m daena_tui"
-    )
-    empty = f"{py} {here / 'empty_app.py'}"
+    trees = {"console": here.parent}
+    if compare is not None:
+        trees[f"console at {compare}"] = compare.resolve()
+    for tree in trees.values():
+        compiled(tree)
+    print(f"bytecode: compiled before timing ({', '.join(str(t) for t in trees.values())})")
+    db, workspace = settings.daena_db_path, settings.execution_workspace_root
+    commands = {name: console_command(tree, db, workspace) for name, tree in trees.items()}
+    empty = f"env -u PYTHONDONTWRITEBYTECODE {sys.executable} {here / 'empty_app.py'}"
     # A session that outlives the samples keeps one tmux server up (no server start in a sample).
     subprocess.run(["tmux", "new-session", "-d", "-s", "bench-keeper", "sleep 3600"], check=True)
-    times_to_texts(console, [TOOLS_LISTED], "bench-warm")  # first start creates the database
-    paints, listed, empties = [], [], []
+    for command in commands.values():  # the first start creates (or migrates) the database
+        times_to_texts(command, [TOOLS_LISTED], "bench-warm")
+    paints: dict[str, list[float]] = {name: [] for name in commands}
+    listed: dict[str, list[float]] = {name: [] for name in commands}
+    empties: list[float] = []
     for _ in range(rounds):
-        paint, tools = times_to_texts(console, [FIRST_PAINT, TOOLS_LISTED], "bench-console")
-        paints.append(paint)
-        listed.append(tools)
+        for name, command in commands.items():
+            paint, tools = times_to_texts(command, [FIRST_PAINT, TOOLS_LISTED], "bench-console")
+            paints[name].append(paint)
+            listed[name].append(tools)
         empties.append(times_to_texts(empty, ["empty-app-ready"], "bench-empty")[0])
     subprocess.run(["tmux", "kill-session", "-t", "bench-keeper"], capture_output=True)
-    for name, samples in (
-        ("console first paint", paints),
-        ("console Tools listed", listed),
-        ("empty Textual app", empties),
-    ):
-        print(f"{name}: {stats_ms(samples)}, max {max(samples) * 1000:.0f} ms")
-    for name, samples in (("first paint", paints), ("Tools listed", listed)):
-        paired = sorted(a / b for a, b in zip(samples, empties, strict=True))
-        print(
-            f"{name} / empty app: ratio of medians "
-            f"{statistics.median(samples) / statistics.median(empties):.2f}x, paired per round "
-            f"median {statistics.median(paired):.2f}x (min {paired[0]:.2f}, max {paired[-1]:.2f}) "
-            "(target <= 1.5x)"
-        )
+    print(f"empty Textual app: {stats_ms(empties)}, max {max(empties) * 1000:.0f} ms")
+    for name in commands:
+        for what, samples in (("first paint", paints[name]), ("Tools listed", listed[name])):
+            print(f"{name} {what}: {stats_ms(samples)}, max {max(samples) * 1000:.0f} ms")
+            paired = sorted(a / b for a, b in zip(samples, empties, strict=True))
+            print(
+                f"  {what} / empty app: ratio of medians "
+                f"{statistics.median(samples) / statistics.median(empties):.2f}x, paired per "
+                f"round median {statistics.median(paired):.2f}x (min {paired[0]:.2f}, max "
+                f"{paired[-1]:.2f}) (target <= 1.5x)"
+            )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=10)
-    main(parser.parse_args().rounds)
+    parser.add_argument(
+        "--compare", type=Path, metavar="DIR", help="also time the console of this checkout"
+    )
+    options = parser.parse_args()
+    main(options.rounds, options.compare)
