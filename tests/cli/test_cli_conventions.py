@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -178,20 +179,58 @@ def test_unreadable_args_file_is_refused_and_named(
     assert "Traceback" not in err
 
 
-def test_approvals_list_does_not_import_the_http_server(daena: Daena) -> None:
+def imported_by(argv: list[str], **env: str) -> tuple[int, list[str], str]:
+    """The exit code of `daena ARGV` in a fresh interpreter, the modules it imported and
+    its output."""
     code = (
         "import json, sys\n"
         "from daena_tui.cli import main\n"
-        f"rc = main({[*daena.where, 'approvals', 'list', '--json']!r})\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('fastapi', 'uvicorn', 'starlette', 'textual', 'daena_tui'))\n"
-        "print(json.dumps([rc, heavy]), file=sys.stderr)\n"
+        f"rc = main({argv!r})\n"
+        "print(json.dumps([rc, sorted(sys.modules)]), file=sys.stderr)\n"
     )
-    proc = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=120)
-    rc, heavy = json.loads(proc.stderr.strip().splitlines()[-1])
+    proc = subprocess.run(
+        [PY, "-c", code], capture_output=True, text=True, timeout=120, env={**os.environ, **env}
+    )
+    rc, modules = json.loads(proc.stderr.strip().splitlines()[-1])
+    return rc, modules, proc.stdout
+
+
+def test_approvals_list_does_not_import_the_http_server(daena: Daena) -> None:
+    rc, modules, _ = imported_by([*daena.where, "approvals", "list", "--json"])
     assert rc == 0
-    assert not [m for m in heavy if not m.startswith("daena_tui")], heavy
-    assert "daena_tui.cli.serve" not in heavy and "daena_tui.api" not in heavy
+    heavy = [
+        m for m in modules if m.split(".")[0] in ("fastapi", "uvicorn", "starlette", "textual")
+    ]
+    assert not heavy, heavy
+    assert "daena_tui.cli.serve" not in modules and "daena_tui.api" not in modules
+
+
+# What a command that only reads or lists never needs: the HTTP client (made on first use by
+# the engine), upstream schema checking, the HTTP server and the console.
+NOT_FOR_READING = ("httpx", "jsonschema", "fastapi", "uvicorn", "starlette", "textual")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["tools", "list", "--json"], ["logs", "--limit", "5", "--json"], ["approvals", "list"]],
+)
+def test_reading_commands_import_only_what_they_use(daena: Daena, argv: list[str]) -> None:
+    rc, modules, _ = imported_by([*daena.where, *argv])
+    assert rc == 0
+    assert not [m for m in modules if m.split(".")[0] in NOT_FOR_READING]
+
+
+def test_a_run_that_calls_out_still_gets_the_http_client(daena: Daena) -> None:
+    """The lazy client is real: `nodes health` probes the seeded node over it (nothing
+    listens there, so the probe's own connection error is the proof it was sent)."""
+    with socket.socket() as sock:  # a port nothing listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    rc, modules, out = imported_by(
+        [*daena.where, "nodes", "health", "--json"], WINDOWS_NODE_URL=url
+    )
+    assert rc == 1 and "httpx" in modules
+    assert f"cannot connect to {url}" in json.loads(out)["windows"]["message"]
 
 
 def test_the_command_table_names_every_registered_command() -> None:
