@@ -86,12 +86,14 @@ class Recovery:
             for request in map(ApprovalRequest.from_row, rows)
             if request.run_owner_pid and pid_alive(request.run_owner_pid) is False
         ]
-        reaped = [
-            request.id
-            for request in orphans
-            if await self._db.write(partial(self._mark_interrupted, request=request))
-        ]
+        reaped = [request.id for request in orphans if await self.mark_interrupted(request)]
         return tuple(reaped)
+
+    async def mark_interrupted(self, request: ApprovalRequest) -> bool:
+        """Record the approved `request`'s run as interrupted and audit it (a console quitting
+        with it in flight, after the operator confirmed); False when another process
+        recorded its outcome first."""
+        return await self._db.write(partial(self._mark_interrupted, request=request))
 
     def _mark_interrupted(self, stx: SyncTransaction, request: ApprovalRequest) -> bool:
         claimed = stx.execute(

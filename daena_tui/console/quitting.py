@@ -51,8 +51,7 @@ async def record_interrupted(eng: engine.Engine) -> int:
         if lease.for_request and lease.approval_id:
             request = await eng.approvals.get(lease.approval_id)
             # The recovery's own step for an approved request's run (it releases the lease).
-            mark = partial(eng.recovery._mark_interrupted, request=request)
-            recorded += bool(await eng.db.write(mark))
+            recorded += await eng.recovery.mark_interrupted(request)
         else:
             recorded += bool(await eng.db.write(partial(reap_lease, audit=eng.audit, lease=lease)))
     await eng.recovery.orphaned_tasks()
