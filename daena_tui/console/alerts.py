@@ -86,14 +86,16 @@ def voice_alert_spoken(app: DaenaApp, outcome: SpeechOutcome) -> None:
 
 
 def expiring(app: DaenaApp, what: str, seconds_left: float, hint: str) -> None:
-    """A request or a task deadline about to expire: one notification and, where voice is
-    on, the same sentence spoken. `what` is the console's own words (a registered tool name
+    """A request or a task deadline about to expire: one notification, the bell and, where
+    voice is on, the same sentence spoken (never by an observer: the server's speakers are
+    not the remote observer's). `what` is the console's own words (a registered tool name
     or a task id), never the agent's."""
     sentence = f"{inert_one_line(what, 80)} expires in {time_left(seconds_left)}"
     app.notify(
         f"{sentence}. {hint}", title="Expiring soon", severity="warning", timeout=8, markup=False
     )
-    if not app.eng.voice.muted:
+    app.bell()
+    if not app.observer and not app.eng.voice.muted:
         app.run_worker(_say(app, sentence), group="expiry-voice")
 
 

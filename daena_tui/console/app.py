@@ -31,6 +31,7 @@ from daena_tui.console import alerts, quitting
 from daena_tui.console.bridge import EngineBridge
 from daena_tui.console.clock import Clock
 from daena_tui.console.commands import ConsoleCommands
+from daena_tui.console.expiry import ExpiryWatch
 from daena_tui.console.messages import EngineEventReceived, EngineOpened
 from daena_tui.console.preferences import Preferences
 from daena_tui.console.screens import SECTION_SCREENS
@@ -142,6 +143,7 @@ class DaenaApp(App[int]):
         self._status_timer: Timer | None = None
         # Why the engine did not open (settings, database); printed once the screen is gone.
         self.startup_problem: str | None = None
+        self.expiry: ExpiryWatch | None = None  # warnings before requests and deadlines expire
 
     @property
     def eng(self) -> engine.Engine:
@@ -202,6 +204,9 @@ class DaenaApp(App[int]):
     def on_engine_opened(self, _: EngineOpened) -> None:
         self.switch_mode(self._initial)
         self.refresh_status()
+        # From now on, whatever section is shown (console/expiry.py).
+        self.expiry = ExpiryWatch(self, self.eng.settings.daena_expiry_warning_seconds)
+        self.expiry.start()
         if not self.observer:  # the server's speakers are not the remote observer's
             self._voice_alerts()
         self.call_after_refresh(self._load_sections)
@@ -232,6 +237,8 @@ class DaenaApp(App[int]):
 
     def on_engine_event_received(self, message: EngineEventReceived) -> None:
         event = message.event
+        if self.expiry is not None:
+            self.expiry.on_event(event)
         if isinstance(event, engine.ApprovalRequested):
             alerts.approval_requested(self, event)
         if isinstance(event, engine.AuditAppended) and event.action == "mcp_pin_changed":

@@ -111,7 +111,9 @@ async def test_a_request_near_expiry_is_highlighted_and_notified_once(
         await wait_for(pilot, lambda: told.titled("Expiring soon"), "the warning")
         [message] = told.titled("Expiring soon")
         assert message.startswith("Approval for filesystem_write expires in 0:")
-        assert str(table.get_cell(request.id, "left")).startswith("!")
+        await wait_for(  # the inbox's own countdown tick
+            pilot, lambda: str(table.get_cell(request.id, "left")).startswith("!"), "highlight"
+        )
         ticks = screen.ticks  # type: ignore[attr-defined]
         clock.now += 5
         await wait_for(pilot, lambda: screen.ticks >= ticks + 2, "two more ticks")  # type: ignore[attr-defined]
@@ -176,6 +178,32 @@ async def test_the_warning_comes_in_another_section_too(
         await wait_for(pilot, lambda: app.current_mode != "approvals", "left the inbox")
         clock.now += 40
         await wait_for(pilot, lambda: told.titled("Expiring soon"), "the warning", timeout=10)
+
+
+async def test_the_warning_runs_from_start_on_tools_the_inbox_never_opened(
+    settings: engine.Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = await pending_write(settings)
+    clock = Ticking(request.expires_at - 90)
+    app = create_app(settings, probe_nodes=False, clock=Clock(clock))  # starts on Tools
+    told = Recorded(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        assert app.current_mode == "tools"
+        watch = app.expiry
+        assert watch is not None
+        await wait_for(pilot, lambda: watch.pending and watch.ticks >= 1, "the watch loaded")
+        assert not told.titled("Expiring soon")
+        bells = told.bells
+        clock.now += 40  # 50 s left: inside the window
+        await wait_for(pilot, lambda: told.titled("Expiring soon"), "the warning", timeout=10)
+        [message] = told.titled("Expiring soon")
+        assert message.startswith("Approval for filesystem_write expires in 0:")
+        assert told.bells == bells + 1
+        ticks = watch.ticks
+        await wait_for(pilot, lambda: watch.ticks >= ticks + 2, "two more seconds")
+        assert len(told.titled("Expiring soon")) == 1, "once per request"
+        assert app.current_mode == "tools"  # the inbox was never opened
 
 
 async def test_a_running_task_near_its_deadline_is_notified_once(

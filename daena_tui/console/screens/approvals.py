@@ -24,7 +24,6 @@ from textual.widgets import ContentSwitcher, DataTable, Label, Static
 
 import engine
 from daena_tui.console import messages as engine_messages
-from daena_tui.console.alerts import expiring
 from daena_tui.console.clock import time_left
 from daena_tui.console.expiry import ExpiryWarnings
 from daena_tui.console.marks import Marks
@@ -106,7 +105,9 @@ class ApprovalsScreen(SectionScreen):
         self.pending_total = 0  # every unexpired pending request, as the header counts
         self.decided_total = 0
         self.marks = Marks()  # requests marked (space) for one bulk review (b)
-        self.warnings: ExpiryWarnings | None = None  # made from the settings on first tick
+        # The highlight of the time-left cell; the warnings themselves come from the app
+        # (console/expiry.py), whatever section is shown.
+        self.warnings: ExpiryWarnings | None = None
         self.orphaned: set[str] = set()  # requests whose MCP client went away
         self.clients: dict[str, McpWait] = {}  # requests an MCP client's call waits on
         self.ticks = 0  # countdown ticks so far (tests check the loop keeps ticking)
@@ -300,7 +301,6 @@ class ApprovalsScreen(SectionScreen):
             expired = expired or left <= 0
             if r.id in shown and r.id in table.rows:
                 table.update_cell(r.id, "left", self._left(left))
-        self._warn_expiring(now)
         self._show_facts()
         if expired:
             self.reload()
@@ -502,14 +502,6 @@ class ApprovalsScreen(SectionScreen):
         if self.expiry.near(seconds_left):
             return tone(self.app, "warning", f"! {time_left(seconds_left)}", bold=True)
         return Text(time_left(seconds_left))
-
-    def _warn_expiring(self, now: float) -> None:
-        """Once per request entering the warning window: a notification and, where voice
-        is on, the same sentence spoken."""
-        for key in self.expiry.due((r.id, r.seconds_left(now)) for r in self.pending.values()):
-            r = self.pending[key]
-            hint = "Select it and press + to extend." if r is not self.selected else "+ extends."
-            expiring(self.console, f"Approval for {r.tool}", r.seconds_left(now), hint)
 
     def action_extend(self) -> None:
         """+: give the selected pending request EXTEND_BY more seconds (the engine bounds and

@@ -18,8 +18,6 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Label, Static
 
 import engine
-from daena_tui.console.alerts import expiring
-from daena_tui.console.expiry import ExpiryWarnings
 from daena_tui.console.render import agent_cell, agent_text
 from daena_tui.console.screens.base import SectionScreen
 from daena_tui.console.screens.modals.confirm import ConfirmModal
@@ -65,25 +63,6 @@ class TasksScreen(SectionScreen):
         self._select: str | None = None  # a task to put the cursor on at the next load
         self.limit = TASK_PAGE  # m raises it
         self.total = 0  # every task, however many are shown
-        self.deadlines: ExpiryWarnings | None = None  # DAENA_EXPIRY_WARNING_SECONDS
-
-    def on_mount(self) -> None:
-        self.set_interval(1.0, self._warn_deadlines)
-
-    def _warn_deadlines(self) -> None:
-        """A running task whose budget's max_seconds ends within the warning window: one
-        notification (and the spoken sentence where voice is on), once per task."""
-        if self.deadlines is None:
-            self.deadlines = ExpiryWarnings(self.eng.settings.daena_expiry_warning_seconds)
-        now = self.clock.now()
-        left = {
-            t.id: t.budget.max_seconds - t.running_seconds(now)
-            for t in self.tasks.values()
-            if t.status == engine.TaskStatus.RUNNING and t.budget.max_seconds is not None
-        }
-        for task_id in self.deadlines.due(left.items()):
-            hint = "Its budget (max_seconds) ends it then."
-            expiring(self.console, f"Task {task_id} deadline", left[task_id], hint)
 
     def compose_body(self) -> ComposeResult:
         yield Label("", id="tasks-title")
