@@ -251,7 +251,7 @@ class Engine:
             config = await self.policy.preview(policy_changes)
         else:
             config = await self.policy.current()
-        return self.executor.explain(request, config)
+        return await self.executor.explain(request, config)
 
     async def set_tool_enabled(
         self, name: str, enabled: bool, operator: str | None = None

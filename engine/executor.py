@@ -52,6 +52,27 @@ from engine.storage.database import Database, SyncTransaction
 from engine.tools.registry import ToolRegistry
 from engine.tools.spec import Risk, ToolContext, ToolSpec
 
+CHECK_IN_THREAD_CHARS = 4096
+"""Arguments holding more text than this are checked in a worker thread: a check's work
+grows with them (a patch of 40,000 files is 40,000 confinements, ~30 s), and on the event
+loop it would freeze the console or the API server meanwhile. Smaller ones stay on the loop
+(a thread hop costs more than their check)."""
+
+
+def text_size(value: Any, stop: int = CHECK_IN_THREAD_CHARS) -> int:
+    """The characters of text in `value` (keys, strings, nested), counted up to `stop`."""
+    total, todo = 0, [value]
+    while todo and total <= stop:
+        item = todo.pop()
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, dict):
+            todo.extend(item.keys())
+            todo.extend(item.values())
+        elif isinstance(item, list | tuple):
+            todo.extend(item)
+    return total
+
 
 class Executor:
     """Runs requests through policy, approvals and audit."""
@@ -89,13 +110,13 @@ class Executor:
         last = self._policy.last_read if req.dry_run is True and approved is None else None
         config = last or await self._policy.current()
         try:
-            spec, model, canonical = self._admit(req, config, trace_id)
+            spec, model, canonical = await self._admit(req, config, trace_id)
         except EngineError as err:
             if last is None:
                 return await self._refuse(req, trace_id, err)
             try:  # a refusal is never decided on a possibly stale policy
                 config = await self._policy.current()
-                spec, model, canonical = self._admit(req, config, trace_id)
+                spec, model, canonical = await self._admit(req, config, trace_id)
             except EngineError as fresh_err:
                 return await self._refuse(req, trace_id, fresh_err)
         dry_run = config.dry_run_default if req.dry_run is None else req.dry_run
@@ -125,19 +146,23 @@ class Executor:
             decision=decision,
         )
 
-    def _admit(
+    async def _admit(
         self, req: RunRequest, config: ExecutionConfig, trace_id: str
     ) -> tuple[ToolSpec, BaseModel, dict[str, Any]]:
         spec = self._gate(req.tool, config)
         model, canonical = canonical_args(spec, req.args)
         if spec.check is not None:
-            spec.check(self._context(trace_id), model)
+            ctx = self._context(trace_id)
+            if text_size(req.args) > CHECK_IN_THREAD_CHARS:
+                await asyncio.to_thread(spec.check, ctx, model)
+            else:
+                spec.check(ctx, model)
         return spec, model, canonical
 
-    def explain(self, req: RunRequest, config: ExecutionConfig) -> Decision:
+    async def explain(self, req: RunRequest, config: ExecutionConfig) -> Decision:
         """The rule that would decide `req` under `config`; nothing is run or recorded."""
         try:
-            spec, _model, _canonical = self._admit(req, config, "explain")
+            spec, _model, _canonical = await self._admit(req, config, "explain")
         except EngineError as err:
             return refused(err)
         return admitted(spec, config, req.dry_run)
@@ -170,7 +195,7 @@ class Executor:
     async def preflight(self, req: RunRequest) -> None:
         """Raise the refusal a run would meet now, without recording or running anything."""
         await self.ensure_known(req.tool)
-        self._admit(req, await self._policy.current(), "preflight")
+        await self._admit(req, await self._policy.current(), "preflight")
 
     async def _request_approval(
         self, req: RunRequest, canonical: dict[str, Any], trace_id: str, decision: Decision
@@ -196,7 +221,7 @@ class Executor:
         trace_id = uuid.uuid4().hex[:16]
         await self.ensure_known(req.tool)
         try:
-            _, _, canonical = self._admit(req, await self._policy.current(), trace_id)
+            _, _, canonical = await self._admit(req, await self._policy.current(), trace_id)
         except EngineError as err:
             entry = AuditEntry(
                 actor=req.requester,
