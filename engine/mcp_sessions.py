@@ -29,6 +29,11 @@ from engine.storage.database import Database
 
 POLL_SEC = 0.2
 TOUCH_EVERY_SEC = 2.0
+HEARTBEAT_SEC = 5.0
+"""How often `daena mcp serve` renews the heartbeat of its open sessions."""
+EXPIRY_SEC = 30.0
+"""A session of another host not renewed for this long belongs to a server that is gone
+(six missed renewals: a slow database or some clock skew between hosts is not death)."""
 EXPIRED = "expired, nothing ran"
 
 
@@ -77,6 +82,7 @@ class McpSession:
     """Its requests still in the inbox after it went away (approvable, run once)."""
     host: str | None = None
     process_token: str | None = None
+    heartbeat_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -97,7 +103,7 @@ class McpSessions:
         async with self._db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO mcp_sessions (id, agent, client, transport, pid, started_at,"
-                " last_seen, host, process_token) VALUES (?,?,?,?,?,?,?,?,?)",
+                " last_seen, host, process_token, heartbeat_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
                     session_id,
                     agent,
@@ -108,28 +114,39 @@ class McpSessions:
                     now,
                     socket.gethostname(),
                     process_token(pid),
+                    now,
                 ),
             )
         return session_id
 
+    async def heartbeat(self) -> int:
+        """Renew the heartbeat of this process's open sessions; how many. A process on
+        another host cannot ask after our pid: an expired heartbeat is how it knows we died."""
+        async with self._db.transaction() as tx:
+            cursor = await tx.execute(
+                "UPDATE mcp_sessions SET heartbeat_at = ?"
+                " WHERE ended_at IS NULL AND host = ? AND pid = ?",
+                (time.time(), socket.gethostname(), os.getpid()),
+            )
+            return int(cursor.rowcount)
+
     async def reap(self) -> int:
-        """End the sessions of a `daena mcp serve` on this host that died without ending
-        them (SIGKILL, a crash): their waits become orphaned, as if the client had gone.
-        A process that cannot be asked, or another host's, is left alone. How many ended."""
+        """End the sessions of a `daena mcp serve` that died without ending them (SIGKILL,
+        a crash, its machine gone): their waits become orphaned, as if the client had gone.
+        On this host a session's process is asked (pid and start token); on another host
+        (a database shared across hosts) its heartbeat decides: not renewed for EXPIRY_SEC,
+        it is dead. A session with neither answer (no heartbeat recorded) is left alone.
+        How many ended."""
+        here = socket.gethostname()
+        stale = time.time() - EXPIRY_SEC
         rows = await self._db.fetchall(
-            "SELECT id, pid, host, process_token FROM mcp_sessions WHERE ended_at IS NULL"
-            " AND host = ?",
-            (socket.gethostname(),),
+            "SELECT id, pid, host, process_token, heartbeat_at FROM mcp_sessions"
+            " WHERE ended_at IS NULL AND (host = ? OR heartbeat_at < ?)",
+            (here, stale),
         )
-        gone = [
-            r["id"]
-            for r in rows
-            if r["pid"] is not None
-            and r["pid"] != os.getpid()
-            and owner_alive(int(r["pid"]), r["process_token"]) is False
-        ]
+        gone = [str(r["id"]) for r in rows if _dead(r, here, stale)]
         for session_id in gone:
-            await self.close(str(session_id))
+            await self.close(session_id)
         return len(gone)
 
     async def touch(self, session_id: str) -> None:
@@ -326,3 +343,15 @@ class McpSessions:
             )
             await tx.emit(ApprovalDecided(request_id, row["tool"], "denied", requester))
         return True
+
+
+def _dead(row: Any, here: str, stale: float) -> bool:
+    """Whether a session's server is known to be gone (see `McpSessions.reap`)."""
+    beat = row["heartbeat_at"]
+    expired = beat is not None and float(beat) < stale
+    if row["host"] != here or row["pid"] is None:
+        return expired
+    if int(row["pid"]) == os.getpid():
+        return False
+    alive = owner_alive(int(row["pid"]), row["process_token"])
+    return alive is False or (alive is None and expired)

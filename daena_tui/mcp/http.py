@@ -107,7 +107,10 @@ async def serve_http(eng: Engine, *, host: str, port: int) -> None:
     app = http_app(eng, host=host)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     try:
-        await uvicorn.Server(config).serve()
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(app.gateway.keep_alive)
+            await uvicorn.Server(config).serve()
+            tasks.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
             await app.gateway.close()  # sessions still open end; their waits are orphaned

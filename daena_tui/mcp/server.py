@@ -15,6 +15,7 @@ away leaves it orphaned (still approvable, run exactly once by the approver).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -34,7 +35,7 @@ from engine import Engine
 from engine.approvals import ApprovalRequest
 from engine.credentials import check_name
 from engine.errors import EngineError, PolicyError
-from engine.mcp_sessions import McpSessions
+from engine.mcp_sessions import HEARTBEAT_SEC, McpSessions
 from engine.statuses import RunStatus
 from engine.tools.spec import Risk
 
@@ -93,6 +94,14 @@ class Gateway:
             on_list_tools=self.list_tools,
             on_call_tool=self.call_tool,
         )
+
+    async def keep_alive(self) -> None:
+        """Renew the open sessions' heartbeat until cancelled: a process on another host
+        sees this server as dead (and orphans its waits) once it stops (engine/mcp_sessions.py)."""
+        while True:
+            await anyio.sleep(HEARTBEAT_SEC)
+            with contextlib.suppress(EngineError):  # the database away: renew when it is back
+                await self.sessions.heartbeat()
 
     async def close(self) -> None:
         for session_id in self._open:
@@ -235,6 +244,7 @@ async def serve_stdio(eng: Engine, *, agent: str | None, progress_every: float =
     try:
         async with stdio_server() as (read, write), anyio.create_task_group() as tasks:
             tasks.start_soon(_end_on_signal, gateway)
+            tasks.start_soon(gateway.keep_alive)
             await server.run(read, write, server.create_initialization_options())
             tasks.cancel_scope.cancel()
     finally:

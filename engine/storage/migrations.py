@@ -331,4 +331,11 @@ MIGRATIONS: list[str] = [
         text TEXT NOT NULL
     );
     """,
+    # 18: a `daena mcp serve` session's heartbeat (engine/mcp_sessions.py): renewed by its
+    # process, so a process on another host (a shared PostgreSQL database), which cannot
+    # ask after that pid, tells a dead server (heartbeat expired) from a live one. NULL:
+    # written before, never expires.
+    """
+    ALTER TABLE mcp_sessions ADD COLUMN heartbeat_at REAL;
+    """,
 ]

@@ -12,17 +12,16 @@ from rich.table import Table
 from rich.text import Text
 
 from daena_tui.console.render import agent_text
-from daena_tui.console.styles import tone
+from daena_tui.console.styles import status_text
 from engine.upstream.pinning import Definition
 from engine.upstream.store import UpstreamTool
 
 PIN_WORDS = {"pinned": "pinned", "changed": "changed", "unpinned": "not pinned"}
-PIN_TONES = {"pinned": "success", "changed": "error", "unpinned": "text-muted"}
 
 
 def pin_text(app: Any, state: str) -> Text:
     """`pinned`, `changed` (disabled until re-enabled) or `not pinned` (never enabled)."""
-    return tone(app, PIN_TONES.get(state, "text-muted"), PIN_WORDS.get(state, state))
+    return status_text(app, state, PIN_WORDS.get(state, state))  # its tone: engine/statuses.py
 
 
 def pin_summary(tool: UpstreamTool) -> str:
