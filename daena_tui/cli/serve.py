@@ -15,11 +15,7 @@ import socket
 import sys
 from typing import Any
 
-import uvicorn
-
 import engine
-from daena_tui.api import API_PREFIX, create_api
-from daena_tui.api.auth import is_loopback
 from daena_tui.cli.output import EXIT_TOOL_ERROR, EXIT_USAGE, fail
 from daena_tui.cli.serve_workers import Supervisor, WorkerSpec, workers_count
 from daena_tui.cli.session import Cli
@@ -94,6 +90,13 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 async def serve(args: argparse.Namespace, cli: Cli) -> int:
+    # FastAPI, uvicorn and the API (~1 s of imports) only for `serve` itself: `daena --help`
+    # and every other command register this module too.
+    import uvicorn
+
+    from daena_tui.api import API_PREFIX, create_api
+    from daena_tui.api.auth import is_loopback
+
     host: str = args.host
     if args.insecure_local and not is_loopback(host):
         return fail(
@@ -148,6 +151,8 @@ async def _serve_workers(
     """`--workers N` (see `serve_workers`): the engine is opened once here first, so the
     migrations and start-up checks run once and a bad database is said before any worker
     starts; then the workers open their own."""
+    from daena_tui.api import API_PREFIX
+
     await cli.engine()
     await cli.close()
     sock.listen(2048)  # connections wait in the backlog until a worker accepts them

@@ -185,7 +185,10 @@ def imported_by(argv: list[str], **env: str) -> tuple[int, list[str], str]:
     code = (
         "import json, sys\n"
         "from daena_tui.cli import main\n"
-        f"rc = main({argv!r})\n"
+        "try:\n"
+        f"    rc = main({argv!r})\n"
+        "except SystemExit as done:  # --help\n"
+        "    rc = done.code\n"
         "print(json.dumps([rc, sorted(sys.modules)]), file=sys.stderr)\n"
     )
     proc = subprocess.run(
@@ -218,6 +221,14 @@ def test_reading_commands_import_only_what_they_use(daena: Daena, argv: list[str
     rc, modules, _ = imported_by([*daena.where, *argv])
     assert rc == 0
     assert not [m for m in modules if m.split(".")[0] in NOT_FOR_READING]
+
+
+def test_help_imports_no_server_console_or_client() -> None:
+    """`daena --help` registers every command module; none may import its heavy parts."""
+    rc, modules, out = imported_by(["--help"])
+    assert rc == 0 and "serve" in out
+    assert not [m for m in modules if m.split(".")[0] in NOT_FOR_READING]
+    assert not [m for m in modules if m.startswith("daena_tui.api")]
 
 
 def test_a_run_that_calls_out_still_gets_the_http_client(daena: Daena) -> None:
