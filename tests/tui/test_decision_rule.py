@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import DataTable
-
 import engine
 from daena_tui.console.app import DaenaApp
 from daena_tui.console.screens.modals.audit_detail import AuditDetailModal
 from daena_tui.console.widgets.decision_rule import DecisionRule
 from daena_tui.console.widgets.tables import RowTable
+from daena_tui.console.widgets.virtual_table import AuditTable
 
 from .conftest import OPERATOR, started, text_of, wait_for
 
@@ -66,7 +65,7 @@ async def test_the_logs_detail_shows_the_rule_or_not_recorded(
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
         await pilot.press("alt+5")
-        table = app.screen.query_one("#logs-table", DataTable)
+        table = app.screen.query_one("#logs-table", AuditTable)
         for record_id, needle in (
             (refused.audit_id, "decided by  disabled — tool: filesystem_write is disabled"),
             (old.audit_id, "decided by  not recorded"),

@@ -23,6 +23,7 @@ from daena_tui.console.screens.modals.audit_detail import AuditDetailModal
 from daena_tui.console.screens.modals.decision import ApproveModal, DenyModal
 from daena_tui.console.screens.modals.request_view import RequestViewModal
 from daena_tui.console.widgets.args_view import ArgsView
+from daena_tui.console.widgets.virtual_table import AuditTable
 from engine.safety.display import hazard
 from engine.voice.alerts import alert_for
 
@@ -201,7 +202,7 @@ async def test_logs_and_audit_detail_show_agent_text_inert(
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
         await pilot.press("5")
-        table = app.screen.query_one("#logs-table", DataTable)
+        table = app.screen.query_one("#logs-table", AuditTable)
         await wait_for(pilot, lambda: table.row_count >= 1, "audit rows")
         await pilot.pause()
         screen = screen_text(app)

@@ -12,7 +12,7 @@ from textual.widgets import DataTable
 from textual.widgets._footer import FooterKey
 
 from daena_tui.console.sections import SECTIONS
-from daena_tui.console.widgets.tables import RowTable
+from daena_tui.console.widgets.virtual_table import AuditTable
 
 from .conftest import wait_for
 from .snapshot_data import seeded_app
@@ -26,7 +26,10 @@ async def shown(pilot: Pilot[int], mode: str) -> None:
     await pilot.press(f"alt+{next(s.key for s in SECTIONS if s.mode == mode)}")
     await wait_for(pilot, lambda: app.current_mode == mode, f"{mode} shown")
     await wait_for(pilot, lambda: app.status.ready, "header status")
-    tables = list(app.screen.query(DataTable))
+    tables: list[DataTable[object] | AuditTable] = [
+        *app.screen.query(DataTable),
+        *app.screen.query(AuditTable),
+    ]
     for table in tables:
         if table.display and table.id in ("tools-table", "logs-table", "inbox", "nodes-table"):
             await wait_for(pilot, lambda t=table: t.row_count > 0, f"{table.id} rows")
@@ -69,7 +72,7 @@ async def test_cut_cells_end_in_an_ellipsis_and_the_row_is_the_tooltip(workspace
     app = await seeded_app(workspace, "logs")
     async with app.run_test(size=(WIDTH, 24)) as pilot:
         await shown(pilot, "logs")
-        table = app.screen.query_one("#logs-table", RowTable)
+        table = app.screen.query_one("#logs-table", AuditTable)
         screen = "\n".join(s.text for s in app.screen._compositor.render_strips())
         assert "approval_de…" in screen or "approval_den…" in screen  # cut, and it says so
         assert "pending_approval" not in screen and "pending_…" in screen

@@ -1,5 +1,6 @@
-"""Live views at constant cost per event: the Logs tail and the approvals inbox add the new
-rows and drop the old ones by key; they never clear the table and re-add what it shows."""
+"""Live views at constant cost per event: the Logs tail draws only the new rows (a virtual
+table) and the approvals inbox adds and drops rows by key; neither clears its table and
+re-adds what it shows."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from textual.widgets import DataTable
 
 import engine
 from daena_tui.console.screens import logs
+from daena_tui.console.widgets.virtual_table import AuditTable
 
 from .conftest import started, wait_for
 
@@ -45,22 +47,34 @@ async def note(eng: engine.Engine, i: int) -> int:
     )
 
 
-async def test_a_burst_adds_its_rows_and_re_adds_none(app, eng, monkeypatch) -> None:
-    for i in range(12):
+async def test_a_burst_draws_its_rows_and_redraws_none(app, eng) -> None:
+    """The tail's cost is the new rows: a burst of three records on a screen of forty rows
+    draws the three (and the row the cursor left at each tail), not the screen."""
+    for i in range(60):
         await note(eng, i)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(100, 50)) as pilot:
         await started(pilot)
         await pilot.press("5")
-        table = app.screen.query_one("#logs-table", DataTable)
-        await wait_for(pilot, lambda: table.row_count >= 12, "first page")
-        before = shown(table)
-        calls = Calls(table, monkeypatch)
-        burst = [await note(eng, 100 + i) for i in range(9)]
+        table = app.screen.query_one("#logs-table", AuditTable)
+        await wait_for(pilot, lambda: table.row_count >= 60, "first page")
+        await pilot.pause()
+        before = table.row_keys()
+        drawn = table.renders
+        burst = [await note(eng, 100 + i) for i in range(3)]
         newest = str(burst[-1])
-        await wait_for(pilot, lambda: shown(table)[:1] == [newest], "burst tailed")
-        assert sorted(calls.added, key=int) == [str(i) for i in burst]  # each new row once
-        assert calls.clears == 0
-        assert shown(table) == [str(i) for i in reversed(burst)] + before
+        await wait_for(pilot, lambda: table.row_keys()[:1] == [newest], "burst tailed")
+        await pilot.pause()
+        assert table.row_keys() == [str(i) for i in reversed(burst)] + before
+        on_screen = table.scrollable_content_region.height - 1
+        assert on_screen > 30
+        # Each new row once, and per tail (one or more rows) the row the cursor left: at most
+        # twice the new rows however many are on screen (a re-fill draws all forty).
+        assert table.renders - drawn <= 2 * len(burst) < on_screen
+        drawn = table.renders
+        table.focus()
+        await pilot.press("down")
+        await pilot.pause()
+        assert table.renders - drawn <= 2 + 1  # the rows the cursor left and reached (+focus)
 
 
 async def test_the_tail_keeps_order_and_its_bound(app, eng, monkeypatch) -> None:
@@ -69,20 +83,21 @@ async def test_the_tail_keeps_order_and_its_bound(app, eng, monkeypatch) -> None
         await started(pilot)
         await pilot.press("5")
         screen = app.screen
-        table = screen.query_one("#logs-table", DataTable)
-        await wait_for(pilot, lambda: isinstance(screen, logs.LogsScreen) and screen.live, "load")
+        table = screen.query_one("#logs-table", AuditTable)
+        await wait_for(pilot, lambda: isinstance(screen, logs.LogsScreen), "load")
         written = []
         for round_ in range(4):
             written += [await note(eng, round_ * 10 + i) for i in range(10)]
             newest = str(written[-1])
-            await wait_for(pilot, lambda n=newest: shown(table)[:1] == [n], f"round {round_}")
-            ids = [int(k) for k in shown(table)]
+            await wait_for(pilot, lambda n=newest: table.row_keys()[:1] == [n], f"round {round_}")
+            ids = [int(k) for k in table.row_keys()]
             assert ids == sorted(ids, reverse=True)  # newest first, no duplicates
             assert len(ids) <= 15
-        assert [int(k) for k in shown(table)] == sorted(written, reverse=True)[:15]
-        assert [str(r.id) for r in screen.records] == shown(table)  # list and table agree
-        full = getattr(table, "_full", {})  # RowTable's full-row text per row: bounded too
-        assert set(full) <= set(shown(table))
+        assert [int(k) for k in table.row_keys()] == sorted(written, reverse=True)[:15]
+        assert [str(r.id) for r in screen.records] == table.row_keys()  # list and table agree
+        # What the table keeps per row (cells, drawn lines, stripes) is bounded too.
+        kept = set(table.row_keys())
+        assert set(table._cells) == set(table._stripe) == kept and set(table._lines) <= kept
 
 
 async def test_the_cursor_stays_on_its_row_while_rows_arrive(app, eng) -> None:
@@ -91,14 +106,14 @@ async def test_the_cursor_stays_on_its_row_while_rows_arrive(app, eng) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await started(pilot)
         await pilot.press("5")
-        table = app.screen.query_one("#logs-table", DataTable)
+        table = app.screen.query_one("#logs-table", AuditTable)
         await wait_for(pilot, lambda: table.row_count >= 10, "first page")
         table.focus()
         await pilot.press("down", "down", "down")
-        chosen = shown(table)[table.cursor_row]
+        chosen = table.row_keys()[table.cursor_row]
         newest = str(await note(eng, 99))
-        await wait_for(pilot, lambda: shown(table)[:1] == [newest], "tailed")
-        assert shown(table)[table.cursor_row] == chosen
+        await wait_for(pilot, lambda: table.row_keys()[:1] == [newest], "tailed")
+        assert table.row_keys()[table.cursor_row] == chosen
 
 
 async def test_the_inbox_adds_and_drops_only_the_rows_that_changed(app, eng, monkeypatch) -> None:

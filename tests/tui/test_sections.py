@@ -16,11 +16,12 @@ from daena_tui.console.screens.modals.confirm import ConfirmModal
 from daena_tui.console.screens.modals.decision import ApproveModal, DenyModal
 from daena_tui.console.widgets.args_view import ArgsView
 from daena_tui.console.widgets.result_view import ResultView
+from daena_tui.console.widgets.virtual_table import AuditTable
 
 from .conftest import started, text_of, wait_for
 
 
-def column(table: DataTable[object], key: str) -> list[str]:
+def column(table: DataTable[object] | AuditTable, key: str) -> list[str]:
     return [str(table.get_cell(row, key)) for row in table.rows]
 
 
@@ -186,7 +187,7 @@ async def test_filter_logs(app, eng) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await started(pilot)
         await pilot.press("5")
-        table = app.screen.query_one("#logs-table", DataTable)
+        table = app.screen.query_one("#logs-table", AuditTable)
         await wait_for(pilot, lambda: table.row_count >= 4, "audit rows")
         tool_filter = app.screen.query_one("#filter-tool", Input)
         tool_filter.focus()
@@ -238,7 +239,7 @@ async def test_logs_are_paged_not_loaded_whole(app, eng) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await started(pilot)
         await pilot.press("5")
-        table = app.screen.query_one("#logs-table", DataTable)
+        table = app.screen.query_one("#logs-table", AuditTable)
         await wait_for(pilot, lambda: table.row_count > 0, "first page")
         assert column(table, "id") == newest[:100]  # one page, newest first
         table.focus()

@@ -22,6 +22,7 @@ from daena_tui.console.app import DaenaApp, create_app
 from daena_tui.console.clock import Clock
 from daena_tui.console.screens.modals.audit_detail import AuditDetailModal
 from daena_tui.console.screens.modals.timeline import TimelineModal, TimelineTable
+from daena_tui.console.widgets.virtual_table import AuditTable
 from engine.timeline import timeline
 
 from .conftest import settings_for, started, text_of, wait_for
@@ -55,11 +56,10 @@ async def opened_timeline(pilot: Pilot[int], steps: int) -> TimelineModal:
 async def select_logs_record(pilot: Pilot[int], record_id: int) -> None:
     app = pilot.app
     await wait_for(pilot, lambda: app.screen.query("#logs-table"), "logs")
-    table = app.screen.query_one("#logs-table")
-    await wait_for(pilot, lambda: str(record_id) in [str(k.value) for k in table.rows], "row")
+    table = app.screen.query_one("#logs-table", AuditTable)
+    await wait_for(pilot, lambda: str(record_id) in table.row_keys(), "row")
     table.focus()
-    keys = [str(k.value) for k in table.rows]
-    table.move_cursor(row=keys.index(str(record_id)))
+    table.move_cursor(row=table.get_row_index(str(record_id)))
     await pilot.pause()
 
 

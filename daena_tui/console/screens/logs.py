@@ -1,5 +1,10 @@
 """Logs: the audit log newest first, paged from SQLite (never loaded whole), filters,
-live tail, detail (Enter), verify the hash chain (v), export to the cwd (e JSONL, c CSV)."""
+live tail, detail (Enter), verify the hash chain (v), export to the cwd (e JSONL, c CSV).
+
+The table is a `VirtualTable`: the live tail adds the new rows at the top of a bounded
+window and draws only those, so an agent writing fast costs the same per record however
+long the console runs. A text under three characters is scanned a bounded slice per page;
+the info line then says how far back it searched, and `m` (or scrolling on) searches older."""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.timer import Timer
-from textual.widgets import DataTable, Input, Label, Select
+from textual.widgets import Input, Label, Select
 
 import engine
 from daena_tui.console.messages import EngineEventReceived
@@ -23,8 +28,7 @@ from daena_tui.console.screens.modals.audit_detail import AuditDetailModal
 from daena_tui.console.screens.modals.timeline import TimelineModal
 from daena_tui.console.styles import status_text
 from daena_tui.console.timefilter import parse_when
-from daena_tui.console.widgets.live_table import LiveRows, Row
-from daena_tui.console.widgets.tables import AuditTable
+from daena_tui.console.widgets.virtual_table import AuditTable, Row
 
 PAGE = 100
 TAIL_WINDOW = 500
@@ -55,6 +59,7 @@ STATUSES = (
 class LogsScreen(SectionScreen):
     SECTION = "logs"
     AUTO_FOCUS = "#logs-table"
+    MAIN = "#logs-table"  # a VirtualTable, not a DataTable: named for Escape to return to
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "focus_filter", "Filter", key_display="/"),
         Binding("ctrl+o", "clear_filters", "Clear", key_display="^o", tooltip="Clear filters"),
@@ -64,6 +69,8 @@ class LogsScreen(SectionScreen):
         # In `?` and the palette; the footer at 80 columns has room for one export key.
         Binding("c", "export('csv')", "Export CSV", show=False),
         Binding("t", "timeline", "Timeline", show=False, tooltip="The selected record's run"),
+        # The info line says when there is more: older records, or a short text's next slice.
+        Binding("m", "more", "More rows", show=False),
     ]
 
     def __init__(self) -> None:
@@ -71,6 +78,7 @@ class LogsScreen(SectionScreen):
         self.records: list[engine.AuditRecord] = []
         self.filters = engine.AuditFilter()
         self.exhausted = False
+        self.scanned_to: int | None = None  # a short text's scan stopped here (see `more`)
         self.follow = True
         self.missed = 0
         self.busy = ""
@@ -80,7 +88,6 @@ class LogsScreen(SectionScreen):
         self.tail_timer: Timer | None = None
         self.last_tail = 0.0
         self.tail_interval = TAIL_INTERVAL_SEC
-        self.live: LiveRows | None = None
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="logs-filters"):  # one row: compact fields
@@ -92,7 +99,7 @@ class LogsScreen(SectionScreen):
             yield Input(placeholder="since (2h)", id="filter-since", compact=True)
             yield Input(placeholder="until", id="filter-until", compact=True)
         yield Label("", id="logs-info")
-        table = AuditTable(id="logs-table", zebra_stripes=True)
+        table = AuditTable(id="logs-table")
         table.titled("Audit log, newest first")
         table.add_fit_column("#", key="id", width=5)
         table.add_fit_column("Time", key="time", width=14)
@@ -127,25 +134,35 @@ class LogsScreen(SectionScreen):
             return
         self.generation += 1
         self.records = records
-        self.exhausted = len(records) < PAGE
+        self.scanned_to = records.scanned_to
+        self.exhausted = len(records) < PAGE and records.scanned_to is None
         self.missed = 0
         self._fill(keep_cursor=True)
 
+    def action_more(self) -> None:
+        """m: the next page of older records (for a short text, the next slice searched)."""
+        if self.exhausted:
+            self.notify("Every matching record is shown.", title="Logs")
+        self._load_more()
+
     @work(exclusive=True, group="more")
     async def _load_more(self) -> None:
-        if self.exhausted or not self.records:
+        if self.exhausted or (not self.records and self.scanned_to is None):
             return
-        generation, anchor = self.generation, self.records[-1].id
+        # A bounded scan continues where it stopped; otherwise below the oldest row.
+        anchor = self.scanned_to if self.scanned_to is not None else self.records[-1].id
+        generation, last = self.generation, self.records[-1].id if self.records else None
         try:
             older = await self.eng.audit.page(self.filters, before_id=anchor, limit=PAGE)
         except engine.EngineError as err:
             self.report(err)
             return
-        if generation != self.generation or not self.records or self.records[-1].id != anchor:
+        if generation != self.generation or (self.records[-1].id if self.records else None) != last:
             return  # a reload replaced the list meanwhile
-        self.exhausted = len(older) < PAGE
+        self.scanned_to = older.scanned_to
+        self.exhausted = len(older) < PAGE and older.scanned_to is None
         self.records.extend(older)
-        self._rows().append([self._row(rec) for rec in older])
+        self._table().append([self._row(rec) for rec in older])
         self._show_info()
 
     def _request_tail(self) -> None:
@@ -192,25 +209,21 @@ class LogsScreen(SectionScreen):
         busy = len(fresh) > BUSY_TAIL_ROWS
         self.tail_interval = BUSY_TAIL_INTERVAL_SEC if busy else TAIL_INTERVAL_SEC
         self.records = fresh + self.records
-        dropped = self._rows().add_newest(
-            [self._row(rec) for rec in fresh],
-            window=TAIL_WINDOW,
-            order=lambda value: -int(str(value)),
-            order_column="id",
-        )
+        dropped = self._table().add_newest([self._row(rec) for rec in fresh], window=TAIL_WINDOW)
         if dropped:
             del self.records[len(self.records) - len(dropped) :]
-            self.exhausted = False  # scrolling down loads them again
+            if self.scanned_to is None:
+                self.exhausted = False  # scrolling down loads them again
+            else:  # a short text's scan: carry on from the oldest row kept
+                self.scanned_to = self.records[-1].id
         self._show_info()
 
-    def _rows(self) -> LiveRows:
-        if self.live is None:
-            self.live = LiveRows(self.query_one("#logs-table", DataTable))
-        return self.live
+    def _table(self) -> AuditTable:
+        return self.query_one("#logs-table", AuditTable)
 
     def _fill(self, *, keep_cursor: bool) -> None:
-        table = self.query_one("#logs-table", DataTable)
-        self._rows().rebuild(
+        table = self._table()
+        table.set_rows(
             [self._row(rec) for rec in self.records],
             keep_cursor=keep_cursor and table.cursor_row > 0,
         )
@@ -233,6 +246,11 @@ class LogsScreen(SectionScreen):
 
     def _show_info(self) -> None:
         parts = [f"{len(self.records)} records shown" + ("" if self.exhausted else " (more below)")]
+        if self.scanned_to is not None:  # never a silently partial page: say how far, and how on
+            parts[0] = (
+                f"{len(self.records)} found searching back to record #{self.scanned_to:,} "
+                "(a text under 3 characters is scanned, not indexed) — m: search older"
+            )
         active = {k: v for k, v in vars(self.filters).items() if v not in (None, "")}
         if active:
             parts.append("filtered by " + ", ".join(sorted(active)))
@@ -243,17 +261,15 @@ class LogsScreen(SectionScreen):
 
     def on_mount(self) -> None:
         # Mouse-wheel scrolling near the end fetches the next page too.
-        table = self.query_one("#logs-table", AuditTable)
-        self.watch(table, "scroll_y", self._scrolled, init=False)
+        self.watch(self._table(), "scroll_y", self._scrolled, init=False)
 
     def _scrolled(self, scroll_y: float) -> None:
-        table = self.query_one("#logs-table", AuditTable)
-        if scroll_y >= table.max_scroll_y - 5:
+        if scroll_y >= self._table().max_scroll_y - 5:
             self._load_more()
 
-    @on(DataTable.RowHighlighted, "#logs-table")
-    def _near_end(self, event: DataTable.RowHighlighted) -> None:
-        if event.cursor_row >= event.data_table.row_count - 5:
+    @on(AuditTable.RowHighlighted, "#logs-table")
+    def _near_end(self, event: AuditTable.RowHighlighted) -> None:
+        if event.cursor_row >= event.table.row_count - 5:
             self._load_more()
 
     # -- filters --------------------------------------------------------------------------
@@ -298,24 +314,20 @@ class LogsScreen(SectionScreen):
 
     # -- detail, verify, export -----------------------------------------------------------
 
-    @on(DataTable.RowSelected, "#logs-table")
+    @on(AuditTable.RowSelected, "#logs-table")
     def _selected(self) -> None:
         self.action_detail()
 
     def action_detail(self) -> None:
-        table = self.query_one("#logs-table", DataTable)
-        if table.row_count:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-            if key is not None:
-                self._open_detail(int(key))
+        key = self._table().current_key()
+        if key is not None:
+            self._open_detail(int(key))
 
     def action_timeline(self) -> None:
         """t: the run (trace) or the task of the selected record, as a timeline."""
-        table = self.query_one("#logs-table", DataTable)
-        if table.row_count:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-            if key is not None:
-                self._open_timeline(int(key))
+        key = self._table().current_key()
+        if key is not None:
+            self._open_timeline(int(key))
 
     @work(group="detail")
     async def _open_timeline(self, record_id: int) -> None:
@@ -387,5 +399,5 @@ class LogsScreen(SectionScreen):
 
     def _busy(self, what: str) -> None:
         self.busy = what
-        self.query_one("#logs-table", DataTable).loading = bool(what)
+        self._table().loading = bool(what)
         self._show_info()

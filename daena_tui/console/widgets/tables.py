@@ -175,10 +175,6 @@ class ToolTable(RowTable):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "Run form")]
 
 
-class AuditTable(RowTable):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "Detail")]
-
-
 class TaskTable(RowTable):
     # Enter runs the task, as `g` does (the footer names `g` once).
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "Run", show=False)]
