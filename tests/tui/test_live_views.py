@@ -7,13 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input
 
 import engine
 from daena_tui.console.screens import logs
 from daena_tui.console.widgets.virtual_table import AuditTable
+from engine import audit_search
 
-from .conftest import started, wait_for
+from .conftest import started, text_of, wait_for
 
 
 class Calls:
@@ -149,3 +150,43 @@ async def test_the_inbox_adds_and_drops_only_the_rows_that_changed(app, eng, mon
         await wait_for(pilot, lambda: fifth in inbox.rows, "request after the runs")
         assert len(reloads) == 1  # the request's, none for the five runs
         assert calls.added == [fourth, fifth] and calls.clears == 0
+
+
+async def test_a_short_text_says_how_far_it_searched_and_m_searches_older(
+    app, eng, monkeypatch
+) -> None:
+    """A one- or two-character text scans a bounded slice per page: the Logs screen says
+    where the search stopped and `m` carries on, never a silently partial list."""
+    monkeypatch.setattr(audit_search, "SHORT_SCAN", 10)
+    old_match = await eng.record(
+        engine.AuditEntry(actor="agent", action="note", status="ok", error="zq old")
+    )
+    for i in range(25):
+        await note(eng, i)
+    new_match = await eng.record(
+        engine.AuditEntry(actor="agent", action="note", status="ok", error="zq new")
+    )
+    async with app.run_test(size=(120, 30)) as pilot:
+        await started(pilot)
+        await pilot.press("5")
+        screen = app.screen
+        table = screen.query_one("#logs-table", AuditTable)
+        info = screen.query_one("#logs-info")
+        await wait_for(pilot, lambda: table.row_count > 20, "first page")
+        screen.query_one("#filter-text", Input).focus()
+        await pilot.press("z", "q", "enter")
+        await wait_for(pilot, lambda: table.row_keys() == [str(new_match)], "the newest slice")
+        said = text_of(info)
+        assert isinstance(screen, logs.LogsScreen) and screen.scanned_to is not None
+        assert f"in records #{screen.scanned_to:,} and newer" in said
+        assert "m searches older" in said
+        table.focus()
+        for _ in range(5):  # each m: the next slice of ten, until the old match is reached
+            if str(old_match) in table.row_keys():
+                break
+            before = screen.scanned_to
+            await pilot.press("m")
+            await wait_for(pilot, lambda b=before: screen.scanned_to != b, "the next slice")
+        assert table.row_keys() == [str(new_match), str(old_match)]
+        await wait_for(pilot, lambda: screen.scanned_to is None, "the scan reached the oldest")
+        assert "searches older" not in text_of(info) and "2 records shown" in text_of(info)

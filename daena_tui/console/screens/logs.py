@@ -248,8 +248,8 @@ class LogsScreen(SectionScreen):
         parts = [f"{len(self.records)} records shown" + ("" if self.exhausted else " (more below)")]
         if self.scanned_to is not None:  # never a silently partial page: say how far, and how on
             parts[0] = (
-                f"{len(self.records)} found searching back to record #{self.scanned_to:,} "
-                "(a text under 3 characters is scanned, not indexed) — m: search older"
+                f"{len(self.records)} found in records #{self.scanned_to:,} and newer — "
+                "m searches older (a text under 3 characters is scanned, not indexed)"
             )
         active = {k: v for k, v in vars(self.filters).items() if v not in (None, "")}
         if active:
