@@ -162,11 +162,13 @@ class DaenaApp(App[int]):
         self.call_after_refresh(self._lifespan)
 
     def _follow_saved_theme(self) -> None:
-        """The theme chosen last time (palette or ctrl+t), and remember the next choice."""
+        """The theme chosen last time (palette or ctrl+t), and remember the next choice;
+        an observer's choice is its own (it must write nothing on the operator's machine)."""
         saved = self.preferences.theme()
         if saved in self.available_themes:
             self.theme = saved
-        self.theme_changed_signal.subscribe(self, self._remember_theme)
+        if not self.observer:
+            self.theme_changed_signal.subscribe(self, self._remember_theme)
 
     def _remember_theme(self, theme: Theme) -> None:
         problem = self.preferences.save_theme(theme.name)
