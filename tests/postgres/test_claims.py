@@ -119,16 +119,21 @@ def test_each_task_is_driven_by_exactly_one_of_several_workers(
         assert (workspace / f"t{i}.txt").read_text() == f"{i} first\n{i} second\n"
 
 
+@pytest.mark.parametrize("tool", ["wait_low", "wait_medium"])
 def test_a_killed_workers_task_is_taken_over_once_its_owner_is_gone(
-    db_url: str | None, tmp_path: Path, workspace: Path, db_path: Path
+    db_url: str | None, tool: str, tmp_path: Path, workspace: Path, db_path: Path
 ) -> None:
+    """A read-only step the dead worker was running is run again and the task completes; a
+    step that may have changed something (medium risk) is not: the task stops
+    `interrupted`, asking the operator, and no worker takes it again."""
     settings = settings_for(workspace, db_path, db_url)
     other_host = db_url is not None  # PostgreSQL: the worker is on another host
 
     async def prepare() -> str:
         async with Engine.open(settings, registry=make_registry()) as eng:  # type: ignore[arg-type]
+            await eng.update_config({"approval_mode": "auto"})  # medium risk runs unasked
             steps = [
-                PlaybookStep(tool="wait_low", args={"line": "blocked step"}),
+                PlaybookStep(tool=tool, args={"line": "blocked step"}),
                 PlaybookStep(tool="append_line", args={"path": "after.txt", "line": "after"}),
             ]
             return (await eng.tasks.create("held by a worker that dies", steps)).id
@@ -175,9 +180,8 @@ def test_a_killed_workers_task_is_taken_over_once_its_owner_is_gone(
             (workspace / "release.marker").touch()
             task = await eng.tasks.run_next()
             assert task is not None and task.id == task_id
-            assert task.status == "completed", task
             assert task.owner == eng.tasks.runner.owner
-            assert await eng.tasks.run_next() is None  # nothing else to take
+            assert await eng.tasks.run_next() is None  # nothing else to take, nor this again
             rows = await eng.db.fetchall(
                 "SELECT action, result_summary FROM audit WHERE task_id = ? AND "
                 "action = 'task_running' ORDER BY id",
@@ -187,12 +191,25 @@ def test_a_killed_workers_task_is_taken_over_once_its_owner_is_gone(
             assert rows[0]["result_summary"].startswith("claimed by worker")
             assert rows[1]["result_summary"].startswith("taken over by worker")
             assert f"pid {killed[0]}" in rows[1]["result_summary"]
+            reaped = await eng.db.fetchall(
+                "SELECT id FROM audit WHERE task_id = ? AND action = 'run_interrupted'", (task_id,)
+            )
+            if tool == "wait_low":
+                assert task.status == "completed", task
+                assert reaped == []  # a read-only run holds no lease
+            else:
+                assert task.status == "interrupted", task
+                assert "may already have run" in (task.reason or "")
+                assert len(reaped) == 1  # the dead worker's run got its outcome, once
             assert (await eng.audit.verify()).ok
 
     asyncio.run(take_over())
-    # The blocked step never finished in the dead worker; it ran once more, then the next.
-    assert (workspace / "trace.txt").read_text() == "blocked step\n"
-    assert (workspace / "after.txt").read_text() == "after\n"
+    if tool == "wait_low":  # it never finished in the dead worker: it ran once more
+        assert (workspace / "trace.txt").read_text() == "blocked step\n"
+        assert (workspace / "after.txt").read_text() == "after\n"
+    else:  # not run again, nor the step after it
+        assert not (workspace / "trace.txt").exists()
+        assert not (workspace / "after.txt").exists()
 
 
 async def test_a_task_another_transaction_holds_is_skipped_not_waited_for(
