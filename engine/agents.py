@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from engine.approvals import AGENT_PREFIX, ApprovalRequest
-from engine.audit import AuditFilter, AuditRecord
+from engine.audit import AuditFilter, AuditPage
 from engine.credentials import check_name
 from engine.errors import NotFoundError
 from engine.runs import RunRequest, RunResult
@@ -85,6 +85,10 @@ class AgentSession:
         """This agent's requests (all statuses, newest first, or one status)."""
         return await self._eng.approvals.list(status, limit, requester=self.identity)
 
+    async def request_count(self, status: str | None = None) -> int:
+        """How many requests `requests(status)` would return without its limit."""
+        return await self._eng.approvals.count(status, requester=self.identity)
+
     async def get_request(self, request_id: str) -> ApprovalRequest:
         """One of this agent's requests; another's is "not found" (its existence is not
         this agent's business)."""
@@ -99,8 +103,9 @@ class AgentSession:
         *,
         before_id: int | None = None,
         limit: int = 100,
-    ) -> list[AuditRecord]:
-        """Audit records of this agent's own calls (runs, requests, refusals), newest first."""
+    ) -> AuditPage:
+        """Audit records of this agent's own calls (runs, requests, refusals), newest first
+        (a page: `scanned_to` as `AuditLog.page`'s)."""
         own = replace(filters or AuditFilter(), actor=self.identity)
         return await self._eng.audit.page(own, before_id=before_id, limit=limit)
 

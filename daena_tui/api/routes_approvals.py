@@ -18,9 +18,10 @@ import time
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from daena_tui.api.capped import counted
 from daena_tui.api.json_args import require_json_types
 from daena_tui.api.models import DecisionBody, InboxRequestBody, envelope
 from daena_tui.api.roles import AGENT, OPERATOR, as_itself, role
@@ -31,6 +32,8 @@ from engine import ApprovalRequest, RunRequest, RunStatus
 router = APIRouter()
 
 RequestStatus = Literal["pending", "approved", "denied", "expired", "all"]
+MAX_LIMIT = 1000
+PENDING_LIMIT = 500  # what `GET /approvals` has always shown at most
 
 
 def request_dict(r: ApprovalRequest, now: float | None = None) -> dict[str, Any]:
@@ -51,10 +54,27 @@ def request_dict(r: ApprovalRequest, now: float | None = None) -> dict[str, Any]
     summary="pending approval requests, soonest expiry first (an agent: its own)",
     openapi_extra=role(AGENT),
 )
-async def pending(eng: EngineDep, agent: AgentDep) -> list[dict[str, Any]]:
+async def pending(
+    eng: EngineDep,
+    agent: AgentDep,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = PENDING_LIMIT,
+) -> list[dict[str, Any]]:
+    """At most `limit`; `X-Total-Count` and `X-Truncated` say how many there are."""
     now = time.time()
-    rows = await (agent.requests("pending") if agent else eng.approvals.list("pending"))
+    rows, total = await listed(eng, agent, "pending", limit)
+    counted(response, len(rows), total)
     return [request_dict(r, now) for r in rows]
+
+
+async def listed(
+    eng: EngineDep, agent: AgentDep, status: str | None, limit: int
+) -> tuple[list[ApprovalRequest], int]:
+    """Requests with `status` (None: all), at most `limit`, and how many there are (an
+    agent: only its own)."""
+    if agent is not None:
+        return await agent.requests(status, limit), await agent.request_count(status)
+    return await eng.approvals.list(status, limit), await eng.approvals.count(status)
 
 
 @router.get(
@@ -65,15 +85,14 @@ async def pending(eng: EngineDep, agent: AgentDep) -> list[dict[str, Any]]:
 async def requests(
     eng: EngineDep,
     agent: AgentDep,
+    response: Response,
     status: RequestStatus = "all",
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 200,
 ) -> list[dict[str, Any]]:
+    """At most `limit`; `X-Total-Count` and `X-Truncated` say how many there are."""
     now = time.time()
-    wanted = None if status == "all" else status
-    if agent is not None:
-        rows = await agent.requests(wanted, limit)
-    else:
-        rows = await eng.approvals.list(wanted, limit=limit)
+    rows, total = await listed(eng, agent, None if status == "all" else status, limit)
+    counted(response, len(rows), total)
     return [request_dict(r, now) for r in rows]
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from daena_tui.api.capped import counted
 from daena_tui.api.errors import ApiError
 from daena_tui.api.models import TaskActionBody, TaskCreateBody
 from daena_tui.api.roles import OPERATOR, role
@@ -60,10 +61,14 @@ async def _drive(tasks: TaskService, task_id: str, operator: str, action: str) -
 @router.get("/tasks", summary="tasks, newest first (without steps)", openapi_extra=role(OPERATOR))
 async def list_tasks(
     tasks: TasksDep,
+    response: Response,
     status: TaskStatusQuery = "all",
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, Any]]:
-    return [t.to_dict() for t in await tasks.list(status, limit)]
+    """At most `limit`; `X-Total-Count` and `X-Truncated` say how many there are."""
+    rows = await tasks.list(status, limit)
+    counted(response, len(rows), await tasks.count(status))
+    return [t.to_dict() for t in rows]
 
 
 @router.post(

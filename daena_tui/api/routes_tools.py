@@ -16,9 +16,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from daena_tui.api.capped import next_page
 from daena_tui.api.json_args import require_json_types
 from daena_tui.api.models import (
     ConfigPatch,
@@ -151,6 +152,7 @@ async def approve_tool(
 )
 async def logs(
     request: Request,
+    response: Response,
     eng: EngineDep,
     agent: AgentDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LOG_LIMIT)] = 100,
@@ -161,12 +163,19 @@ async def logs(
     text: Annotated[str | None, Query(max_length=200)] = None,
     before_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> list[dict[str, Any]]:
+    """A page, newest first; when there are older matching records (or a text under three
+    characters was scanned only so far), `Link: <…before_id=N>; rel="next"` continues."""
     filters = AuditFilter(tool=tool, status=status, actor=actor, action=action, text=text)
     if agent is not None:
         await as_itself(request, "actor", actor, agent.identity)
-        records = await agent.results(filters, before_id=before_id, limit=limit)
+        page = await agent.results(filters, before_id=before_id, limit=limit + 1)
     else:
-        records = await eng.audit.page(filters, before_id=before_id, limit=limit)
+        page = await eng.audit.page(filters, before_id=before_id, limit=limit + 1)
+    records = page[:limit]  # one more than shown: are there older ones?
+    if len(page) > limit:
+        next_page(response, request, records[-1].id)
+    else:  # a bounded scan that stopped (None: it reached the oldest record)
+        next_page(response, request, page.scanned_to)
     return [record.to_dict() for record in records]
 
 

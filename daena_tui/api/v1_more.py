@@ -14,10 +14,11 @@ import hmac
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from daena_tui.api.auth import COOKIE_NAME
+from daena_tui.api.capped import counted
 from daena_tui.api.errors import ApiError
 from daena_tui.api.roles import OPERATOR, PUBLIC, role
 from daena_tui.api.routes_nodes import DEFAULT_NODE
@@ -189,8 +190,11 @@ async def v1_create_task(body: V1TaskBody, eng: EngineDep, operator: OperatorDep
 
 
 @router.get("/tasks", summary="v1: tasks, newest first", openapi_extra=role(OPERATOR))
-async def v1_list_tasks(eng: EngineDep, limit: Limit = 50) -> dict[str, Any]:
-    return {"success": True, "tasks": [task_view(t) for t in await eng.tasks.list(None, limit)]}
+async def v1_list_tasks(eng: EngineDep, response: Response, limit: Limit = 50) -> dict[str, Any]:
+    """At most `limit`; `total` and `truncated` say how many there are."""
+    rows = await eng.tasks.list(None, limit)
+    fields = counted(response, len(rows), await eng.tasks.count(None))
+    return {"success": True, "tasks": [task_view(t) for t in rows], **fields}
 
 
 @router.get("/tasks/{task_id}", summary="v1: one task", openapi_extra=role(OPERATOR))

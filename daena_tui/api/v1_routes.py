@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from daena_tui.api.capped import TRUNCATED, counted
 from daena_tui.api.errors import ApiError
 from daena_tui.api.json_args import require_json_types
 from daena_tui.api.roles import AGENT, OPERATOR, refuse, role
+from daena_tui.api.routes_approvals import PENDING_LIMIT, listed
 from daena_tui.api.routes_tools import GRANT_TTL_SEC
 from daena_tui.api.state import (
     AgentDep,
@@ -54,6 +56,7 @@ router = APIRouter()
 
 MAX_LIMIT = 1000
 LOG_SCAN_RECORDS = 20_000
+LOG_PAGE = 500
 """`/logs` shows tool runs only; it looks through at most this many audit records."""
 RUN_ACTIONS = frozenset({"run", "dry_run"})
 FORBIDDEN_FOR_REQUEST = frozenset({"shell_exec", "filesystem_write"})
@@ -179,23 +182,30 @@ async def v1_approve(
 
 
 @router.get("/logs", summary="v1: tool runs, newest first", openapi_extra=role(AGENT))
-async def v1_logs(eng: EngineDep, agent: AgentDep, limit: Limit = 50) -> dict[str, Any]:
-    """Tool runs only (the original's log), newest first; an agent sees its own."""
+async def v1_logs(
+    eng: EngineDep, agent: AgentDep, response: Response, limit: Limit = 50
+) -> dict[str, Any]:
+    """Tool runs only (the original's log), newest first; an agent sees its own.
+    `truncated` says there are older runs (or older records left unlooked at)."""
     found: list[dict[str, Any]] = []
     before: int | None = None
     scanned = 0
-    while len(found) < limit and scanned < LOG_SCAN_RECORDS:
+    reached_oldest = False
+    while len(found) <= limit and scanned < LOG_SCAN_RECORDS:  # one more: are there more?
         if agent is not None:
-            page = await agent.results(AuditFilter(), before_id=before, limit=500)
+            page = await agent.results(AuditFilter(), before_id=before, limit=LOG_PAGE)
         else:
-            page = await eng.audit.page(AuditFilter(), before_id=before, limit=500)
-        if not page:
-            break
+            page = await eng.audit.page(AuditFilter(), before_id=before, limit=LOG_PAGE)
         scanned += len(page)
-        before = page[-1].id
         found.extend(log_entry(r) for r in page if r.action in RUN_ACTIONS)
+        if len(page) < LOG_PAGE:
+            reached_oldest = True
+            break
+        before = page[-1].id
     logs = found[:limit]
-    return {"success": True, "logs": logs, "count": len(logs)}
+    truncated = len(found) > limit or not reached_oldest
+    response.headers[TRUNCATED] = "true" if truncated else "false"
+    return {"success": True, "logs": logs, "count": len(logs), "truncated": truncated}
 
 
 def config_v1(config: ExecutionConfig, eng: Engine) -> dict[str, Any]:
@@ -285,15 +295,21 @@ async def v1_request(
 
 
 @router.get("/approvals", summary="v1: pending requests", openapi_extra=role(AGENT))
-async def v1_approvals(eng: EngineDep, agent: AgentDep) -> dict[str, Any]:
-    rows = await (agent.requests("pending") if agent else eng.approvals.list("pending"))
-    return {"success": True, "approvals": [request_record(r) for r in rows]}
+async def v1_approvals(eng: EngineDep, agent: AgentDep, response: Response) -> dict[str, Any]:
+    """At most PENDING_LIMIT; `total` and `truncated` say how many are pending."""
+    rows, total = await listed(eng, agent, "pending", PENDING_LIMIT)
+    shown = [request_record(r) for r in rows]
+    return {"success": True, "approvals": shown, **counted(response, len(rows), total)}
 
 
 @router.get("/requests", summary="v1: requests, newest first", openapi_extra=role(AGENT))
-async def v1_requests(eng: EngineDep, agent: AgentDep, limit: Limit = 50) -> dict[str, Any]:
-    rows = await (agent.requests(None, limit) if agent else eng.approvals.list(None, limit=limit))
-    return {"success": True, "requests": [request_record(r) for r in rows]}
+async def v1_requests(
+    eng: EngineDep, agent: AgentDep, response: Response, limit: Limit = 50
+) -> dict[str, Any]:
+    """At most `limit`; `total` and `truncated` say how many there are."""
+    rows, total = await listed(eng, agent, None, limit)
+    shown = [request_record(r) for r in rows]
+    return {"success": True, "requests": shown, **counted(response, len(rows), total)}
 
 
 @router.post(

@@ -329,7 +329,9 @@ def test_lockdown_is_423_on_run_decisions_and_task_runs_and_tools_still_answer(
 def test_logs_entries_newest_first_with_the_original_fields(http: httpx.Client) -> None:
     run = ok(http.post("/run", json={"tool_name": "git_status", "args": {}}))
     body = ok(http.get("/logs", params={"limit": 5}))
-    assert set(body) == {"success", "logs", "count"} and body["count"] == len(body["logs"])
+    # The original's fields, plus `truncated` (ours: a capped list says so)
+    assert set(body) == {"success", "logs", "count", "truncated"}
+    assert body["count"] == len(body["logs"])
     first = body["logs"][0]
     assert first["audit_id"] == run["audit_id"] and first["trace_id"] == run["trace_id"]
     assert first["tool_name"] == "git_status" and first["status"] == "ok"
@@ -419,7 +421,9 @@ def test_request_broker_approvals_and_decisions(http: httpx.Client) -> None:
     rid = asked["request_id"]
     assert rid.startswith("exr_")
     pending = ok(http.get("/approvals"))
-    assert set(pending) == {"success", "approvals"}
+    # The original's fields, plus `total` and `truncated` (ours: a capped list says so)
+    assert set(pending) == {"success", "approvals", "total", "truncated"}
+    assert pending["total"] == len(pending["approvals"]) and pending["truncated"] is False
     record = next(r for r in pending["approvals"] if r["approval_request_id"] == rid)
     assert record["id"] == rid and record["request_type"] == "execution_request"
     assert record["tool_name"] == "git_diff" and record["status"] == "pending"
