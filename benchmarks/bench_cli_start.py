@@ -73,9 +73,14 @@ def main(rounds: int, compare: Path | None) -> None:
     # A node URL nothing listens on: `nodes health` probes it and is told "refused" at once.
     node_url = "http://127.0.0.1:9"
     cwd = settings.execution_workspace_root
-    envs = {name: env_for(tree, settings.daena_db_path, node_url) for name, tree in trees.items()}
+    # A database per tree: another checkout may know fewer migrations than this one.
+    envs = {
+        name: env_for(tree, settings.daena_db_path.with_suffix(f".{i}.db"), node_url)
+        for i, (name, tree) in enumerate(trees.items())
+    }
     py = [sys.executable, "-m", "daena_tui"]
-    wall([*py, "tools", "list"], envs["now"], cwd)  # creates the database
+    for env in envs.values():  # creates the databases
+        wall([*py, "tools", "list"], env, cwd)
     samples: dict[tuple[str, str], list[float]] = {}
     bare: list[float] = []
     for _ in range(rounds):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import os
 import shutil
 import statistics
 import subprocess
@@ -87,22 +88,47 @@ def main(rounds: int, compare: Path | None) -> None:
         compiled(tree)
     print(f"bytecode: compiled before timing ({', '.join(str(t) for t in trees.values())})")
     db, workspace = settings.daena_db_path, settings.execution_workspace_root
-    commands = {name: console_command(tree, db, workspace) for name, tree in trees.items()}
+    # A database per tree: another checkout may know fewer migrations than this one.
+    commands = {
+        name: console_command(tree, db.with_suffix(f".{i}.db"), workspace)
+        for i, (name, tree) in enumerate(trees.items())
+    }
     empty = f"env -u PYTHONDONTWRITEBYTECODE {sys.executable} {here / 'empty_app.py'}"
     # A session that outlives the samples keeps one tmux server up (no server start in a sample).
-    subprocess.run(["tmux", "new-session", "-d", "-s", "bench-keeper", "sleep 3600"], check=True)
+    # Session names of this process only: other sessions may share the tmux server.
+    tag = f"bench-{os.getpid()}"
+    subprocess.run(["tmux", "new-session", "-d", "-s", f"{tag}-keeper", "sleep 3600"], check=True)
+    try:
+        paints, listed, empties = sample(commands, empty, rounds, tag)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", f"{tag}-keeper"], capture_output=True)
+    report(commands, paints, listed, empties)
+
+
+def sample(
+    commands: dict[str, str], empty: str, rounds: int, tag: str
+) -> tuple[dict[str, list[float]], dict[str, list[float]], list[float]]:
+    """Each round: every console, then the empty app (interleaved, so load falls on all)."""
     for command in commands.values():  # the first start creates (or migrates) the database
-        times_to_texts(command, [TOOLS_LISTED], "bench-warm")
+        times_to_texts(command, [TOOLS_LISTED], f"{tag}-warm")
     paints: dict[str, list[float]] = {name: [] for name in commands}
     listed: dict[str, list[float]] = {name: [] for name in commands}
     empties: list[float] = []
     for _ in range(rounds):
         for name, command in commands.items():
-            paint, tools = times_to_texts(command, [FIRST_PAINT, TOOLS_LISTED], "bench-console")
+            paint, tools = times_to_texts(command, [FIRST_PAINT, TOOLS_LISTED], f"{tag}-console")
             paints[name].append(paint)
             listed[name].append(tools)
-        empties.append(times_to_texts(empty, ["empty-app-ready"], "bench-empty")[0])
-    subprocess.run(["tmux", "kill-session", "-t", "bench-keeper"], capture_output=True)
+        empties.append(times_to_texts(empty, ["empty-app-ready"], f"{tag}-empty")[0])
+    return paints, listed, empties
+
+
+def report(
+    commands: dict[str, str],
+    paints: dict[str, list[float]],
+    listed: dict[str, list[float]],
+    empties: list[float],
+) -> None:
     print(f"empty Textual app: {stats_ms(empties)}, max {max(empties) * 1000:.0f} ms")
     for name in commands:
         for what, samples in (("first paint", paints[name]), ("Tools listed", listed[name])):
@@ -113,6 +139,14 @@ def main(rounds: int, compare: Path | None) -> None:
                 f"{statistics.median(samples) / statistics.median(empties):.2f}x, paired per "
                 f"round median {statistics.median(paired):.2f}x (min {paired[0]:.2f}, max "
                 f"{paired[-1]:.2f}) (target <= 1.5x)"
+            )
+    names = list(commands)
+    if len(names) == 2:  # this checkout against the other, round by round
+        for what, times in (("first paint", paints), ("Tools listed", listed)):
+            paired = sorted(a / b for a, b in zip(times[names[0]], times[names[1]], strict=True))
+            print(
+                f"{what}, this checkout / the other: paired per round median "
+                f"{statistics.median(paired):.2f}x (min {paired[0]:.2f}, max {paired[-1]:.2f})"
             )
 
 
