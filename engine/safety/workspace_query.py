@@ -18,9 +18,8 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pathspec
 import re2
 
 from engine.errors import InputError
@@ -29,11 +28,16 @@ from engine.safety.nofollow import Directory
 from engine.safety.protected import ProtectedPaths
 from engine.safety.workspace_walk import READ_FLAGS, Walk, WalkOptions
 
+if TYPE_CHECKING:
+    import pathspec  # imported where used: a catalogue build does not need it
+
 SNIFF_BYTES = 8192
 LINE_CHARS = 400  # a minified file's one line must not fill the result
 
 
 def glob_spec(glob: str | None, field: str = "glob") -> pathspec.PathSpec[Any] | None:
+    import pathspec
+
     if glob is None:
         return None
     if "\x00" in glob or "\n" in glob or "\r" in glob:

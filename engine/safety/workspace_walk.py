@@ -20,14 +20,15 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
-
-import pathspec
+from typing import TYPE_CHECKING, NamedTuple
 
 from engine.errors import ConfinementError
 from engine.safety.nofollow import CheckedDirectory, Directory, FdDirectory, open_directory
 from engine.safety.paths import confine, is_git_name
 from engine.safety.protected import ProtectedPaths
+
+if TYPE_CHECKING:
+    import pathspec  # imported where used: a catalogue build does not need it
 
 READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # a FIFO must not hang a read
 GITIGNORE_CAP = 256_000
@@ -93,6 +94,8 @@ class _Ignores:
         text = read_small(directory, ".gitignore", GITIGNORE_CAP, guard)
         if not text:
             return self
+        import pathspec
+
         spec = pathspec.GitIgnoreSpec.from_lines(text.splitlines())
         return _Ignores((*self.levels, (base, spec)))
 

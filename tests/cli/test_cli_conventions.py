@@ -209,8 +209,18 @@ def test_approvals_list_does_not_import_the_http_server(daena: Daena) -> None:
 
 
 # What a command that only reads or lists never needs: the HTTP client (made on first use by
-# the engine), upstream schema checking, the HTTP server and the console.
-NOT_FOR_READING = ("httpx", "jsonschema", "fastapi", "uvicorn", "starlette", "textual")
+# the engine), upstream schema checking, the tools' own libraries (gitignore patterns, system
+# facts), the HTTP server and the console.
+NOT_FOR_READING = (
+    "httpx",
+    "jsonschema",
+    "pathspec",
+    "psutil",
+    "fastapi",
+    "uvicorn",
+    "starlette",
+    "textual",
+)
 
 
 @pytest.mark.parametrize(

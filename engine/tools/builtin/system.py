@@ -13,12 +13,12 @@ import platform
 import shutil
 from typing import Any
 
-import psutil
-
 from engine.tools.spec import NoArgs, Risk, ToolContext, ToolSpec
 
 
 def info(ctx: ToolContext) -> dict[str, Any]:
+    import psutil  # on first use: every engine open builds the catalogue, few call this
+
     memory = psutil.virtual_memory()
     disk = shutil.disk_usage(ctx.workspace)
     try:
