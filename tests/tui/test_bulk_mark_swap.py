@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import engine
 from daena_tui.console.app import DaenaApp
 from daena_tui.console.screens.modals.bulk_review import BulkReviewModal
@@ -22,7 +24,7 @@ SIZE = (100, 30)
 
 
 async def test_a_withdrawn_and_replaced_request_does_not_inherit_the_mark(
-    app: DaenaApp, eng: engine.Engine, workspace: Path, monkeypatch  # type: ignore[no-untyped-def]
+    app: DaenaApp, eng: engine.Engine, workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await eng.set_tool_enabled("filesystem_write", True)
     agent = eng.as_agent("mallory")
