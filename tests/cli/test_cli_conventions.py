@@ -210,12 +210,13 @@ def test_approvals_list_does_not_import_the_http_server(daena: Daena) -> None:
 
 # What a command that only reads or lists never needs: the HTTP client (made on first use by
 # the engine), upstream schema checking, the tools' own libraries (gitignore patterns, system
-# facts), the HTTP server and the console.
+# facts, libgit2: engine/tools/deferred.py), the HTTP server and the console.
 NOT_FOR_READING = (
     "httpx",
     "jsonschema",
     "pathspec",
     "psutil",
+    "pygit2",
     "fastapi",
     "uvicorn",
     "starlette",

@@ -5,10 +5,8 @@ from __future__ import annotations
 from engine.tools.builtin import (
     edit,
     filesystem,
-    git,
-    git_history,
+    git_catalogue,
     listing,
-    patch,
     sandbox,
     search,
     shell,
@@ -22,9 +20,9 @@ from engine.tools.spec import ToolSpec
 
 def builtin_tools() -> list[ToolSpec]:
     return [
-        *git.TOOLS,
+        *git_catalogue.GIT_TOOLS,
         *filesystem.TOOLS,
-        *patch.TOOLS,
+        *git_catalogue.PATCH_TOOLS,
         *shell.TOOLS,
         *web.TOOLS,
         *sandbox.TOOLS,
@@ -33,7 +31,7 @@ def builtin_tools() -> list[ToolSpec]:
         *listing.TOOLS,
         *search.TOOLS,
         *edit.TOOLS,
-        *git_history.TOOLS,
+        *git_catalogue.HISTORY_TOOLS,
         *tests_runner.TOOLS,
         *system.TOOLS,
     ]

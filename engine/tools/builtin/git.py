@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pygit2
-from pydantic import BaseModel, ConfigDict, Field
 from pygit2.enums import DeltaStatus, DiffOption, FileStatus
 
 from engine.safety.git_hardening import git_dir_of
 from engine.safety.git_repo import open_workspace_repo
 from engine.safety.paths import relative_to_workspace, resolve_in_workspace
 from engine.safety.protected import ProtectedPaths
-from engine.tools.spec import NoArgs, PathItem, Risk, ToolContext, ToolSpec
+from engine.tools.builtin.git_catalogue import DiffArgs
+from engine.tools.spec import NoArgs, ToolContext
 
 _INDEX_CODES = (
     (pygit2.GIT_STATUS_INDEX_NEW, "A"),
@@ -202,13 +202,6 @@ def status_of(repo: pygit2.Repository) -> dict[str, Any]:
     return {"branch": branch_name(repo), "files": entries, "short": short, "clean": not entries}
 
 
-class DiffArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    staged: bool = Field(False, description="Diff the index against HEAD instead of the work tree")
-    paths: list[PathItem] = Field(default_factory=list, description="Limit to these paths")
-
-
 def _wanted(path: str, prefixes: list[str]) -> bool:
     return not prefixes or any(
         p == "." or path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes
@@ -283,26 +276,3 @@ async def _diff(ctx: ToolContext, args: DiffArgs) -> dict[str, Any]:
     ]
     async with repo_turn(ctx.workspace):
         return await asyncio.to_thread(diff, ctx.workspace, args.staged, prefixes, ctx.protected)
-
-
-GIT_STATUS = ToolSpec(
-    name="git_status",
-    description="Branch and changed files of the workspace repository.",
-    risk=Risk.LOW,
-    args_model=NoArgs,
-    run=_status,
-    timeout_sec=60,
-)
-
-GIT_DIFF = ToolSpec(
-    name="git_diff",
-    description="Unified diff of the work tree (or the index with staged) and per-file counts.",
-    risk=Risk.LOW,
-    args_model=DiffArgs,
-    run=_diff,
-    check=_check_diff,
-    timeout_sec=60,
-    output_cap=2_000_000,
-)
-
-TOOLS = [GIT_STATUS, GIT_DIFF]

@@ -16,50 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pygit2
-from pydantic import BaseModel, ConfigDict, Field
 
 from engine.errors import InputError
 from engine.safety.git_repo import open_workspace_repo
 from engine.safety.paths import relative_to_workspace, resolve_in_workspace
 from engine.safety.protected import ProtectedPaths
-from engine.tools.spec import PathItem, Risk, ToolContext, ToolSpec
+from engine.tools.builtin.git_catalogue import LogArgs, ShowArgs
+from engine.tools.spec import ToolContext
 
-MAX_COMMITS = 200
 SCAN_LIMIT = 20_000  # commits looked at to find max_count that touch `paths`
 MESSAGE_CHARS = 4000
-MAX_PATCH_CHARS = 2_000_000
-_REV = r"^[A-Za-z0-9_./~^@{}:+-]{1,200}$"
-
-
-def _rev_field() -> Any:
-    return Field(
-        "HEAD",
-        pattern=_REV,
-        description="Revision: a commit id, branch, tag or expression like HEAD~3",
-    )
-
-
-def _paths_field() -> Any:
-    return Field(default_factory=list, max_length=50, description="Only these paths")
-
-
-class LogArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    rev: str = _rev_field()
-    max_count: int = Field(20, ge=1, le=MAX_COMMITS, description="Commits to show at most")
-    paths: list[PathItem] = _paths_field()
-    stats: bool = Field(True, description="Files changed, lines added and removed per commit")
-
-
-class ShowArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    rev: str = _rev_field()
-    paths: list[PathItem] = _paths_field()
-    max_chars: int = Field(
-        200_000, ge=1000, le=MAX_PATCH_CHARS, description="Cut the patch text after this"
-    )
 
 
 def _wanted(path: str, prefixes: list[str]) -> bool:
@@ -212,28 +178,3 @@ async def _log(ctx: ToolContext, args: LogArgs) -> dict[str, Any]:
 async def _show(ctx: ToolContext, args: ShowArgs) -> dict[str, Any]:
     prefixes = _prefixes(ctx, args.paths)
     return await asyncio.to_thread(show, ctx.workspace, args, prefixes, ctx.protected)
-
-
-GIT_LOG = ToolSpec(
-    name="git_log",
-    description="Recent commits of the workspace repository: author, date, message, stats.",
-    risk=Risk.LOW,
-    args_model=LogArgs,
-    run=_log,
-    check=_check_log,
-    timeout_sec=60,
-    output_cap=2_000_000,
-)
-
-GIT_SHOW = ToolSpec(
-    name="git_show",
-    description="One commit of the workspace repository: its message and diff, capped.",
-    risk=Risk.LOW,
-    args_model=ShowArgs,
-    run=_show,
-    check=_check_show,
-    timeout_sec=60,
-    output_cap=MAX_PATCH_CHARS + 200_000,
-)
-
-TOOLS = [GIT_LOG, GIT_SHOW]

@@ -32,28 +32,17 @@ from pathlib import Path
 from typing import Any
 
 import pygit2
-from pydantic import BaseModel, ConfigDict, Field
 
 from engine.errors import ConfinementError, InputError, ToolFailure
 from engine.safety.git_repo import open_workspace_repo
 from engine.safety.paths import is_git_name, resolve_in_workspace
 from engine.safety.protected import ProtectedPaths
-from engine.tools.spec import Risk, ToolContext, ToolSpec
+from engine.tools.builtin.git_catalogue import PatchArgs
+from engine.tools.spec import ToolContext
 
-MAX_PATCH_CHARS = 5_000_000
 _WORKDIR = pygit2.enums.ApplyLocation.WORKDIR
 _STATUS = {"A": "added", "D": "deleted", "M": "modified", "R": "renamed", "C": "added"}
 _FORBIDDEN_KINDS = {0o120000: "symbolic link", 0o160000: "submodule"}
-
-
-class PatchArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    patch: str = Field(
-        min_length=1,
-        max_length=MAX_PATCH_CHARS,
-        description="Unified diff; the 'diff --git' header lines may be omitted",
-    )
 
 
 _HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
@@ -367,22 +356,3 @@ async def _run(ctx: ToolContext, args: PatchArgs) -> dict[str, Any]:
         _check_patch, ctx.workspace, args.patch, apply=True, protected=ctx.protected
     )
     return {"files": files}
-
-
-APPLY_PATCH = ToolSpec(
-    name="apply_patch",
-    description=(
-        "Apply a unified diff to the workspace working tree (pygit2); a dry run only checks "
-        "that it applies. Paths outside the workspace, inside .git or of the console's own "
-        "files, executables and mode changes are refused."
-    ),
-    risk=Risk.HIGH,
-    args_model=PatchArgs,
-    run=_run,
-    check=_check,
-    dry_run=_dry_run,
-    default_enabled=False,
-    timeout_sec=60.0,
-)
-
-TOOLS = [APPLY_PATCH]

@@ -11,7 +11,8 @@ import pygit2
 import pytest
 
 from engine.errors import ConfinementError, InputError, PolicyError, ToolFailure
-from engine.tools.builtin.patch import APPLY_PATCH, parse_sections, render
+from engine.tools.builtin.git_catalogue import APPLY_PATCH
+from engine.tools.builtin.patch import parse_sections, render
 from engine.tools.spec import Risk, ToolContext
 
 MakeCtx = Callable[..., ToolContext]

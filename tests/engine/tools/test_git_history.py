@@ -11,7 +11,7 @@ import pygit2
 import pytest
 
 from engine.errors import ConfinementError, EngineError, InputError
-from engine.tools.builtin.git_history import GIT_LOG, GIT_SHOW, LogArgs, ShowArgs
+from engine.tools.builtin.git_catalogue import GIT_LOG, GIT_SHOW, LogArgs, ShowArgs
 from engine.tools.spec import ToolContext
 from tests.engine.tools.conftest import MakeCtx, commit_all
 
