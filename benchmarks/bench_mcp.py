@@ -12,10 +12,15 @@ on this machine falls on all of them alike:
 4. engine, pin check every call: as 3 with PIN_MAX_AGE_SEC = 0 (a `tools/list` before
    each call, the behaviour before the pin-check listing was reused);
 5. builtin: `git_status` (low risk, no upstream) through `daena mcp serve`;
-6. one committed audit record alone (fsync'd): the floor every run pays.
+6. one committed audit record alone (fsync'd): the floor every run pays;
+7. the gateway's MCP server in this process over the SDK's in-memory transport: 3 plus the
+   SDK's own per-message work on both ends of the outer hop, without the pipes.
 
-The ratio of medians gateway / direct is the gateway's overhead (target <= 1.5x). Then
-calls/s through `daena mcp serve`: one call at a time, and 8 in flight.
+The ratio of medians gateway / direct is the gateway's overhead (target <= 1.5x). The
+gateway's median is then split into the upstream call (1), the outcome commit (6) and what
+is left (the outer hop and Daena's own per-call work); 7 / 3, both in this process, is
+what the SDK's per-message work on the outer hop adds. Then calls/s through `daena mcp
+serve`: one call at a time, and 8 in flight.
 """
 
 from __future__ import annotations
@@ -33,8 +38,10 @@ from typing import Any
 
 from common import bench_settings, header, stats_ms, temp_dir
 from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp.client._memory import InMemoryTransport
 
 import engine.upstream.gateway as gateway_module
+from daena_tui.mcp.server import Gateway
 from engine import Engine
 from engine.audit import AuditEntry
 from engine.upstream.connection import Endpoint
@@ -96,6 +103,10 @@ async def main(rounds: int) -> None:
         through = await connect(stack, params)
         eng = await stack.enter_async_context(Engine.open(settings))
         max_age = gateway_module.PIN_MAX_AGE_SEC
+        in_memory = Gateway(eng, transport="stdio", agent="bench").build()
+        read, write = await stack.enter_async_context(InMemoryTransport(in_memory))
+        memory = await stack.enter_async_context(ClientSession(read, write))
+        await memory.initialize()
 
         async def every_call_lists() -> Any:
             gateway_module.PIN_MAX_AGE_SEC = 0.0
@@ -120,6 +131,9 @@ async def main(rounds: int) -> None:
             ),
             "one committed audit record (what every run writes)": checked(
                 lambda: eng.audit.record(AuditEntry(actor="bench", action="bench", status="ok"))
+            ),
+            "the gateway in this process, SDK in-memory transport": checked(
+                lambda: memory.call_tool("time.get_current_time", ARGS)
             ),
         }
         for call in paths.values():  # warm-up: imports, first connection to the upstream
@@ -154,6 +168,21 @@ async def main(rounds: int) -> None:
     print(
         f"pin check listing on every call / reused listing: "
         f"{medians[labels[3]] / medians[labels[2]]:.2f}x"
+    )
+    direct_ms, gateway_ms = (medians[labels[i]] * 1000 for i in (0, 1))
+    commit_ms = medians[labels[5]] * 1000
+    print(
+        f"the gateway's median {gateway_ms:.2f} ms = the upstream call (as direct) "
+        f"{direct_ms:.2f} + one outcome commit {commit_ms:.2f} + the outer hop and Daena's "
+        f"own work {gateway_ms - direct_ms - commit_ms:.2f}"
+    )
+    print(
+        "floor if the outer hop cost what a direct call costs, (2 x direct + commit) / direct: "
+        f"{(2 * direct_ms + commit_ms) / direct_ms:.2f}x"
+    )
+    print(
+        "in-memory gateway / Engine.run (the SDK's per-message work, no pipes): "
+        f"{medians[labels[6]] / medians[labels[2]]:.2f}x"
     )
     builtin = samples[labels[4]]
     one_at_a_time = len(builtin) / sum(builtin)

@@ -421,3 +421,67 @@ async def test_a_stopped_or_killed_server_ends_its_session_and_orphans_the_waiti
             proc.kill()
             await proc.wait()
     assert code == (128 + sig if sig is signal.SIGTERM else -sig) and "Traceback" not in err
+
+
+async def test_a_server_killed_the_moment_it_answers_has_already_recorded_the_run(
+    settings: Settings,
+) -> None:
+    """The outcome record is committed (fsync'd) before the answer is written: a `daena mcp
+    serve` SIGKILLed as soon as its answer is read leaves the run's record, with the result
+    the client was given (docs/mcp.md, "Overhead")."""
+    import json
+    import signal
+
+    from tests.mcp_gateway.conftest import serve_params
+
+    params = serve_params(settings, "--agent", "bot")
+    proc = await asyncio.create_subprocess_exec(
+        params.command,
+        *params.args,
+        cwd=params.cwd,
+        env=params.env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"},
+        },
+    }
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "git_status", "arguments": {}},
+    }
+    for message in (init, {"jsonrpc": "2.0", "method": "notifications/initialized"}, call):
+        proc.stdin.write((json.dumps(message) + "\n").encode())
+    await proc.stdin.drain()
+    answer: dict[str, object] = {}
+    try:
+        for _ in range(50):  # bounded: the initialize answer, then the call's
+            line = await asyncio.wait_for(proc.stdout.readline(), 60)
+            message = json.loads(line)
+            if message.get("id") == 2:
+                proc.send_signal(signal.SIGKILL)  # at once: no time to write anything more
+                answer = message
+                break
+        assert await asyncio.wait_for(proc.wait(), 30) == -signal.SIGKILL
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    result = answer["result"]
+    assert isinstance(result, dict) and result["isError"] is False
+    structured = result["structuredContent"]
+    async with Engine.open(settings) as eng:
+        [record] = await eng.audit.of_run(trace_id=structured["trace_id"])
+    assert (record.action, record.status, record.actor) == ("run", "ok", "agent:bot")
+    assert json.loads(record.result_summary or "{}") == structured["result"]
