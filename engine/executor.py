@@ -60,10 +60,12 @@ loop it would freeze the console or the API server meanwhile. Smaller ones stay 
 
 
 def text_size(value: Any, stop: int = CHECK_IN_THREAD_CHARS) -> int:
-    """The characters of text in `value` (keys, strings, nested), counted up to `stop`."""
+    """The characters of text in `value` (keys, strings, nested) plus one per item (a long
+    list of short paths is as much work as a long text), counted up to `stop`."""
     total, todo = 0, [value]
     while todo and total <= stop:
         item = todo.pop()
+        total += 1
         if isinstance(item, str):
             total += len(item)
         elif isinstance(item, dict):

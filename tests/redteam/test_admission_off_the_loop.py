@@ -75,3 +75,11 @@ async def test_an_agent_request_with_a_huge_patch_leaves_the_loop_free(eng: Engi
     assert on_loop == [False]
     assert request.status == "pending"
     assert not (eng.settings.execution_workspace_root / "d").exists()
+
+
+async def test_a_long_list_of_short_paths_is_checked_off_the_loop(eng: Engine) -> None:
+    on_loop = checked_where(eng, "git_diff")
+    call = RunRequest(tool="git_diff", args={"paths": ["a"] * 3000})
+    decision = await eng.explain(call)
+    assert decision.rule == "low_risk"
+    assert on_loop == [False]  # 3,000 one-letter paths: 3,000 confinements
