@@ -12,11 +12,14 @@ work began whose tree runs on its own: the layout commit after it needs later fi
 with git archive and put first on PYTHONPATH for the console and the agent); `old` is the
 code as it is but with, inside the console process, the tail of before issue 19 put back
 (every event clears the table and re-adds every row shown, which never shrinks; the inbox
-reloads and re-fills on every run); `new` is the code as it is. Target (issue 19):
-under 10 % of a core at 50 runs/s, RSS flat.
+reloads and re-fills on every run); `at:COMMIT` is the whole project at COMMIT, as
+`before` (e.g. the Logs table before it became a virtual table: `at:dba68f9`); `new` is the
+code as it is. Since the Logs table became a `VirtualTable`, `old` re-fills that table on
+every event (the old tail's pattern, not the old DataTable's cost: use `at:` for that).
+Target (issue 19): under 10 % of a core at 50 runs/s, RSS flat.
 
     python benchmarks/bench_console_live.py [--seconds 60] [--rate 50] [--section logs]
-        [--pending 0] [--variants old,new]
+        [--pending 0] [--variants before,at:dba68f9,new]
 """
 
 from __future__ import annotations
@@ -108,7 +111,8 @@ async def measure(
 ) -> None:
     settings = bench_settings(temp_dir(f"live-{variant}"))
     patch = OLD[section] if variant == "old" else ""
-    pythonpath = {"PYTHONPATH": code_at(before)} if variant == "before" else {}
+    commit = before if variant == "before" else variant[3:] if variant.startswith("at:") else ""
+    pythonpath = {"PYTHONPATH": code_at(commit)} if commit else {}
     probe = TmuxConsole(settings, section)
     setup = await asyncio.create_subprocess_exec(
         sys.executable, "-c", SETUP, str(pending), env={**os.environ, **probe.env, **pythonpath}
@@ -139,7 +143,8 @@ async def measure(
     print(
         f"{variant:>6} {section}: agent {achieved:.1f} runs/s; console {total:.1f} % of a core "
         f"over {seconds:.0f} s (per {every:.0f} s: {', '.join(f'{c:.0f}' for c in cpu)}); "
-        f"RSS {rss[0]:.1f} -> {rss[-1]:.1f} MB (max {max(rss):.1f})"
+        f"RSS {rss[0]:.1f} -> {rss[-1]:.1f} MB (max {max(rss):.1f}; "
+        f"per {every:.0f} s: {', '.join(f'{r:.1f}' for r in rss)})"
     )
 
 
@@ -159,7 +164,11 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--section", choices=sorted(OLD), default="logs")
     parser.add_argument("--pending", type=int, default=0)
-    parser.add_argument("--variants", default="before,old,new", help="before: the code at --before")
+    parser.add_argument(
+        "--variants",
+        default="before,old,new",
+        help="before: the code at --before; at:COMMIT: the code at COMMIT; old; new",
+    )
     parser.add_argument("--before", default="faa8431", help="the commit 'before' runs (see above)")
     parser.add_argument("--every", type=float, default=10)
     asyncio.run(main(parser.parse_args()))
