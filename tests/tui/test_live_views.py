@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Input
 
 import engine
 from daena_tui.console.screens import logs
+from daena_tui.console.screens.modals.audit_detail import AuditDetailModal
 from daena_tui.console.widgets.virtual_table import AuditTable
 from engine import audit_search
 
@@ -190,3 +191,20 @@ async def test_a_short_text_says_how_far_it_searched_and_m_searches_older(
         assert table.row_keys() == [str(new_match), str(old_match)]
         await wait_for(pilot, lambda: screen.scanned_to is None, "the scan reached the oldest")
         assert "searches older" not in text_of(info) and "2 records shown" in text_of(info)
+
+
+async def test_a_click_selects_a_row_and_a_second_click_opens_it(app, eng) -> None:
+    for i in range(10):
+        await note(eng, i)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        await pilot.press("5")
+        table = app.screen.query_one("#logs-table", AuditTable)
+        await wait_for(pilot, lambda: table.row_count >= 10, "first page")
+        await pilot.pause()
+        # y 0: the pane's title rule, 1: the header, 2: the first row
+        await pilot.click("#logs-table", offset=(3, 4))
+        assert table.cursor_row == 2 and not isinstance(app.screen, AuditDetailModal)
+        await pilot.click("#logs-table", offset=(3, 4))
+        await wait_for(pilot, lambda: isinstance(app.screen, AuditDetailModal), "detail")
+        assert str(app.screen.record.id) == table.row_keys()[2]
