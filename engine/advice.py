@@ -75,8 +75,9 @@ def args_json(request: ApprovalRequest) -> str:
     return json.dumps(request.args, ensure_ascii=False, sort_keys=True, default=str)
 
 
-def question(request: ApprovalRequest) -> list[dict[str, Any]]:
-    args = args_json(request)
+def question(request: ApprovalRequest, args: str | None = None) -> list[dict[str, Any]]:
+    """The model's messages; `args` is `args_json(request)` when the caller has it."""
+    args = args_json(request) if args is None else args
     if len(args) > ARGS_SHOWN:
         args = args[:ARGS_SHOWN] + f"… ({len(args) - ARGS_SHOWN} more characters not shown)"
     data = {"tool": request.tool, "arguments": args, "reason": request.reason[:REASON_SHOWN]}
@@ -108,7 +109,8 @@ class Advisor:
             model = status.selected_model if status.reachable else None
             if model is None:
                 return None
-            text = bounded(await self._brain.write(model, question(request), self._timeout))
+            shown = args_json(request)  # once: a 5 MB patch is not encoded twice
+            text = bounded(await self._brain.write(model, question(request, shown), self._timeout))
         except Exception:  # an EngineError or any other failure: no note, never an error
             return None
-        return Advice(request.id, model, text, len(args_json(request))) if text else None
+        return Advice(request.id, model, text, len(shown)) if text else None
