@@ -3,7 +3,8 @@
 # open Tools, run git_status from its form, make a risky request from a second process
 # (the CLI, as an agent would), see it arrive in the inbox without a key press, approve it,
 # and find it in Logs; then a patch read in the detail and approved (applied once), the
-# timeline of that run, and an extension. Every wait is bounded; on failure the captured screen is printed
+# timeline of that run, an extension, and a bulk decision of two marked requests (each runs
+# once, with its own arguments). Every wait is bounded; on failure the captured screen is printed
 # and the script exits non-zero.
 set -euo pipefail
 
@@ -135,8 +136,6 @@ echo "tui_e2e: ok: the decision names who"
 keys Escape
 
 # An extension: + gives the selected request 10 more minutes (audited).
-# (The bulk decision is not driven here yet: in tmux the second mark did not stay; see
-# tests/tui/test_bulk_review.py for the console's bulk review under Pilot.)
 set +e
 daena run filesystem_write --arg path=late.txt --arg content=late --requester agent \
     --reason "extend me" >/dev/null
@@ -149,6 +148,52 @@ ext=$("$PYTHON" -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execu
 "SELECT count(*) FROM audit WHERE action = ?", ("approval_extended",)).fetchone()[0])' "$TMP/db")
 [[ $ext == 1 ]] || fail "one approval_extended record expected, found $ext"
 echo "tui_e2e: ok: extension audited"
+
+# A bulk decision: two requests marked (space), reviewed in one list with each one's exact
+# arguments (b), approved in one action; each runs once with its own arguments, no grant.
+set +e
+for name in a b; do
+    daena run filesystem_write --arg "path=bulk-$name.txt" --arg "content=bulk-$name-content" \
+        --requester agent --reason "bulk $name" >/dev/null
+done
+set -e
+wait_for "bulk a" "the first bulk request in the inbox"
+wait_for "bulk b" "the second bulk request in the inbox"
+for _ in 1 2 3 4; do keys Up; done # soonest expiry first: bulk a, bulk b, then "extend me"
+wait_for "· req_" "a request selected"
+keys Space
+wait_for "● filesystem_write" "the first mark"
+keys Down
+keys Space
+marks() { screen | grep -cF "● filesystem_write" || true; }
+deadline=$((SECONDS + TIMEOUT))
+until [[ $(marks) == 2 ]]; do
+    ((SECONDS < deadline)) || fail "two rows marked expected, $(marks) shown"
+    sleep 0.2
+done
+echo "tui_e2e: ok: two requests marked"
+keys b
+wait_for "Review 2 marked requests" "the bulk review"
+wait_for '"path": "bulk-a.txt"' "the first request's exact arguments in the review"
+wait_for '"path": "bulk-b.txt"' "the second request's exact arguments in the review"
+wait_for "Enter now: cancel" "the review starts on Cancel"
+keys Left Left # Cancel → Deny all → Approve all
+wait_for "Enter now: APPROVE ALL" "focus on Approve all"
+keys Enter
+wait_for "2 approved" "both approved in one action"
+for name in a b; do
+    [[ "$(cat "$TMP/ws/bulk-$name.txt" 2>/dev/null)" == "bulk-$name-content" ]] ||
+        fail "bulk-$name.txt does not hold its own arguments"
+done
+bulk=$("$PYTHON" -c 'import sqlite3,sys; print(" ".join(str(n) for (n,) in sqlite3.connect(
+sys.argv[1]).execute("SELECT (SELECT count(*) FROM audit a WHERE a.approval_id = r.id AND "
+"a.action = ?) FROM approval_requests r WHERE r.reason LIKE ? ORDER BY r.reason",
+("run_start", "bulk %")).fetchall()))' "$TMP/db")
+[[ $bulk == "1 1" ]] || fail "each bulk request should have run once, run_start counts: $bulk"
+grants=$("$PYTHON" -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(
+"SELECT count(*) FROM grants").fetchone()[0])' "$TMP/db")
+[[ $grants == 0 ]] || fail "a bulk approval must mint no grant, found $grants"
+echo "tui_e2e: ok: each bulk request ran once with its own arguments, no grant"
 
 keys C-q
 wait_for "CONSOLE-EXITED 0" "console quit cleanly"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual import events
+
 import engine
 from daena_tui.console.app import DaenaApp
 from daena_tui.console.screens.modals.bulk_review import BulkReviewModal
@@ -134,3 +136,34 @@ async def test_a_request_decided_elsewhere_meanwhile_is_named_and_the_rest_still
         await wait_for(pilot, lambda: (workspace / "race1.txt").exists(), "the other ran")
     assert not (workspace / "race0.txt").exists()
     assert (await eng.approvals.get(ids[0])).status == "denied"
+
+
+async def test_keys_typed_ahead_act_on_the_row_under_the_cursor(
+    app: DaenaApp, eng: engine.Engine
+) -> None:
+    """A terminal delivers `up space down space` in one read (tmux send-keys did): each key
+    must act on the row the cursor is on when it runs, not on the one a RowHighlighted
+    message still to be handled names (that marked the wrong row, then unmarked it)."""
+    ids = await requests(eng, 3)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await pilot.press("alt+3")
+        inbox = app.screen.query_one("#inbox", RowTable)
+        await wait_for(pilot, lambda: inbox.row_count == 3, "3 pending rows")
+        inbox.focus()
+        inbox.move_cursor(row=2)
+        await pilot.pause()
+        for key, char in [("up", None), ("up", None), ("space", " "), ("down", None)]:
+            app.post_message(events.Key(key, char))  # queued at once, no pause between them
+        app.post_message(events.Key("space", " "))
+        await wait_for(pilot, lambda: len(app.screen.marks) == 2, "two marks")  # type: ignore[attr-defined]
+        assert app.screen.marks.ids == ids[:2]  # type: ignore[attr-defined]
+        app.post_message(events.Key("b", "b"))
+        await wait_for(pilot, lambda: isinstance(app.screen, BulkReviewModal), "the review")
+        assert [r.id for r in app.screen.requests] == ids[:2]  # type: ignore[attr-defined]
+        modal = app.screen
+        await wait_for(pilot, lambda: getattr(modal.focused, "id", None) == "bulk-cancel", "Cancel")
+        for _ in range(2):  # Cancel -> Deny all -> Approve all, both keys queued at once
+            app.post_message(events.Key("left", None))
+        await pilot.pause()
+        assert getattr(modal.focused, "id", None) == "bulk-approve"

@@ -98,7 +98,6 @@ class ApprovalsScreen(SectionScreen):
         super().__init__()
         self.pending: dict[str, engine.ApprovalRequest] = {}
         self.history: dict[str, engine.ApprovalRequest] = {}
-        self.selected: engine.ApprovalRequest | None = None
         self.deciding = False  # a decision modal is open or its decision is being made
         self.live: dict[str, LiveRows] = {}
         self.limits = {"inbox": INBOX_PAGE, "history": HISTORY_PAGE}  # m raises them
@@ -305,18 +304,24 @@ class ApprovalsScreen(SectionScreen):
         if expired:
             self.reload()
 
-    @on(DataTable.RowHighlighted)
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        key = event.row_key.value
-        source = self.pending if event.data_table.id == "inbox" else self.history
-        self.selected = source.get(str(key)) if key is not None else None
-        self._show_selected()
-
-    def _show_selected(self) -> None:
+    @property
+    def selected(self) -> engine.ApprovalRequest | None:
+        """The request under the cursor now. Read from the table at each use, never kept
+        from a RowHighlighted message: keys typed ahead (a terminal delivers `Down space` in
+        one read) run before the table's messages reach the screen, and a kept selection
+        then marked, extended or opened the row the cursor had just left."""
+        if not self.query(ContentSwitcher):
+            return None  # not composed yet, or closing
         table = self.query_one("#history" if self.showing_history else "#inbox", DataTable)
         key = self._cursor_key(table)
         source = self.history if self.showing_history else self.pending
-        self.selected = source.get(key) if key else None
+        return source.get(key) if key else None
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self) -> None:
+        self._show_selected()
+
+    def _show_selected(self) -> None:
         request = self.selected
         self._show_facts()
         words = self.query_one("#approval-words", Static)

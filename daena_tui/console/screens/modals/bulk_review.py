@@ -27,6 +27,7 @@ from textual.widgets import Button, Input, Label, Static
 import engine
 from daena_tui.console.clock import Clock, time_left
 from daena_tui.console.render import agent_cell
+from daena_tui.console.screens.modals.button_walk import move_focus
 from daena_tui.console.widgets.args_view import ArgsView
 from engine.safety.display import inert_one_line
 
@@ -187,10 +188,7 @@ class BulkReviewModal(ModalScreen[BulkDecision | None]):
         self.query_one("#enter-does", Static).update(Text(f"Enter now: {does}", style="bold"))
 
     def action_move(self, step: int) -> None:
-        buttons = list(self.query(Button))
-        focused = self.focused or self.query_one("#bulk-cancel", Button)
-        if isinstance(focused, Button) and focused in buttons:
-            buttons[(buttons.index(focused) + step) % len(buttons)].focus()
+        move_focus(self, step, self.AUTO_FOCUS)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -26,6 +26,7 @@ from textual.widgets import Button, Input, Label, Static
 import engine
 from daena_tui.console.clock import Clock, time_left
 from daena_tui.console.render import agent_cell
+from daena_tui.console.screens.modals.button_walk import move_focus
 from daena_tui.console.widgets.args_view import ArgsView
 
 _CSS = """
@@ -96,14 +97,7 @@ class _ButtonWalk(ModalScreen[str | None]):
         self.query_one("#enter-does", Static).update(Text(f"Enter now: {does}", style="bold"))
 
     def action_move(self, step: int) -> None:
-        """From the focused button, or from the default one when a key arrives before the
-        screen has set its focus (keys typed ahead)."""
-        buttons = list(self.query(Button))
-        focused = self.focused
-        if focused is None and self.AUTO_FOCUS:
-            focused = self.query(self.AUTO_FOCUS).first()
-        if isinstance(focused, Button) and focused in buttons:
-            buttons[(buttons.index(focused) + step) % len(buttons)].focus()
+        move_focus(self, step, self.AUTO_FOCUS)
 
 
 class DenyModal(_ButtonWalk):
