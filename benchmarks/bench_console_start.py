@@ -67,6 +67,25 @@ def compiled(tree: Path) -> None:
         compileall.compile_dir(tree / package, quiet=1)
 
 
+def listed_cpu(tree: Path, db: Path, workspace: Path) -> float:
+    """CPU seconds of one process until the catalogue is listed (console_listed_cpu.py)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(PYTHONPATH=str(tree), DAENA_DB_PATH=str(db))
+    script = Path(__file__).parent / "console_listed_cpu.py"
+    out = subprocess.run(
+        [sys.executable, str(script)], env=env, cwd=workspace, capture_output=True, text=True
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def textual_cpu() -> float:
+    """CPU seconds of a process that only imports Textual (the floor of every console)."""
+    code = "import time, textual.app, textual.widgets; print(time.process_time())"
+    return float(
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    )
+
+
 def console_command(tree: Path, settings_db: Path, workspace: Path) -> str:
     return (
         f"cd {workspace} && env -u PYTHONDONTWRITEBYTECODE PYTHONPATH={tree} "
@@ -103,6 +122,28 @@ def main(rounds: int, compare: Path | None) -> None:
     finally:
         subprocess.run(["tmux", "kill-session", "-t", f"{tag}-keeper"], capture_output=True)
     report(commands, paints, listed, empties)
+    cpu: dict[str, list[float]] = {name: [] for name in trees}
+    floor: list[float] = []
+    for _ in range(rounds):
+        for i, (name, tree) in enumerate(trees.items()):
+            cpu[name].append(listed_cpu(tree, db.with_suffix(f".{i}.db"), workspace))
+        floor.append(textual_cpu())
+    print(
+        f"CPU until listed, no drawing (console_listed_cpu.py): Textual import alone "
+        f"median {statistics.median(floor) * 1000:.0f} ms"
+    )
+    for name, samples in cpu.items():
+        print(
+            f"  {name}: median {statistics.median(samples) * 1000:.0f} ms "
+            f"(min {min(samples) * 1000:.0f}, max {max(samples) * 1000:.0f})"
+        )
+    names = list(cpu)
+    if len(names) == 2:
+        paired = sorted(a / b for a, b in zip(cpu[names[0]], cpu[names[1]], strict=True))
+        print(
+            f"  this checkout / the other: paired per round median "
+            f"{statistics.median(paired):.2f}x (min {paired[0]:.2f}, max {paired[-1]:.2f})"
+        )
 
 
 def sample(
