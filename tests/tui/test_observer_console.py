@@ -27,6 +27,7 @@ async def test_the_observer_reads_every_section_and_decides_nothing(
     async with app.run_test(size=(80, 24)) as pilot:
         await started(pilot)
         assert app.eng.db.shown  # the engine is the observer's view
+        await wait_for(pilot, lambda: app.screen.query(DecisionRule), "the inbox composed")
         rule = app.screen.query_one(DecisionRule)
         await wait_for(pilot, lambda: rule.shown.startswith("decided by: risk_mode"), "rule")
         assert "decided by: risk_mode" in str(rule.border_title)  # on screen at 80x24
