@@ -7,6 +7,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.client.stdio import get_default_environment
@@ -65,3 +66,10 @@ async def wait_for_pending(eng: Engine, *, budget: int = 300) -> str:
             return pending[0].id
         await asyncio.sleep(0.05)
     raise AssertionError("no request reached the inbox")
+
+
+async def rows(settings: Settings, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """A query's rows on the test's own database, SQLite or PostgreSQL alike (`--backend`):
+    what a test reads back after the processes it drove have ended."""
+    async with Engine.open(settings) as eng:
+        return [tuple(row) for row in await eng.db.fetchall(sql, params)]

@@ -8,13 +8,12 @@ import asyncio
 import json
 import os
 import signal
-import sqlite3
 import sys
 from pathlib import Path
 
 from engine import Engine, Settings
 from engine.mcp_sessions import EXPIRY_SEC, HEARTBEAT_SEC, McpSessions
-from tests.mcp_gateway.conftest import serve_params, wait_for_pending
+from tests.mcp_gateway.conftest import rows, serve_params, wait_for_pending
 
 HERE = Path(__file__).parent
 
@@ -83,13 +82,12 @@ async def test_a_killed_server_on_another_host_is_orphaned_once_its_heartbeat_ex
         await client.wait()
     assert done.run_status == "ok" and record is not None
     assert "## main" in (record.result_summary or "")
-    if not settings.daena_db_url:
-        with sqlite3.connect(settings.daena_db_path) as raw:
-            runs = raw.execute(
-                "SELECT COUNT(*) FROM audit WHERE tool = 'shell_exec' AND action = 'run'"
-                " AND status NOT IN ('pending_approval')"
-            ).fetchone()[0]
-        assert runs == 1
+    [(runs,)] = await rows(
+        settings,
+        "SELECT COUNT(*) FROM audit WHERE tool = 'shell_exec' AND action = 'run'"
+        " AND status NOT IN ('pending_approval')",
+    )
+    assert runs == 1
 
 
 async def test_another_hosts_session_without_a_heartbeat_is_never_reaped(eng: Engine) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,7 +17,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 from daena_tui.mcp.http import http_app
 from engine import Engine, Settings
-from tests.mcp_gateway.conftest import wait_for_pending
+from tests.mcp_gateway.conftest import rows, wait_for_pending
 
 
 @asynccontextmanager
@@ -138,8 +137,7 @@ async def test_a_session_stays_bound_to_the_agent_that_opened_it(settings: Setti
             )
     assert '"isError":false' in own.text.replace(" ", "")
     assert "belongs to agent:owner" in hijack.text
-    with sqlite3.connect(settings.daena_db_path) as raw:
-        actors = raw.execute("SELECT actor FROM audit WHERE tool = 'git_status'").fetchall()
+    actors = await rows(settings, "SELECT actor FROM audit WHERE tool = 'git_status'")
     assert actors == [("agent:owner",)]
 
 
@@ -197,11 +195,11 @@ async def test_http_refusal_denial_expiry_cancellation_and_malformed_json_rpc(
     assert withdrawn.status == "denied" and withdrawn.decided_by == "agent:helper"
     assert garbage.status_code == 400 and "error" in garbage.json()
     assert alive.is_error is False
-    with sqlite3.connect(settings.daena_db_path) as raw:
-        ran = raw.execute(
-            "SELECT COUNT(*) FROM audit WHERE tool = 'shell_exec' AND action = 'run'"
-            " AND status NOT IN ('pending_approval')"
-        ).fetchone()[0]
+    [(ran,)] = await rows(
+        settings,
+        "SELECT COUNT(*) FROM audit WHERE tool = 'shell_exec' AND action = 'run'"
+        " AND status NOT IN ('pending_approval')",
+    )
     assert ran == 0  # denied, expired, withdrawn: nothing ran
 
 
@@ -263,11 +261,10 @@ async def test_http_session_ended_while_waiting_leaves_the_request_orphaned(
             assert await sessions.orphaned() == {request_id}
             approved = await operator.approve(request_id)
     assert approved.ok, approved.error
-    with sqlite3.connect(settings.daena_db_path) as raw:
-        runs = raw.execute(
-            "SELECT COUNT(*) FROM audit WHERE tool = 'shell_exec' AND action = 'run'"
-            " AND status = 'ok'"
-        ).fetchone()[0]
+    [(runs,)] = await rows(
+        settings,
+        "SELECT COUNT(*) FROM audit WHERE tool = 'shell_exec' AND action = 'run' AND status = 'ok'",
+    )
     assert runs == 1
 
 
@@ -327,10 +324,10 @@ async def test_a_killed_http_client_orphans_its_wait_while_its_session_lives_on(
             record = await operator.audit.get(done.run_audit_id or -1)
     assert done.run_status == "ok" and record is not None
     assert "## main" in (record.result_summary or "")
-    with sqlite3.connect(settings.daena_db_path) as raw:
-        runs = raw.execute(
-            "SELECT COUNT(*) FROM audit WHERE tool = 'shell_exec' AND action = 'run'"
-            " AND status NOT IN ('pending_approval')"
-        ).fetchone()[0]
-        gone = raw.execute("SELECT kind FROM events WHERE kind = 'McpClientGone'").fetchall()
+    [(runs,)] = await rows(
+        settings,
+        "SELECT COUNT(*) FROM audit WHERE tool = 'shell_exec' AND action = 'run'"
+        " AND status NOT IN ('pending_approval')",
+    )
+    gone = await rows(settings, "SELECT kind FROM events WHERE kind = 'McpClientGone'")
     assert runs == 1 and gone == [("McpClientGone",)]

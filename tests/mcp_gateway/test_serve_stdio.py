@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 
 import pytest
 
 from engine import Engine, Settings
 from engine.errors import ApprovalError
-from tests.mcp_gateway.conftest import mcp_client, wait_for_pending
+from tests.mcp_gateway.conftest import mcp_client, rows, wait_for_pending
 
 
 async def test_lists_enabled_tools_with_schemas_and_risk_annotations(settings: Settings) -> None:
@@ -30,8 +29,9 @@ async def test_low_risk_call_returns_structured_content_as_the_agent(settings: S
     assert result.is_error is False
     assert result.structured_content["status"] == "ok"
     assert result.structured_content["result"]["branch"] == "main"
-    with sqlite3.connect(settings.daena_db_path) as raw:
-        actors = {r[0] for r in raw.execute("SELECT actor FROM audit WHERE tool = 'git_status'")}
+    actors = {
+        r[0] for r in await rows(settings, "SELECT actor FROM audit WHERE tool = 'git_status'")
+    }
     assert actors == {"agent:bot"}
 
 
@@ -81,11 +81,11 @@ async def test_risky_call_waits_with_progress_and_returns_once_approved_elsewher
     assert result.is_error is False
     assert result.structured_content["status"] == "ran"
     assert result.structured_content["approved_by"] == "op@test"
-    with sqlite3.connect(settings.daena_db_path) as raw:
-        runs = raw.execute(
-            "SELECT COUNT(*) FROM audit WHERE tool = 'shell_exec' AND action = 'run'"
-            " AND status != 'pending_approval'"
-        ).fetchone()[0]
+    [(runs,)] = await rows(
+        settings,
+        "SELECT COUNT(*) FROM audit WHERE tool = 'shell_exec' AND action = 'run'"
+        " AND status != 'pending_approval'",
+    )
     assert runs == 1
 
 
@@ -97,22 +97,21 @@ async def test_denial_returns_the_operators_reason_and_nothing_runs(settings: Se
         result = await asyncio.wait_for(call, 30)
     assert result.is_error and result.structured_content["status"] == "denied"
     assert "not today" in result.content[0].text and "nothing ran" in result.content[0].text
-    with sqlite3.connect(settings.daena_db_path) as raw:
-        assert not raw.execute(
-            "SELECT 1 FROM audit WHERE action = 'run' AND tool = 'shell_exec'"
-            " AND status != 'pending_approval'"
-        ).fetchall()
+    assert not await rows(
+        settings,
+        "SELECT 1 FROM audit WHERE action = 'run' AND tool = 'shell_exec'"
+        " AND status != 'pending_approval'",
+    )
 
 
 async def test_expiry_returns_expired_nothing_ran(settings: Settings) -> None:
     async with Engine.open(settings) as eng, mcp_client(settings, "--agent", "bot") as client:
         call = asyncio.create_task(client.call_tool("shell_exec", {"command": "git status"}))
         request_id = await wait_for_pending(eng)
-        async with eng.db.transaction() as tx:  # the clock runs out
-            columns = {r[1] for r in await tx.fetchall("PRAGMA table_info(approval_requests)")}
-            boot = ", created_boot = NULL" if "created_boot" in columns else ""
+        async with eng.db.transaction() as tx:  # the clock runs out (both clocks: migration 9)
             await tx.execute(
-                f"UPDATE approval_requests SET expires_at = 0{boot} WHERE id = ?", (request_id,)
+                "UPDATE approval_requests SET expires_at = 0, created_boot = NULL WHERE id = ?",
+                (request_id,),
             )
         result = await asyncio.wait_for(call, 30)
     assert result.is_error and result.structured_content["status"] == "expired"
@@ -140,10 +139,7 @@ async def test_client_cancellation_withdraws_the_request_audited(settings: Setti
             await eng.approve(request_id)
         still = await client.call_tool("git_status", {})
     assert still.is_error is False
-    with sqlite3.connect(settings.daena_db_path) as raw:
-        withdrawn = raw.execute(
-            "SELECT actor FROM audit WHERE action = 'approval_withdrawn'"
-        ).fetchall()
+    withdrawn = await rows(settings, "SELECT actor FROM audit WHERE action = 'approval_withdrawn'")
     assert withdrawn == [("agent:bot",)]
 
 
@@ -160,8 +156,7 @@ async def test_two_clients_at_once_each_with_its_own_session(settings: Settings)
         await eng.approve(request_id)
         first_result = await asyncio.wait_for(first, 30)
     assert second.is_error is False and first_result.is_error is False
-    with sqlite3.connect(settings.daena_db_path) as raw:
-        sessions = raw.execute("SELECT agent, client, calls FROM mcp_sessions").fetchall()
+    sessions = await rows(settings, "SELECT agent, client, calls FROM mcp_sessions")
     assert sorted(sessions) == [("agent:mcp-alpha", "alpha", 1), ("agent:mcp-beta", "beta", 1)]
 
 
@@ -221,8 +216,7 @@ async def test_malformed_json_rpc_is_answered_with_errors_and_the_server_keeps_s
     assert "error" in answers[2]  # a call with a non-string name: a JSON-RPC error
     result = answers[3]["result"]
     assert isinstance(result, dict) and result.get("isError") is False
-    with sqlite3.connect(settings.daena_db_path) as raw_db:
-        ran = raw_db.execute("SELECT COUNT(*) FROM audit WHERE action = 'run'").fetchone()[0]
+    [(ran,)] = await rows(settings, "SELECT COUNT(*) FROM audit WHERE action = 'run'")
     assert ran == 1  # only the valid call ran
 
 
@@ -279,11 +273,10 @@ async def test_a_client_that_goes_away_leaves_its_request_orphaned_and_still_app
         assert result.ok
         done = await eng.approvals.get(request_id)
         assert done.run_status == "ok" and done.run_audit_id is not None
-    with sqlite3.connect(settings.daena_db_path) as raw:
-        runs = raw.execute(
-            "SELECT COUNT(*) FROM audit WHERE tool = 'shell_exec' AND action = 'run'"
-            " AND status = 'ok'"
-        ).fetchone()[0]
+    [(runs,)] = await rows(
+        settings,
+        "SELECT COUNT(*) FROM audit WHERE tool = 'shell_exec' AND action = 'run' AND status = 'ok'",
+    )
     assert runs == 1
 
 
@@ -302,7 +295,7 @@ async def test_a_killed_client_leaves_its_request_marked_orphaned_and_approving_
     from tests.mcp_gateway.conftest import serve_params
 
     params = serve_params(settings, "--agent", "bot")
-    launcher = json.dumps([params.command, params.args, params.cwd])
+    launcher = json.dumps([params.command, params.args, params.cwd, params.env])
     client = Path(__file__).with_name("waiting_client.py")
     call = json.dumps({"command": "git status --short --branch"})
     proc = await asyncio.create_subprocess_exec(
@@ -346,12 +339,12 @@ async def test_a_killed_client_leaves_its_request_marked_orphaned_and_approving_
         record = await eng.audit.get(done.run_audit_id or -1)
     assert done.run_status == "ok" and record is not None
     assert "## main" in (record.result_summary or "")  # the result, kept in the audit log
-    with sqlite3.connect(settings.daena_db_path) as raw:
-        runs = raw.execute(
-            "SELECT COUNT(*) FROM audit WHERE tool = 'shell_exec' AND action = 'run'"
-            " AND status NOT IN ('pending_approval')"
-        ).fetchone()[0]
-        gone = raw.execute("SELECT kind FROM events WHERE kind = 'McpClientGone'").fetchall()
+    [(runs,)] = await rows(
+        settings,
+        "SELECT COUNT(*) FROM audit WHERE tool = 'shell_exec' AND action = 'run'"
+        " AND status NOT IN ('pending_approval')",
+    )
+    gone = await rows(settings, "SELECT kind FROM events WHERE kind = 'McpClientGone'")
     assert runs == 1 and gone == [("McpClientGone",)]
 
 
