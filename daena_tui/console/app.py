@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.theme import Theme
 from textual.timer import Timer
+from textual.worker import WorkerFailed
 
 import engine
 from daena_tui import startup
@@ -202,6 +204,16 @@ class DaenaApp(App[int]):
 
     async def on_unmount(self) -> None:
         await self._stack.aclose()
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Once shutdown has begun, a section's load that resumes finds its widgets already
+        closed (Textual closes a screen's widgets before the screen, whose close cancels its
+        workers): there is nothing left to show, so that is no failure of the console.
+        Every other error, and this one while running, is handled as Textual does."""
+        failed = error.error if isinstance(error, WorkerFailed) else None
+        if not self.is_running and isinstance(failed, NoMatches):
+            return
+        super()._handle_exception(error)
 
     def on_engine_opened(self, _: EngineOpened) -> None:
         self.switch_mode(self._initial)
