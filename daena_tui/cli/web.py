@@ -23,6 +23,11 @@ def register(sub: Any) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="port (8765)")
     p.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the address browsers use when a proxy stands in front (https://host[:port])",
+    )
+    p.add_argument(
         "--token-file",
         metavar="PATH",
         help="read the access token from this file (else a new one is printed)",
@@ -49,6 +54,25 @@ def read_token(path: str | None) -> str:
     return token
 
 
+def check_public_url(url: str | None) -> str | None:
+    """`url` as the page will use it, or None. Raises ValueError naming the rule: an http or
+    https origin, nothing after the host and port."""
+    if url is None:
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises for a port that is not a number)
+    except ValueError as err:
+        raise ValueError(f"--public-url: {err}") from err
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("--public-url: must be http:// or https:// and name a host")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ValueError("--public-url: only scheme, host and port (no path, query or user)")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def observer_command(args: argparse.Namespace, cli: Cli) -> str:
     """The console each browser connection runs: this Python, `--observer`, and the same
     database, workspace and env file as this command."""
@@ -66,16 +90,23 @@ async def serve_web(args: argparse.Namespace, cli: Cli) -> int:
         return fail(f"web: --port {args.port} is not between 1 and 65535", EXIT_USAGE)
     try:
         token = read_token(args.token_file)
+        public_url = check_public_url(args.public_url)
     except ValueError as err:
         return fail(f"web: {err}", EXIT_USAGE)
     await cli.engine()  # a wrong database is said here, once, not in every browser tab
     from daena_tui.cli.web_server import TokenServer, run
 
     server = TokenServer(
-        observer_command(args, cli), token, host=args.host, port=args.port, title="Daena (observer)"
+        observer_command(args, cli),
+        token,
+        public_url=public_url,
+        host=args.host,
+        port=args.port,
+        title="Daena (observer)",
     )
     shown = "(from --token-file)" if args.token_file else token
-    cli.line(f"daena web: read-only observer on http://{args.host}:{args.port}/?token={shown}")
+    address = public_url or f"http://{args.host}:{args.port}"
+    cli.line(f"daena web: read-only observer on {address}/?token={shown}")
     try:
         await run(server, args.host, args.port)
     except OSError as err:

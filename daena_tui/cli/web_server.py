@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from textual_serve.server import Server
@@ -30,10 +31,14 @@ PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 class TokenServer(Server):
     """textual-serve's Server with every route but the static files behind `token`."""
 
-    def __init__(self, command: str, token: str, **kwargs: Any) -> None:
-        super().__init__(command, **kwargs)
+    def __init__(
+        self, command: str, token: str, *, public_url: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(command, public_url=public_url, **kwargs)
         self._token = token
-        self._hosts = allowed_host_names(self.host)
+        self._public_url = public_url  # the browser's address when a proxy stands in front
+        public_host = urlsplit(public_url).hostname if public_url else None
+        self._hosts = allowed_host_names(self.host, [public_host] if public_host else [])
 
     def _allowed(self, given: str | None) -> bool:
         return given is not None and hmac.compare_digest(given.encode(), self._token.encode())
@@ -47,9 +52,18 @@ class TokenServer(Server):
         if host is None or normalise_host(host) not in self._hosts:
             return "Host is not one of this server's names"
         origin = request.headers.get("Origin")
-        if origin is not None and not same_origin(origin, host, request.scheme):
+        if origin is not None and not self._own_origin(origin, host, request.scheme):
             return "a page on another origin cannot open the observer"
         return None
+
+    def _own_origin(self, origin: str, host: str, scheme: str) -> bool:
+        """The page this server sent: reached directly, or through `public_url`'s proxy."""
+        if same_origin(origin, host, scheme):
+            return True
+        if self._public_url is None:
+            return False
+        public = urlsplit(self._public_url)
+        return same_origin(origin, public.netloc, public.scheme)
 
     async def _make_app(self) -> web.Application:
         app = web.Application()
@@ -85,11 +99,15 @@ class TokenServer(Server):
         page, with the URLs built here: its router lookup cannot fill in the token)."""
         import aiohttp_jinja2
 
-        ws_base = "wss:" if self.public_url.startswith("https") else "ws:"
+        # The address the browser used (its Host was checked as one of ours), so a server
+        # bound to 0.0.0.0 hands out a URL the browser can reach, not ws://0.0.0.0
+        base = self._public_url or str(request.url.origin())
+        base = base.rstrip("/")
+        ws_base = "wss:" if base.startswith("https") else "ws:"
         context = {
             "font_size": 16,
-            "app_websocket_url": ws_base + self.public_url.split(":", 1)[1] + f"/ws/{self._token}",
-            "config": {"static": {"url": f"{self.public_url}/static/"}},
+            "app_websocket_url": ws_base + base.split(":", 1)[1] + f"/ws/{self._token}",
+            "config": {"static": {"url": f"{base}/static/"}},
             "application": {"name": self.title},
         }
         return aiohttp_jinja2.render_template("app_index.html", request, context)

@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 
 from daena_tui.cli.web_server import TokenServer, run
+from tests.support.children import children_ended
 
 TOKEN = "observer-token-0123456789abcdef"
 
@@ -48,6 +49,7 @@ async def served(tmp_path: object) -> AsyncIterator[str]:
     try:
         yield base
     finally:
+        await children_ended()  # the consoles the accepted websockets started
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
