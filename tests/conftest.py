@@ -95,12 +95,38 @@ PG_BOUND = "DAENA_TEST_PG_THIS_TEST"
 _PG_FOR_PATH: dict[str, str] = {}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _module_backend(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A database for the module's own fixtures (a server its tests share), which pytest
+    sets up before any test's `_backend`: without it they would run on SQLite."""
+    if not on_postgres(request.config) or request.node.get_closest_marker("no_postgres"):
+        yield
+        return
+    cluster: Cluster = request.getfixturevalue("pg_cluster")
+    url = cluster.fresh_database()
+    patch = pytest.MonkeyPatch()
+    patch.setenv("DAENA_DB_URL", url)
+    patch.setenv(PG_BOUND, url)
+    try:
+        yield
+    finally:
+        patch.undo()
+        for path in [p for p, bound in _PG_FOR_PATH.items() if bound == url]:
+            del _PG_FOR_PATH[path]
+        cluster.drop_database(url)
+
+
 @pytest.fixture(autouse=True)
 def _backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    if on_postgres(request.config) and "no_postgres" not in request.keywords:
-        url = request.getfixturevalue("pg_url")
-        monkeypatch.setenv("DAENA_DB_URL", url)
-        monkeypatch.setenv(PG_BOUND, url)
+    if not on_postgres(request.config):
+        return
+    if "no_postgres" in request.keywords:  # not the module's database either
+        monkeypatch.delenv("DAENA_DB_URL", raising=False)
+        monkeypatch.delenv(PG_BOUND, raising=False)
+        return
+    url = request.getfixturevalue("pg_url")
+    monkeypatch.setenv("DAENA_DB_URL", url)
+    monkeypatch.setenv(PG_BOUND, url)
 
 
 @pytest.fixture
