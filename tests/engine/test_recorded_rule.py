@@ -69,6 +69,8 @@ async def test_an_agents_request_and_its_refusal_record_their_rule(eng: Engine) 
 
 async def test_records_from_before_show_not_recorded(eng: Engine) -> None:
     result = await eng.run(RunRequest(tool="git_status"))
-    await eng.db.execute_local(f"DELETE FROM audit_rules WHERE audit_id = {result.audit_id}")
+    await eng.db.write(
+        lambda tx: tx.execute("DELETE FROM audit_rules WHERE audit_id = ?", (result.audit_id,))
+    )
     assert await rule_of(eng, result.audit_id) == NOT_RECORDED
     assert (await eng.audit.verify()).ok  # the rules are beside the chain, not in it

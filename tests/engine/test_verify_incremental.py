@@ -3,9 +3,11 @@ checkpoint, and still catching a change to an old record as well as to a new one
 
 from __future__ import annotations
 
-import sqlite3
 import time
+from collections.abc import Iterator
+from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,6 +15,7 @@ from engine import AuditEntry, Engine, Settings
 from engine.audit import _hashed_fields, record_hash
 from engine.audit_verify import VerifyReport, _encode_fields
 from engine.storage.database import dumps
+from tests.support.raw_db import raw_db
 
 
 async def add(eng: Engine, count: int, tag: str = "r") -> None:
@@ -20,11 +23,14 @@ async def add(eng: Engine, count: int, tag: str = "r") -> None:
         await eng.record(AuditEntry(actor="op", action="note", status="ok", error=f"{tag}{i}"))
 
 
-def raw(settings: Settings) -> sqlite3.Connection:
-    return sqlite3.connect(settings.daena_db_path, isolation_level=None)
+@pytest.fixture
+def conn(eng: Engine, settings: Settings) -> Iterator[Any]:
+    """The engine's database opened beside it, as a forger would (either backend)."""
+    with raw_db(settings) as raw:
+        yield raw
 
 
-def rechain(conn: sqlite3.Connection, from_id: int, through: int | None = None) -> None:
+def rechain(conn: Any, from_id: int, through: int | None = None) -> None:
     """What a forger does after editing a record: recompute every hash from it on, so each
     record links and hashes correctly again (without the key, the head cannot follow)."""
     cols = (
@@ -71,22 +77,19 @@ async def test_without_a_checkpoint_incremental_is_a_full_verify(eng: Engine) ->
     assert report.checked == await eng.audit.count()
 
 
-async def test_a_change_in_a_new_record_is_found(eng: Engine, settings: Settings) -> None:
+async def test_a_change_in_a_new_record_is_found(eng: Engine, conn: Any) -> None:
     await checkpointed(eng)
     await add(eng, 5, "new")
     newest = await eng.audit.last_id()
-    raw(settings).execute("UPDATE audit SET error = 'forged' WHERE id = ?", (newest - 2,))
+    conn.execute("UPDATE audit SET error = 'forged' WHERE id = ?", (newest - 2,))
     report = await eng.audit.verify(incremental=True, slice_size=0)
     assert not report.ok and report.first_broken_id == newest - 2
     assert "modified" in (report.problem or "")
 
 
-async def test_a_re_linked_change_in_an_old_record_is_found(
-    eng: Engine, settings: Settings
-) -> None:
+async def test_a_re_linked_change_in_an_old_record_is_found(eng: Engine, conn: Any) -> None:
     await checkpointed(eng)
     await add(eng, 5, "new")
-    conn = raw(settings)
     conn.execute("UPDATE audit SET error = 'forged' WHERE id = 10")
     rechain(conn, 10)  # every record links and hashes again, old and new alike
     report = await eng.audit.verify(incremental=True, slice_size=0)  # no slice reaches it
@@ -95,10 +98,9 @@ async def test_a_re_linked_change_in_an_old_record_is_found(
 
 
 async def test_a_change_in_an_old_record_re_linked_only_up_to_the_checkpoint_is_found(
-    eng: Engine, settings: Settings
+    eng: Engine, conn: Any
 ) -> None:
     first = await checkpointed(eng)
-    conn = raw(settings)
     checkpoint_id = conn.execute("SELECT last_id FROM audit_checkpoint").fetchone()[0]
     await add(eng, 3, "new")
     conn.execute("UPDATE audit SET error = 'forged' WHERE id = 12")
@@ -109,10 +111,10 @@ async def test_a_change_in_an_old_record_re_linked_only_up_to_the_checkpoint_is_
 
 
 async def test_an_old_record_edited_in_place_is_found_by_the_rotating_slice(
-    eng: Engine, settings: Settings
+    eng: Engine, conn: Any
 ) -> None:
     await checkpointed(eng, old=40)
-    raw(settings).execute("UPDATE audit SET error = 'forged' WHERE id = 33")
+    conn.execute("UPDATE audit SET error = 'forged' WHERE id = 33")
     found = None
     for _ in range(10):  # 10 old records per verify: a full round in a few verifies
         report = await eng.audit.verify(incremental=True, slice_size=10)
@@ -126,9 +128,8 @@ async def test_an_old_record_edited_in_place_is_found_by_the_rotating_slice(
     assert not full.ok and full.first_broken_id == 33
 
 
-async def test_the_slice_goes_round_the_old_records(eng: Engine, settings: Settings) -> None:
+async def test_the_slice_goes_round_the_old_records(eng: Engine, conn: Any) -> None:
     await checkpointed(eng, old=25)
-    conn = raw(settings)
     first_id = conn.execute("SELECT MIN(id) FROM audit").fetchone()[0]
     seen = []
     for _ in range(6):
@@ -139,12 +140,9 @@ async def test_the_slice_goes_round_the_old_records(eng: Engine, settings: Setti
     assert starts[0] == first_id and starts.count(first_id) >= 2  # it wrapped round
 
 
-async def test_a_checkpoint_edited_without_the_key_is_reported(
-    eng: Engine, settings: Settings
-) -> None:
+async def test_a_checkpoint_edited_without_the_key_is_reported(eng: Engine, conn: Any) -> None:
     await checkpointed(eng)
     await add(eng, 5, "new")
-    conn = raw(settings)
     newest = conn.execute("SELECT MAX(id) FROM audit").fetchone()[0]
     conn.execute("UPDATE audit SET error = 'forged' WHERE id = ?", (newest,))
     # Move the checkpoint past the edited record so verify would skip it: the seal breaks.
@@ -159,16 +157,15 @@ async def test_a_checkpoint_edited_without_the_key_is_reported(
     assert not full.ok and full.first_broken_id == newest
 
 
-async def test_a_deleted_checkpoint_means_a_full_verify(eng: Engine, settings: Settings) -> None:
+async def test_a_deleted_checkpoint_means_a_full_verify(eng: Engine, conn: Any) -> None:
     await checkpointed(eng)
-    raw(settings).execute("DELETE FROM audit_checkpoint")
+    conn.execute("DELETE FROM audit_checkpoint")
     report = await eng.audit.verify(incremental=True)
     assert report.ok and report.extra["mode"] == "full"
 
 
-async def test_deleted_newest_records_are_found(eng: Engine, settings: Settings) -> None:
+async def test_deleted_newest_records_are_found(eng: Engine, conn: Any) -> None:
     await checkpointed(eng)
-    conn = raw(settings)
     newest = conn.execute("SELECT MAX(id) FROM audit").fetchone()[0]
     conn.execute("DELETE FROM audit WHERE id > ?", (newest - 3,))
     report = await eng.audit.verify(incremental=True)

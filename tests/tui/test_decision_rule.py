@@ -61,7 +61,9 @@ async def test_the_logs_detail_shows_the_rule_or_not_recorded(
         engine.RunRequest(tool="filesystem_write", args={"path": "a.txt", "content": "x"})
     )
     old = await eng.run(engine.RunRequest(tool="git_status"))
-    await eng.db.execute_local(f"DELETE FROM audit_rules WHERE audit_id = {old.audit_id}")
+    await eng.db.write(
+        lambda tx: tx.execute("DELETE FROM audit_rules WHERE audit_id = ?", (old.audit_id,))
+    )
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
         await pilot.press("alt+5")

@@ -217,9 +217,12 @@ async def test_a_running_task_near_its_deadline_is_notified_once(
     clock = Ticking(1_000_000.0)
     # The runner's own state, as a task 500 s into its 600 s budget leaves it (another
     # process runs it; the console only reads).
-    await eng.db.execute_local(
-        f"UPDATE tasks SET status = 'running', elapsed_sec = 500, run_started_at = {clock.now}"
-        f" WHERE id = '{task.id}'"
+    await eng.db.write(
+        lambda tx: tx.execute(
+            "UPDATE tasks SET status = 'running', elapsed_sec = 500, run_started_at = ?"
+            " WHERE id = ?",
+            (clock.now, task.id),
+        )
     )
     app = create_app(settings, probe_nodes=False, clock=Clock(clock))
     told = Recorded(app, monkeypatch)
