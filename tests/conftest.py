@@ -134,12 +134,18 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "state" / "daena.db"
 
 
-def make_settings(workspace: Path, db_path: Path, **extra: object) -> Settings:
+def backend_url(db_path: Path) -> str | None:
+    """The PostgreSQL database standing for `db_path` in this test (None on SQLite): one
+    database per path, as one SQLite file per path; a server a module-scoped fixture
+    started keeps the database it was given."""
     bound = os.environ.get(PG_BOUND)
-    if bound and "DAENA_DB_URL" not in extra:
-        # one PostgreSQL database per database path, as one SQLite file per path: a server a
-        # module-scoped fixture started keeps the database it was given
-        extra["DAENA_DB_URL"] = _PG_FOR_PATH.setdefault(str(db_path), bound)
+    return _PG_FOR_PATH.setdefault(str(db_path), bound) if bound else None
+
+
+def make_settings(workspace: Path, db_path: Path, **extra: object) -> Settings:
+    url = backend_url(db_path)
+    if url and "DAENA_DB_URL" not in extra:
+        extra["DAENA_DB_URL"] = url
     return load_settings(
         env_file=None,
         EXECUTION_WORKSPACE_ROOT=str(workspace),

@@ -1,16 +1,18 @@
 """Security promises 7 and 8 through `daena`: every attempted run is audited (an unknown
 tool and unreadable arguments too), `daena audit verify` finds the newest records deleted
-with raw sqlite3, and `daena audit export --format csv` is safe to open in a spreadsheet."""
+with raw SQL, and `daena audit export --format csv` is safe to open in a spreadsheet."""
 
 from __future__ import annotations
 
 import csv
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.cli.test_cli import Daena, audit_count
+from tests.support.raw_db import raw_db
 
 TOKEN = 'cli"tok\\en-77aa'
 
@@ -26,13 +28,11 @@ def daena(
     return Daena(workspace, db_path, capsys)
 
 
-def newest(db_path: Path) -> sqlite3.Row:
-    conn = sqlite3.connect(db_path)
-    conn.row_factory = sqlite3.Row
-    try:
+def newest(db_path: Path) -> Any:
+    with raw_db(db_path) as conn:
+        if isinstance(conn, sqlite3.Connection):
+            conn.row_factory = sqlite3.Row
         row = conn.execute("SELECT * FROM audit ORDER BY id DESC LIMIT 1").fetchone()
-    finally:
-        conn.close()
     assert row is not None
     return row
 
@@ -75,12 +75,9 @@ def test_unreadable_arguments_are_recorded_as_given_and_redacted(
 
 
 def raw_sql(db_path: Path, *statements: str) -> None:
-    conn = sqlite3.connect(db_path, isolation_level=None)
-    try:
+    with raw_db(db_path) as conn:
         for sql in statements:
             conn.execute(sql)
-    finally:
-        conn.close()
 
 
 def test_verify_finds_the_newest_three_records_deleted(daena: Daena, db_path: Path) -> None:

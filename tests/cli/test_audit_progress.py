@@ -7,12 +7,12 @@ import io
 import json
 import os
 import pty
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 from daena_tui.cli.progress import progress_bar
+from tests.support.raw_db import raw_db
 
 CLI = [sys.executable, "-m", "daena_tui"]
 
@@ -64,10 +64,8 @@ def test_verify_is_incremental_after_a_full_one_and_full_on_request(
     daena(workspace, db_path, "run", "git_status", capture_output=True)
     again = daena(workspace, db_path, "audit", "verify", capture_output=True)
     assert again.returncode == 0 and "records after record" in again.stdout, again.stdout
-    conn = sqlite3.connect(db_path)
-    conn.execute("UPDATE audit SET actor = 'mallory' WHERE id = 2")
-    conn.commit()
-    conn.close()
+    with raw_db(db_path) as conn:
+        conn.execute("UPDATE audit SET actor = 'mallory' WHERE id = 2")
     full = daena(workspace, db_path, "audit", "verify", "--full", capture_output=True)
     assert full.returncode == 1 and "BROKEN at record 2" in full.stdout
     incremental = daena(workspace, db_path, "audit", "verify", capture_output=True)

@@ -201,11 +201,11 @@ def test_audit_verify_and_export(daena: Daena, tmp_path: Path) -> None:
 
 
 def test_audit_verify_reports_tampering(daena: Daena, db_path: Path) -> None:
-    import sqlite3
+    from tests.support.raw_db import raw_db
 
     daena("run", "git_status")
     daena("run", "git_status")
-    with sqlite3.connect(db_path) as conn:
+    with raw_db(db_path) as conn:
         conn.execute("UPDATE audit SET actor = 'mallory' WHERE id = 2")
     code, out, _ = daena("audit", "verify")
     assert code == 1 and "BROKEN at record 2" in out
