@@ -23,6 +23,7 @@ def daena(
     return code, out, err
 
 
+@pytest.mark.no_postgres  # reads the SQLite file's whole dump (iterdump)
 def test_token_create_prints_it_once_list_never_shows_it_db_holds_only_the_hash(
     capsys: pytest.CaptureFixture[str], workspace: Path, db_path: Path
 ) -> None:

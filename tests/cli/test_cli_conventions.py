@@ -66,6 +66,7 @@ def test_json_before_or_after_the_subcommand(daena: Daena, argv: list[str]) -> N
     assert "git_status" in {t["name"] for t in json.loads(out)}
 
 
+@pytest.mark.no_postgres  # checks that --db created the SQLite file it names
 def test_every_global_option_after_the_subcommand(daena: Daena, tmp_path: Path) -> None:
     env = tmp_path / "given.env"
     env.write_text("DAENA_OPERATOR=from-env-file\n", "utf-8")
@@ -87,6 +88,7 @@ def test_every_global_option_after_the_subcommand(daena: Daena, tmp_path: Path) 
     assert "after@cli" in out
 
 
+@pytest.mark.no_postgres  # checks that --db created the SQLite file it names
 def test_an_option_before_is_not_undone_by_the_subcommand(daena: Daena, tmp_path: Path) -> None:
     """The subcommand's copy of a global option defaults to "not given"."""
     other = tmp_path / "other.db"
