@@ -107,7 +107,8 @@ async def test_enter_in_the_first_field_of_new_task_moves_on_and_never_submits(
         await wait_for(pilot, lambda: app.screen.query("#tasks-table"), "tasks")
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, PromptModal), "new task dialog")
-        assert focused_id(app) == "prompt-playbook"  # the first field has the focus
+        # the first field has the focus (given once the dialog is mounted)
+        await wait_for(pilot, lambda: focused_id(app) == "prompt-playbook", "first field focused")
         await pilot.press("enter")
         assert isinstance(app.screen, PromptModal)  # still open
         assert focused_id(app) == "prompt-goal"
