@@ -62,6 +62,7 @@ def test_the_agent_session_has_no_way_to_decide() -> None:
         "run",
         "request",
         "requests",
+        "request_count",  # how many of its own requests (lists say where they stopped)
         "get_request",
         "results",
     }
