@@ -7,6 +7,7 @@ import io
 import json
 import os
 import pty
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,15 @@ def test_nothing_on_a_pipe() -> None:
     assert stream.getvalue() == ""
 
 
+def read_until(fd: int, text: str, timeout: float = 10.0) -> str:
+    """What the terminal shows, read until `text` (a pty hands writes over in pieces: one
+    read may hold only the cursor-hiding escape)."""
+    shown = ""
+    while text not in shown and select.select([fd], [], [], timeout)[0]:
+        shown += os.read(fd, 65536).decode(errors="replace")
+    return shown
+
+
 def test_a_bar_on_a_terminal() -> None:
     leader, follower = pty.openpty()
     with os.fdopen(follower, "w") as terminal:
@@ -40,7 +50,7 @@ def test_a_bar_on_a_terminal() -> None:
             update(5, 10)
             update(10, 10)
         terminal.flush()
-        shown = os.read(leader, 65536).decode(errors="replace")
+        shown = read_until(leader, "working")
     os.close(leader)
     assert "working" in shown
 
