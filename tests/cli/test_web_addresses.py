@@ -15,16 +15,10 @@ import pytest
 
 from daena_tui.cli.web import check_public_url
 from daena_tui.cli.web_server import TokenServer, run
-from tests.support.children import children_ended
+from tests.support.web_observer import children_ended, free_port, handshake
 
 TOKEN = "observer-token-0123456789abcdef"
 PUBLIC = "https://observer.example:8443"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -61,15 +55,9 @@ async def page(port: int, host: str) -> tuple[int, str]:
         return r.status, await r.text()
 
 
-async def handshake(port: int, host: str, origin: str) -> int:
+async def handshake_at(port: int, host: str, origin: str) -> int:
     url = f"ws://127.0.0.1:{port}/ws/{TOKEN}"
-    async with aiohttp.ClientSession() as http:
-        try:
-            async with http.ws_connect(url, headers={"Host": host, "Origin": origin}) as ws:
-                await ws.close()
-                return 101
-        except aiohttp.WSServerHandshakeError as err:
-            return err.status
+    return await handshake(url, {"Host": host, "Origin": origin})
 
 
 async def test_bound_to_all_interfaces_the_page_uses_the_address_the_browser_used(
@@ -90,8 +78,8 @@ async def test_behind_a_proxy_the_public_url_is_used_and_only_its_origin_opens_i
     assert status == 200
     assert f"wss://observer.example:8443/ws/{TOKEN}" in text
     assert f"{PUBLIC}/static/" in text
-    assert await handshake(port, "observer.example:8443", PUBLIC) == 101
-    assert await handshake(port, "observer.example:8443", "https://evil.example") == 403
+    assert await handshake_at(port, "observer.example:8443", PUBLIC) == 101
+    assert await handshake_at(port, "observer.example:8443", "https://evil.example") == 403
     assert (await page(port, "evil.example"))[0] == 403  # still only its own names
 
 

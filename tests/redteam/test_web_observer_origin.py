@@ -12,7 +12,6 @@ asks the browser not to send its URL (the token) on as a Referer nor to cache it
 from __future__ import annotations
 
 import asyncio
-import socket
 import sys
 from collections.abc import AsyncIterator
 
@@ -20,15 +19,9 @@ import aiohttp
 import pytest
 
 from daena_tui.cli.web_server import TokenServer, run
-from tests.support.children import children_ended
+from tests.support.web_observer import children_ended, free_port, handshake
 
 TOKEN = "observer-token-0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -53,16 +46,6 @@ async def served(tmp_path: object) -> AsyncIterator[str]:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-
-
-async def handshake(url: str, headers: dict[str, str]) -> int:
-    async with aiohttp.ClientSession() as http:
-        try:
-            async with http.ws_connect(url, headers=headers) as ws:
-                await ws.close()
-                return 101
-        except aiohttp.WSServerHandshakeError as err:
-            return err.status
 
 
 @pytest.mark.parametrize(
