@@ -17,11 +17,11 @@ from textual.pilot import Pilot
 from daena_tui.console.widgets.advice import AdviceNote
 from tests.engine.tasks.tasks_fake_ollama import FakeOllama, final
 
+from .advice_support import MODEL, advice_update
 from .conftest import wait_for
 from .snapshot_data import snapshot_app
 from .test_snapshots import inbox_ready
 
-MODEL = "qwen2.5:14b-instruct"
 NOTE = (
     "Replaces the README's one-line title with a three-line heading. Only README.md "
     "changes; nothing runs. What could go wrong: the wording, not the workspace."
@@ -48,10 +48,5 @@ async def note_shown(pilot: Pilot[int]) -> None:
 def test_inbox_with_an_advisory_note_snapshot(
     size: str, snap_compare, workspace: Path, ollama: FakeOllama
 ) -> None:
-    update = {
-        "ollama_base_url": ollama.url,
-        "ollama_reasoning_model": MODEL,
-        "ollama_reasoning_fallback": MODEL,
-    }
-    app = snapshot_app(workspace, "approvals", settings_update=update)
+    app = snapshot_app(workspace, "approvals", settings_update=advice_update(ollama.url))
     assert snap_compare(app, terminal_size=SIZES[size], run_before=note_shown)
