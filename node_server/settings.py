@@ -69,7 +69,9 @@ class NodeSettings(BaseSettings):
     def _clean_hosts(cls, value: list[str]) -> list[str]:
         cleaned = [normalise_host(entry) for entry in value]
         if any(not entry for entry in cleaned):
-            raise ValueError("entries must not be blank")
+            raise ValueError(
+                "entries must be a host name with an optional :port (not blank, no user or path)"
+            )
         return cleaned
 
     @field_validator("host")

@@ -16,14 +16,23 @@ LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
 
 
 def normalise_host(host: str) -> str:
-    """Lower-case host name without port or trailing dot; IPv6 literals keep brackets."""
+    """Lower-case host name without port or trailing dot; IPv6 literals keep brackets.
+    Anything but `host[:port]` (a user part, a path, a port that is not digits) is "",
+    which no allowed name matches: a URL built from that header could point elsewhere."""
     text = host.strip().lower()
     if text.startswith("["):
         end = text.find("]")
-        return text[: end + 1] if end != -1 else text
-    if text.count(":") > 1:  # a bare IPv6 literal
+        name, rest = (text[: end + 1], text[end + 1 :]) if end != -1 else (text, "")
+    elif text.count(":") > 1:  # a bare IPv6 literal
         return f"[{text}]"
-    return text.split(":", 1)[0].rstrip(".")
+    else:
+        name, sep, port = text.partition(":")
+        name, rest = name.rstrip("."), sep + port
+    if rest and not (rest.startswith(":") and rest[1:].isdigit() and rest[1:].isascii()):
+        return ""
+    if any(c in name for c in '@/?#\\ "<>'):
+        return ""
+    return name
 
 
 def is_loopback(host: str) -> bool:

@@ -121,3 +121,15 @@ def test_the_cli_says_so_in_one_line_and_exits_2(tmp_path: object) -> None:
     assert proc.stderr.strip().count("\n") == 0
     assert "--public-url" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize("junk", ["@evil.example", "/x", '"><script>', "x"])
+async def test_a_host_header_that_is_not_host_and_port_is_refused(
+    serve: Callable[..., object], junk: str
+) -> None:
+    """`localhost:1@evil.example` once passed as `localhost` while the page's URLs, built
+    from the header, pointed the websocket (and its token) at evil.example."""
+    port = await serve("127.0.0.1")  # type: ignore[misc]
+    status, text = await page(port, f"localhost:{port}{junk}")
+    assert status == 403
+    assert TOKEN not in text
