@@ -17,11 +17,15 @@ from engine.tasks.playbooks import NAME_RULE
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _.@:+-]{0,63}$"
 MAX_REASON_CHARS = 2000
-NOT_BLANK = r"\S"
+SPACE = r"[\s\x1c-\x1f]"
+"""White space as the server's `str.strip` sees it: ECMA and Rust `\\s` leave out the
+information separators U+001C-U+001F, so `\\S` alone let a schema-valid "\\x1d" reach the
+engine as an empty value (and a URL the schema refused be accepted once stripped)."""
+NOT_BLANK = r"[^\s\x1c-\x1f]"
 """Some character that is not white space (a JSON Schema pattern matches anywhere)."""
 _PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
 _HOST = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*"
-URL_PATTERN = rf"^\s*https?://{_HOST}(:{_PORT})?(/[^\s?#]*)?\s*$"
+URL_PATTERN = rf"^{SPACE}*https?://{_HOST}(:{_PORT})?(/[^\s?#]*)?{SPACE}*$"
 """A node's URL as the schema states it: http(s), a host name or IPv4 address, a port."""
 
 

@@ -13,6 +13,7 @@ from daena_tui.api.models import (
     MAX_REASON_CHARS,
     NAME_PATTERN,
     NOT_BLANK,
+    SPACE,
     URL_PATTERN,
     Retries,
     Steps,
@@ -72,7 +73,7 @@ class V1ConfigPatch(_V1Body):
 
 class V1NodeConfigBody(_V1Body):
     url: str | None = Field(None, max_length=2000, pattern=URL_PATTERN)
-    token: str | None = Field(None, max_length=500, pattern=r"^\s*[!-~]*\s*$")
+    token: str | None = Field(None, max_length=500, pattern=rf"^{SPACE}*[!-~]*{SPACE}*$")
 
 
 class V1TaskBody(_V1Body):
