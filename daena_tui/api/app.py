@@ -40,6 +40,7 @@ from daena_tui.api import (
 )
 from daena_tui.api.auth import DEFAULT_MAX_BODY_BYTES, TOKEN_HEADER, CallerAuth, guard_rules
 from daena_tui.api.errors import install_error_handlers
+from daena_tui.api.fast_run import FastRunRoute
 from daena_tui.api.paths import HEALTH_PATH, V1_PREFIX, V2_PREFIX
 from daena_tui.api.roles import AGENT, PUBLIC, app_routes, authorize, role, route_role
 from daena_tui.api.state import ApiState, no_unknown_query
@@ -166,6 +167,7 @@ def create_api(
     bind_host: str = "127.0.0.1",
     allowed_hosts: Iterable[str] = (),
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    fast_run: bool = True,
 ) -> FastAPI:
     """Build the API app.
 
@@ -173,6 +175,8 @@ def create_api(
     lifespan opens the engine at start-up and closes it at shutdown. `insecure_local`
     (no token needed while `EXECUTION_TOKEN` is unset) is refused unless `bind_host` is a
     loopback address. `allowed_hosts` are extra names the Host header may carry.
+    `fast_run=False` leaves `POST /run` to FastAPI alone (the reference its fast path is
+    tested against, `fast_run.py`).
     """
     if isinstance(engine_or_settings, Engine):
         given: Engine | None = engine_or_settings
@@ -226,6 +230,8 @@ def create_api(
             dependencies=[Depends(no_unknown_query)],
         )
     app.include_router(v1_more.root_router, dependencies=[Depends(no_unknown_query)])
+    if fast_run:  # first: the plain `POST /run` without FastAPI's per-request work
+        app.router.routes.insert(0, FastRunRoute(app))
     secret = settings.execution_token.get_secret_value() if settings.execution_token else ""
     operator_token = secret.encode("utf-8") if secret else None
     app.state.v1_auth = v1_more.AuthInfo(operator_token, insecure_local)

@@ -51,8 +51,11 @@ def role(name: Role) -> dict[str, Any]:
 
 def app_routes(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[tuple[str, BaseRoute]]:
     """Every route with its full path, included routers opened (FastAPI keeps them nested,
-    each with its own prefix)."""
+    each with its own prefix). A route that only serves another's plain case faster
+    (`fast_run.FastRunRoute`, marked `shadow_of`) is left out: it is that route."""
     for route in routes:
+        if getattr(route, "shadow_of", None) is not None:
+            continue
         inner = getattr(route, "original_router", None)
         if inner is None:
             yield prefix + str(getattr(route, "path", "")), route

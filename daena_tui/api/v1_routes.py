@@ -123,6 +123,13 @@ def _run_answer(result: RunResult, eng: Engine, dry_run: bool) -> JSONResponse:
 
 @router.post("/run", summary="v1: run a tool, the original envelope", openapi_extra=role(AGENT))
 async def v1_run(request: Request, body: V1RunBody) -> JSONResponse:
+    """The reference route; the plain case is served by `fast_run.FastRunRoute`, which
+    calls `run_v1` as this does."""
+    return await run_v1(request, body)
+
+
+async def run_v1(request: Request, body: V1RunBody) -> JSONResponse:
+    """`POST /run` once the caller is authorized and the body valid."""
     # The engine and the caller are read here, not as three more dependencies: each one
     # FastAPI solves costs more than the read (the hottest route; same checks, same 401/503).
     eng, caller, agent = engine_dep(request), caller_dep(request), agent_dep(request)
