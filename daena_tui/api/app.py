@@ -40,7 +40,7 @@ from daena_tui.api import (
 )
 from daena_tui.api.auth import DEFAULT_MAX_BODY_BYTES, TOKEN_HEADER, CallerAuth, guard_rules
 from daena_tui.api.errors import install_error_handlers
-from daena_tui.api.fast_run import FastRunRoute
+from daena_tui.api.fast_run import RUN_PATHS, FastRunRoute
 from daena_tui.api.paths import HEALTH_PATH, V1_PREFIX, V2_PREFIX
 from daena_tui.api.roles import AGENT, PUBLIC, app_routes, authorize, role, route_role
 from daena_tui.api.state import ApiState, no_unknown_query
@@ -231,7 +231,7 @@ def create_api(
         )
     app.include_router(v1_more.root_router, dependencies=[Depends(no_unknown_query)])
     if fast_run:  # first: the plain `POST /run` without FastAPI's per-request work
-        app.router.routes.insert(0, FastRunRoute(app))
+        app.router.routes[:0] = [FastRunRoute(app, path) for path in RUN_PATHS]
     secret = settings.execution_token.get_secret_value() if settings.execution_token else ""
     operator_token = secret.encode("utf-8") if secret else None
     app.state.v1_auth = v1_more.AuthInfo(operator_token, insecure_local)

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from daena_tui.api.auth import Caller
 from daena_tui.api.capped import next_page
 from daena_tui.api.json_args import require_json_types
 from daena_tui.api.models import (
@@ -29,8 +30,17 @@ from daena_tui.api.models import (
     envelope,
 )
 from daena_tui.api.roles import AGENT, OPERATOR, as_itself, role
-from daena_tui.api.state import AgentDep, CallerDep, EngineDep, OperatorDep
+from daena_tui.api.state import (
+    AgentDep,
+    CallerDep,
+    EngineDep,
+    OperatorDep,
+    agent_dep,
+    caller_dep,
+    engine_dep,
+)
 from engine import (
+    AgentSession,
     AuditFilter,
     Engine,
     ExecutionConfig,
@@ -94,7 +104,21 @@ async def run_tool(
     request: Request, body: RunBody, eng: EngineDep, caller: CallerDep, agent: AgentDep
 ) -> JSONResponse:
     """The requester is the caller: `agent:<name>` for an agent token (a different
-    `requester` is 403), `requester` or `api:<DAENA_OPERATOR>` for the operator token."""
+    `requester` is 403), `requester` or `api:<DAENA_OPERATOR>` for the operator token.
+    The plain case is served by `fast_run.FastRunRoute` through `run_v2`, as here."""
+    return await run_body(request, body, eng, caller, agent)
+
+
+async def run_v2(request: Request, body: RunBody) -> JSONResponse:
+    """`POST /run` once the caller is authorized and the body valid (`fast_run`)."""
+    return await run_body(
+        request, body, engine_dep(request), caller_dep(request), agent_dep(request)
+    )
+
+
+async def run_body(
+    request: Request, body: RunBody, eng: Engine, caller: Caller, agent: AgentSession | None
+) -> JSONResponse:
     require_json_types(eng, body.tool_name, body.args)
     if agent is not None:
         await as_itself(request, "requester", body.requester, agent.identity)

@@ -1,4 +1,4 @@
-"""`fast_run.FastRunRoute` answers `POST /api/v1/execution/run` exactly as the FastAPI route.
+"""`fast_run.FastRunRoute` answers `POST /run` (both prefixes) exactly as the FastAPI route.
 
 Two apps on one engine: the app as served (the fast route first) and the reference
 (`create_api(..., fast_run=False)`, FastAPI's route alone). Every request goes to both; the
@@ -22,21 +22,22 @@ from hypothesis import strategies as st
 from starlette.types import Receive, Scope, Send
 
 from daena_tui.api import TOKEN_HEADER, create_api
-from daena_tui.api.fast_run import RUN_PATH, SLOW_KEY
-from daena_tui.api.v1_routes import run_v1
+from daena_tui.api.fast_run import RUN_PATHS, SLOW_KEY
+from daena_tui.api.paths import V1_PREFIX
 from engine import Engine
 from tests.api.conftest import BASE_URL, TOKEN
 
 IDS = re.compile(r"(exr_)?req_[A-Za-z0-9_-]+")
-RUN_IDS = ("audit_id", "trace_id", "approval_request_id")
+VARYING = ("audit_id", "trace_id", "approval_request_id", "duration_ms")
 
 
 class Spy:
     """Wraps an app; remembers the scope of the last request (the router fills it in)."""
 
-    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], path: str) -> None:
         self.app = app
         self.scope: Scope = {}
+        self.handler = RUN_PATHS[path][1]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.scope = scope
@@ -45,11 +46,12 @@ class Spy:
     @property
     def fast(self) -> bool:
         """The fast route served it: it matched (its endpoint) and did not hand it on."""
-        return self.scope.get("endpoint") is run_v1 and SLOW_KEY not in self.scope
+        return self.scope.get("endpoint") is self.handler and SLOW_KEY not in self.scope
 
 
 @dataclass
 class Pair:
+    path: str
     eng: Engine
     agent_token: str
     fast: Spy
@@ -57,13 +59,17 @@ class Pair:
     fast_http: httpx.AsyncClient
     ref_http: httpx.AsyncClient
 
-    async def both(self, method: str = "POST", path: str = RUN_PATH, **kw: Any) -> bool:
+    @property
+    def v1(self) -> bool:
+        return self.path.startswith(V1_PREFIX)
+
+    async def both(self, method: str = "POST", **kw: Any) -> bool:
         """Send one request to each app; assert the same answer; True if the fast path
         served it."""
         answers = []
         for http in (self.fast_http, self.ref_http):
             before = await self.eng.audit.count()
-            response = await http.request(method, path, **kw)
+            response = await http.request(method, self.path, **kw)
             added = await self.eng.audit.count() - before
             answers.append((response.status_code, shape(response), allow(response), added))
         assert answers[0] == answers[1], (kw, answers)
@@ -81,7 +87,7 @@ def shape(response: httpx.Response) -> Any:
     except ValueError:
         return response.text
     if isinstance(body, dict):
-        for key in RUN_IDS:
+        for key in VARYING:
             if body.get(key) is not None:
                 body[key] = "<id>"
         for key in ("detail", "error"):
@@ -90,11 +96,12 @@ def shape(response: httpx.Response) -> Any:
     return body
 
 
-@pytest.fixture
-async def pair(api_engine: Engine) -> AsyncIterator[Pair]:
+@pytest.fixture(params=sorted(RUN_PATHS))
+async def pair(api_engine: Engine, request: pytest.FixtureRequest) -> AsyncIterator[Pair]:
+    path = str(request.param)
     _, agent_token = await api_engine.credentials.mint("bot", operator="op@test", expires_at=None)
-    fast = Spy(create_api(api_engine, max_body_bytes=4096))
-    ref = Spy(create_api(api_engine, max_body_bytes=4096, fast_run=False))
+    fast = Spy(create_api(api_engine, max_body_bytes=4096), path)
+    ref = Spy(create_api(api_engine, max_body_bytes=4096, fast_run=False), path)
 
     def client(app: Spy) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -102,7 +109,7 @@ async def pair(api_engine: Engine) -> AsyncIterator[Pair]:
         )
 
     async with client(fast) as fast_http, client(ref) as ref_http:
-        yield Pair(api_engine, agent_token, fast, ref, fast_http, ref_http)
+        yield Pair(path, api_engine, agent_token, fast, ref, fast_http, ref_http)
 
 
 def body(**fields: Any) -> dict[str, Any]:
@@ -113,7 +120,10 @@ async def test_a_plain_run_takes_the_fast_path_and_answers_as_fastapi(pair: Pair
     dry = {"tool_name": "git_status", "args": {}, "dry_run": True}
     assert await pair.both(**body(**dry))
     assert await pair.both(**body(tool_name="git_status"))  # a real run
-    assert await pair.both(**body(**dry, reason="why", department="ops", agent_id="a1"))
+    if pair.v1:
+        assert await pair.both(**body(**dry, reason="why", department="ops", agent_id="a1"))
+    else:
+        assert await pair.both(**body(**dry, reason="why", requester="ci-bot"))
     json_utf8 = {"content-type": "application/json; charset=utf-8"}
     assert await pair.both(content=json.dumps(dry), headers=json_utf8)
     agent = {"content-type": "application/json", TOKEN_HEADER: pair.agent_token}
@@ -134,7 +144,8 @@ async def test_refusals_and_engine_outcomes_are_the_same(pair: Pair) -> None:
     for case in cases:
         assert await pair.both(**body(**case)), case
     agent = {"content-type": "application/json", TOKEN_HEADER: pair.agent_token}
-    other = json.dumps({"tool_name": "git_status", "agent_id": "root"})  # 403, audited
+    name = "agent_id" if pair.v1 else "requester"
+    other = json.dumps({"tool_name": "git_status", name: "root"})  # 403, audited
     assert await pair.both(content=other, headers=agent)
 
 
@@ -160,7 +171,7 @@ async def test_everything_else_goes_to_the_fastapi_route(pair: Pair) -> None:
         body(args={}),  # tool_name missing
         body(tool_name="git_status", extra=1),
         body(tool_name="git_status", dry_run="true"),  # strict: a string is not a bool
-        body(tool_name="git_status", agent_id="not ok!"),
+        body(tool_name="git_status", agent_id="not ok!", requester="not ok!"),
         body(tool_name="", dry_run=True),
         body(tool_name="git_status", args=[]),
     ]
@@ -174,7 +185,7 @@ async def test_everything_else_goes_to_the_fastapi_route(pair: Pair) -> None:
 
     for http in (pair.fast_http, pair.ref_http):  # a body in two messages: the same answer
         response = await http.post(
-            RUN_PATH, content=streamed(), headers={"content-type": "application/json"}
+            pair.path, content=streamed(), headers={"content-type": "application/json"}
         )
         assert response.status_code == 200, response.text
         assert response.json()["dry_run"] is True
@@ -198,11 +209,14 @@ JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
     max_leaves=6,
 )
-FIELDS = st.sampled_from(
-    ["tool_name", "args", "dry_run", "reason", "agent_id", "approval_id", "department", "x"]
-)
+FIELD_NAMES = "tool_name args dry_run reason agent_id approval_id department requester x"
+FIELDS = st.sampled_from(FIELD_NAMES.split())
 TOOL_NAMES = st.sampled_from(["git_status", "filesystem_read", "shell_exec", "nope", ""])
-VALUES = {"tool_name": TOOL_NAMES | JSON, "dry_run": st.booleans() | JSON}
+VALUES = {
+    "tool_name": TOOL_NAMES | JSON,
+    "dry_run": st.booleans() | JSON,
+    "requester": st.sampled_from(["ci-bot", "agent:bot"]) | JSON,
+}
 
 
 @st.composite
