@@ -11,7 +11,12 @@ servers' (2 cores are shared by client and server).
   /api/v1/execution/run` dry run of `git_status` against one echo request. Target <= 2x.
 - Figure 11: requests/s with 1, 4 and 16 clients (each its own connection) for each
   number of server processes. Target: with 16 clients, daena >= 0.5x the echo app with the
-  same number of processes.
+  same number of processes. Beside each rate: the server's CPU per request under that load
+  and the client's own (this process; it shares the 2 cores with the servers).
+- The floor: the echo app's `POST /durable` (one aiosqlite INSERT + COMMIT with the
+  engine's pragmas before answering, `echo_app.py --db`), the least a request that leaves
+  a durable record can cost; ratios against it say how much of daena's cost is avoidable
+  without giving up "acknowledged means durable".
 
 Both servers are up at once and every measurement is taken in slices, echo and daena taking
 turns (`--rounds`), so the other load on this machine falls on both alike.
@@ -140,7 +145,8 @@ async def sequential_cpu(pid: int, port: int, raw: bytes, n: int) -> tuple[float
     return (user1 - user0) * 1000 / n, (system1 - system0) * 1000 / n
 
 
-async def throughput(port: int, raw: bytes, clients: int, seconds: float) -> float:
+async def throughput(port: int, raw: bytes, clients: int, seconds: float) -> int:
+    """Requests answered by `clients` connections in `seconds` (each waits for its answer)."""
     conns = [await Connection.open(port) for _ in range(clients)]
     done = 0
     stop = time.perf_counter() + seconds
@@ -153,17 +159,16 @@ async def throughput(port: int, raw: bytes, clients: int, seconds: float) -> flo
                 raise RuntimeError(f"{status}: {body[:300]!r}")
             done += 1
 
-    start = time.perf_counter()
     await asyncio.gather(*(loop(c) for c in conns))
-    elapsed = time.perf_counter() - start
     for c in conns:
         c.close()
-    return done / elapsed
+    return done
 
 
-def start_echo(port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_echo(port: int, workers: int, db: Path) -> subprocess.Popen[bytes]:
     """The echo app served as `daena serve` serves: one socket, N spawned uvicorn processes."""
     argv = [sys.executable, "echo_app.py", "--port", str(port), "--workers", str(workers)]
+    argv += ["--db", str(db)]
     return subprocess.Popen(argv, cwd=HERE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -205,6 +210,8 @@ class Side:
         self.cpu_n = 0
         self.done: dict[int, int] = {}
         self.elapsed: dict[int, float] = {}
+        self.server_s: dict[int, float] = {}
+        self.client_s: dict[int, float] = {}
 
 
 async def interleaved(
@@ -221,31 +228,48 @@ async def interleaved(
     for c in clients:
         for _ in range(rounds):
             for side in sides:
+                server0, client0 = tree_cpu(side.proc.pid), time.process_time()
                 start = time.perf_counter()
-                rate = await throughput(side.port, side.raw, c, seconds / rounds)
+                done = await throughput(side.port, side.raw, c, seconds / rounds)
                 took = time.perf_counter() - start
-                side.done[c] = side.done.get(c, 0) + round(rate * took)
+                side.done[c] = side.done.get(c, 0) + done
                 side.elapsed[c] = side.elapsed.get(c, 0.0) + took
+                server = tree_cpu(side.proc.pid) - server0
+                side.server_s[c] = side.server_s.get(c, 0.0) + server
+                side.client_s[c] = side.client_s.get(c, 0.0) + time.process_time() - client0
 
 
 def report(sides: list[Side], clients: Sequence[int]) -> None:
-    base = sides[0]
+    base, floor = sides[0], sides[1]
 
     def rate(side: Side, c: int) -> float:
         return side.done[c] / side.elapsed[c]
+
+    def per_request(seconds: float, side: Side, c: int) -> float:
+        return seconds * 1000 / max(side.done[c], 1)
 
     for side in sides:
         cpu = side.cpu_s * 1000 / side.cpu_n
         system = side.system_s * 1000 / side.cpu_n
         rates = ", ".join(f"{c} clients {rate(side, c):,.0f}/s" for c in clients)
         print(f"  {side.label}: server CPU {cpu:.3f} ms/request ({system:.3f} system); {rates}")
-    base_cpu = base.cpu_s / base.cpu_n
-    for side in sides[1:]:
-        ratios = ", ".join(f"{c} clients {rate(side, c) / rate(base, c):.2f}x" for c in clients)
-        print(
-            f"  ratio {side.label} / echo: server CPU {side.cpu_s / side.cpu_n / base_cpu:.2f}x "
-            f"(target <= 2x); requests/s {ratios} (target >= 0.5x at 16)"
+        loaded = ", ".join(
+            f"{c} clients {per_request(side.server_s[c], side, c):.3f}"
+            f"/{per_request(side.client_s[c], side, c):.3f}"
+            for c in clients
         )
+        print(f"    under load, CPU ms/request server/client: {loaded}")
+    for side in sides[1:]:
+        for other in (base, floor) if side is not floor else (base,):
+            cpu_ratio = (side.cpu_s / side.cpu_n) / (other.cpu_s / other.cpu_n)
+            ratios = ", ".join(
+                f"{c} clients {rate(side, c) / rate(other, c):.2f}x" for c in clients
+            )
+            target = " (targets vs echo: CPU <= 2x, >= 0.5x at 16)" if other is base else ""
+            print(
+                f"  ratio {side.label} / {other.label}: server CPU {cpu_ratio:.2f}x; "
+                f"requests/s {ratios}{target}"
+            )
 
 
 async def main(
@@ -267,11 +291,17 @@ async def main(
     for workers in workers_list:
         print(f"server processes: {workers} (each side)")
         echo_port, daena_port = free_port(), free_port()
-        echo = start_echo(echo_port, workers)
+        echo = start_echo(echo_port, workers, root / f"floor-{workers}.db")
         daena = start_daena(daena_port, workers, env)
         try:
             sides = [
                 Side("echo", echo, echo_port, request_bytes(echo_port, "/echo", None, RUN_BODY)),
+                Side(
+                    "echo + durable write",
+                    echo,
+                    echo_port,
+                    request_bytes(echo_port, "/durable", None, RUN_BODY),
+                ),
                 Side(
                     "daena /run, operator token",
                     daena,
