@@ -5,22 +5,28 @@ on this machine falls on all of them alike:
 
 1. direct: the SDK's client, connected to `mcp-server-time`, calls `get_current_time`;
 2. gateway: the SDK's client, connected to `daena mcp serve`, calls the same upstream tool
-   (`time.get_current_time`, enabled and pinned) through the executor: policy, argument
-   check against the upstream's schema, the pin check, the call, the audit record;
-3. engine: the same tool through `Engine.run` in this process (no outer MCP hop): what the
-   executor and the upstream call cost without the client-to-Daena leg;
-4. engine, pin check every call: as 3 with PIN_MAX_AGE_SEC = 0 (a `tools/list` before
+   (`time.get_current_time`, enabled and pinned, low risk) through the executor: policy,
+   argument check against the upstream's schema, the pin check, the call, the audit record;
+3. bare proxy: the same client through `mcp_bare_proxy.py`, which only forwards the call
+   with the SDK's client (same stdio transport as 2): two round trips in series, nothing
+   else. The floor of any gateway built on the SDK;
+4. bare proxy + commit: 3 plus one fsync'd SQLite commit per call before answering: the
+   floor of any such gateway that keeps "acknowledged means durable";
+5. engine: the same tool through `Engine.run` in this process (no outer MCP hop);
+6. engine, pin check every call: as 5 with PIN_MAX_AGE_SEC = 0 (a `tools/list` before
    each call, the behaviour before the pin-check listing was reused);
-5. builtin: `git_status` (low risk, no upstream) through `daena mcp serve`;
-6. one committed audit record alone (fsync'd): the floor every run pays;
-7. the gateway's MCP server in this process over the SDK's in-memory transport: 3 plus the
-   SDK's own per-message work on both ends of the outer hop, without the pipes.
+7. builtin: `git_status` (low risk, no upstream) through `daena mcp serve`;
+8. one committed audit record alone (fsync'd): the floor every run pays;
+9. the gateway's MCP server in this process over the SDK's in-memory transport;
+10. a realistic low-risk upstream tool: `mcp-server-git`'s `git_status` on the benchmark's
+    repository, directly and through `daena mcp serve` (`git.git_status`).
 
-The ratio of medians gateway / direct is the gateway's overhead (target <= 1.5x). The
-gateway's median is then split into the upstream call (1), the outcome commit (6) and what
-is left (the outer hop and Daena's own per-call work); 7 / 3, both in this process, is
-what the SDK's per-message work on the outer hop adds. Then calls/s through `daena mcp
-serve`: one call at a time, and 8 in flight.
+Wall time per call (median, p95) and CPU per call: the CPU every process of the benchmark
+(this one and all its children: the servers, Daena's upstreams) used during the call, read
+from /proc/PID/task/*/schedstat, so it does not depend on how long the scheduler kept a
+ready process waiting. The ratio of medians gateway / direct is the gateway's overhead
+(target <= 1.5x), printed with the same ratio for the floors (3, 4) and in CPU. Then
+calls/s through `daena mcp serve`: one call at a time, and 8 in flight.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from typing import Any
 from common import bench_settings, header, stats_ms, temp_dir
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.client._memory import InMemoryTransport
+from mcp.client.stdio import get_default_environment
 
 import engine.upstream.gateway as gateway_module
 from daena_tui.mcp.server import Gateway
@@ -49,11 +56,15 @@ from engine.upstream.connection import Endpoint
 TIME_ARGV = [sys.executable, "-m", "mcp_server_time", "--local-timezone", "UTC"]
 ARGS = {"timezone": "Europe/Paris"}
 IN_FLIGHT = 8
+PROXY = str(Path(__file__).with_name("mcp_bare_proxy.py"))
+ROOT = str(Path(__file__).resolve().parent.parent)
+"""The checkout this script is in: its servers run its code, not an installed copy's."""
 
 
 def serve(settings_db: Path, workspace: Path) -> StdioServerParameters:
     return StdioServerParameters(
         command=sys.executable,
+        env=environment(),
         args=[
             "-m",
             "daena_tui",
@@ -71,11 +82,34 @@ def serve(settings_db: Path, workspace: Path) -> StdioServerParameters:
     )
 
 
+def environment() -> dict[str, str]:
+    return {**get_default_environment(), "PYTHONPATH": ROOT}
+
+
+def command(argv: list[str]) -> StdioServerParameters:
+    return StdioServerParameters(command=argv[0], args=argv[1:], env=environment())
+
+
 async def connect(stack: AsyncExitStack, params: StdioServerParameters) -> ClientSession:
     read, write = await stack.enter_async_context(stdio_client(params))
     session = await stack.enter_async_context(ClientSession(read, write))
     await session.initialize()
     return session
+
+
+def children_cpu_ns() -> int:
+    """CPU time (ns) used so far by every live descendant of this process, all threads."""
+    total, todo = 0, [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                if pid != os.getpid():
+                    total += int((task / "schedstat").read_text().split()[0])
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+            except (OSError, ValueError, IndexError):  # a process that just ended
+                continue
+    return total
 
 
 def checked(call: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
@@ -91,16 +125,25 @@ async def main(rounds: int) -> None:
     header("MCP gateway overhead")
     root = temp_dir("mcp")
     settings = bench_settings(root, DAENA_VOICE_MUTED="true")
+    repo = str(settings.execution_workspace_root)
+    git_argv = [sys.executable, "-m", "mcp_server_git", "--repository", repo]
     async with Engine.open(settings) as eng:
         await eng.upstream.add("time", Endpoint(tuple(TIME_ARGV)), "bench")
+        await eng.upstream.add("git", Endpoint(tuple(git_argv)), "bench")
     async with Engine.open(settings) as eng:  # as `daena mcp enable` would, in a new process
-        await eng.upstream.enable("time.get_current_time", None, "bench")
+        for name in ("time.get_current_time", "git.git_status"):
+            tool = await eng.upstream.enable(name, None, "bench")
+            print(f"{name}: risk {tool.risk} (from the upstream's annotations)")
     params = serve(settings.daena_db_path, settings.execution_workspace_root)
+    proxy = [sys.executable, PROXY, "--", *TIME_ARGV]
+    committing = [sys.executable, PROXY, "--commit", str(root / "proxy.db"), "--", *TIME_ARGV]
+    git_args = {"repo_path": repo}
     async with AsyncExitStack() as stack:
-        direct = await connect(
-            stack, StdioServerParameters(command=TIME_ARGV[0], args=TIME_ARGV[1:])
-        )
+        direct = await connect(stack, command(TIME_ARGV))
         through = await connect(stack, params)
+        bare = await connect(stack, command(proxy))
+        bare_commit = await connect(stack, command(committing))
+        git_direct = await connect(stack, command(git_argv))
         eng = await stack.enter_async_context(Engine.open(settings))
         max_age = gateway_module.PIN_MAX_AGE_SEC
         in_memory = Gateway(eng, transport="stdio", agent="bench").build()
@@ -122,6 +165,12 @@ async def main(rounds: int) -> None:
             "through daena mcp serve (time.get_current_time)": checked(
                 lambda: through.call_tool("time.get_current_time", ARGS)
             ),
+            "bare SDK proxy, no policy, no audit (floor)": checked(
+                lambda: bare.call_tool("get_current_time", ARGS)
+            ),
+            "bare SDK proxy + one fsync'd commit (durable floor)": checked(
+                lambda: bare_commit.call_tool("get_current_time", ARGS)
+            ),
             "Engine.run in this process (no outer MCP hop)": checked(
                 lambda: eng.run("time.get_current_time", ARGS)
             ),
@@ -135,18 +184,29 @@ async def main(rounds: int) -> None:
             "the gateway in this process, SDK in-memory transport": checked(
                 lambda: memory.call_tool("time.get_current_time", ARGS)
             ),
+            "realistic: direct SDK call to mcp-server-git git_status": checked(
+                lambda: git_direct.call_tool("git_status", git_args)
+            ),
+            "realistic: git.git_status through daena mcp serve": checked(
+                lambda: through.call_tool("git.git_status", git_args)
+            ),
         }
         for call in paths.values():  # warm-up: imports, first connection to the upstream
             for _ in range(5):
                 await call()
         samples: dict[str, list[float]] = {label: [] for label in paths}
+        cpu: dict[str, int] = dict.fromkeys(paths, 0)
         order = list(paths.items())
         for i in range(rounds):
             shift = i % len(order)
             for label, call in order[shift:] + order[:shift]:
+                others = children_cpu_ns()
+                own = time.process_time_ns()
                 started = time.perf_counter()
                 await call()
                 samples[label].append(time.perf_counter() - started)
+                own = time.process_time_ns() - own
+                cpu[label] += own + children_cpu_ns() - others
         burst = IN_FLIGHT * max(1, rounds // IN_FLIGHT)
         gate = asyncio.Semaphore(IN_FLIGHT)
         builtin_call = paths["git_status through daena mcp serve"]
@@ -160,36 +220,43 @@ async def main(rounds: int) -> None:
         concurrent = time.perf_counter() - started
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
     for label, values in samples.items():
-        print(f"{label}: {stats_ms(values)}")
-    medians = {label: statistics.median(values) for label, values in samples.items()}
-    labels = list(paths)
-    ratio = medians[labels[1]] / medians[labels[0]]
-    print(f"overhead ratio (median gateway / median direct): {ratio:.2f}x (target <= 1.5x)")
-    print(
-        f"pin check listing on every call / reused listing: "
-        f"{medians[labels[3]] / medians[labels[2]]:.2f}x"
-    )
-    direct_ms, gateway_ms = (medians[labels[i]] * 1000 for i in (0, 1))
-    commit_ms = medians[labels[5]] * 1000
-    print(
-        f"the gateway's median {gateway_ms:.2f} ms = the upstream call (as direct) "
-        f"{direct_ms:.2f} + one outcome commit {commit_ms:.2f} + the outer hop and Daena's "
-        f"own work {gateway_ms - direct_ms - commit_ms:.2f}"
-    )
-    print(
-        "floor if the outer hop cost what a direct call costs, (2 x direct + commit) / direct: "
-        f"{(2 * direct_ms + commit_ms) / direct_ms:.2f}x"
-    )
-    print(
-        "in-memory gateway / Engine.run (the SDK's per-message work, no pipes): "
-        f"{medians[labels[6]] / medians[labels[2]]:.2f}x"
-    )
-    builtin = samples[labels[4]]
+        print(f"{label}: {stats_ms(values)}, CPU {cpu[label] / rounds / 1e6:.3f} ms/call")
+    report(paths, samples, cpu)
+    builtin = samples["git_status through daena mcp serve"]
     one_at_a_time = len(builtin) / sum(builtin)
     print(f"git_status through daena mcp serve: {one_at_a_time:.0f} calls/s one at a time")
     print(
         f"git_status through daena mcp serve, {IN_FLIGHT} in flight: "
         f"{burst / concurrent:.0f} calls/s ({burst} calls)"
+    )
+
+
+def report(paths: dict[str, Any], samples: dict[str, list[float]], cpu: dict[str, int]) -> None:
+    """The ratios, each of two paths measured in this one run."""
+    labels = list(paths)
+    medians = {label: statistics.median(values) * 1000 for label, values in samples.items()}
+    (direct, gateway, bare, durable, engine_run, listing, _, commit, memory, git_direct, git_gw) = (
+        labels
+    )
+
+    def ratio(a: str, b: str) -> str:
+        return f"{medians[a] / medians[b]:.2f}x wall, {cpu[a] / cpu[b]:.2f}x CPU"
+
+    print(f"overhead ratio (median gateway / median direct): {ratio(gateway, direct)} (target <= 1.5x)")
+    print(f"floor, bare SDK proxy / direct: {ratio(bare, direct)}")
+    print(f"durable floor, bare SDK proxy + commit / direct: {ratio(durable, direct)}")
+    print(f"gateway / durable floor (Daena's own work): {ratio(gateway, durable)}")
+    print(f"realistic, git_status through the gateway / direct: {ratio(git_gw, git_direct)}")
+    print(f"pin check listing on every call / reused listing: {ratio(listing, engine_run)}")
+    print(
+        "in-memory gateway / Engine.run (the SDK's per-message work, no pipes): "
+        f"{ratio(memory, engine_run)}"
+    )
+    print(
+        f"the gateway's median {medians[gateway]:.2f} ms = the bare proxy {medians[bare]:.2f} "
+        f"+ one outcome commit ({medians[durable] - medians[bare]:.2f} in the proxy; "
+        f"{medians[commit]:.2f} for an audit record alone) + Daena's own work "
+        f"{medians[gateway] - medians[durable]:.2f}"
     )
 
 
