@@ -242,7 +242,10 @@ def report(paths: dict[str, Any], samples: dict[str, list[float]], cpu: dict[str
     def ratio(a: str, b: str) -> str:
         return f"{medians[a] / medians[b]:.2f}x wall, {cpu[a] / cpu[b]:.2f}x CPU"
 
-    print(f"overhead ratio (median gateway / median direct): {ratio(gateway, direct)} (target <= 1.5x)")
+    print(
+        f"overhead ratio (median gateway / median direct): {ratio(gateway, direct)}"
+        " (target <= 1.5x)"
+    )
     print(f"floor, bare SDK proxy / direct: {ratio(bare, direct)}")
     print(f"durable floor, bare SDK proxy + commit / direct: {ratio(durable, direct)}")
     print(f"gateway / durable floor (Daena's own work): {ratio(gateway, durable)}")

@@ -98,20 +98,20 @@ class _Reader(asyncio.Protocol):
         while not self.lines:
             if self._eof:
                 if self._partial.strip() and not self._dropping:  # a last line without "\n"
-                    line = bytes(self._partial)
+                    last = bytes(self._partial)
                     self._partial.clear()
-                    return line
+                    return last
                 raise anyio.EndOfStream
             self._waiter = asyncio.get_running_loop().create_future()
             try:
                 await self._waiter
             finally:
                 self._waiter = None
-        line = self.lines.popleft()
+        item = self.lines.popleft()
         if self._paused and len(self.lines) <= 16 and self._transport is not None:
             self._paused = False
             self._transport.resume_reading()
-        return line
+        return item
 
 
 class _Writer(asyncio.Protocol):
@@ -170,7 +170,10 @@ class ReadStream:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         return None
 
@@ -196,7 +199,10 @@ class WriteStream:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         return None
 
