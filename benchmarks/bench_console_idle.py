@@ -10,8 +10,8 @@ pending count. Target (issue 19): a few wakeups a second, <= 0.3 % of a core, a 
 visible within 250 ms.
 
 Variants run one after the other in the same invocation, each on a fresh database:
-`before` is the whole project as of `--before` (see bench_console_live.py), `new` the code
-as it is.
+`before` is the whole project as of `--before` (see bench_console_live.py), `at:COMMIT` the
+whole project at COMMIT (e.g. the commit before a change), `new` the code as it is.
 
     python benchmarks/bench_console_idle.py [--seconds 60] [--rounds 10] [--section tools]
         [--pending 0] [--variants before,new]
@@ -28,7 +28,7 @@ import textwrap
 import time
 
 from common import bench_settings, header, temp_dir
-from console_harness import TmuxConsole, code_at, usage
+from console_harness import TmuxConsole, code_at, thread_wakeups, usage
 
 AGENT = textwrap.dedent(
     """
@@ -57,7 +57,8 @@ AGENT = textwrap.dedent(
 
 async def measure(variant: str, args: argparse.Namespace) -> None:
     settings = bench_settings(temp_dir(f"idle-{variant}"))
-    extra = {"PYTHONPATH": code_at(args.before)} if variant == "before" else {}
+    commit = args.before if variant == "before" else variant.removeprefix("at:")
+    extra = {"PYTHONPATH": code_at(commit)} if variant != "new" else {}
     env = {**os.environ, **TmuxConsole(settings, args.section).env, **extra}
     agent = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -74,15 +75,26 @@ async def measure(variant: str, args: argparse.Namespace) -> None:
     with TmuxConsole(settings, args.section, extra_env=extra) as console:
         console.wait_for(f"{args.pending} pending", 60)
         await asyncio.sleep(5)  # settle: start-up work, first paint
-        before = usage(console.pid)
+        before, threads = usage(console.pid), thread_wakeups(console.pid)
         await asyncio.sleep(args.seconds)
-        after = usage(console.pid)
+        after, threads_after = usage(console.pid), thread_wakeups(console.pid)
         cpu, voluntary, involuntary = before.rate(after)
         print(
             f"{variant:>6}: idle {args.seconds:.0f} s: {cpu:.2f} % of a core, "
             f"{voluntary:.1f} wakeups/s (voluntary context switches, all threads), "
             f"{involuntary:.1f} involuntary/s, "
             f"RSS {before.rss / 2**20:.1f} -> {after.rss / 2**20:.1f} MB"
+        )
+        per_thread = sorted(
+            (
+                (n - threads.get(tid, 0)) / (after.at - before.at)
+                for tid, n in threads_after.items()
+            ),
+            reverse=True,
+        )
+        print(
+            f"{variant:>6}: wakeups/s per thread, busiest first: "
+            + ", ".join(f"{rate:.1f}" for rate in per_thread)
         )
         for n in range(args.rounds):
             agent.stdin.write(f"{n}\n".encode())

@@ -20,6 +20,8 @@ import psutil
 
 from engine import Settings
 
+CHECKOUT = Path(__file__).resolve().parent.parent
+
 LAUNCH = """
 import os, sys
 from pathlib import Path
@@ -53,6 +55,20 @@ class Usage:
             (later.voluntary - self.voluntary) / span,
             (later.involuntary - self.involuntary) / span,
         )
+
+
+def thread_wakeups(pid: int) -> dict[int, int]:
+    """Voluntary context switches of each of the process's threads, by thread id."""
+    counts = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            text = (task / "status").read_text()
+        except OSError:
+            continue  # a thread that just ended
+        for line in text.splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                counts[int(task.name)] = int(line.split()[1])
+    return counts
 
 
 def usage(pid: int) -> Usage:
@@ -101,6 +117,9 @@ class TmuxConsole:
         self.patch = patch
         self.extra_env = extra_env
         self.env = {  # the console's settings; an agent process gets the same
+            # This checkout's code, whatever the tmux server (maybe another session's,
+            # started with another PYTHONPATH) would hand its panes; a variant overrides it.
+            "PYTHONPATH": str(CHECKOUT),
             "DAENA_DB_PATH": str(settings.daena_db_path),
             "EXECUTION_WORKSPACE_ROOT": str(settings.execution_workspace_root),
             "DAENA_OPERATOR": "bench",

@@ -45,10 +45,13 @@ from daena_tui.console.status import ConsoleStatus, read_status
 from daena_tui.console.terminal_size import forget_stale_size
 
 if TYPE_CHECKING:
+    from textual.driver import Driver
+
     EngineFactory = Callable[[engine.Settings], AbstractAsyncContextManager[engine.Engine]]
     # The settings, or how to load them: loading waits until the first frame is drawn.
     SettingsSource = engine.Settings | Callable[[], engine.Settings]
 NODE_PROBE_SEC = 60.0
+LINUX_DRIVER = "textual.drivers.linux_driver"
 STATUS_EVENTS = (
     engine.ApprovalRequested,
     engine.ApprovalDecided,
@@ -146,6 +149,16 @@ class DaenaApp(App[int]):
         # Why the engine did not open (settings, database); printed once the screen is gone.
         self.startup_problem: str | None = None
         self.expiry: ExpiryWatch | None = None  # warnings before requests and deadlines expire
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's Linux driver, with an input thread that sleeps until input or exit
+        (console/driver.py); any other driver (Windows, TEXTUAL_DRIVER, the web) as is."""
+        chosen = super().get_driver_class()
+        if chosen.__name__ == "LinuxDriver" and chosen.__module__ == LINUX_DRIVER:
+            from daena_tui.console.driver import QuietLinuxDriver
+
+            return QuietLinuxDriver
+        return chosen
 
     @property
     def eng(self) -> engine.Engine:
