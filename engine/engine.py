@@ -13,14 +13,12 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from engine.agents import AgentSession
 from engine.approvals import ApprovalRequest, Approvals, Grant
 from engine.audit import AuditEntry, AuditLog, Redactor
-from engine.brain import Brain
 from engine.clock import SYSTEM, Clock
-from engine.credentials import AgentCredentials
 from engine.errors import ApprovalError, ConfigError, EngineError, InputError
 from engine.events import Event, EventBus
 from engine.executor import Executor
@@ -35,14 +33,19 @@ from engine.statuses import ApprovalStatus, RunStatus
 from engine.storage.backend import open_database
 from engine.storage.database import Database
 from engine.sweeps import EVENT_RETENTION_SEC, Sweeper
-from engine.tasks.service import TaskService
+from engine.tasks.store import TaskStore
 from engine.tools.registry import ToolRegistry
 from engine.tools.spec import Risk, ToolContext
 from engine.upstream.gateway import UpstreamGateway
-from engine.voice import VoiceAlerts
 
 if TYPE_CHECKING:
     import httpx
+
+    from engine.agents import AgentSession
+    from engine.brain import Brain
+    from engine.credentials import AgentCredentials
+    from engine.tasks.service import TaskService
+    from engine.voice import VoiceAlerts
 
 WATCH_INTERVAL_SEC = 0.2
 
@@ -91,7 +94,6 @@ class Engine:
             db, self.audit, {spec.name: spec.default_enabled for spec in registry.all()}
         )
         self.approvals = Approvals(db, self.audit, clock)
-        self.credentials = AgentCredentials(db, self.audit, clock)
         self.leases = RunLeases(db, self.audit)
         self.nodes = NodeRegistry(db, self.audit, NodeClient(lambda: self.http))
         self.executor = Executor(
@@ -104,13 +106,40 @@ class Engine:
             forced_lockdown=settings.security_lockdown_mode,
         )
         self.operator = settings.daena_operator
-        self.brain = Brain(settings)
-        self.voice = VoiceAlerts(settings)
-        self.tasks = TaskService(self, brain=self.brain)
-        self.recovery = Recovery(db, self.audit, self.leases, self.tasks.store, clock)
+        self.recovery = Recovery(
+            db, self.audit, self.leases, TaskStore(db, self.audit, clock), clock
+        )
         self.upstream = UpstreamGateway(db)
         self.sweeper = Sweeper(db, self.approvals)
         self._background: list[asyncio.Task[None]] = []
+
+    # Made on first use: opening the engine and listing its tools (what a console waits
+    # for before its first section) needs none of them, and their imports cost ~40 ms.
+
+    @cached_property
+    def brain(self) -> Brain:
+        """The local model (Ollama) the planner and the advisory notes ask."""
+        from engine.brain import Brain
+
+        return Brain(self.settings)
+
+    @cached_property
+    def voice(self) -> VoiceAlerts:
+        from engine.voice import VoiceAlerts
+
+        return VoiceAlerts(self.settings)
+
+    @cached_property
+    def tasks(self) -> TaskService:
+        from engine.tasks.service import TaskService
+
+        return TaskService(self, brain=self.brain)
+
+    @cached_property
+    def credentials(self) -> AgentCredentials:
+        from engine.credentials import AgentCredentials
+
+        return AgentCredentials(self.db, self.audit, self.clock)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -180,7 +209,7 @@ class Engine:
             if index_audit:
                 engine._spawn(engine._index_audit_backlog(), "daena-audit-indexer")
             if probe_nodes_every:
-                engine._spawn(engine._probe_loop(probe_nodes_every), "daena-node-probe")
+                engine.start_probing(probe_nodes_every)
             yield engine
         finally:
             await engine.stop_background()
@@ -297,6 +326,8 @@ class Engine:
 
     def as_agent(self, name: str) -> AgentSession:
         """This engine as agent `name` sees it: run, request, read its own — never decide."""
+        from engine.agents import AgentSession
+
         return AgentSession(self, name)
 
     async def request_approval(self, request: RunRequest) -> ApprovalRequest:
@@ -373,6 +404,13 @@ class Engine:
         if not any(t.get_name() == "daena-event-watcher" for t in self._background):
             start = await self.db.last_event_id()
             self._spawn(self._watch(start), "daena-event-watcher")
+
+    def start_probing(self, interval: float) -> None:
+        """Health-check the enabled nodes now and then every `interval` seconds (once per
+        engine). The console starts it once its first section is drawn: a probe's HTTP
+        client and connections (~150 ms of CPU) are not what the operator waits for."""
+        if not any(t.get_name() == "daena-node-probe" for t in self._background):
+            self._spawn(self._probe_loop(interval), "daena-node-probe")
 
     def _spawn(self, coro: Any, name: str) -> None:
         self._background.append(asyncio.create_task(coro, name=name))

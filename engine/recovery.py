@@ -36,9 +36,9 @@ from engine.leases import Lease, RunLeases
 from engine.liveness import pid_alive
 from engine.statuses import ApprovalStatus, RunStatus
 from engine.storage.database import Database, SyncTransaction
+from engine.tasks.active import ACTIVE_RUNS
 from engine.tasks.claims import task_owner_alive
 from engine.tasks.models import StepStatus, TaskStatus
-from engine.tasks.runner import ACTIVE_RUNS
 from engine.tasks.store import TaskStore
 
 

@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     # The settings, or how to load them: loading waits until the first frame is drawn.
     SettingsSource = engine.Settings | Callable[[], engine.Settings]
 NODE_PROBE_SEC = 60.0
+SETTLE_SEC = 2.0
+"""The latest the deferred start-up work waits for the first section's load to finish."""
 LINUX_DRIVER = "textual.drivers.linux_driver"
 STATUS_EVENTS = (
     engine.ApprovalRequested,
@@ -138,10 +140,13 @@ class DaenaApp(App[int]):
         self._engine_factory = engine_factory or (
             observer_engine_factory
             if observer
-            else partial(
-                default_engine_factory, probe_nodes_every=NODE_PROBE_SEC if probe_nodes else None
-            )
+            else partial(default_engine_factory, probe_nodes_every=None)
         )
+        # The default engine's node checks start once the first section is up (_settled).
+        self._probe_every = (
+            NODE_PROBE_SEC if probe_nodes and engine_factory is None and not observer else None
+        )
+        self._settle_timer: Timer | None = None
         self._initial = initial_section
         self._stack = AsyncExitStack()
         self._bridge = EngineBridge(self)
@@ -234,9 +239,28 @@ class DaenaApp(App[int]):
         # From now on, whatever section is shown (console/expiry.py).
         self.expiry = ExpiryWatch(self, self.eng.settings.daena_expiry_warning_seconds)
         self.expiry.start()
+        # What the first section does not need waits until it is drawn with its data (the
+        # first section's load finished), or SETTLE_SEC at the latest.
+        self._settle_timer = self.set_timer(SETTLE_SEC, self._settled)
+
+    def section_loaded(self, mode: str) -> None:
+        """A section's load finished (screens/base.py): for the first section, its rows are
+        drawn at the next refresh, and what waited for it starts after that."""
+        if self._settle_timer is not None and mode == self._initial:
+            self.call_after_refresh(self._settled)
+
+    def _settled(self) -> None:
+        """Start what the first section did not wait for: node checks, spoken alerts and
+        the other sections' imports (each competes with that section for the CPU)."""
+        if self._settle_timer is None or self.engine is None:
+            return
+        self._settle_timer.stop()
+        self._settle_timer = None
+        if self._probe_every is not None:
+            self.engine.start_probing(self._probe_every)
         if not self.observer:  # the server's speakers are not the remote observer's
             self._voice_alerts()
-        self.call_after_refresh(self._load_sections)
+        self._load_sections()
 
     @work(thread=True, group="sections", exit_on_error=False)
     def _load_sections(self) -> None:

@@ -41,6 +41,7 @@ from engine.runs import RunRequest
 from engine.statuses import ApprovalStatus, RunStatus
 from engine.storage.database import Transaction
 from engine.tasks import claims
+from engine.tasks.active import ACTIVE_RUNS
 from engine.tasks.budget import BudgetGuard
 from engine.tasks.models import StepStatus, Task, TaskStatus, TaskStep
 from engine.tasks.planner import PlannerSession, TaskPlanner
@@ -52,8 +53,6 @@ if TYPE_CHECKING:
     from engine.engine import Engine
 
 HEARTBEAT_SEC = 5.0
-# Task ids being driven in this process → the owner driving them (see `recover`).
-ACTIVE_RUNS: dict[str, str] = {}
 
 
 class Outcome(StrEnum):

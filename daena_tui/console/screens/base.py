@@ -16,6 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer
+from textual.worker import Worker
 
 import engine
 from daena_tui.console.clock import Clock
@@ -70,6 +71,10 @@ class SectionScreen(Screen[None]):
     def on_mount(self) -> None:
         # Table cells carry theme colours, so rebuild them when the theme changes.
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.reload())
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "load" and event.worker.is_finished:
+            self.console.section_loaded(self.SECTION)
 
     def on_screen_resume(self) -> None:
         self.reload()
