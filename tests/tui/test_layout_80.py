@@ -34,6 +34,13 @@ async def shown(pilot: Pilot[int], mode: str) -> None:
         if table.display and table.id in ("tools-table", "logs-table", "inbox", "nodes-table"):
             await wait_for(pilot, lambda t=table: t.row_count > 0, f"{table.id} rows")
     await pilot.pause(0.2)
+    # Under load the footer may not be laid out yet (every key 0 wide): wait for its layout,
+    # not for a fixed pause. A key that stays 0 wide still fails, by the wait's timeout.
+    await wait_for(
+        pilot,
+        lambda: all(k.region.width for k in app.screen.query(FooterKey)),
+        f"{mode} footer laid out",
+    )
 
 
 def footer_problems(pilot: Pilot[int], width: int = WIDTH) -> list[str]:
