@@ -10,10 +10,10 @@ import pygit2
 import pytest
 
 from engine import Engine, Settings, load_settings
-from tests.postgres.cluster import Cluster, pg_bin
+from tests.postgres.cluster import Cluster
 
 # Fixtures shared by several test folders (bin_dir, no_coqui).
-pytest_plugins = ["tests.support.voice", "tests.support.serial"]
+pytest_plugins = ["tests.support.voice", "tests.support.serial", "tests.support.backend"]
 
 SIGNATURE = pygit2.Signature("Test", "test@example.com")
 
@@ -40,36 +40,21 @@ def workspace(tmp_path: Path) -> Path:
     return ws
 
 
-# -- the backend (issue 21): SQLite by default; `--backend=postgresql` (or
-# DAENA_TEST_BACKEND=postgresql) runs the same tests on a throw-away PostgreSQL cluster, or
-# on the server DAENA_TEST_PG_URL names. Each test gets a fresh database through
-# DAENA_DB_URL in the environment, so subprocesses a test starts use it too.
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--backend",
-        choices=("sqlite", "postgresql"),
-        default=os.environ.get("DAENA_TEST_BACKEND", "sqlite"),
-        help="database backend the engine's tests run against (default sqlite)",
-    )
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "no_postgres: about SQLite's own files; runs on SQLite under any --backend"
-    )
-
-
-def on_postgres(config: pytest.Config) -> bool:
-    return bool(config.getoption("--backend") == "postgresql")
+# -- the backend (issue 21, tests/support/backend.py): a test's PostgreSQL variant gets a
+# fresh database through DAENA_DB_URL in the environment, so subprocesses it starts use it too.
 
 
 @pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[Cluster]:
-    """A PostgreSQL server for the session (skips when none can be started)."""
-    if pg_bin() is None and not os.environ.get("DAENA_TEST_PG_URL"):
-        pytest.skip("PostgreSQL is not installed (no pg_ctl) and DAENA_TEST_PG_URL is unset")
+def pg_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    """A PostgreSQL server for the session (skips when none can be had, or under
+    `--backend=sqlite`)."""
+    from tests.support.backend import chosen, postgres_missing  # a plugin: not imported early
+
+    if chosen(request.config) == "sqlite":
+        pytest.skip("--backend=sqlite: no PostgreSQL")
+    missing = postgres_missing()
+    if missing:
+        pytest.skip(f"PostgreSQL: {missing}")
     cluster = Cluster().start()
     try:
         yield cluster
@@ -96,10 +81,10 @@ _PG_FOR_PATH: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _module_backend(request: pytest.FixtureRequest) -> Iterator[None]:
+def _module_backend(request: pytest.FixtureRequest, backend: str) -> Iterator[None]:
     """A database for the module's own fixtures (a server its tests share), which pytest
     sets up before any test's `_backend`: without it they would run on SQLite."""
-    if not on_postgres(request.config) or request.node.get_closest_marker("no_postgres"):
+    if backend != "postgresql" or request.node.get_closest_marker("no_postgres"):
         yield
         return
     cluster: Cluster = request.getfixturevalue("pg_cluster")
@@ -117,8 +102,8 @@ def _module_backend(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    if not on_postgres(request.config):
+def _backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
+    if backend != "postgresql":
         return
     if "no_postgres" in request.keywords:  # not the module's database either
         monkeypatch.delenv("DAENA_DB_URL", raising=False)

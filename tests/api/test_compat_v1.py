@@ -54,7 +54,10 @@ def node_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, node_url: str) -> Iterator[tuple[Served, str]]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, node_url: str, backend: str
+) -> Iterator[tuple[Served, str]]:
+    """A served API on the variant's backend (`backend`: built again for the other one)."""
     env = {"EXECUTION_TOKEN": TOKEN, "WINDOWS_NODE_URL": node_url, "DAENA_OPERATOR": "op@test"}
     with served_with(tmp_path_factory.mktemp("compat"), env, agent="bot") as (served, agent):
         assert agent is not None

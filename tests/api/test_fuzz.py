@@ -111,7 +111,8 @@ def real_tool_names(context: Any, body: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def api_schema(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[Any]:
+    """The API on the variant's backend (`backend`: built again for the other one)."""
     base: Path = tmp_path_factory.mktemp("fuzz-api")
     make_repo(base / "ws")
     fuzz_settings = make_settings(

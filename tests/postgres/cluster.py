@@ -24,7 +24,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-BIN_DIRS = tuple(f"/usr/lib/postgresql/{v}/bin" for v in (17, 16, 15))
 ADMIN = "daena_admin"
 TEMPLATE = "daena_template"
 
@@ -34,10 +33,10 @@ def pg_bin() -> Path | None:
     found = shutil.which("pg_ctl")
     if found:
         return Path(found).parent
-    for candidate in BIN_DIRS:
-        if (Path(candidate) / "pg_ctl").exists():
-            return Path(candidate)
-    return None
+    # Debian keeps the server's programs off PATH, one directory per major version
+    found_dirs = [p.parent for p in Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")]
+    versions = [d for d in found_dirs if d.parent.name.isdigit()]
+    return max(versions, key=lambda d: int(d.parent.name), default=None)
 
 
 def free_port() -> int:
