@@ -1,6 +1,7 @@
 """A throw-away PostgreSQL cluster for tests and benchmarks: `initdb` in a temp dir, run by
 an unprivileged user when started as root, socket in the temp dir, a free TCP port on
-loopback, stopped (and removed) at the end. Or an existing server named by
+loopback, stopped (and removed) at the end, or by its watchdog (tests/postgres/watchdog.py)
+when the process that started it dies without stopping it. Or an existing server named by
 `DAENA_TEST_PG_URL` (an account allowed to CREATE DATABASE).
 
 Each test gets a fresh database copied from a migrated template (`CREATE DATABASE …
@@ -16,6 +17,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -62,6 +64,7 @@ class Cluster:
         self._counter = itertools.count(1)
         self._prefix = "daena_t" + uuid.uuid4().hex[:8]
         self._template_ready = False
+        self._watchdog: subprocess.Popen[bytes] | None = None
 
     # -- starting and stopping -----------------------------------------------------------
 
@@ -82,6 +85,7 @@ class Cluster:
             user = entry.pw_uid
         self.port = free_port()
         data = self.dir / "data"
+        self._watch(bindir, data, user)  # from here on, the dir is never left behind
         self._run(
             [
                 str(bindir / "initdb"),
@@ -123,6 +127,21 @@ class Cluster:
         self.admin_url = f"postgresql://{ADMIN}@127.0.0.1:{self.port}/postgres"
         return self
 
+    def _watch(self, bindir: Path, data: Path, user: int | None) -> None:
+        """The watchdog that stops this cluster if this process dies first (a signal)."""
+        assert self.dir is not None
+        argv = [sys.executable, str(Path(__file__).with_name("watchdog.py")), str(os.getpid())]
+        argv += [str(bindir / "pg_ctl"), str(data), str(self.dir)]
+        if user is not None:
+            argv.append(str(user))
+        self._watchdog = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # the terminal's Ctrl-C and hang-up are not for it
+        )
+
     def _run(self, argv: list[str], user: int | None) -> None:
         done = subprocess.run(
             argv, user=user, capture_output=True, text=True, timeout=120, cwd=self.dir
@@ -155,6 +174,10 @@ class Cluster:
             self.pg_ctl("stop", "-m", "fast")
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir = None
+        if self._watchdog is not None:  # nothing left for it to do
+            self._watchdog.terminate()
+            self._watchdog.wait(timeout=30)
+            self._watchdog = None
 
     # -- databases --------------------------------------------------------------------------
 
