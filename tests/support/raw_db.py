@@ -3,7 +3,7 @@
 Tests that read rows the engine wrote, or edit them as a forger with the database's
 credentials would, go through `raw_db(settings)` (or `raw_db(db_path)`, the database the
 test's settings for that path name) instead of `sqlite3.connect(path)`, so the
-same test runs on SQLite and on PostgreSQL (`--backend=postgresql`). Statements are written
+same test runs on SQLite and on PostgreSQL (its `[postgresql]` variant). Statements are written
 in SQLite's dialect (`?` parameters); on PostgreSQL they pass through the engine's own
 translation (engine/storage/dialect.py). Every statement commits on its own.
 """
