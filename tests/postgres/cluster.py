@@ -15,6 +15,7 @@ import itertools
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -64,7 +65,7 @@ class Cluster:
         self._counter = itertools.count(1)
         self._prefix = "daena_t" + uuid.uuid4().hex[:8]
         self._template_ready = False
-        self._watchdog: subprocess.Popen[bytes] | None = None
+        self.watchdog_pid: int | None = None
 
     # -- starting and stopping -----------------------------------------------------------
 
@@ -134,13 +135,8 @@ class Cluster:
         argv += [str(bindir / "pg_ctl"), str(data), str(self.dir)]
         if user is not None:
             argv.append(str(user))
-        self._watchdog = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # the terminal's Ctrl-C and hang-up are not for it
-        )
+        started = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True)
+        self.watchdog_pid = int(started.stdout.split()[0])  # a daemon, not our child
 
     def _run(self, argv: list[str], user: int | None) -> None:
         done = subprocess.run(
@@ -174,10 +170,10 @@ class Cluster:
             self.pg_ctl("stop", "-m", "fast")
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir = None
-        if self._watchdog is not None:  # nothing left for it to do
-            self._watchdog.terminate()
-            self._watchdog.wait(timeout=30)
-            self._watchdog = None
+        if self.watchdog_pid is not None:  # nothing left for it to do
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.watchdog_pid, signal.SIGTERM)
+            self.watchdog_pid = None
 
     # -- databases --------------------------------------------------------------------------
 

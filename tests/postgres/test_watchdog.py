@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.postgres.cluster import Cluster, pg_bin
@@ -87,10 +88,9 @@ def test_a_sigkilled_pytest_leaves_no_cluster_behind(tmp_path: Path) -> None:
 
 def test_a_clean_stop_ends_the_watchdog_too() -> None:
     cluster = Cluster().start()
-    watchdog = cluster._watchdog
-    assert watchdog is not None and watchdog.poll() is None
-    cluster_dir = cluster.dir
-    assert cluster_dir is not None
+    watchdog, cluster_dir = cluster.watchdog_pid, cluster.dir
+    assert watchdog is not None and alive(watchdog) and cluster_dir is not None
+    assert watchdog not in {c.pid for c in psutil.Process().children()}  # a daemon
     cluster.stop()
-    assert watchdog.poll() is not None  # ended and reaped, not left waiting on us
     assert not cluster_dir.exists()
+    wait_until(lambda: not alive(watchdog), "the watchdog to end")
