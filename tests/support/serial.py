@@ -39,6 +39,9 @@ def is_serial(item: pytest.Item) -> bool:
     return any(relative == p or relative.startswith(p + "/") for p in SERIAL_PATHS)
 
 
+# First: xdist's own hook turns the xdist_group mark into the group, and on a worker it is
+# registered after this conftest's plugins, so it would otherwise run first and find none.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not config.pluginmanager.hasplugin("xdist"):
         return
