@@ -157,7 +157,7 @@ def test_agent_names_are_checked(eng: Engine, name: str) -> None:
 # -- credentials ---------------------------------------------------------------------------
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
+@pytest.mark.no_postgres  # the SQLite file's whole dump (iterdump) has no token
 async def test_credentials_are_stored_hashed_and_verified(eng: Engine, db_path: Path) -> None:
     credential, token = await eng.credentials.mint("bot", operator="op", expires_at=None)
     assert token.startswith("daena_agent_") and len(token) > 60

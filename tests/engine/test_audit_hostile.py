@@ -21,7 +21,9 @@ from hypothesis import strategies as st
 from engine import AuditEntry, Engine, RunRequest
 from engine.audit import PARTIAL, REDACTED, SUMMARY_CAP, Redactor
 from engine.audit_head import RESET_ACTION, key_path
+from engine.storage.dialect import is_postgres
 from tests.conftest import make_settings
+from tests.support.raw_db import raw_db
 
 TOKEN = "tok\"quote\\back'slash-9f8e7d6c"
 NODE_TOKEN = "nöde-ŝecret-é☃-42"
@@ -43,19 +45,19 @@ BEGINNINGS = {form[:PARTIAL] for form in ALL_FORMS}
 
 
 def stored_texts(db_path: Path) -> list[str]:
-    """Every text the audit log and the event feed hold, straight from the SQLite file."""
-    conn = sqlite3.connect(db_path)
-    try:
+    """Every text the audit log and the event feed hold, straight from the database (and
+    SQLite's search index, a copy of the text; PostgreSQL's indexes the audit rows)."""
+    with raw_db(db_path) as conn:
         texts = [
             str(v)
             for table in ("audit", "events")
-            for row in conn.execute(f"SELECT * FROM {table}")
+            for row in conn.execute(f"SELECT * FROM {table}").fetchall()
             for v in row
             if v is not None
         ]
-        texts += [str(v) for row in conn.execute("SELECT * FROM audit_search") for v in row if v]
-    finally:
-        conn.close()
+        if not is_postgres(conn):
+            rows = conn.execute("SELECT * FROM audit_search").fetchall()
+            texts += [str(v) for row in rows for v in row if v]
     return texts
 
 
@@ -63,16 +65,15 @@ def assert_no_secret(db_path: Path) -> None:
     for text in stored_texts(db_path):
         for form in ALL_FORMS | BEGINNINGS:
             assert form not in text, (form, text[:300])
-    conn = sqlite3.connect(db_path)
-    try:  # the search index itself (trigram phrases) knows no secret
-        for form in ALL_FORMS:
+    with raw_db(db_path) as conn:
+        if is_postgres(conn):  # no index of its own to hold a copy: the rows were read
+            return
+        for form in ALL_FORMS:  # the search index itself (trigram phrases) knows no secret
             phrase = '"' + form.replace('"', '""') + '"'
             hits = conn.execute(
                 "SELECT rowid FROM audit_search WHERE audit_search MATCH ?", (phrase,)
             ).fetchall()
             assert hits == [], form
-    finally:
-        conn.close()
 
 
 @pytest.fixture
@@ -157,7 +158,6 @@ async def test_a_refused_grant_consumes_nothing_and_is_audited(eng: Engine) -> N
 # -- redaction on raw values ----------------------------------------------------------------
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_quoted_and_unicode_secrets_are_redacted_in_every_stored_column(
     hostile: Engine, workspace: Path, db_path: Path
 ) -> None:
@@ -190,7 +190,6 @@ async def test_quoted_and_unicode_secrets_are_redacted_in_every_stored_column(
     assert REDACTED in out.getvalue()
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_a_secret_cut_by_the_summary_cap_leaves_no_prefix(
     hostile: Engine, workspace: Path, db_path: Path
 ) -> None:
@@ -215,7 +214,6 @@ async def test_a_secret_cut_by_the_summary_cap_leaves_no_prefix(
     assert_no_secret(db_path)
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_what_a_tool_cap_or_a_line_wrap_left_of_a_secret_is_redacted(
     hostile: Engine, workspace: Path, db_path: Path
 ) -> None:
@@ -234,7 +232,6 @@ async def test_what_a_tool_cap_or_a_line_wrap_left_of_a_secret_is_redacted(
     assert record is not None and "[truncated 40 characters]" in (record.result_summary or "")
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_credentials_inside_urls_are_redacted(eng: Engine, db_path: Path) -> None:
     urls = [
         "http://alice:s3cr3t-pw@example.com/x",
@@ -261,7 +258,6 @@ async def test_credentials_inside_urls_are_redacted(eng: Engine, db_path: Path) 
     assert "alice" not in texts and "https://***@github.com" in texts
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_agent_tokens_are_redacted_though_the_log_never_knew_them(
     eng: Engine, db_path: Path
 ) -> None:
@@ -320,26 +316,18 @@ def test_property_no_secret_survives_encoding_or_any_cut(
 # -- the newest records ---------------------------------------------------------------------
 
 
-def raw(db_path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(db_path, isolation_level=None)
-
-
 async def filled(eng: Engine, n: int = 6) -> None:
     for i in range(n):
         await eng.run("filesystem_read", {"path": f"missing-{i}.txt"})
 
 
 def delete_newest(db_path: Path, n: int) -> int:
-    conn = raw(db_path)
-    try:
+    with raw_db(db_path) as conn:
         newest = conn.execute("SELECT MAX(id) FROM audit").fetchone()[0]
         conn.execute("DELETE FROM audit WHERE id > ?", (newest - n,))
-    finally:
-        conn.close()
     return int(newest)
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_deleting_the_newest_records_is_found(eng: Engine, db_path: Path) -> None:
     await filled(eng)
     assert (await eng.audit.verify()).ok
@@ -359,44 +347,39 @@ async def test_deleting_the_newest_records_is_found(eng: Engine, db_path: Path) 
     assert "newest 3 records are missing" in (again.problem or "")
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_deleting_the_head_row_too_is_found(eng: Engine, db_path: Path) -> None:
     await filled(eng)
     delete_newest(db_path, 3)
-    conn = raw(db_path)
-    conn.execute("DELETE FROM audit_head")
-    conn.close()
+    with raw_db(db_path) as conn:
+        conn.execute("DELETE FROM audit_head")
     report = await eng.audit.verify()
     assert not report.ok and "head anchor is missing" in (report.problem or "")
 
 
 @pytest.mark.parametrize("mac", ["f" * 64, None, "forged"])
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_rewriting_the_head_without_the_key_is_found(
     eng: Engine, db_path: Path, mac: str | None
 ) -> None:
     await filled(eng)
     delete_newest(db_path, 3)
-    conn = raw(db_path)
-    last_id, last_hash = conn.execute("SELECT id, hash FROM audit ORDER BY id DESC").fetchone()
-    conn.execute(
-        "UPDATE audit_head SET last_id = ?, last_hash = ?, mac = ?", (last_id, last_hash, mac)
-    )
-    conn.close()
+    with raw_db(db_path) as conn:
+        row = conn.execute("SELECT id, hash FROM audit ORDER BY id DESC").fetchone()
+        conn.execute(
+            "UPDATE audit_head SET last_id = ?, last_hash = ?, mac = ?", (row[0], row[1], mac)
+        )
     report = await eng.audit.verify()
     assert not report.ok
     expected = "not sealed" if mac is None else "does not verify"
     assert expected in (report.problem or "")
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_a_record_added_behind_the_log_is_found(eng: Engine, db_path: Path) -> None:
     """A forged record with a correct chain hash (the chain needs no key) is still found."""
     from engine.audit import _hashed_fields, record_hash
 
     await filled(eng)
-    conn = raw(db_path)
-    last_id, last_hash = conn.execute("SELECT id, hash FROM audit ORDER BY id DESC").fetchone()
+    with raw_db(db_path) as conn:
+        last_id, last_hash = conn.execute("SELECT id, hash FROM audit ORDER BY id DESC").fetchone()
     values = {
         "actor": "operator",
         "action": "run",
@@ -411,11 +394,11 @@ async def test_a_record_added_behind_the_log_is_found(eng: Engine, db_path: Path
         "approval_id": None,
     }
     digest = record_hash(last_hash, _hashed_fields(last_id + 1, 1.0, values))
-    conn.execute(
-        "INSERT INTO audit VALUES (?, 1.0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (last_id + 1, *values.values(), last_hash, digest),
-    )
-    conn.close()
+    with raw_db(db_path) as conn:
+        conn.execute(
+            "INSERT INTO audit VALUES (?, 1.0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (last_id + 1, *values.values(), last_hash, digest),
+        )
     report = await eng.audit.verify()
     assert not report.ok and "not written by the audit log" in (report.problem or "")
 
@@ -440,7 +423,6 @@ async def test_the_key_is_private_beside_the_database_and_shared_by_processes(
         assert not report.ok and "key file is missing" in (report.problem or "")
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_an_unsealed_head_is_accepted_only_before_any_key_exists(
     settings: object, db_path: Path
 ) -> None:
@@ -451,9 +433,8 @@ async def test_an_unsealed_head_is_accepted_only_before_any_key_exists(
     async with Engine.open(settings) as eng:
         await filled(eng, 2)
     key_path(db_path).unlink()
-    conn = raw(db_path)
-    conn.execute("UPDATE audit_head SET mac = NULL")
-    conn.close()
+    with raw_db(db_path) as conn:
+        conn.execute("UPDATE audit_head SET mac = NULL")
     async with Engine.open(settings) as eng:
         assert (await eng.audit.verify()).ok
         await eng.run("git_status")  # the first append makes the key and seals the head
@@ -462,7 +443,6 @@ async def test_an_unsealed_head_is_accepted_only_before_any_key_exists(
         assert not [r for r in await eng.audit.page() if r.action == RESET_ACTION]
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_prune_keeps_both_ends_anchored(eng: Engine, db_path: Path) -> None:
     await filled(eng)
     deleted = await eng.audit.prune(before_ts=10**12, operator="op@test")
@@ -597,7 +577,7 @@ async def test_no_tool_reaches_the_head_key_even_inside_the_workspace(workspace:
         assert (await eng.audit.verify()).ok
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
+@pytest.mark.no_postgres  # builds a SQLite file at an old schema (PostgreSQL never had it)
 async def test_a_database_from_before_the_anchor_is_migrated_and_sealed(
     workspace: Path, db_path: Path
 ) -> None:
@@ -605,7 +585,7 @@ async def test_a_database_from_before_the_anchor_is_migrated_and_sealed(
     from engine.storage import database
 
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    conn = raw(db_path)
+    conn = sqlite3.connect(db_path, isolation_level=None)
     for number, script in enumerate(database.MIGRATIONS[:6], start=1):
         conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
     prev = GENESIS
@@ -657,7 +637,6 @@ def test_property_no_csv_cell_opens_as_a_formula(cells: list[str]) -> None:
             raise AssertionError(cell)
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_pruning_past_a_recorded_break_clears_it(eng: Engine, db_path: Path) -> None:
     """The break stays until the operator prunes the records it concerns (audited)."""
     await filled(eng)

@@ -75,7 +75,7 @@ async def test_a_read_only_engine_sees_other_processes_changes(
         assert (await seen.approvals.get(request_id)).status == "pending"
 
 
-@pytest.mark.no_postgres
+@pytest.mark.no_postgres  # a missing SQLite file, and one at an old user_version
 async def test_a_read_only_engine_opens_only_an_existing_current_database(
     workspace: Path, tmp_path: Path
 ) -> None:

@@ -31,7 +31,7 @@ WORKER = textwrap.dedent(
 )
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
+@pytest.mark.no_postgres  # SQLite's own pragmas (WAL, foreign keys, user_version)
 async def test_pragmas_and_schema(eng: Engine) -> None:
     assert (await eng.db.fetchone("PRAGMA journal_mode"))[0] == "wal"  # type: ignore[index]
     assert (await eng.db.fetchone("PRAGMA foreign_keys"))[0] == 1  # type: ignore[index]
@@ -120,7 +120,7 @@ async def _first(queue: asyncio.Queue, kind: type):  # type: ignore[type-arg, no
             return event
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
+@pytest.mark.no_postgres  # a corrupt SQLite file
 async def test_corrupt_database_gives_clear_error(workspace: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"this is not a database" * 100)
@@ -130,7 +130,7 @@ async def test_corrupt_database_gives_clear_error(workspace: Path, tmp_path: Pat
             pass
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
+@pytest.mark.no_postgres  # where the SQLite file would be created
 async def test_unwritable_database_location(workspace: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
@@ -142,7 +142,7 @@ async def test_unwritable_database_location(workspace: Path, tmp_path: Path) -> 
             pass
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
+@pytest.mark.no_postgres  # set through SQLite's user_version pragma
 async def test_newer_schema_refused(settings: Settings) -> None:
     async with Engine.open(settings) as eng:
         await eng.db._conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")

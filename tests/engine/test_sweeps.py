@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from engine import ApprovalError, Engine, RunRequest, Settings
 from engine.sweeps import Sweeper, prune_events_batch
+from tests.support.raw_db import raw_db
 
 WRITE = {"path": "out.txt", "content": "x\n"}
 DAY = 24 * 3600.0
-
-
-def raw(settings: Settings) -> sqlite3.Connection:
-    return sqlite3.connect(settings.daena_db_path, isolation_level=None)
 
 
 async def make_expired(eng: Engine, count: int) -> list[str]:
@@ -29,13 +26,14 @@ async def make_expired(eng: Engine, count: int) -> list[str]:
             RunRequest(tool="filesystem_write", args={**WRITE, "path": f"f{i}.txt"})
         )
         ids.append(request.id)
-    await eng.db._conn.execute(
-        "UPDATE approval_requests SET expires_at = ?, boot_id = NULL", (time.time() - 60,)
-    )
+    with raw_db(eng.settings) as conn:
+        conn.execute(
+            "UPDATE approval_requests SET expires_at = ?, boot_id = NULL", (time.time() - 60,)
+        )
     return ids
 
 
-def add_events(conn: sqlite3.Connection, count: int, age_sec: float) -> None:
+def add_events(conn: Any, count: int, age_sec: float) -> None:
     ts = time.time() - age_sec
     conn.executemany(
         "INSERT INTO events (ts, origin, kind, payload) VALUES (?, 'elsewhere', 'X', '{}')",
@@ -43,7 +41,7 @@ def add_events(conn: sqlite3.Connection, count: int, age_sec: float) -> None:
     )
 
 
-def expiry_records(conn: sqlite3.Connection) -> dict[str, int]:
+def expiry_records(conn: Any) -> dict[str, int]:
     rows = conn.execute(
         "SELECT approval_id, COUNT(*) FROM audit WHERE action = 'approval_expired' "
         "GROUP BY approval_id"
@@ -51,31 +49,33 @@ def expiry_records(conn: sqlite3.Connection) -> dict[str, int]:
     return {str(r[0]): int(r[1]) for r in rows}
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_a_batch_leaves_the_rest_and_the_next_batches_finish_it(
     eng: Engine, settings: Settings
 ) -> None:
-    conn = raw(settings)
-    add_events(conn, 23, age_sec=8 * DAY)
-    add_events(conn, 4, age_sec=60)
-    fresh = conn.execute("SELECT COUNT(*) FROM events WHERE ts > ?", (time.time() - DAY,))
-    recent = int(fresh.fetchone()[0])
-    cutoff = time.time() - 7 * DAY
+    with raw_db(settings) as conn:
+        add_events(conn, 23, age_sec=8 * DAY)
+        add_events(conn, 4, age_sec=60)
+        fresh = conn.execute("SELECT COUNT(*) FROM events WHERE ts > ?", (time.time() - DAY,))
+        recent = int(fresh.fetchone()[0])
+        cutoff = time.time() - 7 * DAY
 
-    one = await eng.db.write(lambda stx: prune_events_batch(stx, cutoff, 10))
-    assert one == 10
-    left = conn.execute("SELECT COUNT(*) FROM events WHERE ts < ?", (cutoff,)).fetchone()[0]
-    assert left == 13  # the batch stopped at its bound; the rest waits for the next
+        def old_events() -> int:
+            return int(
+                conn.execute("SELECT COUNT(*) FROM events WHERE ts < ?", (cutoff,)).fetchone()[0]
+            )
 
-    sweeper = Sweeper(eng.db, eng.approvals, event_batch=5)
-    assert await sweeper.prune_events() == 13
-    assert sweeper.batches == 3  # 5 + 5 + 3
-    assert conn.execute("SELECT COUNT(*) FROM events WHERE ts < ?", (cutoff,)).fetchone()[0] == 0
-    after = conn.execute("SELECT COUNT(*) FROM events WHERE ts > ?", (time.time() - DAY,))
-    assert int(after.fetchone()[0]) == recent  # newer events are kept
+        one = await eng.db.write(lambda stx: prune_events_batch(stx, cutoff, 10))
+        assert one == 10
+        assert old_events() == 13  # the batch stopped at its bound; the rest waits for the next
+
+        sweeper = Sweeper(eng.db, eng.approvals, event_batch=5)
+        assert await sweeper.prune_events() == 13
+        assert sweeper.batches == 3  # 5 + 5 + 3
+        assert old_events() == 0
+        after = conn.execute("SELECT COUNT(*) FROM events WHERE ts > ?", (time.time() - DAY,))
+        assert int(after.fetchone()[0]) == recent  # newer events are kept
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_expired_requests_are_marked_in_batches_each_audited_once(
     eng: Engine, settings: Settings
 ) -> None:
@@ -85,14 +85,13 @@ async def test_expired_requests_are_marked_in_batches_each_audited_once(
     assert sweeper.batches == 3  # 5 + 5 + 2
     assert await sweeper.expire_requests() == 0  # nothing twice
     assert await eng.approvals.sweep_expired() == 0
-    conn = raw(settings)
-    assert expiry_records(conn) == {i: 1 for i in ids}
+    with raw_db(settings) as conn:
+        assert expiry_records(conn) == {i: 1 for i in ids}
     statuses = {r.status for r in await eng.approvals.list(None)}
     assert statuses == {"expired"}
     assert (await eng.audit.verify()).ok
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_two_processes_sweeping_at_once_mark_each_request_once(
     eng: Engine, settings: Settings
 ) -> None:
@@ -104,15 +103,16 @@ async def test_two_processes_sweeping_at_once_mark_each_request_once(
         a = Sweeper(eng.db, eng.approvals, expiry_batch=4)
         b = Sweeper(other.db, other.approvals, expiry_batch=4)
         await asyncio.gather(a.expire_requests(), b.expire_requests())
-    assert expiry_records(raw(settings)) == {i: 1 for i in ids}
+    with raw_db(settings) as conn:
+        assert expiry_records(conn) == {i: 1 for i in ids}
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_open_does_not_wait_for_the_sweeps(
     eng: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = await make_expired(eng, 3)
-    add_events(raw(settings), 7, age_sec=8 * DAY)
+    with raw_db(settings) as conn:
+        add_events(conn, 7, age_sec=8 * DAY)
     gate = asyncio.Event()
     original = Sweeper.run
 
@@ -129,13 +129,13 @@ async def test_open_does_not_wait_for_the_sweeps(
         gate.set()
         await asyncio.wait_for(opened.sweeper.idle.wait(), 30)
         assert {r.status for r in await opened.approvals.list(None)} == {"expired"}
-        conn = raw(settings)
-        old = conn.execute("SELECT COUNT(*) FROM events WHERE ts < ?", (time.time() - 7 * DAY,))
-        assert old.fetchone()[0] == 0
-    assert expiry_records(raw(settings)) == {i: 1 for i in ids}
+        with raw_db(settings) as conn:
+            old = conn.execute("SELECT COUNT(*) FROM events WHERE ts < ?", (time.time() - 7 * DAY,))
+            assert old.fetchone()[0] == 0
+    with raw_db(settings) as conn:
+        assert expiry_records(conn) == {i: 1 for i in ids}
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_a_request_found_expired_is_marked_by_whoever_finds_it(
     eng: Engine, settings: Settings, workspace: Path
 ) -> None:
@@ -145,7 +145,8 @@ async def test_a_request_found_expired_is_marked_by_whoever_finds_it(
     assert (await eng.approvals.get(request_id)).status == "expired"
     with pytest.raises(ApprovalError):
         await eng.deny(request_id, "too late", operator="alice")
-    assert expiry_records(raw(settings)) == {request_id: 1}
+    with raw_db(settings) as conn:
+        assert expiry_records(conn) == {request_id: 1}
     assert not (workspace / "f0.txt").exists()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import pytest
 
 from engine import Engine, Settings
 from engine.clock import current_boot_id
+from tests.support.raw_db import raw_db
 
 SCRIPT = Path(__file__).with_name("clock_script.py")
 LIBFAKETIME = next(
@@ -61,11 +61,10 @@ def act(settings: Settings, action: str, arg: str = "", *, step: str = "") -> st
 def backdate_expiry(settings: Settings, table: str, row_id: str, *, boot_id: str = "") -> None:
     """Give a row a one-second lifetime (and optionally a boot it was made in), then wait
     on the boot clock until it is over."""
-    with sqlite3.connect(settings.daena_db_path) as conn:
+    with raw_db(settings) as conn:
         conn.execute(f"UPDATE {table} SET expires_at = created_at + 1 WHERE id = ?", (row_id,))
         if boot_id:
             conn.execute(f"UPDATE {table} SET boot_id = ? WHERE id = ?", (boot_id, row_id))
-    conn.close()
     deadline = time.monotonic() + 1.5
     while time.monotonic() < deadline:
         time.sleep(0.1)
@@ -85,7 +84,6 @@ def settings_with_writes(settings: Settings) -> Settings:
     return settings
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 def test_a_clock_set_back_an_hour_does_not_accept_an_expired_grant(
     settings_with_writes: Settings, workspace: Path
 ) -> None:
@@ -97,7 +95,6 @@ def test_a_clock_set_back_an_hour_does_not_accept_an_expired_grant(
     assert not (workspace / "out.txt").exists()
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 def test_a_clock_set_back_an_hour_does_not_approve_an_expired_request(
     settings_with_writes: Settings, workspace: Path
 ) -> None:
@@ -110,7 +107,6 @@ def test_a_clock_set_back_an_hour_does_not_approve_an_expired_request(
     assert status_of(settings, request) == "expired"
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 def test_a_process_started_31_minutes_ahead_does_not_expire_the_inbox(
     settings_with_writes: Settings, workspace: Path
 ) -> None:
@@ -123,21 +119,18 @@ def test_a_process_started_31_minutes_ahead_does_not_expire_the_inbox(
     assert (workspace / "out.txt").read_text() == "approved text\n"
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 def test_a_grant_made_with_the_clock_behind_lives_its_full_time(
     settings_with_writes: Settings, workspace: Path
 ) -> None:
     settings = settings_with_writes
     # a grant made by a process an hour behind is not already expired in a correct one
     grant = act(settings, "grant", step="-1h")
-    with sqlite3.connect(settings.daena_db_path) as conn:  # five minutes to live
+    with raw_db(settings) as conn:  # five minutes to live
         conn.execute("UPDATE grants SET expires_at = created_at + 300 WHERE id = ?", (grant,))
-    conn.close()
     assert act(settings, "use", grant).startswith("ok")
     assert (workspace / "out.txt").exists()
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 def test_without_a_shared_boot_a_clock_set_back_past_creation_decides_nothing(
     settings_with_writes: Settings, workspace: Path
 ) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ import pytest
 
 from engine import Engine, Settings
 from engine.liveness import process_token
+from tests.support.raw_db import raw_db
 
 SCRIPT = Path(__file__).resolve().parent / "lease_run_script.py"
 Start = Callable[[str], "subprocess.Popen[str]"]
@@ -97,7 +97,6 @@ async def test_quitting_mid_run_leaves_no_run_without_an_outcome(
     assert not (settings.execution_workspace_root / "trace.txt").exists()  # cancelled early
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_a_lease_whose_pid_was_reused_is_reaped(settings: Settings, start_run: Start) -> None:
     """The owner died and its pid now belongs to another process: still an orphan."""
     proc = start_run("kill")
@@ -105,9 +104,8 @@ async def test_a_lease_whose_pid_was_reused_is_reaped(settings: Settings, start_
     proc.wait(timeout=30)
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        with sqlite3.connect(settings.daena_db_path) as conn:  # as if `other` got the pid
+        with raw_db(settings) as conn:  # as if `other` got the pid
             conn.execute("UPDATE run_leases SET owner_pid = ?", (other.pid,))
-        conn.close()
         rows = await run_records(settings)
         assert_one_interrupted_outcome(rows, other.pid)
     finally:
@@ -115,7 +113,6 @@ async def test_a_lease_whose_pid_was_reused_is_reaped(settings: Settings, start_
         other.wait()
 
 
-@pytest.mark.no_postgres  # reads or edits the SQLite file itself
 async def test_a_lease_left_by_an_earlier_process_with_this_pid_is_reaped(
     settings: Settings, start_run: Start
 ) -> None:
@@ -124,10 +121,9 @@ async def test_a_lease_left_by_an_earlier_process_with_this_pid_is_reaped(
     proc = start_run("kill")
     proc.kill()
     proc.wait(timeout=30)
-    with sqlite3.connect(settings.daena_db_path) as conn:  # as if it had had this pid
+    with raw_db(settings) as conn:  # as if it had had this pid
         conn.execute(
             "UPDATE run_leases SET owner_pid = ?, owner_started = 'another-boot:1'",
             (os.getpid(),),
         )
-    conn.close()
     assert_one_interrupted_outcome(await run_records(settings), os.getpid())
