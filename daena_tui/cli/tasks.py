@@ -1,4 +1,5 @@
-"""`daena tasks`: create, watch, run, resume and cancel tasks (docs/architecture.md, flow (c)).
+"""`daena tasks`: create, watch, run, resume and cancel tasks (docs/architecture.md, flow (c));
+`daena tasks work` is a claim worker (daena_tui/cli/task_worker.py).
 
 Exit codes of `run`/`resume`: 0 completed, 3 waiting for an approval, 1 any other stop
 (failed, budget exhausted, cancelled, interrupted); 2 for bad input.
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from daena_tui.cli import task_worker
 from daena_tui.cli.capped import add_limit_options, limit_of, say_capped
 from daena_tui.cli.output import EXIT_OK, EXIT_REFUSED, EXIT_TOOL_ERROR, duration, table, when
 from daena_tui.cli.session import Cli
@@ -84,6 +86,8 @@ def register(sub: Any) -> None:
     cancel.add_argument("id")
     cancel.add_argument("--reason", default="")
     cancel.set_defaults(handler=cancel_task)
+
+    task_worker.register(actions)
 
 
 def _budget_arguments(p: argparse.ArgumentParser) -> None:
