@@ -236,9 +236,8 @@ class DaenaApp(App[int]):
     def on_engine_opened(self, _: EngineOpened) -> None:
         self.switch_mode(self._initial)
         self.refresh_status()
-        # From now on, whatever section is shown (console/expiry.py).
+        # Whatever section is shown (console/expiry.py); it starts once the first is drawn.
         self.expiry = ExpiryWatch(self, self.eng.settings.daena_expiry_warning_seconds)
-        self.expiry.start()
         # What the first section does not need waits until it is drawn with its data (the
         # first section's load finished), or SETTLE_SEC at the latest.
         self._settle_timer = self.set_timer(SETTLE_SEC, self._settled)
@@ -250,12 +249,15 @@ class DaenaApp(App[int]):
             self.call_after_refresh(self._settled)
 
     def _settled(self) -> None:
-        """Start what the first section did not wait for: node checks, spoken alerts and
-        the other sections' imports (each competes with that section for the CPU)."""
+        """Start what the first section did not wait for: the expiry warnings (with the
+        tasks' code), node checks, spoken alerts and the other sections' imports (each
+        competes with that section for the CPU)."""
         if self._settle_timer is None or self.engine is None:
             return
         self._settle_timer.stop()
         self._settle_timer = None
+        if self.expiry is not None:  # it reads the tasks too (their deadlines)
+            self.expiry.start()
         if self._probe_every is not None:
             self.engine.start_probing(self._probe_every)
         if not self.observer:  # the server's speakers are not the remote observer's

@@ -6,7 +6,8 @@ takes it out of the window lets it warn again when it comes back).
 `ExpiryWatch` runs from the engine's opening, whatever section is shown (the inbox need
 never have been opened): it keeps the pending requests' expiry times and the running tasks'
 budgets in memory, re-read when an event changes them, and each second only compares them
-with the clock."""
+with the clock — while there is something to compare: with no request pending and no task
+running to a deadline it does not wake at all (an idle console, BENCHMARKS.md §18)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from daena_tui.console.alerts import expiring
 from engine.events import ApprovalExtended
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
     from textual.worker import WorkType
 
     from daena_tui.console.app import DaenaApp
@@ -60,12 +62,12 @@ class ExpiryWatch:
         self.pending: list[engine.ApprovalRequest] = []
         self.running: list[engine.Task] = []
         self.ticks = 0  # seconds compared so far (tests wait on it)
+        self._timer: Timer | None = None  # the per-second compare, while anything is watched
 
     def start(self) -> None:
         if self.requests.seconds <= 0:
             return  # off
         self.reload()
-        self.app.set_interval(1.0, self.tick)
 
     def on_event(self, event: object) -> None:
         if self.requests.seconds > 0 and isinstance(event, RELOAD_ON):
@@ -87,9 +89,19 @@ class ExpiryWatch:
         self.running = [t for t in running if t.budget.max_seconds is not None]
         self.tick()
 
+    def _watching(self, now: float) -> bool:
+        """Anything that can still enter the window: an unexpired request, a deadline."""
+        return bool(self.running) or any(r.seconds_left(now) > 0 for r in self.pending)
+
     def tick(self) -> None:
         self.ticks += 1
         now = self.app.clock.now()
+        if not self._watching(now):
+            if self._timer is not None:  # nothing left: sleep until an event reloads
+                self._timer.stop()
+                self._timer = None
+        elif self._timer is None:
+            self._timer = self.app.set_interval(1.0, self.tick)
         requests = {r.id: r for r in self.pending}
         for key in self.requests.due((r.id, r.seconds_left(now)) for r in self.pending):
             left = requests[key].seconds_left(now)

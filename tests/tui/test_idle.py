@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from textual.cache import LRUCache
 from textual.widgets import DataTable, LoadingIndicator
 
 import engine
 from daena_tui.console.app import create_app
 from daena_tui.console.status import STATUS_SAFETY_SEC, ConsoleStatus
+from daena_tui.console.widgets.tables import CELL_CACHE, LINE_CACHE, RowTable
 
 from .conftest import started, wait_for
 
@@ -71,3 +73,40 @@ async def test_node_checks_start_once_the_first_section_is_drawn(settings, monke
         tasks = [t.get_name() for t in app.engine._background]
         assert tasks.count("daena-node-probe") == 1
     assert rows_when_probing[0] > 0, "the probes started before the Tools rows were there"
+
+
+async def test_the_expiry_watch_sleeps_while_nothing_can_expire(app, eng) -> None:
+    """No request pending and no task running to a deadline: no per-second compare. A
+    request made by another process starts it (its warning must still come in time)."""
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        await wait_for(pilot, lambda: app.expiry is not None and app.expiry.ticks >= 1, "loaded")
+        watch = app.expiry
+        assert watch is not None
+        assert watch._timer is None, "the watch ticks with nothing to watch"
+        await eng.set_tool_enabled("filesystem_write", True)
+        await eng.as_agent("agent").run("filesystem_write", {"path": "f.txt", "content": "x"})
+        await wait_for(pilot, lambda: bool(watch.pending), "the request watched")
+        ticks = watch.ticks
+        await wait_for(pilot, lambda: watch.ticks >= ticks + 2, "two more seconds compared")
+        assert watch._timer is not None
+        await eng.deny(watch.pending[0].id, "no")
+        await wait_for(pilot, lambda: watch._timer is None, "asleep again once it is decided")
+
+
+async def test_tables_keep_a_screenful_of_rendered_cells_not_textuals_ten_thousand(app) -> None:
+    """A cell that changes each second (the countdown) is cached anew each time: the
+    caches are bounded near what a screen shows (the inbox grew ~12 MB filling 10,000)."""
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        table = app.screen.query_one("#tools-table", RowTable)
+        caches = {
+            name: getattr(table, name)
+            for name in ("_cell_render_cache", "_row_render_cache", "_line_cache")
+        }
+        assert all(isinstance(c, LRUCache) for c in caches.values()), "Textual renamed them"
+        assert caches["_cell_render_cache"].maxsize == CELL_CACHE
+        assert caches["_line_cache"].maxsize == caches["_row_render_cache"].maxsize == LINE_CACHE
+        cells = caches["_cell_render_cache"]
+        await wait_for(pilot, lambda: bool(cells), "the Tools rows drawn through that cache")
+        assert len(cells) <= CELL_CACHE

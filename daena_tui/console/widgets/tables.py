@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellType, ColumnKey, RowKey
 
@@ -73,6 +74,30 @@ def fit_widths(fits: list[Fit], room: int) -> list[int]:
     return widths
 
 
+CELL_CACHE = 2_000
+"""Rendered cells a table keeps: a screenful of cells many times over (Textual keeps 10,000)."""
+LINE_CACHE = 250
+"""Rendered rows and lines a table keeps: more than a screen's height (Textual keeps 1,000)."""
+
+
+def bound_render_caches(table: DataTable[Any]) -> None:
+    """Textual keys a table's cached cells and lines on a counter that every change bumps,
+    so a table whose cells change each second (the inbox's countdown) fills its caches with
+    renders it never draws again: the inbox's RSS grew ~12 MB over its first three minutes
+    at 50 runs/s, then stayed (BENCHMARKS.md §17). What is worth keeping is what is on
+    screen. The caches are Textual's (private names): if they are renamed, this does
+    nothing and the table only keeps Textual's sizes."""
+    for name, size in (
+        ("_cell_render_cache", CELL_CACHE),
+        ("_row_render_cache", LINE_CACHE),
+        ("_row_renderable_cache", LINE_CACHE),
+        ("_line_cache", LINE_CACHE),
+    ):
+        cache = getattr(table, name, None)
+        if isinstance(cache, LRUCache) and not cache:
+            cache.maxsize = size
+
+
 class RowTable(DataTable[Text]):
     """A row-cursor table of literal, ellipsised cells whose columns fit its width."""
 
@@ -82,6 +107,7 @@ class RowTable(DataTable[Text]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=zebra_stripes)
         self._fits: dict[ColumnKey, Fit] = {}
         self._full: dict[str, str] = {}
+        bound_render_caches(self)
 
     def add_fit_column(
         self, label: str, *, key: str, width: int, flex: int = 0, most: int | None = None
