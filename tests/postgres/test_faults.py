@@ -17,7 +17,8 @@ from engine import AuditEntry, Engine, StorageError
 from engine.tools.registry import ToolRegistry
 from engine.tools.spec import Risk, ToolContext, ToolSpec
 from tests.conftest import make_settings
-from tests.postgres.cluster import Cluster, pg_bin
+from tests.postgres.cluster import Cluster
+from tests.support.backend import skip_unless_own_cluster
 
 pytestmark = pytest.mark.no_postgres  # these tests stop their own server
 
@@ -27,10 +28,9 @@ class NoArgs(BaseModel):
 
 
 @pytest.fixture(scope="module")
-def own_cluster() -> Iterator[Cluster]:
+def own_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     """A server of this module's own, since its tests stop it."""
-    if pg_bin() is None:
-        pytest.skip("PostgreSQL is not installed (no pg_ctl)")
+    skip_unless_own_cluster(request.config)
     cluster = Cluster(durable=True).start()  # fsync on: a crash keeps what was committed
     try:
         yield cluster

@@ -13,7 +13,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.postgres.cluster import Cluster, pg_bin
+from tests.postgres.cluster import Cluster
+from tests.support.backend import skip_unless_own_cluster
 
 pytestmark = pytest.mark.no_postgres  # starts clusters of its own, in a pytest it kills
 
@@ -31,9 +32,8 @@ def test_hold():
 
 
 @pytest.fixture(autouse=True)
-def _needs_pg_ctl() -> None:
-    if pg_bin() is None:
-        pytest.skip("PostgreSQL is not installed (no pg_ctl)")
+def _needs_pg_ctl(request: pytest.FixtureRequest) -> None:
+    skip_unless_own_cluster(request.config)
 
 
 def alive(pid: int) -> bool:

@@ -63,6 +63,15 @@ def postgres_missing() -> str | None:
     return "no pg_ctl (on PATH or in /usr/lib/postgresql/*/bin) and DAENA_TEST_PG_URL is unset"
 
 
+def skip_unless_own_cluster(config: pytest.Config) -> None:
+    """Skip a test that starts throw-away clusters of its own: not under `--backend=sqlite`,
+    nor without pg_ctl (a server DAENA_TEST_PG_URL names is not ours to stop)."""
+    if chosen(config) == "sqlite":
+        pytest.skip("--backend=sqlite: no PostgreSQL")
+    if pg_bin() is None:
+        pytest.skip("PostgreSQL is not installed (no pg_ctl)")
+
+
 def postgres_variants(config: pytest.Config) -> bool:
     """Whether `auto` adds the PostgreSQL variants in this run."""
     return chosen(config) == "auto" and postgres_missing() is None
