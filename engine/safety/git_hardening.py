@@ -45,6 +45,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine.errors import PolicyError, ToolFailure
+from engine.safety import git_answers
 
 # A program-valued key set to this runs nothing: the null device cannot be executed.
 NO_PROGRAM = os.devnull
@@ -227,7 +228,7 @@ def refuse_outside_submodules(base_env: dict[str, str], workspace: Path, git: st
     if not (dot_git / "index").is_file():
         return
     env = {**base_env, **_config_env(HARDENED_CONFIG)}
-    listed = _run_git(git, ["ls-files", "--stage", "-z"], env, workspace)
+    listed = _kept_answer(git, ["ls-files", "--stage", "-z"], env, workspace)
     root = dot_git.parent
     for record in listed.split("\0"):
         # "<mode> <object> <stage>\t<path>"; a gitlink's mode is 160000
@@ -310,6 +311,14 @@ def _run_git(git: str, args: list[str], env: dict[str, str], cwd: Path) -> str:
     return done.stdout.decode("utf-8", "surrogateescape")
 
 
+def _kept_answer(git: str, args: list[str], env: dict[str, str], cwd: Path) -> str:
+    """`_run_git` for a query that reads only the git directory's own files: asked again
+    only when one of them changed (engine/safety/git_answers.py)."""
+    git_dir = Path(env["GIT_DIR"])
+    key = (*args, git, os.environ.get("PATH", os.defpath), str(git_dir), str(cwd))
+    return git_answers.answer(key, git_dir, lambda: _run_git(git, args, env, cwd))
+
+
 @functools.cache
 def git_builtins(git: str = "git") -> frozenset[str]:
     """The names of git's built-in commands (asked once per git program)."""
@@ -337,9 +346,8 @@ def driver_overrides(config_names: list[str]) -> list[tuple[str, str]]:
 def repository_config_names(workspace: Path, git: str = "git") -> list[str]:
     """Every variable name the repository's own configuration sets, as git itself parses it
     (includes are refused by `git_dir_of`, system and global configuration are off)."""
-    listed = _run_git(
-        git, ["config", "--list", "--name-only", "-z"], _base_env(workspace), workspace
-    )
+    env = _base_env(workspace)
+    listed = _kept_answer(git, ["config", "--list", "--name-only", "-z"], env, workspace)
     return [name for name in listed.split("\0") if name]
 
 

@@ -1,0 +1,97 @@
+"""The hardening's own git queries, answered again only when the files they read changed.
+
+Every shell git command (a dry run too) used to start two git children before its own:
+`ls-files --stage` for the index's gitlinks and `config --list` for the drivers to turn off
+(engine/safety/git_hardening.py), ~10 ms each on a loaded machine. Their output depends
+only on files in the repository's own git directory, as that module runs them (explicit
+`GIT_DIR`, no system or global configuration, includes refused, no alternates): the index
+and any split index's `sharedindex.*`, `config` and `config.worktree`. So each answer is
+kept with the identity of those files (device, inode, size, mtime_ns, ctime_ns), keyed on
+the git program and the git directory, and git is asked again as soon as any differs.
+
+A file rewritten within one timestamp tick of the read could keep every one of those
+(same inode, same size, same times). So, as git does for "racily clean" index entries, an
+answer is kept only when each file it read was last changed, mtime and ctime, more than
+`SETTLED_SEC` before the query began (longer than any filesystem's timestamp tick). Any
+later change stamps a ctime after the query, and no program can set a ctime back (`utime`
+sets it to now), so the identity then differs. Windows' `st_ctime` is the creation time,
+so nothing is kept there. What the answers lead to (each gitlink's `.git` and where it
+points, the refusals) is checked again on every command: only git's listing is kept.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+SETTLED_SEC = 3.0
+"""Files changed more recently than this before a query: its answer is not kept."""
+MAX_KEPT = 64
+"""Answers kept at most (two queries per repository), the least recently used dropped first."""
+WATCHED = ("index", "config", "config.worktree")
+SHARED_INDEX = "sharedindex."
+
+clock: Callable[[], float] = time.time
+"""The wall clock the files' times are compared with (tests move it)."""
+
+Identity = tuple[tuple[str, int, int, int, int, int] | tuple[str], ...]
+_kept: OrderedDict[tuple[str, ...], tuple[Identity, str]] = OrderedDict()
+_lock = threading.Lock()
+
+
+def _stamp(path: Path, name: str) -> tuple[str, int, int, int, int, int] | tuple[str]:
+    try:
+        st = os.stat(path / name, follow_symlinks=False)
+    except FileNotFoundError:
+        return (name,)
+    return (name, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def identity(git_dir: Path) -> Identity:
+    """The identities of the files the hardening's queries read in `git_dir`."""
+    names = list(WATCHED)
+    try:
+        with os.scandir(git_dir) as entries:
+            names += sorted(e.name for e in entries if e.name.startswith(SHARED_INDEX))
+    except OSError:
+        pass  # the query itself says what is wrong with the directory
+    return tuple(_stamp(git_dir, name) for name in names)
+
+
+def _settled(ident: Identity, began: float) -> bool:
+    limit = int((began - SETTLED_SEC) * 1e9)
+    return all(len(s) == 1 or max(s[4], s[5]) < limit for s in ident)
+
+
+def answer(key: tuple[str, ...], git_dir: Path, ask: Callable[[], str]) -> str:
+    """`ask()`'s output for `key` (the query, its git program and `git_dir`), from the last
+    time it was asked if no file it reads has changed since."""
+    if os.name == "nt":
+        return ask()
+    began = clock()
+    before = identity(git_dir)
+    with _lock:
+        kept = _kept.get(key)
+        if kept is not None and kept[0] == before:
+            _kept.move_to_end(key)
+            return kept[1]
+    output = ask()
+    with _lock:
+        if _settled(before, began):  # a change during `ask` shows as a new identity next time
+            _kept[key] = (before, output)
+            _kept.move_to_end(key)
+            while len(_kept) > MAX_KEPT:
+                _kept.popitem(last=False)
+        else:
+            _kept.pop(key, None)
+    return output
+
+
+def forget() -> None:
+    """Drop every kept answer (tests; nothing else needs to)."""
+    with _lock:
+        _kept.clear()
