@@ -26,7 +26,7 @@ import sqlite3
 import time
 import unicodedata
 import urllib.parse
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from functools import partial
@@ -37,7 +37,7 @@ from engine.audit_head import GENESIS as GENESIS
 from engine.audit_verify import Progress
 from engine.audit_verify import VerifyReport as VerifyReport
 from engine.errors import InputError
-from engine.events import AuditAppended
+from engine.events import AuditAppended, Event
 from engine.storage.database import Database, SyncTransaction, Transaction, dumps
 from engine.storage.dialect import POSTGRESQL, without_nul
 
@@ -420,9 +420,15 @@ class AuditLog:
         """Add one record inside `tx`; returns its id."""
         return await tx.run(lambda stx: self.append_sync(stx, entry))
 
-    def append_sync(self, stx: SyncTransaction, entry: AuditEntry) -> int:
+    def append_sync(
+        self,
+        stx: SyncTransaction,
+        entry: AuditEntry,
+        then: Callable[[int], Event] | None = None,
+    ) -> int:
         """Add one record from the connection's thread (see `Database.write`), and move the
-        anchored head to it in the same transaction (see `engine.audit_head`)."""
+        anchored head to it in the same transaction (see `engine.audit_head`). `then(id)`
+        is an event about the record stored with its own `AuditAppended` (one statement)."""
         values = self._values(entry)
         state = audit_head.read_state(stx.conn, writing=True)
         trouble = audit_head.problem(state, self._key.load(), known=self._sealed)
@@ -433,13 +439,18 @@ class AuditLog:
                 actor="daena", action=audit_head.RESET_ACTION, status="error", error=trouble
             )
             prev = self._insert(stx, self._values(reset), *prev)
-        record_id, digest = self._insert(stx, values, *prev)
+        record_id, digest = self._insert(stx, values, *prev, then=then)
         mac = audit_head.write(stx.conn, key, record_id, digest)
         self._sealed = audit_head.Head(record_id, digest, mac)
         return record_id
 
     def _insert(
-        self, stx: SyncTransaction, values: dict[str, Any], prev_id: int, prev_hash: str
+        self,
+        stx: SyncTransaction,
+        values: dict[str, Any],
+        prev_id: int,
+        prev_hash: str,
+        then: Callable[[int], Event] | None = None,
     ) -> tuple[int, str]:
         record_id = prev_id + 1
         ts = time.time()
@@ -451,7 +462,11 @@ class AuditLog:
         if record_id % audit_search.INDEX_BATCH == 0:
             audit_search.index_pending(stx.conn, audit_search.APPEND_CHUNK)
             audit_search.order_pending(stx.conn, audit_search.APPEND_CHUNK)
-        stx.emit(AuditAppended(record_id, values["action"], values["tool"], values["status"]))
+        appended = AuditAppended(record_id, values["action"], values["tool"], values["status"])
+        if then is None:
+            stx.emit(appended)
+        else:
+            stx.emit(appended, then(record_id))
         return record_id, digest
 
     async def record(self, entry: AuditEntry) -> int:

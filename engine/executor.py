@@ -431,6 +431,11 @@ class Executor:
                     self._gate(req.tool, self._policy.current_sync(stx))
                 except EngineError as err:
                     final, late = RunStatus.REFUSED, err
+            tool = self._audit.redact.text(req.tool)  # events are stored too
+
+            def finished(audit_id: int) -> RunFinished:  # stored with the record's own event
+                return RunFinished(audit_id, tool, final, trace_id, dry_run)
+
             audit_id = self._audit.append_sync(
                 stx,
                 AuditEntry(
@@ -446,14 +451,13 @@ class Executor:
                     task_id=req.task_id,
                     approval_id=approval_id,
                 ),
+                then=finished,
             )
             rule = refused(late) if late is not None else decision
             if rule is not None:
                 record_rule(stx, audit_id, rule, self._audit.redact.text)
             if approved is not None:
                 Approvals.record_run(stx, approved.id, final, audit_id)
-            tool = self._audit.redact.text(req.tool)  # events are stored too
-            stx.emit(RunFinished(audit_id, tool, final, trace_id, dry_run))
             return audit_id, final, late
 
         try:

@@ -34,7 +34,7 @@ import aiosqlite
 from engine.errors import StorageError
 from engine.events import Event, EventBus
 from engine.storage.group_commit import GroupCommit
-from engine.storage.known import KnownDatabase
+from engine.storage.known import KnownDatabase, newest_audit_id
 from engine.storage.migrations import MIGRATIONS
 from engine.storage.write_lock import begin_immediate
 from engine.watch import ChangeWatcher, watch_database
@@ -171,7 +171,7 @@ class Database:
         self.origin = uuid.uuid4().hex
         self._lock = asyncio.Lock()
         self._group = GroupCommit(self)
-        self._files: dict[Path, FileIdentity | None] = {}
+        self._files: dict[str, FileIdentity] = {}
         self._known = None if str(path) == ":memory:" else KnownDatabase(path)
 
     @classmethod
@@ -221,20 +221,47 @@ class Database:
     def _remember_files(self) -> None:
         if str(self.path) == ":memory:":
             return
-        for path in (self.path, Path(f"{self.path}-wal")):
-            self._files[path] = file_identity(path)
+        for path in (str(self.path), f"{self.path}-wal"):
+            opened = file_identity(Path(path))
+            if opened is not None:
+                self._files[path] = opened
 
     def check_files(self) -> None:
         """Raise StorageError when the database or its WAL at the path is not the file this
-        connection opened (called after each commit, before the write is acknowledged)."""
+        connection opened (called after each commit, before the write is acknowledged: a
+        write that went to a file deleted or replaced since is never acknowledged, and so
+        is no later one, each seeing the same)."""
         for path, opened in self._files.items():
-            if opened is not None and file_identity(path) != opened:
-                gone = "deleted or moved" if not path.exists() else "replaced by another file"
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                st = None
+            if st is None or (st.st_dev, st.st_ino) != opened:
+                gone = "deleted or moved" if st is None else "replaced by another file"
                 raise StorageError(
                     f"the database file {path} is no longer the one this process opened (it "
                     f"was {gone}): the last write went to the old file and is lost, and "
                     f"nothing more is written; restart to open the file now at {self.path}"
                 )
+
+    def commit_sync(self, raw: sqlite3.Connection) -> None:
+        """COMMIT the open write transaction on the connection's thread, then check the files
+        and note the newest audit record in `<database>.known` (read before the COMMIT,
+        while the write lock still holds it: no second read transaction after it)."""
+        newest = None if self._known is None else newest_audit_id(raw)
+        raw.execute("COMMIT")
+        self.check_files()
+        if newest is not None:
+            self._record(newest)
+
+    async def _newest_before_commit(self) -> int | None:
+        if self._known is None:
+            return None
+        return await run_on_connection_thread(self._conn, newest_audit_id)
+
+    def _record(self, newest: int) -> None:
+        if self._known is not None:
+            self._known.record(newest)
 
     def lost_records(self) -> str | None:
         """Acknowledged audit records this database no longer has, as `<database>.known`
@@ -332,12 +359,12 @@ class Database:
             except sqlite3.Error as err:
                 raise StorageError(f"cannot start a write on {self.path}: {err}") from err
             try:
-                self.check_files()
                 yield tx
+                newest = await self._newest_before_commit()
                 await self._conn.execute("COMMIT")
                 self.check_files()
-                if self._known is not None:
-                    await run_on_connection_thread(self._conn, self._known.record)
+                if newest is not None:
+                    await run_on_connection_thread(self._conn, lambda _: self._record(newest))
             except BaseException as err:
                 if self._conn.in_transaction:
                     with contextlib.suppress(sqlite3.Error):
@@ -358,14 +385,10 @@ class Database:
         events: list[Event] = []
 
         def body(raw: sqlite3.Connection) -> T:
-            self.check_files()
             begin_immediate(raw, BUSY_TIMEOUT_MS)  # wakes soon after another process commits
             try:
                 result = fn(SyncTransaction(raw, self.origin, events))
-                raw.execute("COMMIT")
-                self.check_files()
-                if self._known is not None:
-                    self._known.record(raw)
+                self.commit_sync(raw)
             except BaseException:
                 if raw.in_transaction:
                     with contextlib.suppress(sqlite3.Error):

@@ -120,7 +120,6 @@ class GroupCommit:
         from engine.storage.database import BUSY_TIMEOUT_MS, SyncTransaction
 
         db = self._db
-        db.check_files()
         begin_immediate(raw, BUSY_TIMEOUT_MS)
         outcomes: list[tuple[bool, Any]] = []
         try:
@@ -138,10 +137,7 @@ class GroupCommit:
                 else:
                     raw.execute(f"RELEASE {_SAVEPOINT}")
                     outcomes.append((True, value))
-            raw.execute("COMMIT")
-            db.check_files()
-            if db._known is not None:
-                db._known.record(raw)
+            db.commit_sync(raw)
         except BaseException:
             if raw.in_transaction:
                 with contextlib.suppress(sqlite3.Error):

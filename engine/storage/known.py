@@ -14,10 +14,12 @@ the operator deletes the marker.
 
 The marker is rewritten in place after each commit that added audit records: one
 fixed-size record at offset 0 (a few microseconds; a replace-by-rename costs a flush of its
-own on ext4, over a millisecond) and without a sync. After a crash it may lag behind the
-database (it only ever claims too little) but never runs ahead of it, because with
-`synchronous=FULL` the commit is on disk first. A torn record reads as "a database was
-here" with nothing known about its records.
+own on ext4, over a millisecond) and without a sync. The newest id it writes is read inside
+the committing transaction, before the COMMIT (a read after it would be a read transaction
+of its own, several times the cost), and written only once the COMMIT succeeded. After a
+crash it may lag behind the database (it only ever claims too little) but never runs ahead
+of it, because with `synchronous=FULL` the commit is on disk first. A torn record reads as
+"a database was here" with nothing known about its records.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class KnownDatabase:
         self._fd: int | None = None
         self._created = time.time()
         self.lost: tuple[int, int] | None = None
+        self._template: tuple[object, str, str] = (None, "", "")
         """(first, last) audit ids acknowledged in this database and no longer in it."""
 
     def _read(self) -> dict[str, object] | None:
@@ -90,7 +93,7 @@ class KnownDatabase:
         """After opening: note (for good) when records this machine acknowledged are gone."""
         data = self._read()
         if data is None:
-            self.record(conn)  # first use: from now on this database is known
+            self.record(newest_audit_id(conn))  # first use: from now on this database is known
             return
         if isinstance(data.get("created"), (int, float)):
             self._created = float(data["created"])  # type: ignore[arg-type]
@@ -102,7 +105,7 @@ class KnownDatabase:
         if isinstance(known, int) and newest < known and self.lost is None:
             self.lost = (newest + 1, known)
         self._written_id = newest if known == newest and self.lost is None else -1
-        self.record(conn)
+        self.record(newest)
 
     def problem(self) -> str | None:
         """What the marker says is wrong with the database, or None."""
@@ -115,13 +118,18 @@ class KnownDatabase:
             f"-wal file that belongs with it; delete {self.path} once the loss is accounted for"
         )
 
-    def record(self, conn: sqlite3.Connection) -> None:
-        """After a commit: note the newest audit record when it moved (creating the marker)."""
-        newest = newest_audit_id(conn)
+    def record(self, newest: int) -> None:
+        """After a commit: note `newest`, the newest audit record it holds (read before the
+        COMMIT, inside the transaction), when it moved (creating the marker)."""
         if newest == self._written_id:
             return
-        text = json.dumps({"created": self._created, "audit_id": newest, "lost": self.lost})
-        record = text.encode("utf-8").ljust(RECORD_SIZE - 1) + b"\n"
+        around = (self._created, self.lost)
+        if self._template[0] != around:  # the fixed fields, encoded once (not per commit)
+            text = json.dumps({"created": self._created, "audit_id": 0, "lost": self.lost})
+            head, _, tail = text.partition('"audit_id": 0')
+            self._template = (around, head + '"audit_id": ', tail)
+        _, head, tail = self._template
+        record = f"{head}{newest}{tail}".encode().ljust(RECORD_SIZE - 1) + b"\n"
         try:
             if self._fd is None:
                 flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
