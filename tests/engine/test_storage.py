@@ -160,3 +160,35 @@ async def test_missing_workspace_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="EXECUTION_WORKSPACE_ROOT"):
         async with Engine.open(settings):
             pass
+
+
+@pytest.mark.no_postgres  # SQLite's own query plans
+async def test_task_lookups_use_the_task_index_that_holds_only_task_records(eng: Engine) -> None:
+    """Migration 19 indexes `audit.task_id` only where there is one (a run outside a task
+    writes no page of it); the queries that look a task's records up still use it."""
+    from engine.tasks.store import TaskStore
+
+    await eng.run("git_status", dry_run=True)  # no task
+    await eng.run("git_status", dry_run=True, task_id="task_1")
+    seen: list[str] = []
+
+    def trace(on: bool) -> object:
+        return eng.db.read(lambda raw: raw.set_trace_callback(seen.append if on else None))
+
+    await trace(True)
+    records = await eng.audit.of_run(task_id="task_1")
+    found = await TaskStore(eng.db, eng.audit, eng.clock).newest_step_record(
+        "task_1", "git_status", 0, ("dry_run",)
+    )
+    await trace(False)
+    assert [r.task_id for r in records] == ["task_1"] and found == records[0].id
+    lookups = [sql for sql in seen if "task_id = " in sql]
+    assert len(lookups) == 2, seen
+    for sql in lookups:
+        plan = " ".join(str(r[3]) for r in await eng.db.fetchall(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "INDEX audit_by_task (task_id=?" in plan, (sql, plan)
+    entries = await eng.db.fetchone(  # the index's own entries, page by page
+        "SELECT SUM(ncell) FROM dbstat WHERE name = 'audit_by_task' AND pagetype = 'leaf'"
+    )
+    total = await eng.db.fetchone("SELECT COUNT(*) FROM audit")
+    assert entries is not None and total is not None and entries[0] == 1 < total[0]
