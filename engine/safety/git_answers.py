@@ -27,6 +27,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 SETTLED_SEC = 3.0
 """Files changed more recently than this before a query: its answer is not kept."""
@@ -38,8 +39,9 @@ SHARED_INDEX = "sharedindex."
 clock: Callable[[], float] = time.time
 """The wall clock the files' times are compared with (tests move it)."""
 
+T = TypeVar("T")
 Identity = tuple[tuple[str, int, int, int, int, int] | tuple[str], ...]
-_kept: OrderedDict[tuple[str, ...], tuple[Identity, str]] = OrderedDict()
+_kept: OrderedDict[tuple[str, ...], tuple[Identity, Any]] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -67,9 +69,10 @@ def _settled(ident: Identity, began: float) -> bool:
     return all(len(s) == 1 or max(s[4], s[5]) < limit for s in ident)
 
 
-def answer(key: tuple[str, ...], git_dir: Path, ask: Callable[[], str]) -> str:
-    """`ask()`'s output for `key` (the query, its git program and `git_dir`), from the last
-    time it was asked if no file it reads has changed since."""
+def answer(key: tuple[str, ...], git_dir: Path, ask: Callable[[], T]) -> T:
+    """`ask()`'s answer for `key` (the query, its git program and `git_dir`), from the last
+    time it was asked if no file it reads has changed since. The answer is shared between
+    callers: make it immutable (a tuple), as the parsed listings are."""
     if os.name == "nt":
         return ask()
     began = clock()
@@ -78,7 +81,8 @@ def answer(key: tuple[str, ...], git_dir: Path, ask: Callable[[], str]) -> str:
         kept = _kept.get(key)
         if kept is not None and kept[0] == before:
             _kept.move_to_end(key)
-            return kept[1]
+            found: T = kept[1]
+            return found
     output = ask()
     with _lock:
         if _settled(before, began):  # a change during `ask` shows as a new identity next time

@@ -41,7 +41,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from engine.errors import PolicyError, ToolFailure
@@ -228,13 +228,8 @@ def refuse_outside_submodules(base_env: dict[str, str], workspace: Path, git: st
     if not (dot_git / "index").is_file():
         return
     env = {**base_env, **_config_env(HARDENED_CONFIG)}
-    listed = _kept_answer(git, ["ls-files", "--stage", "-z"], env, workspace)
     root = dot_git.parent
-    for record in listed.split("\0"):
-        # "<mode> <object> <stage>\t<path>"; a gitlink's mode is 160000
-        fields, _, path = record.partition("\t")
-        if not fields.startswith(f"{GITLINK_MODE} "):
-            continue
+    for path in _kept_answer(git, ["ls-files", "--stage", "-z"], env, workspace, _gitlinks):
         folder = root / path
         link = folder / ".git"
         if not os.path.lexists(link):
@@ -245,6 +240,17 @@ def refuse_outside_submodules(base_env: dict[str, str], workspace: Path, git: st
                 f"workspace: submodule {path!r} has its git directory outside the "
                 f"workspace ({target}); git would read it, so shell git is refused here"
             )
+
+
+def _gitlinks(listed: str) -> tuple[str, ...]:
+    """The paths of the gitlinks in `ls-files --stage -z` output."""
+    found = []
+    for record in listed.split("\0"):
+        # "<mode> <object> <stage>\t<path>"; a gitlink's mode is 160000
+        fields, _, path = record.partition("\t")
+        if fields.startswith(f"{GITLINK_MODE} "):
+            found.append(path)
+    return tuple(found)
 
 
 def _git_dir_behind(link: Path) -> Path:
@@ -311,12 +317,18 @@ def _run_git(git: str, args: list[str], env: dict[str, str], cwd: Path) -> str:
     return done.stdout.decode("utf-8", "surrogateescape")
 
 
-def _kept_answer(git: str, args: list[str], env: dict[str, str], cwd: Path) -> str:
-    """`_run_git` for a query that reads only the git directory's own files: asked again
-    only when one of them changed (engine/safety/git_answers.py)."""
+def _kept_answer(
+    git: str,
+    args: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    parse: Callable[[str], tuple[str, ...]],
+) -> tuple[str, ...]:
+    """`parse` of `_run_git`'s output, for a query that reads only the git directory's own
+    files: asked (and parsed) again only when one of them changed (engine/safety/git_answers.py)."""
     git_dir = Path(env["GIT_DIR"])
     key = (*args, git, os.environ.get("PATH", os.defpath), str(git_dir), str(cwd))
-    return git_answers.answer(key, git_dir, lambda: _run_git(git, args, env, cwd))
+    return git_answers.answer(key, git_dir, lambda: parse(_run_git(git, args, env, cwd)))
 
 
 @functools.cache
@@ -343,12 +355,19 @@ def driver_overrides(config_names: list[str]) -> list[tuple[str, str]]:
     return overrides
 
 
-def repository_config_names(workspace: Path, git: str = "git") -> list[str]:
+def repository_config_names(
+    workspace: Path, git: str = "git", base_env: dict[str, str] | None = None
+) -> list[str]:
     """Every variable name the repository's own configuration sets, as git itself parses it
-    (includes are refused by `git_dir_of`, system and global configuration are off)."""
-    env = _base_env(workspace)
-    listed = _kept_answer(git, ["config", "--list", "--name-only", "-z"], env, workspace)
-    return [name for name in listed.split("\0") if name]
+    (includes are refused by `git_dir_of`, system and global configuration are off).
+    `base_env`: `_base_env(workspace)` when the caller has just made it (its checks again)."""
+    env = _base_env(workspace) if base_env is None else base_env
+    args = ["config", "--list", "--name-only", "-z"]
+    return list(_kept_answer(git, args, env, workspace, _names))
+
+
+def _names(listed: str) -> tuple[str, ...]:
+    return tuple(name for name in listed.split("\0") if name)
 
 
 def hardened_git_env(workspace: Path, git: str = "git") -> dict[str, str]:
@@ -359,7 +378,8 @@ def hardened_git_env(workspace: Path, git: str = "git") -> dict[str, str]:
     other `GIT_*` variable."""
     env = _base_env(workspace)
     refuse_outside_submodules(env, workspace, git)
-    config = [*HARDENED_CONFIG, *driver_overrides(repository_config_names(workspace, git))]
+    names = repository_config_names(workspace, git, env)
+    config = [*HARDENED_CONFIG, *driver_overrides(names)]
     return {**env, **_config_env(config)}
 
 
