@@ -47,7 +47,7 @@ _lock = threading.Lock()
 
 def _stamp(path: Path, name: str) -> tuple[str, int, int, int, int, int] | tuple[str]:
     try:
-        st = os.stat(path / name, follow_symlinks=False)
+        st = os.stat(path / name)  # a link is refused by git_dir_of; its target would count
     except FileNotFoundError:
         return (name,)
     return (name, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
