@@ -7,6 +7,7 @@ from textual.widgets import DataTable, LoadingIndicator
 
 import engine
 from daena_tui.console.app import create_app
+from daena_tui.console.screens.approvals import ApprovalsScreen
 from daena_tui.console.status import STATUS_SAFETY_SEC, ConsoleStatus
 from daena_tui.console.widgets.tables import CELL_CACHE, LINE_CACHE, RowTable
 
@@ -110,3 +111,22 @@ async def test_tables_keep_a_screenful_of_rendered_cells_not_textuals_ten_thousa
         cells = caches["_cell_render_cache"]
         await wait_for(pilot, lambda: bool(cells), "the Tools rows drawn through that cache")
         assert len(cells) <= CELL_CACHE
+
+
+async def test_the_inbox_counts_down_only_while_requests_are_pending(settings, eng) -> None:
+    """Once shown, the inbox stays mounted: with nothing pending it does not wake each
+    second; a request starts its countdown, a decision on the last one stops it."""
+    app = create_app(settings, probe_nodes=False, initial_section="approvals")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        await wait_for(pilot, lambda: isinstance(app.screen, ApprovalsScreen), "the inbox")
+        inbox = app.screen
+        assert isinstance(inbox, ApprovalsScreen)
+        await wait_for(pilot, lambda: app.status.ready, "loaded")
+        assert inbox._countdown is None and inbox.ticks == 0
+        await eng.set_tool_enabled("filesystem_write", True)
+        await eng.as_agent("agent").run("filesystem_write", {"path": "f.txt", "content": "x"})
+        await wait_for(pilot, lambda: bool(inbox.pending), "the request listed")
+        await wait_for(pilot, lambda: inbox.ticks >= 2, "the countdown ticks")
+        await eng.deny(next(iter(inbox.pending)), "no")
+        await wait_for(pilot, lambda: inbox._countdown is None, "the countdown stopped")

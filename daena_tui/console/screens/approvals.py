@@ -20,6 +20,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.timer import Timer
 from textual.widgets import ContentSwitcher, DataTable, Label, Static
 
 import engine
@@ -111,6 +112,7 @@ class ApprovalsScreen(SectionScreen):
         self.clients: dict[str, McpWait] = {}  # requests an MCP client's call waits on
         self.ticks = 0  # countdown ticks so far (tests check the loop keeps ticking)
         self._shown: tuple[str, str, str | None] | None = None  # request in the args view
+        self._countdown: Timer | None = None  # the per-second tick, while any is pending
 
     def compose_body(self) -> ComposeResult:
         yield Label("", id="approvals-title")
@@ -136,8 +138,14 @@ class ApprovalsScreen(SectionScreen):
             yield AdviceNote(id="approval-advice")  # below the arguments, never over them
             yield Static(id="approval-words")
 
-    def on_mount(self) -> None:
-        self.set_interval(1.0, self._tick)
+    def _count_down_while_pending(self) -> None:
+        """The per-second countdown runs while requests are pending: the screen stays
+        mounted once shown, and an idle console would wake every second for nothing."""
+        if self.pending and self._countdown is None:
+            self._countdown = self.set_interval(1.0, self._tick)
+        elif not self.pending and self._countdown is not None:
+            self._countdown.stop()
+            self._countdown = None
 
     def reload(self) -> None:
         self._load()
@@ -167,6 +175,7 @@ class ApprovalsScreen(SectionScreen):
         if not self.query(ContentSwitcher):
             return  # the screen closed while the reads ran
         self.pending = {r.id: r for r in pending}
+        self._count_down_while_pending()
         self.marks.keep(self.pending)
         self.pending_total = status.pending
         self.console.status = status  # header and title show one number
