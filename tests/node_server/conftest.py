@@ -87,8 +87,9 @@ def serve(settings: NodeSettings) -> Iterator[Node]:
 
 
 @pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    """The main node: token required, test allowlist, default body limit."""
+def node(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[Node]:
+    """The main node: token required, test allowlist, default body limit; one per backend
+    variant (`backend`), so a variant finds the workspace its tests left, not the other's."""
     ws = make_workspace(tmp_path_factory.mktemp("node"))
     with serve(node_settings(ws)) as running:
         yield running
