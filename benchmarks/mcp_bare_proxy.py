@@ -1,6 +1,6 @@
 """A bare MCP proxy, the floor figure 9 compares `daena mcp serve` with.
 
-It serves over stdio exactly as `daena mcp serve` does (the same transport), lists the
+It serves over stdio exactly as `daena mcp serve` does (the SDK's `stdio_server`), lists the
 upstream's tools and forwards each call to it with the SDK's client: two JSON-RPC round
 trips in series and nothing else, no policy, no pin check, no audit. With `--commit PATH`
 each call also commits one row to an SQLite file in WAL mode at `synchronous=FULL` (one
@@ -25,8 +25,7 @@ import anyio
 import mcp_types as types
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.server.lowlevel import Server
-
-from daena_tui.mcp.stdio import pipe_stdio
+from mcp.server.stdio import stdio_server
 
 
 def open_log(path: str) -> sqlite3.Connection:
@@ -61,7 +60,7 @@ async def main(argv: list[str], commit: str | None) -> None:
             return result
 
         server = Server("bare-proxy", on_list_tools=list_tools, on_call_tool=call_tool)
-        async with pipe_stdio() as (r, w):
+        async with stdio_server() as (r, w):
             await server.run(r, w, server.create_initialization_options())
 
 

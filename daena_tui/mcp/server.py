@@ -237,12 +237,12 @@ def from_run_error(tool: str, err: EngineError) -> types.CallToolResult:
 
 
 async def serve_stdio(eng: Engine, *, agent: str | None, progress_every: float = 1.0) -> None:
-    from daena_tui.mcp.stdio import pipe_stdio
+    from mcp.server.stdio import stdio_server
 
     gateway = Gateway(eng, transport="stdio", agent=agent, progress_every=progress_every)
     server = gateway.build()
     try:
-        async with pipe_stdio() as (read, write), anyio.create_task_group() as tasks:
+        async with stdio_server() as (read, write), anyio.create_task_group() as tasks:
             tasks.start_soon(_end_on_signal, gateway)
             tasks.start_soon(gateway.keep_alive)
             await server.run(read, write, server.create_initialization_options())
