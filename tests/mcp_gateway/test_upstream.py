@@ -61,14 +61,20 @@ async def test_an_mcp_client_reaches_an_enabled_upstream_tool_through_daena(
     async with mcp_client(settings, "--agent", "bot") as client:
         names = {t.name for t in (await client.list_tools()).tools}
         result = await client.call_tool("time.get_current_time", {"timezone": "Asia/Tokyo"})
+        # The SDK's server validates no input: Daena's own check (the upstream's schema)
+        # refuses, naming the field and the rule, and nothing reaches the upstream.
+        bad = await client.call_tool("time.get_current_time", {"timezone": 5})
+    assert bad.is_error and bad.structured_content["rule"] == "invalid_args"
+    assert "timezone" in bad.content[0].text and "not of type 'string'" in bad.content[0].text
     assert "time.get_current_time" in names and "time.convert_time" not in names
     assert result.is_error is False
     assert result.structured_content["result"]["structured"]["timezone"] == "Asia/Tokyo"
     actors = await rows(
         settings,
-        "SELECT actor, status FROM audit WHERE tool = 'time.get_current_time' AND action='run'",
+        "SELECT actor, status FROM audit WHERE tool = 'time.get_current_time' AND action='run'"
+        " ORDER BY id",
     )
-    assert actors == [("agent:bot", "ok")]
+    assert actors == [("agent:bot", "ok"), ("agent:bot", "refused")]  # the refusal audited too
 
 
 async def test_git_upstream_write_waits_for_approval_with_exact_arguments(
