@@ -19,7 +19,10 @@ on this machine falls on all of them alike:
 8. one committed audit record alone (fsync'd): the floor every run pays;
 9. the gateway's MCP server in this process over the SDK's in-memory transport;
 10. a realistic low-risk upstream tool: `mcp-server-git`'s `git_status` on the benchmark's
-    repository, directly and through `daena mcp serve` (`git.git_status`).
+    repository, directly and through `daena mcp serve` (`git.git_status`);
+11. line proxy: the same client through `mcp_line_proxy.py`, which passes the JSON-RPC
+    lines through with no SDK in the middle (one parse each way): the floor of any
+    gateway written in Python; and the same with one fsync'd commit per answer.
 
 Wall time per call (median, p95) and CPU per call: the CPU every process of the benchmark
 (this one and all its children: the servers, Daena's upstreams) used during the call, read
@@ -57,6 +60,7 @@ TIME_ARGV = [sys.executable, "-m", "mcp_server_time", "--local-timezone", "UTC"]
 ARGS = {"timezone": "Europe/Paris"}
 IN_FLIGHT = 8
 PROXY = str(Path(__file__).with_name("mcp_bare_proxy.py"))
+LINE_PROXY = str(Path(__file__).with_name("mcp_line_proxy.py"))
 ROOT = str(Path(__file__).resolve().parent.parent)
 """The checkout this script is in: its servers run its code, not an installed copy's."""
 
@@ -137,6 +141,8 @@ async def main(rounds: int) -> None:
     params = serve(settings.daena_db_path, settings.execution_workspace_root)
     proxy = [sys.executable, PROXY, "--", *TIME_ARGV]
     committing = [sys.executable, PROXY, "--commit", str(root / "proxy.db"), "--", *TIME_ARGV]
+    line = [sys.executable, LINE_PROXY, "--", *TIME_ARGV]
+    line_commit = [sys.executable, LINE_PROXY, "--commit", str(root / "line.db"), "--", *TIME_ARGV]
     git_args = {"repo_path": repo}
     async with AsyncExitStack() as stack:
         direct = await connect(stack, command(TIME_ARGV))
@@ -144,6 +150,8 @@ async def main(rounds: int) -> None:
         bare = await connect(stack, command(proxy))
         bare_commit = await connect(stack, command(committing))
         git_direct = await connect(stack, command(git_argv))
+        lean = await connect(stack, command(line))
+        lean_commit = await connect(stack, command(line_commit))
         eng = await stack.enter_async_context(Engine.open(settings))
         max_age = gateway_module.PIN_MAX_AGE_SEC
         in_memory = Gateway(eng, transport="stdio", agent="bench").build()
@@ -189,6 +197,12 @@ async def main(rounds: int) -> None:
             ),
             "realistic: git.git_status through daena mcp serve": checked(
                 lambda: through.call_tool("git.git_status", git_args)
+            ),
+            "line proxy, no SDK in the middle (the floor of any Python gateway)": checked(
+                lambda: lean.call_tool("get_current_time", ARGS)
+            ),
+            "line proxy + one fsync'd commit (its durable floor)": checked(
+                lambda: lean_commit.call_tool("get_current_time", ARGS)
             ),
         }
         for call in paths.values():  # warm-up: imports, first connection to the upstream
@@ -236,8 +250,9 @@ def report(paths: dict[str, Any], samples: dict[str, list[float]], cpu: dict[str
     labels = list(paths)
     medians = {label: statistics.median(values) * 1000 for label, values in samples.items()}
     (direct, gateway, bare, durable, engine_run, listing, _, commit, memory, git_direct, git_gw) = (
-        labels
+        labels[:11]
     )
+    line, line_durable = labels[11:]
 
     def ratio(a: str, b: str) -> str:
         return f"{medians[a] / medians[b]:.2f}x wall, {cpu[a] / cpu[b]:.2f}x CPU"
@@ -249,6 +264,8 @@ def report(paths: dict[str, Any], samples: dict[str, list[float]], cpu: dict[str
     print(f"floor, bare SDK proxy / direct: {ratio(bare, direct)}")
     print(f"durable floor, bare SDK proxy + commit / direct: {ratio(durable, direct)}")
     print(f"gateway / durable floor (Daena's own work): {ratio(gateway, durable)}")
+    print(f"floor of any Python gateway, line proxy / direct: {ratio(line, direct)}")
+    print(f"its durable floor, line proxy + commit / direct: {ratio(line_durable, direct)}")
     print(f"realistic, git_status through the gateway / direct: {ratio(git_gw, git_direct)}")
     print(f"pin check listing on every call / reused listing: {ratio(listing, engine_run)}")
     print(
