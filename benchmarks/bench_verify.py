@@ -4,7 +4,8 @@
   hashes (sqlite3 cursor, `record_hash` per row, compare), and against the verify as it was
   before issue 19 (records as dataclasses, one async batch at a time), interleaved;
 - incremental: 10,000 new records appended through the audit log's own append, then
-  `verify(incremental=True)` from the checkpoint the previous verify sealed, per round.
+  `verify(incremental=True)` from the checkpoint the previous verify sealed, per round;
+  and the same with no older slice (`slice_size=0`): new records only, the target's case.
 
     python make_audit_db.py /tmp/h19a/d1m.db --workspace /tmp/h19a/ws1 -n 1000000
     python bench_verify.py /tmp/h19a/d1m.db --workspace /tmp/h19a/ws1
@@ -123,6 +124,15 @@ async def main(db: Path, ws: Path, rounds: int, new: int) -> None:
             f"incremental verify, {new:,} new records (+ {older:,} older re-checked): "
             f"{stats_ms(incremental)}; CPU {stats_ms(incremental_cpu)}"
         )
+        only_new = []
+        for _ in range(rounds + 2):  # the target's own case: new records only, no older slice
+            await append_many(eng, new)
+            start = time.perf_counter()
+            report = await eng.audit.verify(incremental=True, slice_size=0)
+            only_new.append(time.perf_counter() - start)
+            assert report.ok and report.checked == new, report
+        print(f"incremental verify, {new:,} new records only (no older slice): ", end="")
+        print(stats_ms(only_new))
         floor = statistics.median(plain) / records * (new + older) * 1000
         print(f"the plain loop's cost for as many records: {floor:.1f} ms")
         start = time.perf_counter()
