@@ -64,12 +64,17 @@ async def main(argv: list[str], commit: str | None) -> None:
             await server.run(r, w, server.create_initialization_options())
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
+def parse_proxy_args(doc: str | None) -> tuple[list[str], str | None]:
+    """`[--commit PATH] -- UPSTREAM_COMMAND ARGS...`: the upstream's argv and the log's path."""
+    parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("--commit", help="commit one fsync'd SQLite row per call to this file")
     parser.add_argument("upstream", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     command = args.upstream[1:] if args.upstream[:1] == ["--"] else args.upstream
     if not command:
         sys.exit("give the upstream's command after --")
-    anyio.run(main, command, args.commit)
+    return command, args.commit
+
+
+if __name__ == "__main__":
+    anyio.run(main, *parse_proxy_args(__doc__))

@@ -13,12 +13,11 @@ a real gateway makes) - the least a gateway that keeps "acknowledged means durab
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import sys
 
-from mcp_bare_proxy import commit_one, open_log
+from mcp_bare_proxy import commit_one, open_log, parse_proxy_args
 
 LIMIT = 16 * 1024 * 1024
 
@@ -57,11 +56,4 @@ async def main(argv: list[str], commit: str | None) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--commit", help="commit one fsync'd SQLite row per tools/call answer")
-    parser.add_argument("upstream", nargs=argparse.REMAINDER)
-    args = parser.parse_args()
-    command = args.upstream[1:] if args.upstream[:1] == ["--"] else args.upstream
-    if not command:
-        sys.exit("give the upstream's command after --")
-    asyncio.run(main(command, args.commit))
+    asyncio.run(main(*parse_proxy_args(__doc__)))
