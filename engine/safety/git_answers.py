@@ -17,6 +17,11 @@ later change stamps a ctime after the query, and no program can set a ctime back
 sets it to now), so the identity then differs. Windows' `st_ctime` is the creation time,
 so nothing is kept there. What the answers lead to (each gitlink's `.git` and where it
 points, the refusals) is checked again on every command: only git's listing is kept.
+
+A sparse index is the exception to "only those files": git lists a sparse directory by
+reading its tree from `.git/objects` (a missing tree is left out, exit 0), so the listing
+changes when an object arrives and no identity above moves. Nothing is kept while an index
+file carries the sparse-directory extension (`sdir`; the bytes anywhere count, failing safe).
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ MAX_KEPT = 64
 """Answers kept at most (two queries per repository), the least recently used dropped first."""
 WATCHED = ("index", "config", "config.worktree")
 SHARED_INDEX = "sharedindex."
+SPARSE_DIRECTORIES = b"sdir"
+"""The sparse index's extension signature (git reads no content after it, whatever its size)."""
 
 clock: Callable[[], float] = time.time
 """The wall clock the files' times are compared with (tests move it)."""
@@ -69,6 +76,27 @@ def _settled(ident: Identity, began: float) -> bool:
     return all(len(s) == 1 or max(s[4], s[5]) < limit for s in ident)
 
 
+def _lists_through_objects(git_dir: Path, ident: Identity) -> bool:
+    """True unless each index file stamped in `ident`, read whole and still that identity
+    after the read, lacks the sparse-directory extension (git then reads no object)."""
+    for stamp in ident:
+        if len(stamp) == 1 or not (stamp[0] == "index" or stamp[0].startswith(SHARED_INDEX)):
+            continue
+        try:
+            with open(git_dir / stamp[0], "rb") as handle:
+                tail = b""
+                while chunk := handle.read(1 << 20):
+                    if SPARSE_DIRECTORIES in tail + chunk:
+                        return True
+                    tail = chunk[-(len(SPARSE_DIRECTORIES) - 1) :]
+                st = os.fstat(handle.fileno())
+        except OSError:
+            return True
+        if (stamp[0], st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) != stamp:
+            return True  # not the file `ident` describes: keep nothing
+    return False
+
+
 def answer(key: tuple[str, ...], git_dir: Path, ask: Callable[[], T]) -> T:
     """`ask()`'s answer for `key` (the query, its git program and `git_dir`), from the last
     time it was asked if no file it reads has changed since. The answer is shared between
@@ -84,8 +112,10 @@ def answer(key: tuple[str, ...], git_dir: Path, ask: Callable[[], T]) -> T:
             found: T = kept[1]
             return found
     output = ask()
+    # a change during `ask` shows as a new identity next time
+    keep = _settled(before, began) and not _lists_through_objects(git_dir, before)
     with _lock:
-        if _settled(before, began):  # a change during `ask` shows as a new identity next time
+        if keep:
             _kept[key] = (before, output)
             _kept.move_to_end(key)
             while len(_kept) > MAX_KEPT:
