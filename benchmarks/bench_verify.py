@@ -131,8 +131,8 @@ async def main(db: Path, ws: Path, rounds: int, new: int) -> None:
             report = await eng.audit.verify(incremental=True, slice_size=0)
             only_new.append(time.perf_counter() - start)
             assert report.ok and report.checked == new, report
-        print(f"incremental verify, {new:,} new records only (no older slice): ", end="")
-        print(stats_ms(only_new))
+        only = stats_ms(only_new)
+        print(f"incremental verify, {new:,} new records only (no older slice): {only}")
         floor = statistics.median(plain) / records * (new + older) * 1000
         print(f"the plain loop's cost for as many records: {floor:.1f} ms")
         start = time.perf_counter()
