@@ -19,6 +19,7 @@ from engine import EngineError
 
 if TYPE_CHECKING:
     from engine import Settings
+    from engine.tools.preview import PreviewTool
 
 # Imported only when a subcommand is given: `daena` alone opens the console without them.
 COMMAND_MODULE_NAMES = [
@@ -176,7 +177,12 @@ def open_console(args: argparse.Namespace) -> int:
     """The console loads the settings itself, after its first frame is on screen."""
     from daena_tui.console.app import run_console
 
-    return run_console(lambda: settings_from(args), observer=args.observer)
+    def preview() -> Sequence[PreviewTool] | None:  # the Tools list as stored, at once
+        from engine.tools.preview import stored_tools
+
+        return stored_tools(args.db, env_file_from(args))
+
+    return run_console(lambda: settings_from(args), observer=args.observer, preview=preview)
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:

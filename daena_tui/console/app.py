@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from functools import partial
 from importlib import import_module
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
@@ -47,12 +47,18 @@ from daena_tui.console.terminal_size import forget_stale_size
 if TYPE_CHECKING:
     from textual.driver import Driver
 
+    from daena_tui.console.screens.base import SectionScreen
+    from engine.tools.preview import PreviewTool
+
     EngineFactory = Callable[[engine.Settings], AbstractAsyncContextManager[engine.Engine]]
     # The settings, or how to load them: loading waits until the first frame is drawn.
     SettingsSource = engine.Settings | Callable[[], engine.Settings]
+    # The built-in tools as stored, read before the settings load (None: no preview).
+    PreviewSource = Callable[[], Sequence[PreviewTool] | None]
 NODE_PROBE_SEC = 60.0
 SETTLE_SEC = 2.0
 """The latest the deferred start-up work waits for the first section's load to finish."""
+STILL_OPENING = "The engine is still opening: sections open once it is."
 LINUX_DRIVER = "textual.drivers.linux_driver"
 STATUS_EVENTS = (
     engine.ApprovalRequested,
@@ -126,6 +132,7 @@ class DaenaApp(App[int]):
         probe_nodes: bool = True,
         preferences: Preferences | None = None,
         observer: bool = False,
+        preview: PreviewSource | None = None,
     ) -> None:
         super().__init__()
         # `--observer` (daena web): the engine is held through engine/observer.py's read-only
@@ -154,6 +161,10 @@ class DaenaApp(App[int]):
         # Why the engine did not open (settings, database); printed once the screen is gone.
         self.startup_problem: str | None = None
         self.expiry: ExpiryWatch | None = None  # warnings before requests and deadlines expire
+        # The Tools list as stored (engine/tools/preview.py), shown until the engine is open.
+        self._preview_source = None if observer or initial_section != "tools" else preview
+        self.preview: Sequence[PreviewTool] | None = None
+        self._preview_screen: SectionScreen | None = None
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's Linux driver, with an input thread that sleeps until input or exit
@@ -178,6 +189,7 @@ class DaenaApp(App[int]):
 
     def on_mount(self) -> None:
         self._follow_saved_theme()
+        self._show_preview()
         # Draw the first frame before the engine's imports compete with it for the CPU.
         self.call_after_refresh(self._lifespan)
 
@@ -214,6 +226,23 @@ class DaenaApp(App[int]):
         self.post_message(EngineOpened())
         await self._bridge.pump(eng)
 
+    def _show_preview(self) -> None:
+        """The first frame is the Tools list as stored, when it can be read (a file and one
+        query, ~15 ms): drawn before the settings, pydantic and the tool modules load
+        (BENCHMARKS.md §3); the engine's answer replaces it once it is open."""
+        if self._preview_source is None:
+            return
+        try:
+            self.preview = self._preview_source()
+        except Exception:  # only a head start: on any failure the engine's list is the first
+            self.preview = None
+        if self.preview:
+            self.switch_mode(self._initial)
+
+    def preview_drawn(self, screen: SectionScreen) -> None:
+        """`screen` shows the preview: it reloads when the engine opens."""
+        self._preview_screen = screen
+
     def _load_settings(self) -> engine.Settings:
         source = self._settings_source
         settings = source() if callable(source) else source
@@ -235,6 +264,8 @@ class DaenaApp(App[int]):
 
     def on_engine_opened(self, _: EngineOpened) -> None:
         self.switch_mode(self._initial)
+        if self._preview_screen is not None:  # already shown: the engine's list replaces it
+            self._preview_screen.reload()
         self.refresh_status()
         # Whatever section is shown (console/expiry.py); it starts once the first is drawn.
         self.expiry = ExpiryWatch(self, self.eng.settings.daena_expiry_warning_seconds)
@@ -318,6 +349,8 @@ class DaenaApp(App[int]):
             self.screen.dismiss(None)  # help is read-only: leave it for the section
         elif isinstance(self.screen, ModalScreen):
             return  # a dialog (a decision) is answered or closed first
+        if self.engine is None and self.preview:
+            self.notify(STILL_OPENING, title="Starting", severity="warning", markup=False)
         if self.engine is not None and mode in SECTION_SCREENS:
             self.switch_mode(mode)
 
@@ -366,6 +399,7 @@ class DaenaApp(App[int]):
     async def run_in_section(self, mode: str, action: str) -> None:
         """Show a section and run one of its actions (command palette entries)."""
         if self.engine is None:
+            self.notify(STILL_OPENING, title="Starting", severity="warning", markup=False)
             return
         await self.switch_mode(mode)
         await self.screen.run_action(action)
@@ -373,6 +407,7 @@ class DaenaApp(App[int]):
     async def open_run_form(self, tool: str) -> None:
         """Show the Run section with `tool`'s form."""
         if self.engine is None:
+            self.notify(STILL_OPENING, title="Starting", severity="warning", markup=False)
             return
         await self.switch_mode("run")
         await self.screen.run_action(f"select_tool({tool!r})")
@@ -387,11 +422,13 @@ def create_app(
     probe_nodes: bool = True,
     preferences: Preferences | None = None,
     observer: bool = False,
+    preview: PreviewSource | None = None,
 ) -> DaenaApp:
     """Build the console for `settings` (the CLI and the tests use this same factory).
 
     `probe_nodes=False` skips the periodic node health check of the default engine (tests
-    whose assertions a background health record would disturb use it)."""
+    whose assertions a background health record would disturb use it). `preview` reads
+    the Tools list as stored, drawn before the settings load (engine/tools/preview.py)."""
     return DaenaApp(
         settings,
         engine_factory=engine_factory,
@@ -400,14 +437,17 @@ def create_app(
         probe_nodes=probe_nodes,
         preferences=preferences,
         observer=observer,
+        preview=preview,
     )
 
 
-def run_console(settings: SettingsSource, *, observer: bool = False) -> int:
+def run_console(
+    settings: SettingsSource, *, observer: bool = False, preview: PreviewSource | None = None
+) -> int:
     """Run the console until the operator quits; returns the exit code. Given a loader,
     settings are loaded once the first frame is drawn (a bad value exits with code 2)."""
     forget_stale_size()
-    app = create_app(settings, observer=observer)
+    app = create_app(settings, observer=observer, preview=preview)
     app.run()
     if app.startup_problem is not None:  # one plain line, as the CLI writes it
         return startup.report(app.startup_problem)
@@ -416,7 +456,10 @@ def run_console(settings: SettingsSource, *, observer: bool = False) -> int:
 
 def main() -> None:
     """`daena-tui`: settings from the environment and `.env`, then the console."""
-    sys.exit(run_console(engine.load_settings))
+    from engine.tools.preview import stored_tools
+
+    env_file = ".env" if Path(".env").is_file() else None  # as load_settings reads it
+    sys.exit(run_console(engine.load_settings, preview=partial(stored_tools, None, env_file)))
 
 
 if __name__ == "__main__":

@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
-from rich.syntax import Syntax
 from rich.text import Text
 
 from engine.safety.display import Line, Shown, one_line, show
+
+if TYPE_CHECKING:  # rich.syntax loads pygments (~18 ms): on the first highlighted text
+    from rich.syntax import Syntax
 
 # An ANSI theme follows the terminal's palette, so it suits every Textual theme.
 SYNTAX_THEME = "ansi_dark"
@@ -78,6 +80,8 @@ def _marked_syntax(shown: Shown, lexer: str) -> Syntax:
             if piece.mark:
                 ranges.append((number, start, len(drawn)))
         lines.append(drawn)
+    from rich.syntax import Syntax
+
     result = Syntax(
         "\n".join(lines), lexer, theme=SYNTAX_THEME, word_wrap=True, background_color="default"
     )
@@ -129,6 +133,8 @@ def text_block(
     """A diff as a coloured diff, a file's text highlighted by its extension, else plain."""
     lexer = "diff" if looks_like_diff(text) else None
     if lexer is None and path:
+        from rich.syntax import Syntax
+
         lexer = Syntax.guess_lexer(PurePosixPath(path).name, text[:ARG_CHARS])
     if lexer in (None, "default", "text"):
         return agent_text(text, max_lines=max_lines, max_chars=max_chars, more=more)

@@ -3,11 +3,17 @@ run. Our own tools first; then each upstream MCP server's tools under a row nami
 server, with their pinning state (pinned / changed — disabled until re-enabled / not
 pinned). Under the list, the highlighted tool's description in full, and for a tool whose
 definition changed the pinned and the new definitions side by side. Upstream text
-(descriptions, schemas, endpoints) is untrusted: shown inert, never as markup."""
+(descriptions, schemas, endpoints) is untrusted: shown inert, never as markup.
+
+Before the engine is open, the list may be the built-in tools as stored (`app.preview`,
+engine/tools/preview.py): drawn at once, marked "Opening the engine…", replaced by the
+engine's answer as soon as it is open; until then no key acts on it. This module imports
+no pydantic for that reason: what it needs of the upstream store is for type checks only.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from rich.console import Group, RenderableType
 from rich.text import Text
@@ -22,10 +28,29 @@ from daena_tui.console.screens.base import SectionScreen
 from daena_tui.console.styles import enabled_text, risk_text, status_text, tone
 from daena_tui.console.widgets.pin_view import definitions, pin_summary, pin_text
 from daena_tui.console.widgets.tables import ToolTable
-from engine.upstream.store import Server, UpstreamTool
+
+if TYPE_CHECKING:
+    from engine.upstream.store import Server, UpstreamTool
 
 SERVER_KEY = "server:"
 """Row keys of the server header rows (never a tool name: those have no colon)."""
+STILL_OPENING = "The engine is still opening: nothing is toggled or run until it is."
+OPENING_NOTE = (
+    "Opening the engine… the list is as stored; toggling and running wait until it is open."
+)
+
+
+class Listed(Protocol):
+    """What a tool's row shows: the engine's `ToolInfo`, or the preview's `PreviewTool`."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def risk(self) -> str: ...
+    @property
+    def enabled(self) -> bool: ...
 
 
 class ToolsScreen(SectionScreen):
@@ -41,6 +66,8 @@ class ToolsScreen(SectionScreen):
         super().__init__()
         self.tools: dict[str, engine.ToolInfo] = {}
         self.upstream: dict[str, UpstreamTool] = {}
+        # The rows are the preview's (as stored) until the engine's own list is drawn.
+        self.preliminary = False
 
     def compose_body(self) -> ComposeResult:
         table = ToolTable(id="tools-table", zebra_stripes=True)
@@ -54,7 +81,23 @@ class ToolsScreen(SectionScreen):
         yield Static(id="tools-detail")
 
     def reload(self) -> None:
+        if self.console.engine is None:
+            self._show_preview()
+            return
         self._load()
+
+    def _show_preview(self) -> None:
+        """The built-in tools as stored, while the engine opens (never acted on)."""
+        rows = self.console.preview
+        table = self.query_one("#tools-table", DataTable)
+        if not rows or (self.preliminary and table.row_count):
+            return  # nothing to show, or shown already (a mode's first show resumes twice)
+        table.clear()
+        for row in rows:
+            self._add_tool(table, row, None)
+        self.preliminary = True
+        self._show_detail()
+        self.console.preview_drawn(self)
 
     def action_reload(self) -> None:
         self.reload()
@@ -67,8 +110,13 @@ class ToolsScreen(SectionScreen):
             upstream = await self.eng.upstream.store.tools()
         except engine.EngineError as err:
             self.report(err)
+            if self.preliminary:  # the stored list is not shown as the engine's
+                self.query_one("#tools-table", DataTable).clear()
+                self.preliminary = False
+                self._show_detail()
             return
         table = self.query_one("#tools-table", DataTable)
+        self.preliminary = False
         self.tools = {i.name: i for i in infos}
         self.upstream = {t.name: t for t in upstream if t.name in self.tools}
         current = self.current_key()
@@ -86,7 +134,7 @@ class ToolsScreen(SectionScreen):
         self._show_detail()
 
     def _add_tool(
-        self, table: DataTable[RenderableType], info: engine.ToolInfo, tool: UpstreamTool | None
+        self, table: DataTable[RenderableType], info: Listed, tool: UpstreamTool | None
     ) -> None:
         table.add_row(
             Text(("  " if tool else "") + info.name),
@@ -114,6 +162,9 @@ class ToolsScreen(SectionScreen):
         key = self.current_key() or ""
         info = self.tools.get(key)
         detail = self.query_one("#tools-detail", Static)
+        if self.preliminary:
+            detail.update(tone(self.app, "text-muted", OPENING_NOTE))
+            return
         tool = self.upstream.get(key)
         changed = tool is not None and tool.changed is not None
         if changed != detail.has_class("pin-changed"):  # the pane grows or shrinks, and
@@ -144,7 +195,15 @@ class ToolsScreen(SectionScreen):
         key = self.current_key()
         return key if key in self.tools else None
 
+    def refused_while_opening(self) -> bool:
+        """True (and the operator told why) while the rows are the preview's."""
+        if self.preliminary:
+            self.notify(STILL_OPENING, title="Starting", severity="warning", markup=False)
+        return self.preliminary
+
     def action_toggle_tool(self) -> None:
+        if self.refused_while_opening():
+            return
         name = self.current_tool()
         if name is not None:
             self._toggle(name, not self.tools[name].enabled)
@@ -169,6 +228,8 @@ class ToolsScreen(SectionScreen):
         self.action_open_run()
 
     def action_open_run(self) -> None:
+        if self.refused_while_opening():
+            return
         name = self.current_tool()
         if name is not None:
             self.run_worker(self.console.open_run_form(name), group="navigate")

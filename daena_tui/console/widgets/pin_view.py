@@ -5,7 +5,7 @@ state in a word, and the pinned and changed definitions side by side (docs/mcp.m
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import RenderableType
 from rich.table import Table
@@ -13,8 +13,10 @@ from rich.text import Text
 
 from daena_tui.console.render import agent_text
 from daena_tui.console.styles import status_text
-from engine.upstream.pinning import Definition
-from engine.upstream.store import UpstreamTool
+
+if TYPE_CHECKING:  # the Tools list draws before the engine (and pydantic) loads
+    from engine.upstream.pinning import Definition
+    from engine.upstream.store import UpstreamTool
 
 PIN_WORDS = {"pinned": "pinned", "changed": "changed", "unpinned": "not pinned"}
 
