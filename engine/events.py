@@ -43,7 +43,9 @@ class Event:
         cls = Event.registry.get(kind)
         if cls is None:
             return None
-        names = {f.name for f in dataclasses.fields(cls)}
+        names = _FIELD_NAMES.get(cls)
+        if names is None:
+            names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
         try:
             return cls(**{k: v for k, v in payload.items() if k in names})
         except TypeError:
