@@ -33,6 +33,7 @@ from daena_tui.console import alerts, quitting
 from daena_tui.console.bridge import EngineBridge
 from daena_tui.console.clock import Clock
 from daena_tui.console.commands import ConsoleCommands
+from daena_tui.console.expiry import RELOAD_ON as EXPIRY_EVENTS
 from daena_tui.console.expiry import ExpiryWatch
 from daena_tui.console.messages import EngineEventReceived, EngineOpened
 from daena_tui.console.preferences import Preferences
@@ -67,6 +68,8 @@ STATUS_EVENTS = (
     engine.NodeChanged,
     engine.NodeHealthChanged,
 )
+PIN_CHANGED = "mcp_pin_changed"  # the audit action that raises the pin alert
+APP_EVENTS = (*STATUS_EVENTS, *EXPIRY_EVENTS)  # with PIN_CHANGED: what the App acts on
 
 
 def default_engine_factory(
@@ -158,6 +161,7 @@ class DaenaApp(App[int]):
         self._stack = AsyncExitStack()
         self._bridge = EngineBridge(self)
         self._status_timer: Timer | None = None
+        self._status_due = False  # a header read is scheduled after the events queued now
         # Why the engine did not open (settings, database); printed once the screen is gone.
         self.startup_problem: str | None = None
         self.expiry: ExpiryWatch | None = None  # warnings before requests and deadlines expire
@@ -189,8 +193,12 @@ class DaenaApp(App[int]):
 
     def on_mount(self) -> None:
         self._follow_saved_theme()
+        # Draw the first frame ("Opening the engine…") before anything else competes with it
+        # for the CPU, then the Tools list as stored, then the settings and the engine.
+        self.call_after_refresh(self._after_first_frame)
+
+    def _after_first_frame(self) -> None:
         self._show_preview()
-        # Draw the first frame before the engine's imports compete with it for the CPU.
         self.call_after_refresh(self._lifespan)
 
     def _follow_saved_theme(self) -> None:
@@ -227,9 +235,9 @@ class DaenaApp(App[int]):
         await self._bridge.pump(eng)
 
     def _show_preview(self) -> None:
-        """The first frame is the Tools list as stored, when it can be read (a file and one
-        query, ~15 ms): drawn before the settings, pydantic and the tool modules load
-        (BENCHMARKS.md §3); the engine's answer replaces it once it is open."""
+        """The Tools list as stored, when it can be read (a file and one query, ~15 ms):
+        drawn right after the first frame, before the settings, pydantic and the tool
+        modules load (BENCHMARKS.md §3); the engine's answer replaces it once it is open."""
         if self._preview_source is None:
             return
         try:
@@ -319,16 +327,36 @@ class DaenaApp(App[int]):
                 markup=False,
             )
 
+    def wants_event(self, event: engine.Event) -> bool:
+        """The events the App acts on (the bridge sends it no others): the header's facts,
+        the expiry warnings' requests and tasks, the approval and pin alerts. Not an agent's
+        runs, which are most events and change none of these."""
+        if isinstance(event, engine.AuditAppended):
+            return event.action == PIN_CHANGED
+        return isinstance(event, APP_EVENTS)
+
     def on_engine_event_received(self, message: EngineEventReceived) -> None:
         event = message.event
         if self.expiry is not None:
             self.expiry.on_event(event)
         if isinstance(event, engine.ApprovalRequested):
             alerts.approval_requested(self, event)
-        if isinstance(event, engine.AuditAppended) and event.action == "mcp_pin_changed":
+        if isinstance(event, engine.AuditAppended) and event.action == PIN_CHANGED:
             alerts.pin_changed(self, event)
         if isinstance(event, STATUS_EVENTS):
-            self.refresh_status()
+            self._refresh_status_soon()
+
+    def _refresh_status_soon(self) -> None:
+        """One header read once the events queued now are handled, however many there are
+        (a burst of 100 requests is one read, not 100 workers each cancelling the last):
+        the read starts after the last of them, so the counts include every one."""
+        if not self._status_due:
+            self._status_due = True
+            self.call_next(self._refresh_status_due)
+
+    def _refresh_status_due(self) -> None:
+        self._status_due = False
+        self.refresh_status()
 
     @work(exclusive=True, group="status")
     async def refresh_status(self) -> None:

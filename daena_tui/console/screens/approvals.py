@@ -24,7 +24,6 @@ from textual.timer import Timer
 from textual.widgets import ContentSwitcher, DataTable, Label, Static
 
 import engine
-from daena_tui.console import messages as engine_messages
 from daena_tui.console.clock import time_left
 from daena_tui.console.expiry import ExpiryWarnings
 from daena_tui.console.marks import Marks
@@ -192,14 +191,12 @@ class ApprovalsScreen(SectionScreen):
         self._show_title()
         self._show_selected()
 
-    def on_engine_event_received(self, message: engine_messages.EngineEventReceived) -> None:
-        # A run changes only the history's "Run" column: the inbox does not reload for it.
-        # Textual calls every class's handler along the MRO unless told not to, so the
-        # base class's (which reloads on RELOAD_ON) runs only through the super() below.
-        message.prevent_default()
-        if isinstance(message.event, engine.RunFinished) and not self.showing_history:
-            return
-        super().on_engine_event_received(message)
+    def wants_event(self, event: engine.Event) -> bool:
+        # A run changes only the history's "Run" column: the inbox is not sent runs (an
+        # agent's are most events); showing the history (h) reloads it.
+        if isinstance(event, engine.RunFinished):
+            return bool(self.query(ContentSwitcher)) and self.showing_history
+        return super().wants_event(event)
 
     def _live(self, table_id: str) -> LiveRows:
         """The rows of the inbox or the history, changed by key (widgets/live_table.py)."""

@@ -1,7 +1,9 @@
 """What every section screen shares: header, nav bar, footer, the engine, errors, reloads.
 
 A section reloads its data in a worker when it is shown (`ScreenResume`) and when the bridge
-delivers an engine event it cares about (`RELOAD_ON`); it never blocks the UI on I/O.
+delivers an engine event it cares about (`RELOAD_ON`: the bridge sends a section only the
+events its `wants_event` accepts); it never blocks the UI on I/O. A burst of such events is
+one reload, started once the events queued with it are handled.
 
 Escape leaves any field: the focus goes back to the section's main widget (`MAIN`, else its
 first table), where the section keys work again; alt+1…alt+9 switch sections from anywhere.
@@ -44,6 +46,7 @@ class SectionScreen(Screen[None]):
         # of a ~225 ms Logs open, BENCHMARKS.md §4). `_css_update_count` is Textual's
         # private counter; if it is ever renamed this line only stops saving the time.
         self._css_update_count = getattr(self.app, "_css_update_count", 0)
+        self._reload_due = False  # a reload is scheduled after the events queued now
 
     def compose(self) -> ComposeResult:
         section = BY_MODE[self.SECTION]
@@ -79,9 +82,25 @@ class SectionScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         self.reload()
 
+    def wants_event(self, event: engine.Event) -> bool:
+        """Whether the bridge sends this section `event` while it is on the stack: those it
+        reloads on. A section that acts on others says so here (and handles them)."""
+        return isinstance(event, self.RELOAD_ON)
+
     def on_engine_event_received(self, message: EngineEventReceived) -> None:
         if isinstance(message.event, self.RELOAD_ON):
-            self.reload()
+            self._reload_soon()
+
+    def _reload_soon(self) -> None:
+        """One reload after the events queued now are handled (exclusive workers would
+        cancel each other anyway; this starts one, after the last event of a burst)."""
+        if not self._reload_due:
+            self._reload_due = True
+            self.call_next(self._reload_now)
+
+    def _reload_now(self) -> None:
+        self._reload_due = False
+        self.reload()
 
     def reload(self) -> None:
         """Start this section's refresh worker (exclusive: a newer reload cancels an older)."""

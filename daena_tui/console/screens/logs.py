@@ -110,6 +110,9 @@ class LogsScreen(SectionScreen):
         table.add_fit_column("Detail", key="detail", width=6, flex=4)
         yield table
 
+    def wants_event(self, event: engine.Event) -> bool:
+        return isinstance(event, engine.AuditAppended)  # the tail's, never a reload
+
     def on_engine_event_received(self, message: EngineEventReceived) -> None:
         # RELOAD_ON is empty: the log tails new records instead of reloading.
         if isinstance(message.event, engine.AuditAppended):
