@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 import engine
@@ -53,6 +54,14 @@ def shown(app: DaenaApp) -> dict[str, tuple[str, str, str]]:
     return rows
 
 
+async def stored_list_shown(pilot: Pilot[int], app: DaenaApp) -> None:
+    await wait_for(
+        pilot,
+        lambda: app.current_mode == "tools" and getattr(app.screen, "preliminary", False),
+        "the stored list drawn",
+    )
+
+
 def tools_screen(app: DaenaApp) -> ToolsScreen:
     screen = app.screen
     assert isinstance(screen, ToolsScreen)
@@ -88,7 +97,7 @@ async def test_the_stored_list_comes_first_and_the_engines_replaces_it(
     app = create_app(load, probe_nodes=False, preview=stored)
     notes = Recorded(app, monkeypatch)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.current_mode == "tools", "the stored list")
+        await stored_list_shown(pilot, app)
         screen = tools_screen(app)
         assert app.engine is None and screen.preliminary
         rows = shown(app)
@@ -142,7 +151,7 @@ async def test_upstream_servers_join_the_list_when_the_engine_opens(
     stored = partial(preview_tools, settings.daena_db_path)
     app = create_app(load, probe_nodes=False, preview=stored)
     async with app.run_test(size=(160, 40)) as pilot:
-        await wait_for(pilot, lambda: app.current_mode == "tools", "the stored list")
+        await stored_list_shown(pilot, app)
         before = shown(app)
         assert "git_status" in before and "clock.now" not in before  # built-in tools only
         gate.set()
@@ -162,7 +171,7 @@ async def test_a_hostile_or_wrong_preview_is_shown_inert_and_corrected(
     gate, load = held(settings)
     app = create_app(load, probe_nodes=False, preview=lambda: wrong)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.current_mode == "tools", "the stored list")
+        await stored_list_shown(pilot, app)
         assert shown(app) == {
             "git_status": ("low", "○ off", "[bold red]x[/] [link=https://e]y[/link]")
         }
