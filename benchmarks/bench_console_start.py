@@ -4,8 +4,10 @@ Both run as real processes in a real terminal (tmux, 100x30); the clock runs fro
 spawn until `tmux capture-pane` shows the text. One console launch gives two times: its
 first frame ("Opening the engine", the placeholder drawn before the engine opens) and
 "Tools listed", the Tools table populated with the catalogue (a `git_status` row), which is
-what the operator waits for. The empty app shows one line. Each round launches both, and
-each round's ratio is taken against the empty app sample of the same round (paired).
+what the operator waits for: the stored list (engine/tools/preview.py) when the console can
+read one, drawn right after the first frame, else the engine's. The empty app shows one
+line. Each round launches both, and each round's ratio is taken against the empty app
+sample of the same round (paired).
 Target: at most 1.5 times the empty app, for first paint and for Tools listed.
 
 Both run with their bytecode compiled beforehand and PYTHONDONTWRITEBYTECODE unset, as an
