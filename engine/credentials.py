@@ -229,7 +229,9 @@ class AgentCredentials:
         ident = token_id(token)
         row = None
         if ident is not None:
-            row = await self._db.fetchone("SELECT * FROM agent_credentials WHERE id = ?", (ident,))
+            row = await self._db.fetchone_committed(  # not queued behind this process's writes
+                "SELECT * FROM agent_credentials WHERE id = ?", (ident,)
+            )
         stored = str(row["token_hash"]) if row is not None else _DUMMY_HASH
         if not hmac.compare_digest(token_hash(token), stored) or row is None:
             raise CredentialError("token is not valid")

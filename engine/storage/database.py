@@ -27,7 +27,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiosqlite
 
@@ -38,6 +38,9 @@ from engine.storage.known import KnownDatabase, newest_audit_id
 from engine.storage.migrations import MIGRATIONS
 from engine.storage.write_lock import begin_immediate
 from engine.watch import ChangeWatcher, watch_database
+
+if TYPE_CHECKING:
+    from engine.storage.reader import CommittedReader
 
 BUSY_TIMEOUT_MS = 30_000
 SYNCHRONOUS = "FULL"
@@ -161,6 +164,8 @@ class Database:
 
     dialect = "sqlite"
     _watcher: ChangeWatcher | None = None
+    _reader: CommittedReader | None = None
+    _read_only = False
     shared_across_hosts = False
     """True when processes on other machines write to the same database (PostgreSQL)."""
 
@@ -194,6 +199,7 @@ class Database:
             raise StorageError(f"DAENA_DB_PATH: cannot open database {path}: {err}") from err
         conn.row_factory = sqlite3.Row
         db = cls(conn, path, bus)
+        db._read_only = read_only
         try:
             if read_only:
                 await db._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -342,6 +348,8 @@ class Database:
         return {str(r[0]): int(r[1]) for r in rows}
 
     async def close(self) -> None:
+        if self._reader is not None:
+            await self._reader.close()
         await self._conn.close()
         if self._known is not None:
             self._known.close()
@@ -426,6 +434,20 @@ class Database:
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         return await self._read(sql, params, one=False)
+
+    async def fetchone_committed(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        """A point read of the last committed state that does not wait behind this
+        process's queued writes (a connection of its own, engine/storage/reader.py). For
+        checks on every request; `fetchone` where a second connection would see another
+        database (`:memory:`)."""
+        if str(self.path) == ":memory:":
+            return await self.fetchone(sql, params)
+        if self._reader is None:
+            from engine.storage.reader import CommittedReader
+
+            opened = self._files.get(str(self.path))
+            self._reader = CommittedReader(self.path, opened, read_only=self._read_only)
+        return await self._reader.fetchone(sql, params)
 
     async def _read(self, sql: str, params: Params, *, one: bool) -> list[sqlite3.Row]:
         """A query and its rows in one hand-off to the connection's thread."""

@@ -556,6 +556,12 @@ class PostgresDatabase(Database):
 
         return await self.read(query)
 
+    async def fetchone_committed(self, sql: str, params: Params = ()) -> Any:
+        """`fetchone`, on the one connection as before: a second one here would be a second
+        server backend per process, and this backend's batches were not measured to split
+        (engine/storage/reader.py is SQLite's)."""
+        return await self.fetchone(sql, params)
+
     # -- live updates -------------------------------------------------------------------------
 
     async def wait_for_events(self, poll_sec: float) -> None:

@@ -1,0 +1,95 @@
+"""A second SQLite connection for point reads that must not queue behind this process's writes.
+
+Every statement on the engine's connection runs on its one thread in arrival order, so a
+read issued while a batch of writes commits waits for that commit's fsync. The agent token
+check runs before every agent request (the token is checked against its stored hash each
+time, so a revocation from another process holds on the next request); waiting behind the
+commits, it split the batches of concurrent agent requests (BENCHMARKS.md §11). In WAL mode
+a second connection reads the last committed state while the first writes.
+
+The reader is opened on first use, only on the file the engine itself opened (the same
+device and inode: a file swapped in at the path since is refused, as `check_files` refuses
+to write to one), and it cannot write (`query_only`; `mode=ro` for a read-only engine).
+It sees what is committed: a write of this process once that write's `await` returned, a
+write of another process once it committed, as any reader does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import aiosqlite
+
+from engine.errors import StorageError
+from engine.storage.database import (
+    BUSY_TIMEOUT_MS,
+    FileIdentity,
+    Params,
+    _connect,
+    file_identity,
+    run_on_connection_thread,
+)
+
+
+class CommittedReader:
+    """Point reads on a connection of their own (opened lazily, closed with the database)."""
+
+    def __init__(self, path: Path, opened: FileIdentity | None, *, read_only: bool) -> None:
+        self._path = path
+        self._opened = opened
+        self._read_only = read_only
+        self._conn: aiosqlite.Connection | None = None
+        self._opening = asyncio.Lock()
+
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        conn = self._conn or await self._open()
+
+        def query(raw: sqlite3.Connection) -> sqlite3.Row | None:
+            cursor = raw.execute(sql, params)
+            try:
+                row: sqlite3.Row | None = cursor.fetchone()
+                return row
+            finally:
+                cursor.close()
+
+        try:
+            return await run_on_connection_thread(conn, query)
+        except sqlite3.Error as err:
+            raise StorageError(f"read from {self._path} failed: {err}") from err
+
+    async def _open(self) -> aiosqlite.Connection:
+        async with self._opening:
+            if self._conn is not None:
+                return self._conn
+            self._check_identity()
+            try:
+                conn = await _connect(self._path, read_only=self._read_only)
+            except (OSError, sqlite3.Error) as err:
+                raise StorageError(f"cannot open a reader on {self._path}: {err}") from err
+            try:
+                conn.row_factory = sqlite3.Row
+                await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                await conn.execute("PRAGMA query_only = ON")
+                self._check_identity()  # still the same file once connected
+            except BaseException as err:
+                await conn.close()
+                if isinstance(err, sqlite3.Error):
+                    raise StorageError(f"cannot open a reader on {self._path}: {err}") from err
+                raise
+            self._conn = conn
+            return conn
+
+    def _check_identity(self) -> None:
+        now = file_identity(self._path)
+        if self._opened is None or now != self._opened:
+            raise StorageError(
+                f"the database file {self._path} is no longer the one this process opened; "
+                "nothing is read from it; restart to open the file now at the path"
+            )
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
