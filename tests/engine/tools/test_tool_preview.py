@@ -249,3 +249,14 @@ def test_the_stored_list_and_its_screen_load_without_pydantic_or_the_engine(
     count, modules = json.loads(proc.stdout)
     assert count > 0  # the preview was read, not skipped
     assert not [m for m in modules if m.startswith(NOT_BEFORE_THE_LIST)]
+
+
+def test_the_policy_checks_cover_every_field_of_the_policy_model() -> None:
+    """The preview's import-free checks of the stored policy mirror `ExecutionConfig`: a
+    field added there must be checked here too (until then every stored policy that has it
+    is refused, and the console only starts without its head start)."""
+    from engine.policy import ExecutionConfig
+
+    assert set(preview.POLICY_FIELDS) == set(ExecutionConfig.model_fields)
+    stored = ExecutionConfig(tool_enabled={"git_status": False}).export()
+    assert all(preview.POLICY_FIELDS[k](v) for k, v in stored.items())
