@@ -435,19 +435,32 @@ class Database:
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         return await self._read(sql, params, one=False)
 
-    async def fetchone_committed(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        """A point read of the last committed state that does not wait behind this
-        process's queued writes (a connection of its own, engine/storage/reader.py). For
-        checks on every request; `fetchone` where a second connection would see another
-        database (`:memory:`)."""
+    async def read_committed(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`read(fn)` on the last committed state, not queued behind this process's writes
+        (a connection of its own, engine/storage/reader.py): for the checks every request
+        or call makes. `read` where a second connection would see another database
+        (`:memory:`)."""
         if str(self.path) == ":memory:":
-            return await self.fetchone(sql, params)
+            return await self.read(fn)
         if self._reader is None:
             from engine.storage.reader import CommittedReader
 
             opened = self._files.get(str(self.path))
             self._reader = CommittedReader(self.path, opened, read_only=self._read_only)
-        return await self._reader.fetchone(sql, params)
+        return await self._reader.read(fn)
+
+    async def fetchone_committed(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        """`fetchone` through `read_committed`."""
+
+        def query(raw: sqlite3.Connection) -> sqlite3.Row | None:
+            cursor = raw.execute(sql, params)
+            try:
+                row: sqlite3.Row | None = cursor.fetchone()
+                return row
+            finally:
+                cursor.close()
+
+        return await self.read_committed(query)
 
     async def _read(self, sql: str, params: Params, *, one: bool) -> list[sqlite3.Row]:
         """A query and its rows in one hand-off to the connection's thread."""

@@ -556,10 +556,13 @@ class PostgresDatabase(Database):
 
         return await self.read(query)
 
+    async def read_committed(self, fn: Callable[[Any], T]) -> T:
+        """`read`, on the one connection as before: a second one here would be a second
+        server backend per process, not measured to pay (engine/storage/reader.py is
+        SQLite's)."""
+        return await self.read(fn)
+
     async def fetchone_committed(self, sql: str, params: Params = ()) -> Any:
-        """`fetchone`, on the one connection as before: a second one here would be a second
-        server backend per process, and this backend's batches were not measured to split
-        (engine/storage/reader.py is SQLite's)."""
         return await self.fetchone(sql, params)
 
     # -- live updates -------------------------------------------------------------------------

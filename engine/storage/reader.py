@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import aiosqlite
 
@@ -26,11 +28,12 @@ from engine.errors import StorageError
 from engine.storage.database import (
     BUSY_TIMEOUT_MS,
     FileIdentity,
-    Params,
     _connect,
     file_identity,
     run_on_connection_thread,
 )
+
+T = TypeVar("T")
 
 
 class CommittedReader:
@@ -43,19 +46,11 @@ class CommittedReader:
         self._conn: aiosqlite.Connection | None = None
         self._opening = asyncio.Lock()
 
-    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`fn(raw_connection)` on the reader's thread (several queries, one hand-off)."""
         conn = self._conn or await self._open()
-
-        def query(raw: sqlite3.Connection) -> sqlite3.Row | None:
-            cursor = raw.execute(sql, params)
-            try:
-                row: sqlite3.Row | None = cursor.fetchone()
-                return row
-            finally:
-                cursor.close()
-
         try:
-            return await run_on_connection_thread(conn, query)
+            return await run_on_connection_thread(conn, fn)
         except sqlite3.Error as err:
             raise StorageError(f"read from {self._path} failed: {err}") from err
 
