@@ -42,7 +42,7 @@ NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 # as strict as the model, so a document the engine would refuse is never previewed.
 POLICY_FIELDS: Mapping[str, Any] = {
     "tool_enabled": lambda v: (
-        isinstance(v, dict) and all(isinstance(k, str) and type(b) is bool for k, b in v.items())
+        isinstance(v, dict) and all(_json_str(k) and type(b) is bool for k, b in v.items())
     ),
     "approval_mode": lambda v: v in ("auto", "require_approval"),
     "require_approval_for_risky": lambda v: type(v) is bool,
@@ -53,6 +53,20 @@ POLICY_FIELDS: Mapping[str, Any] = {
 }
 DB_SETTINGS = ("DAENA_DB_URL", "DAENA_CONFIG_FILE")
 """Settings that may move the database away from DAENA_DB_PATH: present, no preview."""
+FIELD_NAMES = ("daena_db_path", "daena_db_url", "daena_config_file")
+"""The same settings by their field names, which the settings also read (populate_by_name),
+from the environment and `.env` alike: present, no preview (which wins is theirs to say)."""
+
+
+def _json_str(value: object) -> bool:
+    """A str pydantic's JSON parser would also accept (no lone surrogate)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -193,7 +207,8 @@ def preview_db_path(
     """The database file the settings will name, when that is plain to see without them:
     `--db`, else DAENA_DB_PATH from the environment, then `env_file`, else the default.
     None whenever DAENA_DB_URL or DAENA_CONFIG_FILE is set (another backend, or a file that
-    may name another path) or `env_file` cannot be read: the settings decide then."""
+    may name another path), any of the three is set by its field name (`daena_db_path`), or
+    `env_file` cannot be read: the settings decide then."""
     values: dict[str, str | None] = {}
     if env_file is not None:
         try:
@@ -206,7 +221,7 @@ def preview_db_path(
     def setting(name: str) -> str | None:
         return environ.get(name) or values.get(name) or None  # blank means unset
 
-    if any(setting(name) for name in DB_SETTINGS):
+    if any(setting(name) for name in (*DB_SETTINGS, *FIELD_NAMES)):
         return None
     if db_override:
         return Path(db_override)

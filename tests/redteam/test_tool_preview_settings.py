@@ -1,0 +1,93 @@
+"""Red team, promise 4: the Tools list drawn before the engine opens (engine/tools/preview.py)
+is the engine's, or none.
+
+The preview resolves the database file itself, without pydantic-settings. The settings also
+read each variable by its field name (`populate_by_name`: `daena_db_path`, `daena_db_url`,
+`daena_config_file`, in the environment or `.env`); the preview read only the upper-case
+names, so `daena_db_path=other.db` drew the default database's toggles while the engine
+opened another database (a tool shown disabled that the engine lists enabled). The checks
+are differential: whatever the preview names is what the settings name, or it declines.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from engine import Engine, Settings, load_settings
+from engine.tools.preview import preview_db_path, preview_tools, stored_tools
+from tests.engine.tools.test_tool_preview import opened, stored_doc
+
+pytestmark = pytest.mark.no_postgres("the preview reads embedded SQLite files only")
+__all__ = ["opened"]  # the fixture, shared with the preview's own tests
+
+NAMES = ("DAENA_DB_PATH", "DAENA_DB_URL", "DAENA_CONFIG_FILE")
+CASES = [
+    ({"daena_db_path": "lower.db"}, None),
+    ({}, "daena_db_path=lower.db\n"),
+    ({"daena_db_url": "sqlite:///url.db"}, None),
+    ({}, "daena_db_url=sqlite:///url.db\n"),
+    ({"daena_config_file": "daena.toml"}, None),
+    ({}, "daena_config_file=daena.toml\n"),
+    ({"DAENA_DB_PATH": "upper.db"}, "daena_db_path=lower.db\n"),
+    ({"daena_db_path": "lower.db"}, "DAENA_DB_PATH=upper.db\n"),
+    ({"Daena_Db_Path": "mixed.db"}, None),  # not a name the settings read
+    ({}, "export DAENA_DB_PATH=exported.db\n"),
+    ({}, "DAENA_DB_PATH=first.db\nDAENA_DB_PATH=\n"),  # the last, blank: the default
+]
+
+
+@pytest.mark.parametrize(("env", "dotenv"), CASES)
+@pytest.mark.parametrize("flag", [None, "flag.db"])
+def test_the_preview_names_the_settings_database_or_none(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    env: dict[str, str],
+    dotenv: str | None,
+    flag: str | None,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    (tmp_path / "daena.toml").write_text('DAENA_DB_PATH = "from-toml.db"\n', encoding="utf-8")
+    for name in (*NAMES, *(n.lower() for n in NAMES)):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    env_file = None
+    if dotenv is not None:
+        env_file = tmp_path / ".env"
+        env_file.write_text(dotenv, encoding="utf-8")
+    overrides = {"daena_db_path": Path(flag)} if flag else {}
+    expected = load_settings(env_file=env_file, **overrides).daena_db_path
+    assert preview_db_path(flag, env_file) in (None, expected)
+
+
+async def test_a_lower_case_name_never_previews_another_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings: Settings
+) -> None:
+    """The attack end to end: the default database has shell_exec off, the one the settings
+    name (by field name) has it on; the preview must not show it off."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    for name in (*NAMES, *(n.lower() for n in NAMES)):
+        monkeypatch.delenv(name, raising=False)
+    default = tmp_path / "data" / "daena" / "daena.db"
+    named = tmp_path / "named.db"
+    for path, on in ((default, False), (named, True)):
+        async with Engine.open(settings.model_copy(update={"daena_db_path": path})) as eng:
+            await eng.set_tool_enabled("shell_exec", on)
+    monkeypatch.setenv("daena_db_path", str(named))
+    assert load_settings(env_file=None).daena_db_path == named
+    rows = stored_tools(None, None)
+    assert rows is None or {r.name: r.enabled for r in rows}["shell_exec"]
+
+
+async def test_a_policy_the_engine_cannot_parse_is_not_previewed(opened: Path) -> None:
+    """A lone surrogate is valid to Python's json, not to pydantic's JSON parser."""
+    stored_doc(opened, '{"tool_enabled": {"\\ud800": true}}')
+    with sqlite3.connect(opened) as con:
+        assert con.execute("SELECT doc FROM exec_config").fetchone()[0].startswith("{")
+    con.close()
+    assert preview_tools(opened) is None
