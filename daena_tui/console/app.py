@@ -60,6 +60,8 @@ NODE_PROBE_SEC = 60.0
 SETTLE_SEC = 2.0
 """The latest the deferred start-up work waits for the first section's load to finish."""
 STILL_OPENING = "The engine is still opening: sections open once it is."
+PREVIEW_WAIT_SEC = 1.0
+"""The longest the engine waits for the stored Tools list to be drawn before it opens."""
 LINUX_DRIVER = "textual.drivers.linux_driver"
 STATUS_EVENTS = (
     engine.ApprovalRequested,
@@ -169,6 +171,7 @@ class DaenaApp(App[int]):
         self._preview_source = None if observer or initial_section != "tools" else preview
         self.preview: Sequence[PreviewTool] | None = None
         self._preview_screen: SectionScreen | None = None
+        self._lifespan_started = False
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's Linux driver, with an input thread that sleeps until input or exit
@@ -199,7 +202,15 @@ class DaenaApp(App[int]):
 
     def _after_first_frame(self) -> None:
         self._show_preview()
-        self.call_after_refresh(self._lifespan)
+        if self.preview:  # once its rows are drawn (`preview_drawn`), at the latest in 1 s
+            self.set_timer(PREVIEW_WAIT_SEC, self._start_lifespan)
+        else:
+            self.call_after_refresh(self._start_lifespan)
+
+    def _start_lifespan(self) -> None:
+        if not self._lifespan_started:
+            self._lifespan_started = True
+            self._lifespan()
 
     def _follow_saved_theme(self) -> None:
         """The theme chosen last time (palette or ctrl+t), and remember the next choice;
@@ -248,8 +259,11 @@ class DaenaApp(App[int]):
             self.switch_mode(self._initial)
 
     def preview_drawn(self, screen: SectionScreen) -> None:
-        """`screen` shows the preview: it reloads when the engine opens."""
+        """`screen` shows the preview: it reloads when the engine opens, which starts once
+        these rows are on screen (the settings' imports in their thread hold the GIL most
+        of the time: started earlier, they kept the rows from being drawn for ~0.3 s)."""
         self._preview_screen = screen
+        self.call_after_refresh(self._start_lifespan)
 
     def _load_settings(self) -> engine.Settings:
         source = self._settings_source

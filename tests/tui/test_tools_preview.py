@@ -198,6 +198,43 @@ async def test_without_a_preview_the_console_starts_as_before(settings: engine.S
         assert same_rows(shown(app), await engine_rows(app))
 
 
+async def test_the_engine_starts_loading_once_the_stored_rows_are_drawn(
+    settings: engine.Settings,
+) -> None:
+    """The settings' imports (in their thread) hold the GIL most of the time: they start
+    after the stored rows are on screen, not before (BENCHMARKS.md §3)."""
+    await seed(settings)
+    drawn_when_loading: list[bool] = []
+
+    def load() -> engine.Settings:
+        drawn_when_loading.append(app._preview_screen is not None)
+        return settings
+
+    app = create_app(
+        load, probe_nodes=False, preview=partial(preview_tools, settings.daena_db_path)
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.engine is not None, "the engine")
+        assert drawn_when_loading == [True]
+
+
+async def test_the_engine_opens_even_if_the_stored_rows_never_report_drawn(
+    settings: engine.Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await seed(settings)
+
+    def drawn_but_not_told(self: DaenaApp, screen: ToolsScreen) -> None:
+        self._preview_screen = screen  # the engine's start is never asked for here
+
+    monkeypatch.setattr(DaenaApp, "preview_drawn", drawn_but_not_told)
+    app = create_app(
+        settings, probe_nodes=False, preview=partial(preview_tools, settings.daena_db_path)
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.engine is not None, "the engine (the 1 s fallback)")
+        await wait_for(pilot, lambda: not tools_screen(app).preliminary, "the engine's list")
+
+
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 def test_a_bad_setting_after_the_stored_list_still_ends_with_one_line(
     tmp_path: Path, workspace: Path
