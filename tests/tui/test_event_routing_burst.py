@@ -18,6 +18,7 @@ from textual.widgets import DataTable
 import engine
 from daena_tui.console.app import PIN_CHANGED
 from daena_tui.console.screens.modals.decision import ApproveModal
+
 from .conftest import Recorded, started, wait_for
 
 pytestmark = pytest.mark.no_postgres("the console's event feed over one SQLite file")
