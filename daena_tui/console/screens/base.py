@@ -93,10 +93,11 @@ class SectionScreen(Screen[None]):
 
     def _reload_soon(self) -> None:
         """One reload after the events queued now are handled (exclusive workers would
-        cancel each other anyway; this starts one, after the last event of a burst)."""
+        cancel each other anyway; this starts one, after the last event of a burst: a
+        callback queued behind the events)."""
         if not self._reload_due:
             self._reload_due = True
-            self.call_next(self._reload_now)
+            self.call_later(self._reload_now)
 
     def _reload_now(self) -> None:
         self._reload_due = False
