@@ -445,8 +445,7 @@ class Database:
         if self._reader is None:
             from engine.storage.reader import CommittedReader
 
-            opened = self._files.get(str(self.path))
-            self._reader = CommittedReader(self.path, opened, read_only=self._read_only)
+            self._reader = CommittedReader(self.path, self._files, read_only=self._read_only)
         return await self._reader.read(fn)
 
     async def fetchone_committed(self, sql: str, params: Params = ()) -> sqlite3.Row | None:

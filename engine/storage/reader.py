@@ -7,9 +7,11 @@ time, so a revocation from another process holds on the next request); waiting b
 commits, it split the batches of concurrent agent requests (BENCHMARKS.md §11). In WAL mode
 a second connection reads the last committed state while the first writes.
 
-The reader is opened on first use, only on the file the engine itself opened (the same
-device and inode: a file swapped in at the path since is refused, as `check_files` refuses
-to write to one), and it cannot write (`query_only`; `mode=ro` for a read-only engine).
+The reader is opened on first use, only on the files the engine itself opened (the same
+device and inode of the database and of its `-wal`, once SQLite has opened both: a file
+swapped in at either path since is refused, as `check_files` refuses to write to one; a
+reader on a replaced `-wal` would read pages the engine never wrote, since readers trust the
+shared wal-index), and it cannot write (`query_only`; `mode=ro` for a read-only engine).
 It sees what is committed: a write of this process once that write's `await` returned, a
 write of another process once it committed, as any reader does.
 """
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -39,9 +41,9 @@ T = TypeVar("T")
 class CommittedReader:
     """Point reads on a connection of their own (opened lazily, closed with the database)."""
 
-    def __init__(self, path: Path, opened: FileIdentity | None, *, read_only: bool) -> None:
+    def __init__(self, path: Path, opened: Mapping[str, FileIdentity], *, read_only: bool) -> None:
         self._path = path
-        self._opened = opened
+        self._opened = dict(opened)  # the database's and its -wal's, as the engine opened them
         self._read_only = read_only
         self._conn: aiosqlite.Connection | None = None
         self._opening = asyncio.Lock()
@@ -67,7 +69,10 @@ class CommittedReader:
                 conn.row_factory = sqlite3.Row
                 await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
                 await conn.execute("PRAGMA query_only = ON")
-                self._check_identity()  # still the same file once connected
+                # A first read opens the -wal (SQLite opens it lazily, by path): checked after.
+                async with conn.execute("SELECT COUNT(*) FROM sqlite_master") as cursor:
+                    await cursor.fetchall()  # ended: no read transaction left open
+                self._check_identity()  # still the same files once connected and reading
             except BaseException as err:
                 await conn.close()
                 if isinstance(err, sqlite3.Error):
@@ -77,8 +82,10 @@ class CommittedReader:
             return conn
 
     def _check_identity(self) -> None:
-        now = file_identity(self._path)
-        if self._opened is None or now != self._opened:
+        main = str(self._path)
+        if main not in self._opened or any(
+            file_identity(Path(name)) != opened for name, opened in self._opened.items()
+        ):
             raise StorageError(
                 f"the database file {self._path} is no longer the one this process opened; "
                 "nothing is read from it; restart to open the file now at the path"

@@ -119,3 +119,28 @@ async def test_a_revoked_token_is_refused_on_the_next_check(eng: Engine) -> None
     await eng.credentials.revoke("reader", operator="op@test")
     with pytest.raises(CredentialError, match="revoked"):
         await eng.credentials.verify(token)
+
+
+async def test_it_refuses_a_wal_swapped_in_at_the_path(db: Database, tmp_path: Path) -> None:
+    """Red team: SQLite opens the `-wal` by path when a connection first reads, and readers
+    trust the shared wal-index, so a reader opened on a `-wal` replaced since the engine
+    opened it read pages the engine never wrote (a credential or a policy it does not hold)."""
+    await db.execute_local("PRAGMA wal_autocheckpoint = 0")  # the row stays in the -wal
+    await db.write(lambda stx: stx.execute("UPDATE t SET v = 'genuine-value' WHERE id = 1"))
+    wal = Path(f"{db.path}-wal")
+    forged = wal.read_bytes().replace(b"genuine-value", b"FORGED-value!")
+    assert b"FORGED-value!" in forged
+    (tmp_path / "forged").write_bytes(forged)
+    (tmp_path / "forged").replace(wal)
+    assert await db.fetchone("SELECT v FROM t WHERE id = 1") is not None  # the writer's own
+    with pytest.raises(StorageError, match="no longer the one this process opened"):
+        await value(db)
+
+
+async def test_it_sees_each_new_commit_after_opening(db: Database) -> None:
+    """Opening leaves no read transaction open (a snapshot kept would hide later commits,
+    a revocation among them)."""
+    assert await value(db) == "first"
+    for i in range(3):
+        await db.write(lambda stx, i=i: stx.execute(f"UPDATE t SET v = 'v{i}' WHERE id = 1"))
+        assert await value(db) == f"v{i}"
