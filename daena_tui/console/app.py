@@ -363,10 +363,11 @@ class DaenaApp(App[int]):
     def _refresh_status_soon(self) -> None:
         """One header read once the events queued now are handled, however many there are
         (a burst of 100 requests is one read, not 100 workers each cancelling the last):
-        the read starts after the last of them, so the counts include every one."""
+        the read starts after the last of them (a callback queued behind them), so the
+        counts include every one."""
         if not self._status_due:
             self._status_due = True
-            self.call_next(self._refresh_status_due)
+            self.call_later(self._refresh_status_due)
 
     def _refresh_status_due(self) -> None:
         self._status_due = False
