@@ -166,6 +166,7 @@ class Database:
     _watcher: ChangeWatcher | None = None
     _reader: CommittedReader | None = None
     _read_only = False
+    _closed = False
     shared_across_hosts = False
     """True when processes on other machines write to the same database (PostgreSQL)."""
 
@@ -348,6 +349,7 @@ class Database:
         return {str(r[0]): int(r[1]) for r in rows}
 
     async def close(self) -> None:
+        self._closed = True
         if self._reader is not None:
             await self._reader.close()
         await self._conn.close()
@@ -443,6 +445,8 @@ class Database:
         if str(self.path) == ":memory:":
             return await self.read(fn)
         if self._reader is None:
+            if self._closed:  # a reader opened now would outlive the database
+                raise StorageError(f"read from {self.path} failed: the database is closed")
             from engine.storage.reader import CommittedReader
 
             self._reader = CommittedReader(self.path, self._files, read_only=self._read_only)

@@ -47,6 +47,7 @@ class CommittedReader:
         self._read_only = read_only
         self._conn: aiosqlite.Connection | None = None
         self._opening = asyncio.Lock()
+        self._closed = False  # closed with the database: never opened again
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """`fn(raw_connection)` on the reader's thread (several queries, one hand-off)."""
@@ -55,11 +56,20 @@ class CommittedReader:
             return await run_on_connection_thread(conn, fn)
         except sqlite3.Error as err:
             raise StorageError(f"read from {self._path} failed: {err}") from err
+        except ValueError as err:  # aiosqlite's "Connection closed": the database closed
+            if self._closed:
+                raise self._closed_error() from err
+            raise
+
+    def _closed_error(self) -> StorageError:
+        return StorageError(f"read from {self._path} failed: the database is closed")
 
     async def _open(self) -> aiosqlite.Connection:
         async with self._opening:
             if self._conn is not None:
                 return self._conn
+            if self._closed:  # a read that raced the close opens no thread nor file after it
+                raise self._closed_error()
             self._check_identity()
             try:
                 conn = await _connect(self._path, read_only=self._read_only)
@@ -92,6 +102,9 @@ class CommittedReader:
             )
 
     async def close(self) -> None:
-        conn, self._conn = self._conn, None
+        """Close the connection, after an opening in flight (which it then closes)."""
+        async with self._opening:
+            self._closed = True
+            conn, self._conn = self._conn, None
         if conn is not None:
             await conn.close()

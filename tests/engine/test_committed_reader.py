@@ -5,6 +5,7 @@ file or writes anything. Real SQLite files; the token check through a real engin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 from collections.abc import AsyncIterator
@@ -144,3 +145,24 @@ async def test_it_sees_each_new_commit_after_opening(db: Database) -> None:
     for i in range(3):
         await db.write(lambda stx, i=i: stx.execute(f"UPDATE t SET v = 'v{i}' WHERE id = 1"))
         assert await value(db) == f"v{i}"
+
+
+async def test_a_read_racing_the_close_leaves_no_thread(tmp_path: Path) -> None:
+    """Red team: a token check in flight while the engine closes (`daena serve` stopping
+    under an agent's requests) opened the reader after the close: its thread (not a daemon)
+    and file handles outlived the database, and the process never exited."""
+    before = connection_threads()
+    for _ in range(3):
+        database = await Database.open(tmp_path / "race.db", EventBus())
+        reading = asyncio.create_task(database.fetchone_committed("SELECT 1"))
+        await asyncio.sleep(0)  # the read is opening the reader
+        await database.close()
+        with contextlib.suppress(StorageError):
+            await reading  # answered before the close, or refused: either, but no thread
+        with pytest.raises(StorageError, match="closed"):
+            await database.fetchone_committed("SELECT 1")  # nothing opens after the close
+    for _ in range(100):  # aiosqlite's threads end just after close returns
+        if connection_threads() == before:
+            break
+        await asyncio.sleep(0.05)
+    assert connection_threads() == before
