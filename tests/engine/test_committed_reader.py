@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import Engine, StorageError
+from engine import Engine, Settings, StorageError
 from engine.credentials import CredentialError
 from engine.events import EventBus
 from engine.storage.database import Database, SyncTransaction
@@ -166,3 +166,33 @@ async def test_a_read_racing_the_close_leaves_no_thread(tmp_path: Path) -> None:
             break
         await asyncio.sleep(0.05)
     assert connection_threads() == before
+
+
+async def test_a_token_revoked_by_another_process_is_refused_on_the_next_check(
+    eng: Engine, settings: Settings
+) -> None:
+    """The revocation commits on another connection (`daena agents token revoke`) while
+    this engine's reader is already open and has checked the token: the next check, here,
+    refuses it; so does one during a write of this engine's in progress (SQLite)."""
+    _, token = await eng.credentials.mint("other", operator="op@test", expires_at=None)
+    assert (await eng.credentials.verify(token)).identity == "agent:other"  # reader open
+    async with Engine.open(settings) as cli:
+        await cli.credentials.revoke("other", operator="op@test")
+    with pytest.raises(CredentialError, match="revoked"):
+        await eng.credentials.verify(token)
+    if eng.db.dialect != "sqlite":
+        return  # PostgreSQL reads on the engine's one connection, after the write
+    inside, release = threading.Event(), threading.Event()
+
+    def slow(stx: SyncTransaction) -> None:
+        inside.set()
+        release.wait(30)
+
+    writing = asyncio.create_task(eng.db.write(slow))
+    try:
+        assert await asyncio.to_thread(inside.wait, 30)
+        with pytest.raises(CredentialError, match="revoked"):
+            await asyncio.wait_for(eng.credentials.verify(token), 30)
+    finally:
+        release.set()
+        await writing
