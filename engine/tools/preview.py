@@ -223,11 +223,12 @@ def preview_db_path(
 
     if any(setting(name) for name in (*DB_SETTINGS, *FIELD_NAMES)):
         return None
+    # `~` as the engine opens it (`Database.open` expands it), never a `~` dir in the cwd
     if db_override:
-        return Path(db_override)
+        return Path(db_override).expanduser()
     found = setting("DAENA_DB_PATH")
     if found is not None:
-        return Path(found)
+        return Path(found).expanduser()
     import platformdirs
 
     return Path(platformdirs.user_data_dir("daena", appauthor=False)) / "daena.db"

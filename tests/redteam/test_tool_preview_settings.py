@@ -91,3 +91,26 @@ async def test_a_policy_the_engine_cannot_parse_is_not_previewed(opened: Path) -
         assert con.execute("SELECT doc FROM exec_config").fetchone()[0].startswith("{")
     con.close()
     assert preview_tools(opened) is None
+
+
+async def test_a_tilde_path_never_previews_a_database_in_the_cwd(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings: Settings
+) -> None:
+    """`DAENA_DB_PATH=~/daena.db` (quoted in `.env`, so no shell expanded it): the engine
+    opens it under the home directory (`Database.open` expands `~`). The preview read
+    `./~/daena.db`, relative to the cwd, which may be the agent's workspace: a database
+    the agent wrote there with everything enabled was drawn as the stored list."""
+    home, cwd = tmp_path / "home", tmp_path / "workspace"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(cwd.mkdir() or cwd)
+    for name in (*NAMES, *(n.lower() for n in NAMES)):
+        monkeypatch.delenv(name, raising=False)
+    real, planted = home / "daena.db", cwd / "~" / "daena.db"
+    for path, on in ((real, False), (planted, True)):
+        async with Engine.open(settings.model_copy(update={"daena_db_path": path})) as eng:
+            await eng.set_tool_enabled("filesystem_write", on)
+    (cwd / ".env").write_text('DAENA_DB_PATH="~/daena.db"\n', encoding="utf-8")
+    for flag in (None, "~/daena.db"):
+        rows = stored_tools(flag, cwd / ".env")
+        assert rows is not None
+        assert not {r.name: r.enabled for r in rows}["filesystem_write"]
