@@ -11,6 +11,7 @@ are differential: whatever the preview names is what the settings name, or it de
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -114,3 +115,21 @@ async def test_a_tilde_path_never_previews_a_database_in_the_cwd(
         rows = stored_tools(flag, cwd / ".env")
         assert rows is not None
         assert not {r.name: r.enabled for r in rows}["filesystem_write"]
+
+
+def test_a_fifo_or_a_locked_database_is_not_previewed(opened: Path, tmp_path: Path) -> None:
+    """Read on the UI thread: a FIFO at the path is never opened (it would block until a
+    writer came), and a database another process holds exclusively gives none."""
+    fifo = tmp_path / "fifo.db"
+    os.mkfifo(fifo)
+    assert preview_tools(fifo) is None
+    holder = sqlite3.connect(opened, isolation_level=None)
+    try:
+        holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+        holder.execute("BEGIN EXCLUSIVE")
+        holder.execute("UPDATE exec_config SET updated_at = updated_at")
+        assert preview_tools(opened) is None
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert preview_tools(opened) is not None
