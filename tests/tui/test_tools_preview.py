@@ -7,8 +7,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
-import uuid
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -24,6 +22,7 @@ from daena_tui.console.screens.tools import STILL_OPENING, ToolsScreen
 from engine.tools.preview import PreviewTool, preview_tools
 
 from .conftest import Recorded, text_of, wait_for
+from .tmux_console import console_exit_output
 
 
 def held(settings: engine.Settings) -> tuple[threading.Event, Callable[[], engine.Settings]]:
@@ -249,23 +248,7 @@ def test_a_bad_setting_after_the_stored_list_still_ends_with_one_line(
         capture_output=True,
         cwd=workspace,
     )
-    session = f"daena-preview-bad-{uuid.uuid4().hex[:8]}"
-    out = tmp_path / "out.txt"
-    command = (
-        f"cd {workspace} && SECURITY_LOCKDOWN_MODE=sometimes DAENA_DB_PATH={db} "
-        f"{sys.executable} -m daena_tui 2> {out}; echo EXIT=$? >> {out}"
-    )
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "20", command], check=True
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while "EXIT=" not in (out.read_text() if out.exists() else ""):
-            assert time.monotonic() < deadline, "the console did not exit"
-            time.sleep(0.1)
-    finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
-    text = out.read_text()
+    text = console_exit_output(tmp_path, workspace, db, "SECURITY_LOCKDOWN_MODE=sometimes")
     assert "git_status" in text  # the stored list was on screen (Textual draws on stderr)
     assert "EXIT=2" in text
     assert "Configuration error: SECURITY_LOCKDOWN_MODE" in text
