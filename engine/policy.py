@@ -206,9 +206,8 @@ class PolicyStore:
             )
 
     async def current(self) -> ExecutionConfig:
-        """The stored config as last committed (read beside this process's writes, not
-        behind them: every real run reads it)."""
-        row = await self._db.fetchone_committed(CURRENT_DOC)
+        """The stored config, read now."""
+        row = await self._db.fetchone(CURRENT_DOC)
         return self._parse(row[0] if row else None)
 
     def current_sync(self, stx: SyncTransaction) -> ExecutionConfig:

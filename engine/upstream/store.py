@@ -177,8 +177,7 @@ class UpstreamStore:
         return UpstreamTool.from_row(row)
 
     async def tool_and_server(self, name: str) -> tuple[UpstreamTool, Server]:
-        """A tool and its server as last committed, in one hand-off (every call reads them:
-        on the reader's connection, not behind this process's writes)."""
+        """A tool and its server in one hand-off to the database thread (a call's path)."""
         server_name, tool_name = split_name(name)
 
         def read(raw: sqlite3.Connection) -> tuple[sqlite3.Row | None, sqlite3.Row | None]:
@@ -191,7 +190,7 @@ class UpstreamStore:
             ).fetchone()
             return tool, server
 
-        tool_row, server_row = await self._db.read_committed(read)
+        tool_row, server_row = await self._db.read(read)
         if tool_row is None:
             raise NotFoundError(f"tool: no upstream tool {name!r} (see 'daena mcp tools')")
         if server_row is None:
