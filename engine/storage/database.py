@@ -350,9 +350,11 @@ class Database:
 
     async def close(self) -> None:
         self._closed = True
-        if self._reader is not None:
-            await self._reader.close()
-        await self._conn.close()
+        try:
+            if self._reader is not None:  # interrupted (a signal's cancel), the writer still
+                await self._reader.close()  # closes: its thread would keep the process alive
+        finally:
+            await self._conn.close()
         if self._known is not None:
             self._known.close()
         if self._watcher is not None:

@@ -3,6 +3,7 @@ it and against a real node server as subprocesses, and `daena serve` itself."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -222,6 +223,55 @@ def test_daena_serve_subprocess(tmp_path: Path) -> None:
         )
         assert own.status_code == 403, own.text
         assert "never scraped" in own.json()["error"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    assert proc.returncode in (0, 130, -signal.SIGINT)
+
+
+def test_daena_serve_stops_on_sigint_after_agent_requests(tmp_path: Path) -> None:
+    """An agent's requests open the token check's reader connection (engine/storage/
+    reader.py); SIGINT still ends the server, every connection thread closed."""
+    ws = tmp_path / "serve-ws"
+    make_repo(ws)
+    env = script_env()
+    code = "import sys; from daena_tui import cli\nsys.exit(cli.main(sys.argv[1:]))"
+    empty_env = tmp_path / "empty.env"
+    empty_env.write_text("", encoding="utf-8")
+    args = ["--db", str(tmp_path / "d.db"), "--workspace", str(ws), "--env-file", str(empty_env)]
+    minted = subprocess.run(
+        [sys.executable, "-c", code, *args, "--json", "agents", "token", "create", "sig"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    agent_token = json.loads(minted.stdout)["token"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *args, "serve", "--port", "0", "--log-level", "warning"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "daena API on http://127.0.0.1:" in line, line
+        url = line.split(" on ", 1)[1].split(" ", 1)[0]
+        auth = {TOKEN_HEADER: agent_token}
+        for _ in range(3):
+            run = httpx.post(
+                url + "/run",
+                json={"tool_name": "git_status", "args": {}, "dry_run": True},
+                headers=auth,
+                timeout=15,
+            )
+            assert run.status_code == 200, run.text
     finally:
         proc.send_signal(signal.SIGINT)
         try:
