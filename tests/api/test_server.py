@@ -175,20 +175,39 @@ def test_serve_reports_a_port_in_use(
     assert code == 1 and "cannot listen on 127.0.0.1:" in capsys.readouterr().err
 
 
-def test_daena_serve_subprocess(tmp_path: Path) -> None:
-    """`daena serve --port 0` prints its address, serves with the token, stops on SIGINT."""
+SERVE_CODE = "import sys; from daena_tui import cli\nsys.exit(cli.main(sys.argv[1:]))"
+
+
+def serve_args(tmp_path: Path) -> list[str]:
+    """A database, a workspace repository and an empty env file (no .env from the working
+    directory is read) for a `daena` subprocess."""
     ws = tmp_path / "serve-ws"
     make_repo(ws)
+    empty_env = tmp_path / "empty.env"
+    empty_env.write_text("", encoding="utf-8")
+    return ["--db", str(tmp_path / "d.db"), "--workspace", str(ws), "--env-file", str(empty_env)]
+
+
+def stop_on_sigint(proc: subprocess.Popen[str]) -> int | None:
+    """SIGINT, as Ctrl+C sends it; the exit code, or SIGKILL's after 15 s."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+    return proc.returncode
+
+
+def test_daena_serve_subprocess(tmp_path: Path) -> None:
+    """`daena serve --port 0` prints its address, serves with the token, stops on SIGINT."""
     env = script_env()
     env["EXECUTION_TOKEN"] = TOKEN
     env["AUTOMATION_SAFE_MODE"] = "false"
     env["AUTOMATION_ALLOWED_PRIVATE_ADDRESSES"] = "127.0.0.0/8"
-    code = "import sys; from daena_tui import cli\nsys.exit(cli.main(sys.argv[1:]))"
-    empty_env = tmp_path / "empty.env"  # no .env from the working directory is read
-    empty_env.write_text("", encoding="utf-8")
-    args = ["--db", str(tmp_path / "d.db"), "--workspace", str(ws), "--env-file", str(empty_env)]
+    args = serve_args(tmp_path)
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, *args, "serve", "--port", "0", "--log-level", "warning"],
+        [sys.executable, "-c", SERVE_CODE, *args, "serve", "--port", "0", "--log-level", "warning"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -224,27 +243,17 @@ def test_daena_serve_subprocess(tmp_path: Path) -> None:
         assert own.status_code == 403, own.text
         assert "never scraped" in own.json()["error"]
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-    assert proc.returncode in (0, 130, -signal.SIGINT)
+        code = stop_on_sigint(proc)
+    assert code in (0, 130, -signal.SIGINT)
 
 
 def test_daena_serve_stops_on_sigint_after_agent_requests(tmp_path: Path) -> None:
     """An agent's requests open the token check's reader connection (engine/storage/
     reader.py); SIGINT still ends the server, every connection thread closed."""
-    ws = tmp_path / "serve-ws"
-    make_repo(ws)
     env = script_env()
-    code = "import sys; from daena_tui import cli\nsys.exit(cli.main(sys.argv[1:]))"
-    empty_env = tmp_path / "empty.env"
-    empty_env.write_text("", encoding="utf-8")
-    args = ["--db", str(tmp_path / "d.db"), "--workspace", str(ws), "--env-file", str(empty_env)]
+    args = serve_args(tmp_path)
     minted = subprocess.run(
-        [sys.executable, "-c", code, *args, "--json", "agents", "token", "create", "sig"],
+        [sys.executable, "-c", SERVE_CODE, *args, "--json", "agents", "token", "create", "sig"],
         capture_output=True,
         text=True,
         env=env,
@@ -252,9 +261,9 @@ def test_daena_serve_stops_on_sigint_after_agent_requests(tmp_path: Path) -> Non
     )
     agent_token = json.loads(minted.stdout)["token"]
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, *args, "serve", "--port", "0", "--log-level", "warning"],
+        [sys.executable, "-c", SERVE_CODE, *args, "serve", "--port", "0", "--log-level", "warning"],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
         env=env,
     )
@@ -263,20 +272,14 @@ def test_daena_serve_stops_on_sigint_after_agent_requests(tmp_path: Path) -> Non
         line = proc.stdout.readline()
         assert "daena API on http://127.0.0.1:" in line, line
         url = line.split(" on ", 1)[1].split(" ", 1)[0]
-        auth = {TOKEN_HEADER: agent_token}
         for _ in range(3):
             run = httpx.post(
                 url + "/run",
                 json={"tool_name": "git_status", "args": {}, "dry_run": True},
-                headers=auth,
+                headers={TOKEN_HEADER: agent_token},
                 timeout=15,
             )
             assert run.status_code == 200, run.text
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-    assert proc.returncode in (0, 130, -signal.SIGINT)
+        code = stop_on_sigint(proc)
+    assert code in (0, 130, -signal.SIGINT)
