@@ -456,31 +456,12 @@ class Database:
 
     async def fetchone_committed(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         """`fetchone` through `read_committed`."""
-
-        def query(raw: sqlite3.Connection) -> sqlite3.Row | None:
-            cursor = raw.execute(sql, params)
-            try:
-                row: sqlite3.Row | None = cursor.fetchone()
-                return row
-            finally:
-                cursor.close()
-
-        return await self.read_committed(query)
+        rows = await self.read_committed(_rows(sql, params, one=True))
+        return rows[0] if rows else None
 
     async def _read(self, sql: str, params: Params, *, one: bool) -> list[sqlite3.Row]:
         """A query and its rows in one hand-off to the connection's thread."""
-
-        def query(raw: sqlite3.Connection) -> list[sqlite3.Row]:
-            cursor = raw.execute(sql, params)
-            try:
-                if one:
-                    row = cursor.fetchone()
-                    return [row] if row is not None else []
-                return cursor.fetchall()
-            finally:
-                cursor.close()
-
-        return await self.read(query)
+        return await self.read(_rows(sql, params, one=one))
 
     async def events_after(self, last_id: int, limit: int = 500) -> list[sqlite3.Row]:
         return await self.fetchall(
@@ -491,6 +472,22 @@ class Database:
     async def last_event_id(self) -> int:
         row = await self.fetchone("SELECT COALESCE(MAX(id), 0) FROM events")
         return int(row[0]) if row else 0
+
+
+def _rows(sql: str, params: Params, *, one: bool) -> Callable[[sqlite3.Connection], list[Any]]:
+    """The query as a function of a connection: its rows (at most one with `one`)."""
+
+    def query(raw: sqlite3.Connection) -> list[Any]:
+        cursor = raw.execute(sql, params)
+        try:
+            if one:
+                row = cursor.fetchone()
+                return [row] if row is not None else []
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
+    return query
 
 
 def check_current(where: object, version: int) -> None:
