@@ -7,7 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.geometry import Region
 from textual.pilot import Pilot
+from textual.widget import Widget
 
 import engine
 from daena_tui.console.app import DaenaApp, create_app
@@ -76,6 +78,28 @@ async def test_plus_extends_by_ten_minutes_audited_and_refused_past_the_bound(
         await pilot.press("plus")
         await wait_for(pilot, lambda: any("at most 4 h" in m for _, m, _ in told.notes), "refusal")
         assert (await eng.approvals.get(request.id)).expires_at == before
+
+
+def painted(widget: Widget) -> str:
+    """What the widget paints now (its lines as the screen composes them)."""
+    lines = widget.render_lines(Region(0, 0, *widget.outer_size))
+    return "\n".join(line.text for line in lines)
+
+
+async def test_the_facts_line_paints_every_second_of_the_countdown(
+    settings: engine.Settings,
+) -> None:
+    """The per-second update skips the layout pass when the line keeps its length; what is
+    painted still follows the clock, and a shorter line (10:00 -> 9:59) is laid out anew."""
+    request = await pending_write(settings)
+    clock = Ticking(request.expires_at - 601)
+    app = create_app(settings, probe_nodes=False, clock=Clock(clock))
+    async with app.run_test(size=SIZE) as pilot:
+        await inbox(pilot, app)
+        facts = app.screen.query_one("#approval-facts")
+        for left in ("10:01", "10:00", "9:59", "9:58"):
+            await wait_for(pilot, lambda left=left: f"expires in {left}" in painted(facts), left)
+            clock.now += 1
 
 
 async def test_another_console_sees_the_new_expiry(

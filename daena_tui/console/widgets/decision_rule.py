@@ -47,6 +47,15 @@ class DecisionRule(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id)
         self.shown = ""  # the plain rule line (tests read it)
+        self._facts_length = -1
+
+    def show_facts(self, facts: Text) -> None:
+        """Show the facts line. A text as long as the last one wraps the same way, so the
+        per-second countdown repaints this line alone: a layout pass repaints the whole
+        screen, half of the console's CPU with 500 requests pending."""
+        same_size = facts.cell_len == self._facts_length
+        self._facts_length = facts.cell_len
+        self.update(facts, layout=not same_size)
 
     def show(self, request: engine.ApprovalRequest | None) -> None:
         if request is None:
