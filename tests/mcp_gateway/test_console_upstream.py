@@ -9,6 +9,7 @@ import pytest
 
 import engine
 from daena_tui.console.app import create_app
+from daena_tui.console.widgets.virtual_table import ToolTable
 from engine.upstream.connection import Endpoint
 from tests.tui.conftest import settings_for, started, wait_for
 
@@ -178,7 +179,6 @@ async def test_tools_section_lists_upstream_tools_under_their_server_with_their_
     """Each tool under its server with its pin (pinned, changed, not pinned); for the
     changed one the pinned and new definitions side by side, inert; space re-pins it."""
     from daena_tui.console.screens.tools import ToolsScreen
-    from daena_tui.console.widgets.tables import RowTable
 
     state = tmp_path / "fickle"
     state.mkdir()
@@ -199,8 +199,8 @@ async def test_tools_section_lists_upstream_tools_under_their_server_with_their_
         await wait_for(pilot, lambda: "fickle.echo" in screen(), "upstream tools listed")
         tools = app.screen
         assert isinstance(tools, ToolsScreen)
-        table = tools.query_one("#tools-table", RowTable)
-        keys = [str(row.key.value) for row in table.ordered_rows]
+        table = tools.query_one("#tools-table", ToolTable)
+        keys = table.row_keys()
         server_at = keys.index("server:fickle")
         assert keys.index("git_status") < server_at < keys.index("fickle.echo")
         assert {"fickle.echo", "fickle.crash", "fickle.hang"} <= set(keys[server_at + 1 :])

@@ -16,7 +16,7 @@ from textual.widgets import DataTable
 import engine
 from daena_tui.console.app import create_app
 from daena_tui.console.screens.modals.decision import ApproveModal
-from daena_tui.console.widgets.tables import RowTable
+from daena_tui.console.widgets.virtual_table import ToolTable
 from engine.storage import postgres
 from tests.postgres.cluster import Cluster
 from tests.tui.conftest import started, text_of, wait_for
@@ -63,7 +63,7 @@ async def test_the_console_on_postgresql_shows_and_approves_another_process_requ
     async with app.run_test(size=(100, 30)) as pilot:
         await started(pilot)
         assert app.engine is not None and app.engine.db.dialect == "postgresql"
-        tools = app.screen.query_one("#tools-table", RowTable)
+        tools = app.screen.query_one("#tools-table", ToolTable)
         listed = {"git_status", "filesystem_write"}
         await wait_for(pilot, lambda: listed <= set(tools.rows), "the tools listed")
         db = app.engine.db

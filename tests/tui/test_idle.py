@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from textual.app import App, ComposeResult
 from textual.cache import LRUCache
-from textual.widgets import DataTable, LoadingIndicator
+from textual.widgets import LoadingIndicator
 
 import engine
 from daena_tui.console.app import create_app
 from daena_tui.console.screens.approvals import ApprovalsScreen
 from daena_tui.console.status import STATUS_SAFETY_SEC, ConsoleStatus
 from daena_tui.console.widgets.tables import CELL_CACHE, LINE_CACHE, RowTable
+from daena_tui.console.widgets.virtual_table import ToolTable
 
 from .conftest import started, wait_for
 
@@ -29,7 +31,7 @@ async def test_no_spinner_is_left_running_behind_the_sections(app) -> None:
             ),
             "the start-up spinner removed",
         )
-        tools = app.screen.query_one("#tools-table", DataTable)
+        tools = app.screen.query_one("#tools-table", ToolTable)
         await wait_for(pilot, lambda: tools.row_count > 0, "the first section loaded")
 
 
@@ -63,7 +65,7 @@ async def test_node_checks_start_once_the_first_section_is_drawn(settings, monke
     real_start = engine.Engine.start_probing
 
     def start_probing(self: engine.Engine, interval: float) -> None:
-        rows_when_probing.append(app.screen.query_one("#tools-table", DataTable).row_count)
+        rows_when_probing.append(app.screen.query_one("#tools-table", ToolTable).row_count)
         real_start(self, interval)
 
     monkeypatch.setattr(engine.Engine, "start_probing", start_probing)
@@ -95,12 +97,21 @@ async def test_the_expiry_watch_sleeps_while_nothing_can_expire(app, eng) -> Non
         await wait_for(pilot, lambda: watch._timer is None, "asleep again once it is decided")
 
 
-async def test_tables_keep_a_screenful_of_rendered_cells_not_textuals_ten_thousand(app) -> None:
+class OneTable(App[None]):
+    def compose(self) -> ComposeResult:
+        table = RowTable(id="rows")
+        table.add_fit_column("n", key="n", width=6)
+        for n in range(40):
+            table.add_row(str(n), key=str(n))
+        yield table
+
+
+async def test_tables_keep_a_screenful_of_rendered_cells_not_textuals_ten_thousand() -> None:
     """A cell that changes each second (the countdown) is cached anew each time: the
     caches are bounded near what a screen shows (the inbox grew ~12 MB filling 10,000)."""
+    app = OneTable()
     async with app.run_test(size=(100, 30)) as pilot:
-        await started(pilot)
-        table = app.screen.query_one("#tools-table", RowTable)
+        table = app.query_one("#rows", RowTable)
         caches = {
             name: getattr(table, name)
             for name in ("_cell_render_cache", "_row_render_cache", "_line_cache")
@@ -109,7 +120,7 @@ async def test_tables_keep_a_screenful_of_rendered_cells_not_textuals_ten_thousa
         assert caches["_cell_render_cache"].maxsize == CELL_CACHE
         assert caches["_line_cache"].maxsize == caches["_row_render_cache"].maxsize == LINE_CACHE
         cells = caches["_cell_render_cache"]
-        await wait_for(pilot, lambda: bool(cells), "the Tools rows drawn through that cache")
+        await wait_for(pilot, lambda: bool(cells), "the rows drawn through that cache")
         assert len(cells) <= CELL_CACHE
 
 

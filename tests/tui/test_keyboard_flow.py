@@ -26,6 +26,7 @@ from daena_tui.console.screens.approvals import ApprovalsScreen
 from daena_tui.console.screens.modals.prompt import PromptModal
 from daena_tui.console.widgets.args_view import ArgsView
 from daena_tui.console.widgets.tables import RowTable
+from daena_tui.console.widgets.virtual_table import ToolTable
 from engine.tools.registry import ToolRegistry
 from tests.engine.tasks.tasks_toolkit import make_registry
 
@@ -42,7 +43,7 @@ def focused_id(app: DaenaApp) -> str | None:
 async def run_form(pilot: Pilot[int], tool: str) -> None:
     """Tools → Enter on `tool` → the Run form, as an operator gets there."""
     app = await started(pilot)
-    table = app.screen.query_one("#tools-table", RowTable)
+    table = app.screen.query_one("#tools-table", ToolTable)
     await wait_for(pilot, lambda: tool in table.rows, "tool catalog")
     table.move_cursor(row=table.get_row_index(tool))
     await pilot.press("enter")

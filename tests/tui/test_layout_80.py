@@ -12,7 +12,7 @@ from textual.widgets import DataTable
 from textual.widgets._footer import FooterKey
 
 from daena_tui.console.sections import SECTIONS
-from daena_tui.console.widgets.virtual_table import AuditTable
+from daena_tui.console.widgets.virtual_table import AuditTable, VirtualTable
 
 from .conftest import wait_for
 from .snapshot_data import seeded_app
@@ -26,9 +26,9 @@ async def shown(pilot: Pilot[int], mode: str) -> None:
     await pilot.press(f"alt+{next(s.key for s in SECTIONS if s.mode == mode)}")
     await wait_for(pilot, lambda: app.current_mode == mode, f"{mode} shown")
     await wait_for(pilot, lambda: app.status.ready, "header status")
-    tables: list[DataTable[object] | AuditTable] = [
+    tables: list[DataTable[object] | VirtualTable] = [
         *app.screen.query(DataTable),
-        *app.screen.query(AuditTable),
+        *app.screen.query(VirtualTable),
     ]
     for table in tables:
         if table.display and table.id in ("tools-table", "logs-table", "inbox", "nodes-table"):

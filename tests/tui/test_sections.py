@@ -16,7 +16,7 @@ from daena_tui.console.screens.modals.confirm import ConfirmModal
 from daena_tui.console.screens.modals.decision import ApproveModal, DenyModal
 from daena_tui.console.widgets.args_view import ArgsView
 from daena_tui.console.widgets.result_view import ResultView
-from daena_tui.console.widgets.virtual_table import AuditTable
+from daena_tui.console.widgets.virtual_table import AuditTable, ToolTable
 
 from .conftest import started, text_of, wait_for
 
@@ -40,7 +40,7 @@ def best_hit(app: App[int]) -> str | None:
 async def test_toggle_tool_is_persisted(app, settings) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await started(pilot)
-        table = app.screen.query_one("#tools-table", DataTable)
+        table = app.screen.query_one("#tools-table", ToolTable)
         await wait_for(pilot, lambda: table.row_count > 0, "tool catalog")
         assert "filesystem_write" in table.rows
         table.move_cursor(row=table.get_row_index("filesystem_write"))
@@ -61,7 +61,7 @@ async def test_run_git_status_from_its_form(app, workspace: Path) -> None:
     (workspace / "new.txt").write_text("x\n", encoding="utf-8")
     async with app.run_test(size=(100, 30)) as pilot:
         await started(pilot)
-        table = app.screen.query_one("#tools-table", DataTable)
+        table = app.screen.query_one("#tools-table", ToolTable)
         await wait_for(pilot, lambda: table.row_count > 0, "tool catalog")
         table.move_cursor(row=table.get_row_index("git_status"))
         await pilot.press("enter")

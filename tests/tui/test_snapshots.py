@@ -16,7 +16,7 @@ from textual.widgets import DataTable
 
 from daena_tui.console.widgets.args_view import ArgsView
 from daena_tui.console.widgets.decision_rule import DecisionRule
-from daena_tui.console.widgets.virtual_table import AuditTable
+from daena_tui.console.widgets.virtual_table import VirtualTable
 
 from .conftest import wait_for
 from .snapshot_data import MODELS_ROOT, snapshot_app
@@ -27,7 +27,7 @@ def rows(selector: str, at_least: int = 1) -> Callable[[Pilot[int]], object]:
         app = pilot.app
         await wait_for(pilot, lambda: app.screen.query(selector), f"{selector} mounted")
         table = app.screen.query_one(selector)
-        assert isinstance(table, DataTable | AuditTable)
+        assert isinstance(table, DataTable | VirtualTable)
         await wait_for(pilot, lambda: table.row_count >= at_least, f"{selector} rows")
         await wait_for(pilot, lambda: app.status.ready, "header status")
         await pilot.pause()

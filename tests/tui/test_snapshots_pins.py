@@ -13,7 +13,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 import engine
-from daena_tui.console.widgets.tables import RowTable
+from daena_tui.console.widgets.virtual_table import ToolTable
 from engine.tools.spec import Risk
 from engine.upstream.connection import Endpoint
 from engine.upstream.pinning import Definition
@@ -52,7 +52,7 @@ async def seed_upstream(settings: engine.Settings) -> None:
 async def changed_highlighted(pilot: Pilot[int]) -> None:
     app = pilot.app
     await wait_for(pilot, lambda: app.screen.query("#tools-table"), "tools screen")
-    table = app.screen.query_one("#tools-table", RowTable)
+    table = app.screen.query_one("#tools-table", ToolTable)
     await wait_for(pilot, lambda: "clock.echo" in table.rows, "upstream tools")
     await wait_for(pilot, lambda: app.status.ready, "header status")
     table.focus()

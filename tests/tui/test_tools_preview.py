@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable
 
 import engine
 from daena_tui.console.app import STILL_OPENING as SECTIONS_WAIT
 from daena_tui.console.app import DaenaApp, create_app
 from daena_tui.console.screens.tools import STILL_OPENING, ToolsScreen
+from daena_tui.console.widgets.virtual_table import ToolTable
 from engine.tools.preview import PreviewTool, preview_tools
 
 from .conftest import Recorded, text_of, wait_for
@@ -45,11 +45,11 @@ async def seed(settings: engine.Settings, **enabled: bool) -> None:
 
 def shown(app: DaenaApp) -> dict[str, tuple[str, str, str]]:
     """Row key -> (risk, enabled, description) as the Tools table shows them."""
-    table = app.screen.query_one("#tools-table", DataTable)
+    table = app.screen.query_one("#tools-table", ToolTable)
     rows = {}
     for key in table.rows:
         cells = [text_of(c).strip() for c in table.get_row(key)]
-        rows[str(key.value)] = (cells[1], cells[2], cells[4])
+        rows[key] = (cells[1], cells[2], cells[4])
     return rows
 
 
@@ -105,7 +105,7 @@ async def test_the_stored_list_comes_first_and_the_engines_replaces_it(
         assert "Opening the engine" in text_of(screen.query_one("#tools-detail"))
 
         # Keys that need the engine say so, and do nothing.
-        screen.query_one("#tools-table", DataTable).focus()
+        screen.query_one("#tools-table", ToolTable).focus()
         await pilot.press("down", "space")
         await pilot.press("enter")
         await pilot.press("3")

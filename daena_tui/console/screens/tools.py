@@ -15,19 +15,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
-from rich.console import Group, RenderableType
+from rich.console import Group
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 import engine
 from daena_tui.console.render import agent_text
 from daena_tui.console.screens.base import SectionScreen
 from daena_tui.console.styles import enabled_text, risk_text, status_text, tone
 from daena_tui.console.widgets.pin_view import definitions, pin_summary, pin_text
-from daena_tui.console.widgets.tables import ToolTable
+from daena_tui.console.widgets.virtual_table import Row, ToolTable
 
 if TYPE_CHECKING:
     from engine.upstream.store import Server, UpstreamTool
@@ -55,6 +55,8 @@ class Listed(Protocol):
 
 class ToolsScreen(SectionScreen):
     SECTION = "tools"
+    AUTO_FOCUS = "#tools-table"
+    MAIN = "#tools-table"  # a VirtualTable, not a DataTable: named for Escape to return to
     RELOAD_ON = (engine.ConfigChanged,)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle_tool", "Enable/disable"),
@@ -70,7 +72,7 @@ class ToolsScreen(SectionScreen):
         self.preliminary = False
 
     def compose_body(self) -> ComposeResult:
-        table = ToolTable(id="tools-table", zebra_stripes=True)
+        table = ToolTable(id="tools-table")
         table.titled("Tool catalog")
         table.add_fit_column("Tool", key="name", width=18, flex=1, most=34)
         table.add_fit_column("Risk", key="risk", width=6)
@@ -89,12 +91,10 @@ class ToolsScreen(SectionScreen):
     def _show_preview(self) -> None:
         """The built-in tools as stored, while the engine opens (never acted on)."""
         rows = self.console.preview
-        table = self.query_one("#tools-table", DataTable)
+        table = self.query_one("#tools-table", ToolTable)
         if not rows or (self.preliminary and table.row_count):
             return  # nothing to show, or shown already (a mode's first show resumes twice)
-        table.clear()
-        for row in rows:
-            self._add_tool(table, row, None)
+        table.set_rows([self._tool_row(row, None) for row in rows], keep_cursor=False)
         self.preliminary = True
         self._show_detail()
         self.console.preview_drawn(self)
@@ -111,53 +111,49 @@ class ToolsScreen(SectionScreen):
         except engine.EngineError as err:
             self.report(err)
             if self.preliminary:  # the stored list is not shown as the engine's
-                self.query_one("#tools-table", DataTable).clear()
+                self.query_one("#tools-table", ToolTable).set_rows([])
                 self.preliminary = False
                 self._show_detail()
             return
-        table = self.query_one("#tools-table", DataTable)
         self.preliminary = False
         self.tools = {i.name: i for i in infos}
         self.upstream = {t.name: t for t in upstream if t.name in self.tools}
-        current = self.current_key()
-        table.clear()
-        for info in infos:
-            if info.name not in self.upstream:
-                self._add_tool(table, info, None)
+        rows = [self._tool_row(i, None) for i in infos if i.name not in self.upstream]
         for server in servers:
-            self._add_server(table, server)
+            rows.append(self._server_row(server))
             for tool in upstream:
                 if tool.server == server.name and tool.name in self.tools:
-                    self._add_tool(table, self.tools[tool.name], tool)
-        if current is not None and current in table.rows:
-            table.move_cursor(row=table.get_row_index(current))
+                    rows.append(self._tool_row(self.tools[tool.name], tool))
+        self.query_one("#tools-table", ToolTable).set_rows(rows)  # the cursor stays on its row
         self._show_detail()
 
-    def _add_tool(
-        self, table: DataTable[RenderableType], info: Listed, tool: UpstreamTool | None
-    ) -> None:
-        table.add_row(
-            Text(("  " if tool else "") + info.name),
-            risk_text(self.app, str(info.risk)),
-            enabled_text(self.app, info.enabled),
-            pin_text(self.app, tool.pin_state) if tool else "",
-            agent_text(info.description, max_lines=1, max_chars=300, more=""),
-            key=info.name,
+    def _tool_row(self, info: Listed, tool: UpstreamTool | None) -> Row:
+        return (
+            info.name,
+            (
+                Text(("  " if tool else "") + info.name),
+                risk_text(self.app, str(info.risk)),
+                enabled_text(self.app, info.enabled),
+                pin_text(self.app, tool.pin_state) if tool else "",
+                agent_text(info.description, max_lines=1, max_chars=300, more=""),
+            ),
         )
 
-    def _add_server(self, table: DataTable[RenderableType], server: Server) -> None:
+    def _server_row(self, server: Server) -> Row:
         via = "http" if server.endpoint.url else "stdio"
         where = agent_text(server.endpoint.describe(), max_lines=1, max_chars=200, more="")
-        table.add_row(
-            Text(f"▸ {server.name}", style="bold"),
-            "",
-            "",
-            status_text(self.app, server.state, server.state or "—"),
-            tone(self.app, "text-muted", f"MCP server · {via} · ").append_text(where),
-            key=SERVER_KEY + server.name,
+        return (
+            SERVER_KEY + server.name,
+            (
+                Text(f"▸ {server.name}", style="bold"),
+                "",
+                "",
+                status_text(self.app, server.state, server.state or "—"),
+                tone(self.app, "text-muted", f"MCP server · {via} · ").append_text(where),
+            ),
         )
 
-    @on(DataTable.RowHighlighted, "#tools-table")
+    @on(ToolTable.RowHighlighted, "#tools-table")
     def _show_detail(self) -> None:
         key = self.current_key() or ""
         info = self.tools.get(key)
@@ -223,7 +219,8 @@ class ToolsScreen(SectionScreen):
         self.notify(message, title="Tools", markup=False)
         self.reload()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(ToolTable.RowSelected, "#tools-table")
+    def _selected(self, event: ToolTable.RowSelected) -> None:
         event.stop()
         self.action_open_run()
 

@@ -197,10 +197,6 @@ class ListTable(RowTable):
     ]
 
 
-class ToolTable(RowTable):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "Run form")]
-
-
 class TaskTable(RowTable):
     # Enter runs the task, as `g` does (the footer names `g` once).
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "Run", show=False)]

@@ -390,3 +390,11 @@ class AuditTable(VirtualTable):
     """The Logs table: Enter opens the record's detail."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "Detail")]
+
+
+class ToolTable(VirtualTable):
+    """The Tools table: Enter opens the run form. A virtual table because it is what the
+    operator waits for at start: DataTable draws every cell on screen twice in its first
+    frames (before and after the columns fit), most of the time to "Tools listed"."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "Run form")]
