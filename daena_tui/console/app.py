@@ -171,6 +171,7 @@ class DaenaApp(App[int]):
         self._preview_source = None if observer or initial_section != "tools" else preview
         self.preview: Sequence[PreviewTool] | None = None
         self._preview_screen: SectionScreen | None = None
+        self._unmasked = False  # a mode switch without Textual's 50 ms hold (_switch_unmasked)
         self._lifespan_started = False
 
     def get_driver_class(self) -> type[Driver]:
@@ -256,7 +257,22 @@ class DaenaApp(App[int]):
         except Exception:  # only a head start: on any failure the engine's list is the first
             self.preview = None
         if self.preview:
-            self.switch_mode(self._initial)
+            self._switch_unmasked(self._initial)
+
+    def _switch_unmasked(self, mode: str) -> None:
+        """Leave the starting screen for the first section at once. Textual holds the screen
+        for 50 ms on a mode switch (`delay_update`, masking a half-built screen) and throws
+        away the frame drawn meanwhile: a sixth of "Tools listed" (BENCHMARKS.md §3). The
+        starting screen masks nothing worth it; later switches keep Textual's mask."""
+        self._unmasked = True
+        try:
+            self.switch_mode(mode)
+        finally:
+            self._unmasked = False
+
+    def delay_update(self, delay: float = 0.05) -> None:
+        if not self._unmasked:
+            super().delay_update(delay)
 
     def preview_drawn(self, screen: SectionScreen) -> None:
         """`screen` shows the preview: it reloads when the engine opens, which starts once
@@ -285,7 +301,7 @@ class DaenaApp(App[int]):
         super()._handle_exception(error)
 
     def on_engine_opened(self, _: EngineOpened) -> None:
-        self.switch_mode(self._initial)
+        self._switch_unmasked(self._initial)
         if self._preview_screen is not None:  # already shown: the engine's list replaces it
             self._preview_screen.reload()
         self.refresh_status()
