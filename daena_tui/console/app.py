@@ -12,7 +12,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from functools import partial
+from functools import cache, partial
 from importlib import import_module
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -33,8 +33,8 @@ from daena_tui.console import alerts, quitting
 from daena_tui.console.bridge import EngineBridge
 from daena_tui.console.clock import Clock
 from daena_tui.console.commands import ConsoleCommands
-from daena_tui.console.expiry import RELOAD_ON as EXPIRY_EVENTS
 from daena_tui.console.expiry import ExpiryWatch
+from daena_tui.console.expiry import reload_on as expiry_events
 from daena_tui.console.messages import EngineEventReceived, EngineOpened
 from daena_tui.console.preferences import Preferences
 from daena_tui.console.screens import SECTION_SCREENS
@@ -63,15 +63,26 @@ STILL_OPENING = "The engine is still opening: sections open once it is."
 PREVIEW_WAIT_SEC = 1.0
 """The longest the engine waits for the stored Tools list to be drawn before it opens."""
 LINUX_DRIVER = "textual.drivers.linux_driver"
-STATUS_EVENTS = (
-    engine.ApprovalRequested,
-    engine.ApprovalDecided,
-    engine.ConfigChanged,
-    engine.NodeChanged,
-    engine.NodeHealthChanged,
-)
 PIN_CHANGED = "mcp_pin_changed"  # the audit action that raises the pin alert
-APP_EVENTS = (*STATUS_EVENTS, *EXPIRY_EVENTS)  # with PIN_CHANGED: what the App acts on
+
+
+@cache
+def status_events() -> tuple[type[engine.Event], ...]:
+    """The events that change the header. Functions, not constants: the event classes load
+    with the engine, after the first frame."""
+    return (
+        engine.ApprovalRequested,
+        engine.ApprovalDecided,
+        engine.ConfigChanged,
+        engine.NodeChanged,
+        engine.NodeHealthChanged,
+    )
+
+
+@cache
+def app_events() -> tuple[type[engine.Event], ...]:
+    """With PIN_CHANGED, what the App acts on."""
+    return (*status_events(), *expiry_events())
 
 
 def default_engine_factory(
@@ -363,7 +374,7 @@ class DaenaApp(App[int]):
         runs, which are most events and change none of these."""
         if isinstance(event, engine.AuditAppended):
             return event.action == PIN_CHANGED
-        return isinstance(event, APP_EVENTS)
+        return isinstance(event, app_events())
 
     def on_engine_event_received(self, message: EngineEventReceived) -> None:
         event = message.event
@@ -373,7 +384,7 @@ class DaenaApp(App[int]):
             alerts.approval_requested(self, event)
         if isinstance(event, engine.AuditAppended) and event.action == PIN_CHANGED:
             alerts.pin_changed(self, event)
-        if isinstance(event, STATUS_EVENTS):
+        if isinstance(event, status_events()):
             self._refresh_status_soon()
 
     def _refresh_status_soon(self) -> None:

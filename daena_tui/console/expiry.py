@@ -12,11 +12,11 @@ running to a deadline it does not wake at all (an idle console, BENCHMARKS.md §
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 from typing import TYPE_CHECKING, cast
 
 import engine
 from daena_tui.console.alerts import expiring
-from engine.events import ApprovalExtended
 
 if TYPE_CHECKING:
     from textual.timer import Timer
@@ -25,12 +25,15 @@ if TYPE_CHECKING:
     from daena_tui.console.app import DaenaApp
 
 WATCHED = 500  # soonest-expiring pending requests kept (the inbox's first page)
-RELOAD_ON = (
-    engine.ApprovalRequested,
-    engine.ApprovalDecided,
-    ApprovalExtended,
-    engine.TaskChanged,
-)
+
+
+@cache
+def reload_on() -> tuple[type[engine.Event], ...]:
+    """The events that change what is watched. A function: the event classes load with
+    the engine, after the first frame (their module is ~10 ms of dataclasses)."""
+    from engine.events import ApprovalExtended
+
+    return (engine.ApprovalRequested, engine.ApprovalDecided, ApprovalExtended, engine.TaskChanged)
 
 
 class ExpiryWarnings:
@@ -70,7 +73,7 @@ class ExpiryWatch:
         self.reload()
 
     def on_event(self, event: object) -> None:
-        if self.requests.seconds > 0 and isinstance(event, RELOAD_ON):
+        if self.requests.seconds > 0 and isinstance(event, reload_on()):
             self.reload()
 
     def reload(self) -> None:

@@ -57,6 +57,22 @@ async def test_toggle_tool_is_persisted(app, settings) -> None:
         assert records and records[0].actor == settings.daena_operator
 
 
+async def test_a_tool_enabled_by_another_process_shows_without_a_key(app, settings) -> None:
+    """The Tools list reloads on the configuration change another process writes."""
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        table = app.screen.query_one("#tools-table", ToolTable)
+        await wait_for(pilot, lambda: "filesystem_write" in table.rows, "tool catalog")
+        assert "off" in str(table.get_cell("filesystem_write", "enabled"))
+        async with engine.Engine.open(settings) as other:  # the CLI, in effect
+            await other.set_tool_enabled("filesystem_write", True)
+        await wait_for(
+            pilot,
+            lambda: "on" in str(table.get_cell("filesystem_write", "enabled")),
+            "shown enabled",
+        )
+
+
 async def test_run_git_status_from_its_form(app, workspace: Path) -> None:
     (workspace / "new.txt").write_text("x\n", encoding="utf-8")
     async with app.run_test(size=(100, 30)) as pilot:

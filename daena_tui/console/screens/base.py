@@ -85,10 +85,14 @@ class SectionScreen(Screen[None]):
     def wants_event(self, event: engine.Event) -> bool:
         """Whether the bridge sends this section `event` while it is on the stack: those it
         reloads on. A section that acts on others says so here (and handles them)."""
-        return isinstance(event, self.RELOAD_ON)
+        return isinstance(event, self.reload_on())
+
+    def reload_on(self) -> tuple[type[engine.Event], ...]:
+        """The events this section reloads on (`RELOAD_ON`)."""
+        return self.RELOAD_ON
 
     def on_engine_event_received(self, message: EngineEventReceived) -> None:
-        if isinstance(message.event, self.RELOAD_ON):
+        if isinstance(message.event, self.reload_on()):
             self._reload_soon()
 
     def _reload_soon(self) -> None:
