@@ -8,7 +8,7 @@ first shows and again only when its cells, the column widths, the theme, the foc
 whether the cursor is on it change; rows added above only move the lines. Stripes follow a
 number each row gets when it is added (not its position), so a row added at the top does
 not swap the stripe of every row below it. Cells are literal and cut with `…` as in every
-console table (`tables.cell`), and the highlighted row in full is the tooltip.
+console table (`cells.cell`), and the highlighted row in full is the tooltip.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from daena_tui.console.widgets.tables import CELL_PADDING, Fit, cell, fit_widths
+from daena_tui.console.widgets.cells import CELL_PADDING, Fit, cell, fit_widths
 from engine.safety.display import marks_only
 
 Row = tuple[str, Sequence[object]]
