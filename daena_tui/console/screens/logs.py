@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -28,6 +29,7 @@ from daena_tui.console.screens.modals.audit_detail import AuditDetailModal
 from daena_tui.console.screens.modals.timeline import TimelineModal
 from daena_tui.console.styles import status_text
 from daena_tui.console.timefilter import parse_when
+from daena_tui.console.widgets.steady import update_steady
 from daena_tui.console.widgets.virtual_table import AuditTable, Row
 
 PAGE = 100
@@ -260,7 +262,7 @@ class LogsScreen(SectionScreen):
         parts.append("live tail on" if self.follow else f"live tail off ({self.missed} new)")
         if self.busy:
             parts.append(self.busy)
-        self.query_one("#logs-info", Label).update(" · ".join(parts))
+        update_steady(self.query_one("#logs-info", Label), Text(" · ".join(parts)))
 
     def on_mount(self) -> None:
         # Mouse-wheel scrolling near the end fetches the next page too.
