@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 from rich.console import Console
+from textual.geometry import Region
 from textual.pilot import Pilot
+from textual.widget import Widget
 
 import engine
 from daena_tui.console.app import DaenaApp, create_app
@@ -166,3 +168,10 @@ def text_of(widget: object) -> str:
     console = Console(width=200, file=io.StringIO(), record=True, color_system=None)
     console.print(content)
     return console.export_text()
+
+
+def painted(widget: Widget) -> str:
+    """What the widget paints now: its lines as the screen composes them (a widget whose
+    content changed without a repaint would still show the old ones)."""
+    lines = widget.render_lines(Region(0, 0, *widget.outer_size))
+    return "\n".join(line.text.rstrip() for line in lines)

@@ -4,10 +4,11 @@ highlighted row, one notification and, where voice is on, one spoken sentence.""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
 
@@ -17,7 +18,16 @@ from daena_tui.console.clock import Clock
 from daena_tui.console.widgets.tables import RowTable
 from engine.approvals import MAX_EXTENSION_SEC, MAX_REQUEST_LIFETIME_SEC
 
-from .conftest import OPERATOR, Recorded, link_espeak, needs_espeak, started, text_of, wait_for
+from .conftest import (
+    OPERATOR,
+    Recorded,
+    link_espeak,
+    needs_espeak,
+    painted,
+    started,
+    text_of,
+    wait_for,
+)
 
 SIZE = (100, 30)
 
@@ -46,6 +56,20 @@ async def inbox(pilot: Pilot[int], app: DaenaApp) -> str:
     await wait_for(pilot, lambda: table.row_count == 1, "the request in the inbox")
     table.focus()
     return text_of(app.screen.query_one("#approval-facts"))
+
+
+@asynccontextmanager
+async def facts_line(
+    settings: engine.Settings, seconds_left: float
+) -> AsyncIterator[tuple[Pilot[int], Ticking, Widget]]:
+    """A console on the inbox, one request pending with `seconds_left` on its clock: the
+    pilot, the clock (move it) and the facts line under the inbox."""
+    request = await pending_write(settings)
+    clock = Ticking(request.expires_at - seconds_left)
+    app = create_app(settings, probe_nodes=False, clock=Clock(clock))
+    async with app.run_test(size=SIZE) as pilot:
+        await inbox(pilot, app)
+        yield pilot, clock, app.screen.query_one("#approval-facts")
 
 
 async def test_plus_extends_by_ten_minutes_audited_and_refused_past_the_bound(
@@ -80,23 +104,12 @@ async def test_plus_extends_by_ten_minutes_audited_and_refused_past_the_bound(
         assert (await eng.approvals.get(request.id)).expires_at == before
 
 
-def painted(widget: Widget) -> str:
-    """What the widget paints now (its lines as the screen composes them)."""
-    lines = widget.render_lines(Region(0, 0, *widget.outer_size))
-    return "\n".join(line.text for line in lines)
-
-
 async def test_the_facts_line_paints_every_second_of_the_countdown(
     settings: engine.Settings,
 ) -> None:
     """The per-second update skips the layout pass when the line keeps its length; what is
     painted still follows the clock, and a shorter line (10:00 -> 9:59) is laid out anew."""
-    request = await pending_write(settings)
-    clock = Ticking(request.expires_at - 601)
-    app = create_app(settings, probe_nodes=False, clock=Clock(clock))
-    async with app.run_test(size=SIZE) as pilot:
-        await inbox(pilot, app)
-        facts = app.screen.query_one("#approval-facts")
+    async with facts_line(settings, 601) as (pilot, clock, facts):
         for left in ("10:01", "10:00", "9:59", "9:58"):
             await wait_for(pilot, lambda left=left: f"expires in {left}" in painted(facts), left)
             clock.now += 1
@@ -105,13 +118,9 @@ async def test_the_facts_line_paints_every_second_of_the_countdown(
 async def test_another_console_sees_the_new_expiry(
     settings: engine.Settings, eng: engine.Engine
 ) -> None:
-    request = await pending_write(settings)
-    clock = Ticking(request.expires_at - 600)
-    app = create_app(settings, probe_nodes=False, clock=Clock(clock))
-    async with app.run_test(size=SIZE) as pilot:
-        await inbox(pilot, app)
-        facts = app.screen.query_one("#approval-facts")
+    async with facts_line(settings, 600) as (pilot, _clock, facts):
         await wait_for(pilot, lambda: "expires in 10:00" in text_of(facts), "10:00 left")
+        request = (await eng.approvals.list("pending", 1))[0]
         await eng.extend(request.id, 1800)  # the CLI or another console, in effect
         await wait_for(pilot, lambda: "expires in 40:00" in text_of(facts), "the new expiry")
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import App, ComposeResult
-from textual.geometry import Region
 from textual.widgets import Static
 
 from daena_tui.console.widgets.steady import update_steady
 
-from .conftest import wait_for
+from .conftest import painted, wait_for
 
 
 class OneLine(App[None]):
@@ -20,19 +19,14 @@ class OneLine(App[None]):
         yield Static(id="line")
 
 
-def painted(widget: Static) -> list[str]:
-    lines = widget.render_lines(Region(0, 0, *widget.outer_size))
-    return [line.text.rstrip() for line in lines]
-
-
 async def test_same_length_repaints_and_a_longer_text_is_laid_out_again() -> None:
     app = OneLine()
     async with app.run_test(size=(40, 10)) as pilot:
         line = app.query_one("#line", Static)
         update_steady(line, Text("9:59"))
-        await wait_for(pilot, lambda: painted(line) == ["9:59"], "first text")
+        await wait_for(pilot, lambda: painted(line) == "9:59", "first text")
         update_steady(line, Text("9:58"))  # as long: no layout, still painted
-        await wait_for(pilot, lambda: painted(line) == ["9:58"], "same length")
+        await wait_for(pilot, lambda: painted(line) == "9:58", "same length")
         update_steady(line, Text("[b]x[/b] wraps here"))  # longer: two lines, never markup
         await wait_for(pilot, lambda: line.outer_size.height == 2, "laid out again")
-        assert painted(line) == ["[b]x[/b]", "wraps here"]
+        assert painted(line) == "[b]x[/b]\nwraps here"
