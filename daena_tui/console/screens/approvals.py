@@ -39,6 +39,7 @@ from daena_tui.console.widgets.advice import AdviceNote
 from daena_tui.console.widgets.args_view import ArgsView
 from daena_tui.console.widgets.decision_rule import DecisionRule
 from daena_tui.console.widgets.live_table import LiveRows, capped, cut_short
+from daena_tui.console.widgets.steady import update_steady
 from daena_tui.console.widgets.tables import ListTable
 from engine.events import ApprovalExtended
 from engine.mcp_sessions import McpClientGone, McpSessions, McpWait
@@ -352,7 +353,7 @@ class ApprovalsScreen(SectionScreen):
         facts = self.query_one("#approval-facts", DecisionRule)
         r = self.selected
         if r is None:
-            facts.show_facts(Text("No request selected.", style="dim"))
+            update_steady(facts, Text("No request selected.", style="dim"))
             return
         head = Text()
         head.append(r.tool, "bold").append(" · ").append(risk_text(self.app, self._risk(r.tool)))
@@ -365,7 +366,7 @@ class ApprovalsScreen(SectionScreen):
         elif r.run_status:
             head.append(" · run ").append(status_text(self.app, r.run_status))
         head.append(f" · {r.id}", "dim")
-        facts.show_facts(head)
+        update_steady(facts, head)  # each second: this line repainted, not the screen laid out
 
     def _words(self, r: engine.ApprovalRequest) -> RenderableType:
         """Below the arguments: the agent's words and the decision, labelled."""

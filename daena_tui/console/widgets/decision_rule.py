@@ -17,7 +17,6 @@ from textual import work
 from textual.widgets import Static
 
 import engine
-from daena_tui.console.widgets.steady import update_steady
 from engine.explain import NOT_RECORDED, recorded_rules, shown_rule
 from engine.runs import RunRequest
 from engine.safety.display import inert_one_line
@@ -48,12 +47,6 @@ class DecisionRule(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id)
         self.shown = ""  # the plain rule line (tests read it)
-
-    def show_facts(self, facts: Text) -> None:
-        """Show the facts line: the per-second countdown repaints this line alone (a
-        layout pass repaints the whole screen, half of the console's CPU with 500 requests
-        pending)."""
-        update_steady(self, facts)
 
     def show(self, request: engine.ApprovalRequest | None) -> None:
         if request is None:
