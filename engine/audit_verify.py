@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import orjson
+
 from engine import audit_checkpoint, audit_head
 from engine.audit_checkpoint import Checkpoint
 from engine.audit_head import GENESIS, HeadKey
@@ -62,6 +64,28 @@ def _fast_encoder() -> Callable[[tuple[Any, ...] | list[Any]], str]:
 encode_fields = _fast_encoder()
 _encode_fields = encode_fields
 
+
+def quick_text(fields: tuple[Any, ...]) -> bytes | None:
+    """A record's fields as orjson writes them (a seventh of json's cost), or None where that
+    text could stand for another record. Equal texts parse to equal values (a float's
+    shortest form round-trips, an int never reads as a float); the one value orjson writes
+    as another is a non-finite float (as `null`), so a text with more `null`s than the record
+    has NULLs is not trusted."""
+    try:
+        text = orjson.dumps(fields)
+    except orjson.JSONEncodeError:  # a BLOB, a lone surrogate, an int past 64 bits
+        return None
+    return text if text.count(b"null") == fields.count(None) else None
+
+
+def quick_digest(prev: str, fields: tuple[Any, ...]) -> str | None:
+    """The hash a record would have if `dumps` wrote what orjson writes. A verify accepts a
+    record when this matches its stored hash and otherwise asks `encode_fields` (exponents
+    and escapes can be written differently): the fast path can only confirm, never refuse."""
+    text = quick_text(fields)
+    return None if text is None else hashlib.sha256(prev.encode() + b"\n" + text).hexdigest()
+
+
 Progress = Callable[[int, int], None]
 """Called with (records checked so far, records to check in all)."""
 
@@ -96,7 +120,8 @@ def walk_chunk(conn: sqlite3.Connection, walk: _Walk, until: int | None, limit: 
         f"SELECT {COLUMNS} FROM audit WHERE id > ?{bound} ORDER BY id LIMIT ?", (*params, limit)
     )
     prev, last, checked, read = walk.prev, walk.last_id, walk.checked, 0
-    sha256, encode, reset = hashlib.sha256, _encode_fields, audit_head.RESET_ACTION
+    sha256, encode, quick = hashlib.sha256, _encode_fields, quick_digest
+    reset = audit_head.RESET_ACTION
     try:
         for row in cursor:
             read += 1
@@ -107,7 +132,11 @@ def walk_chunk(conn: sqlite3.Connection, walk: _Walk, until: int | None, limit: 
                     f"record {record_id} does not link to the record before it",
                 )
                 break
-            if sha256((prev + "\n" + encode(row[:13])).encode()).hexdigest() != row[14]:
+            fields = row[:13]
+            if (
+                quick(prev, fields) != row[14]
+                and sha256((prev + "\n" + encode(fields)).encode()).hexdigest() != row[14]
+            ):
                 walk.broken = (record_id, f"record {record_id} was modified")
                 break
             if row[3] == reset:
